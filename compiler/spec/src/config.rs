@@ -1,0 +1,409 @@
+//! Resolved settings of one study cell: data, backbone, clips, augmentation, objective, schedule, evaluation.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// An inclusive range `lo..hi` with `lo <= hi` (checked by the compiler).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    pub lo: f64,
+    pub hi: f64,
+}
+
+impl Range {
+    pub fn new(lo: f64, hi: f64) -> Self {
+        Range { lo, hi }
+    }
+    pub fn point(v: f64) -> Self {
+        Range { lo: v, hi: v }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Data
+
+/// A named dataset: where its videos are and how to read them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSpec {
+    /// The name the recipe gave it (`data k400 = ...`).
+    pub name: String,
+    pub source: DataSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DataSource {
+    /// Kinetics-style lists as PySlowFast writes them: `path label` per line (space or comma separated), paths
+    /// relative to `root`. Videos are containers (mp4) decoded by the runtime's video decoder.
+    Kinetics { root: PathBuf, train_list: PathBuf, val_list: PathBuf },
+    /// Pre-extracted frame folders: each list entry names a folder of JPEG frames (`000001.jpg`, ...).
+    Frames { root: PathBuf, train_list: PathBuf, val_list: PathBuf, fps: f64 },
+    /// The built-in generator of labelled H.264 videos (written once under the run directory, then read back
+    /// through the same decoder as real data).
+    Synthetic(SynthSpec),
+}
+
+/// Parameters of the built-in synthetic dataset. Each video shows one class-defining object that persists through
+/// time while nuisance factors (position, scale, illumination, background, occlusion, distractors) change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SynthSpec {
+    pub classes: u32,
+    pub train_per_class: u32,
+    pub val_per_class: u32,
+    /// Frames per video.
+    pub frames: u32,
+    pub fps: f64,
+    pub width: u32,
+    pub height: u32,
+    /// How strongly nuisance factors vary within a video, in [0, 1] (0: static scene).
+    pub nuisance: f64,
+    /// Number of distractor objects per video.
+    pub distractors: u32,
+    pub seed: u64,
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Model
+
+/// A Slow-only 3D ResNet (Feichtenhofer et al.): temporal kernels (3×1×1) only in res4/res5, no temporal
+/// downsampling, global average pooling at the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackboneSpec {
+    /// 18, 34 (basic blocks) or 50, 101 (bottleneck blocks).
+    pub depth: u32,
+    /// Frames per clip (T).
+    pub frames: u32,
+    /// Temporal stride between sampled frames (τ), in frames of the source video.
+    pub stride: u32,
+    /// Channel width multiplier (1.0 = 64 stem channels as in the paper; 0.25 = quarter width for the CPU).
+    pub width: f64,
+}
+
+/// An MLP head: `layers` linear layers, hidden width `hidden`, output `out`; BN + ReLU after each hidden layer
+/// when `bn`, and a BN on the output when `final_bn`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MlpSpec {
+    pub layers: u32,
+    pub hidden: u32,
+    pub out: u32,
+    pub bn: bool,
+    pub final_bn: bool,
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Clips and augmentation
+
+/// ρ clips per video and how far apart they may be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipSpec {
+    /// ρ ≥ 1. ρ = 1 means two spatial crops of one moment (the paper's baseline).
+    pub count: u32,
+    pub span: Timespan,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Timespan {
+    /// Starts independent and uniform over the whole video ("global" sampling).
+    Anywhere,
+    /// All clip starts lie within `seconds` of each other (0 = the same moment).
+    Within { seconds: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AugmentSpec {
+    pub temporal: TemporalAug,
+    pub spatial: SpatialAug,
+    pub color: ColorAug,
+    pub normalize: Normalize,
+}
+
+/// T: where clips start in time, and temporal perturbations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemporalAug {
+    /// Each clip starts at an independent random time (within the clip span). When false, all ρ clips of a video
+    /// share one random start ("T removed" in the paper's Figure 3).
+    pub random_start: bool,
+    /// Frame-rate jitter: the stride τ is scaled by a factor drawn from `1 ± jitter` (e.g. 0.5 for ±50 %).
+    pub frame_rate_jitter: Option<f64>,
+    /// With this probability a clip is replaced by its frame differences (Table 7).
+    pub temporal_difference: Option<f64>,
+}
+
+/// S: crops and flips, one draw per clip applied to all its frames.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpatialAug {
+    /// Output crop side in pixels (224 in the paper).
+    pub size: u32,
+    /// Short-side scale jitter before cropping, in pixels (e.g. 256..320); None keeps the source size.
+    pub short_side: Option<Range>,
+    /// Random resized crop: area fraction and aspect ratio ranges. None means a plain random `size`² crop.
+    pub resized_crop: Option<ResizedCrop>,
+    /// Horizontal flip probability (0.5 in the paper); None disables.
+    pub flip: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ResizedCrop {
+    pub area: Range,
+    pub aspect: Range,
+}
+
+/// C: radiometric augmentation, one draw per clip applied to all its frames.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColorAug {
+    pub jitter: Option<ColorJitter>,
+    /// Probability of converting the clip to grayscale.
+    pub grayscale: Option<f64>,
+    pub blur: Option<Blur>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ColorJitter {
+    pub brightness: f64,
+    pub contrast: f64,
+    pub saturation: f64,
+    pub hue: f64,
+    /// Probability of applying the jitter at all.
+    pub p: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Blur {
+    /// Gaussian σ range in pixels.
+    pub sigma: Range,
+    pub p: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Normalize {
+    pub mean: [f64; 3],
+    pub std: [f64; 3],
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Objectives
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ObjectiveSpec {
+    SimClr(SimClrSpec),
+    Moco(MocoSpec),
+    Byol(ByolSpec),
+    Swav(SwavSpec),
+}
+
+impl ObjectiveSpec {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ObjectiveSpec::SimClr(_) => "simclr",
+            ObjectiveSpec::Moco(_) => "moco",
+            ObjectiveSpec::Byol(_) => "byol",
+            ObjectiveSpec::Swav(_) => "swav",
+        }
+    }
+}
+
+/// Which (query, positive) clip pairs of one video enter a contrastive loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairRule {
+    /// The paper's rule: each clip in turn is the query, the other ρ − 1 clips are its positives, the loss is
+    /// averaged over the ρ sub-losses.
+    AllPairs,
+    /// The official code's SimCLR: only consecutive pairs (i, i + 1) enter the loss.
+    Consecutive,
+}
+
+/// Momentum of a target/key encoder: `m = 1 − (1 − base)(cos(πk/K) + 1)/2` when `anneal` is cosine.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MomentumSpec {
+    pub base: f64,
+    pub anneal: Anneal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Anneal {
+    /// Constant momentum.
+    None,
+    /// Half-cosine from `base` to 1 over training.
+    Cosine,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimClrSpec {
+    pub temperature: f64,
+    pub head: MlpSpec,
+    pub pairs: PairRule,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MocoSpec {
+    pub temperature: f64,
+    pub head: MlpSpec,
+    /// Queue length (number of negative keys kept).
+    pub queue: u32,
+    pub momentum: MomentumSpec,
+    /// Shuffle BN across replicas for the key encoder (a no-op with one replica; see the runtime docs).
+    pub shuffle_bn: bool,
+    pub pairs: PairRule,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ByolSpec {
+    pub head: MlpSpec,
+    pub predictor: MlpSpec,
+    pub momentum: MomentumSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SwavSpec {
+    pub temperature: f64,
+    pub head: MlpSpec,
+    pub prototypes: u32,
+    pub sinkhorn_epsilon: f64,
+    pub sinkhorn_iterations: u32,
+    /// Prototypes receive no gradient during the first `freeze_prototypes_epochs` epochs.
+    pub freeze_prototypes_epochs: f64,
+    /// Optional queue of past embeddings used when computing codes (0 = none).
+    pub queue: u32,
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Optimisation
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleSpec {
+    pub epochs: u32,
+    /// Global batch in videos; each video contributes ρ clips.
+    pub batch: u32,
+    pub optimizer: OptimizerSpec,
+    /// The learning rate actually used at the global batch, after the scaling rule (see `lr_rule`).
+    pub lr: f64,
+    pub lr_rule: LrRule,
+    pub warmup_epochs: f64,
+    /// LR at the start of warm-up.
+    pub warmup_start_lr: f64,
+    pub decay: Decay,
+}
+
+/// How the stated base LR becomes the LR at the global batch: `lr = base × (batch / per)` for linear scaling,
+/// `base × sqrt(batch / per)` for square-root, `base` when none.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LrRule {
+    pub base: f64,
+    pub per: u32,
+    pub scaling: Scaling,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scaling {
+    Linear,
+    Sqrt,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OptimizerSpec {
+    Sgd { momentum: f64, weight_decay: f64, nesterov: bool },
+    /// LARS (You et al.): SGD whose per-layer step is scaled by `trust × ‖w‖ / ‖g + wd·w‖`; BN parameters and biases
+    /// are excluded from the adaptation and from weight decay when `exclude_bn_bias`.
+    Lars { momentum: f64, weight_decay: f64, trust: f64, exclude_bn_bias: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decay {
+    /// Half-period cosine to zero.
+    Cosine,
+    Constant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeviceSpec {
+    Cpu,
+    Cuda { index: u32 },
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Evaluation
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EvalSpec {
+    Linear(LinearEvalSpec),
+    Knn(KnnEvalSpec),
+}
+
+impl EvalSpec {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EvalSpec::Linear(_) => "linear",
+            EvalSpec::Knn(_) => "knn",
+        }
+    }
+}
+
+/// Linear probe on frozen pool5 features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearEvalSpec {
+    pub epochs: u32,
+    pub batch: u32,
+    pub lr: f64,
+    pub lr_rule: LrRule,
+    pub warmup_epochs: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    /// Training augmentation of the probe (short side jitter + crop + flip in the paper).
+    pub train_spatial: SpatialAug,
+    pub views: TestViews,
+}
+
+/// Test-time views: `temporal` uniformly spaced clips × `spatial` crops at `size` (short side), softmax averaged.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TestViews {
+    pub temporal: u32,
+    pub spatial: u32,
+    pub size: u32,
+}
+
+/// Weighted kNN on L2-normalised frozen features (cosine similarity, temperature-weighted votes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnnEvalSpec {
+    pub k: u32,
+    pub temperature: f64,
+    pub views: TestViews,
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reports
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportSpec {
+    pub title: String,
+    /// Sweep key shown down the rows (e.g. `objective`), or None for a single row.
+    pub rows: Option<String>,
+    /// Sweep key shown across the columns (e.g. `clips`).
+    pub cols: Option<String>,
+    /// Metric in each cell, `<eval>.<metric>` (e.g. `linear.top1`, `knn.top5`).
+    pub cell: String,
+    /// Key of the paper table whose numbers are printed beside ours (e.g. `table2`).
+    pub paper: Option<String>,
+    pub expect: Vec<Expectation>,
+}
+
+/// A reproducibility check a report declares; `vst run` exits non-zero when one is missed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Expectation {
+    /// In every row, the cell at column `higher` exceeds the cell at column `lower` by at least `margin`.
+    Above { higher: String, lower: String, margin: f64 },
+    /// Every cell with a paper number lies within `tolerance` points of it.
+    NearPaper { tolerance: f64 },
+    /// Every cell is at least `value`.
+    AtLeast { value: f64 },
+}

@@ -1,0 +1,1 @@
+//! Executes a [`vst_spec::Plan`]: the executor and the jobs it runs (pretrain, evaluate, report).
