@@ -1,10 +1,8 @@
 fn main() {
     let path = std::env::args().nth(1).unwrap();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut sm = vst_compiler::source::SourceMap::new();
-    let id = sm.add(path.into(), text.clone());
-    match vst_compiler::syntax::parse(&text, id) {
-        Ok(f) => print!("{}", vst_compiler::syntax::format_file(&f)),
-        Err(d) => print!("{}", d.render(&sm)),
+    let c = vst_compiler::compile(std::path::Path::new(&path), &vst_compiler::Options::system()).unwrap();
+    print!("{}", c.render_diagnostics(false));
+    if let Some(p) = &c.plan {
+        for j in &p.jobs { println!("{} {} {:?} deps={}", j.id, j.name, j.cost, j.deps.len()); }
     }
 }
