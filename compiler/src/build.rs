@@ -45,7 +45,11 @@ fn path_of(call: &CallValue, arg: &str) -> PathBuf {
 
 /// A list path is relative to the dataset root unless absolute.
 fn under(root: &Path, list: PathBuf) -> PathBuf {
-    if list.is_absolute() { list } else { root.join(list) }
+    if list.is_absolute() {
+        list
+    } else {
+        root.join(list)
+    }
 }
 
 fn dataset(decl: &DatasetDecl) -> DataInfo {
@@ -70,7 +74,10 @@ fn dataset(decl: &DatasetDecl) -> DataInfo {
                 train_videos: u64::from(spec.classes) * u64::from(spec.train_per_class),
                 val_videos: u64::from(spec.classes) * u64::from(spec.val_per_class),
                 synthetic: Some(spec.clone()),
-                spec: DatasetSpec { name, source: DataSource::Synthetic(spec) },
+                spec: DatasetSpec {
+                    name,
+                    source: DataSource::Synthetic(spec),
+                },
             }
         }
         kind => {
@@ -78,9 +85,18 @@ fn dataset(decl: &DatasetDecl) -> DataInfo {
             let train_list = under(&root, path_of(call, "train"));
             let val_list = under(&root, path_of(call, "val"));
             let source = if kind == "frames" {
-                DataSource::Frames { root, train_list, val_list, fps: call.float("fps").unwrap_or(30.0) }
+                DataSource::Frames {
+                    root,
+                    train_list,
+                    val_list,
+                    fps: call.float("fps").unwrap_or(30.0),
+                }
             } else {
-                DataSource::Kinetics { root, train_list, val_list }
+                DataSource::Kinetics {
+                    root,
+                    train_list,
+                    val_list,
+                }
             };
             DataInfo {
                 spec: DatasetSpec { name, source },
@@ -144,7 +160,9 @@ impl View<'_, '_> {
 
     /// Where to point for a problem with `key`: where it was set, else the block it belongs to.
     fn span(&self, key: &str) -> Span {
-        self.user_span(key).or(self.recipe.pretrain).unwrap_or_default()
+        self.user_span(key)
+            .or(self.recipe.pretrain)
+            .unwrap_or_default()
     }
 
     fn cell_note(&self) -> Option<String> {
@@ -199,41 +217,98 @@ impl View<'_, '_> {
 
 fn mlp(call: Option<&CallValue>) -> MlpSpec {
     let int = |n: &str| call.and_then(|c| c.int(n)).unwrap_or(1).max(1) as u32;
-    let flag = |n: &str| call.and_then(|c| c.get(n)).and_then(Value::as_bool).unwrap_or(false);
-    MlpSpec { layers: int("layers"), hidden: int("hidden"), out: int("out"), bn: flag("bn"), final_bn: flag("final_bn") }
+    let flag = |n: &str| {
+        call.and_then(|c| c.get(n))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    MlpSpec {
+        layers: int("layers"),
+        hidden: int("hidden"),
+        out: int("out"),
+        bn: flag("bn"),
+        final_bn: flag("final_bn"),
+    }
 }
 
 fn anneal(word: &str) -> Anneal {
-    if word == "none" { Anneal::None } else { Anneal::Cosine }
+    if word == "none" {
+        Anneal::None
+    } else {
+        Anneal::Cosine
+    }
 }
 
 fn pairs(word: &str) -> PairRule {
-    if word == "consecutive" { PairRule::Consecutive } else { PairRule::AllPairs }
+    if word == "consecutive" {
+        PairRule::Consecutive
+    } else {
+        PairRule::AllPairs
+    }
 }
 
 /// The LR at `batch` under the rule.
 fn scaled_lr(value: Option<&Value>, scaling: &str, batch: u32) -> (f64, LrRule) {
     match value {
-        Some(Value::Lr { base, per: Some(per) }) => {
+        Some(Value::Lr {
+            base,
+            per: Some(per),
+        }) => {
             let ratio = f64::from(batch) / f64::from(*per);
-            let (lr, scaling) =
-                if scaling == "sqrt" { (base * ratio.sqrt(), Scaling::Sqrt) } else { (base * ratio, Scaling::Linear) };
-            (lr, LrRule { base: *base, per: *per, scaling })
+            let (lr, scaling) = if scaling == "sqrt" {
+                (base * ratio.sqrt(), Scaling::Sqrt)
+            } else {
+                (base * ratio, Scaling::Linear)
+            };
+            (
+                lr,
+                LrRule {
+                    base: *base,
+                    per: *per,
+                    scaling,
+                },
+            )
         }
-        Some(Value::Lr { base, per: None }) => (*base, LrRule { base: *base, per: batch, scaling: Scaling::None }),
-        _ => (0.0, LrRule { base: 0.0, per: batch.max(1), scaling: Scaling::None }),
+        Some(Value::Lr { base, per: None }) => (
+            *base,
+            LrRule {
+                base: *base,
+                per: batch,
+                scaling: Scaling::None,
+            },
+        ),
+        _ => (
+            0.0,
+            LrRule {
+                base: 0.0,
+                per: batch.max(1),
+                scaling: Scaling::None,
+            },
+        ),
     }
 }
 
 /// Builds S (or a linear probe's training augmentation) from its ops.
 fn spatial(view: &mut View<'_, '_>, key: &str, group: &str) -> SpatialAug {
-    let mut aug = SpatialAug { size: 0, short_side: None, resized_crop: None, flip: None, center: false };
+    let mut aug = SpatialAug {
+        size: 0,
+        short_side: None,
+        resized_crop: None,
+        flip: None,
+        center: false,
+    };
     let mut crop: Option<Span> = None;
     let mut seen: Vec<(String, Span)> = Vec::new();
-    let ops: Vec<CallValue> = view.list(key).iter().filter_map(|v| v.as_call().cloned()).collect();
+    let ops: Vec<CallValue> = view
+        .list(key)
+        .iter()
+        .filter_map(|v| v.as_call().cloned())
+        .collect();
     for op in &ops {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == op.name) {
-            let d = Diagnostic::error(format!("`{}` appears twice in {group}", op.name)).at(op.span).note_at(*first, "first here");
+            let d = Diagnostic::error(format!("`{}` appears twice in {group}", op.name))
+                .at(op.span)
+                .note_at(*first, "first here");
             view.report(d);
             continue;
         }
@@ -263,7 +338,10 @@ fn spatial(view: &mut View<'_, '_>, key: &str, group: &str) -> SpatialAug {
                     Some(Value::Range(lo, hi)) => Range::new(*lo, *hi),
                     _ => Range::point(1.0),
                 };
-                aug.resized_crop = Some(ResizedCrop { area: range("area"), aspect: range("aspect") });
+                aug.resized_crop = Some(ResizedCrop {
+                    area: range("area"),
+                    aspect: range("aspect"),
+                });
             }
             "crop" => aug.size = size,
             "center_crop" => {
@@ -276,7 +354,10 @@ fn spatial(view: &mut View<'_, '_>, key: &str, group: &str) -> SpatialAug {
     }
     if crop.is_none() {
         let d = view
-            .error_at(key, format!("{group} has no crop, so the clip size is unknown"))
+            .error_at(
+                key,
+                format!("{group} has no crop, so the clip size is unknown"),
+            )
             .help("add one of `resized_crop(224, ...)`, `crop(224)`, `center_crop(224)`");
         view.report(d);
     }
@@ -284,9 +365,12 @@ fn spatial(view: &mut View<'_, '_>, key: &str, group: &str) -> SpatialAug {
         && aug.resized_crop.is_none()
         && f64::from(aug.size) > short.lo
     {
-        let d = Diagnostic::error(format!("a {}-pixel crop does not fit a short side of {}", aug.size, short.lo))
-            .at(span)
-            .help("crop at most the smallest short side, or use `resized_crop`");
+        let d = Diagnostic::error(format!(
+            "a {}-pixel crop does not fit a short side of {}",
+            aug.size, short.lo
+        ))
+        .at(span)
+        .help("crop at most the smallest short side, or use `resized_crop`");
         view.report(d);
     }
     aug
@@ -294,15 +378,30 @@ fn spatial(view: &mut View<'_, '_>, key: &str, group: &str) -> SpatialAug {
 
 impl CellBuilder<'_> {
     fn data(&self, name: &str) -> Option<&DataInfo> {
-        self.datasets.iter().find(|(n, _)| n == name).map(|(_, d)| d)
+        self.datasets
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d)
     }
 
     fn view<'s>(&'s mut self, cell: &'s Cell, scope: ScopeRef) -> View<'s, 's> {
-        View { recipe: self.recipe, expanded: self.expanded, cell, scope, diags: self.diags, ok: true }
+        View {
+            recipe: self.recipe,
+            expanded: self.expanded,
+            cell,
+            scope,
+            diags: self.diags,
+            ok: true,
+        }
     }
 
     /// The dataset a cell's `data` names, with an error when none is declared under that name.
-    fn dataset_ref(&mut self, cell: &Cell, scope: ScopeRef, key: &str) -> Option<(String, DataInfo)> {
+    fn dataset_ref(
+        &mut self,
+        cell: &Cell,
+        scope: ScopeRef,
+        key: &str,
+    ) -> Option<(String, DataInfo)> {
         let names: Vec<String> = self.datasets.iter().map(|(n, _)| n.clone()).collect();
         let mut view = self.view(cell, scope);
         let name = view.word(key).to_string();
@@ -320,7 +419,6 @@ impl CellBuilder<'_> {
                 return None;
             }
         }
-        drop(view);
         self.data(&name).cloned().map(|d| (name, d))
     }
 
@@ -335,9 +433,12 @@ impl CellBuilder<'_> {
                     } else {
                         "add e.g. `objective: byol` to `pretrain { ... }`, or sweep it"
                     };
-                    let d = Diagnostic::error(format!("`{key}` is not set"))
+                    let mut d = Diagnostic::error(format!("`{key}` is not set"))
                         .at(view.recipe.pretrain.unwrap_or_default())
                         .help(help);
+                    if view.recipe.sweep.is_none() && view.recipe.reports.is_empty() {
+                        d = d.note("if this file holds settings shared by other recipes, check the recipes that `use` it");
+                    }
                     view.report(d);
                 }
             }
@@ -356,12 +457,21 @@ impl CellBuilder<'_> {
             Some("slow_r101") => 101,
             _ => 50,
         };
-        let bb_int = |n: &str| backbone_call.as_ref().and_then(|c| c.int(n)).unwrap_or(1).max(1) as u32;
+        let bb_int = |n: &str| {
+            backbone_call
+                .as_ref()
+                .and_then(|c| c.int(n))
+                .unwrap_or(1)
+                .max(1) as u32
+        };
         let backbone = BackboneSpec {
             depth,
             frames: bb_int("frames"),
             stride: bb_int("stride"),
-            width: backbone_call.as_ref().and_then(|c| c.float("width")).unwrap_or(1.0),
+            width: backbone_call
+                .as_ref()
+                .and_then(|c| c.float("width"))
+                .unwrap_or(1.0),
         };
 
         // Clips.
@@ -372,8 +482,16 @@ impl CellBuilder<'_> {
         };
 
         // Augmentation.
-        let mut temporal = TemporalAug { random_start: false, frame_rate_jitter: None, temporal_difference: None };
-        let t_ops: Vec<CallValue> = view.list("augment.T").iter().filter_map(|v| v.as_call().cloned()).collect();
+        let mut temporal = TemporalAug {
+            random_start: false,
+            frame_rate_jitter: None,
+            temporal_difference: None,
+        };
+        let t_ops: Vec<CallValue> = view
+            .list("augment.T")
+            .iter()
+            .filter_map(|v| v.as_call().cloned())
+            .collect();
         let mut seen: Vec<&str> = Vec::new();
         for op in &t_ops {
             if seen.contains(&op.name.as_str()) {
@@ -399,7 +517,10 @@ impl CellBuilder<'_> {
             std: channels(view.value("augment.std"), 0.225),
         };
         if normalize.std.contains(&0.0) {
-            let d = view.error_at("augment.std", "a normalisation std of 0 divides by zero".into());
+            let d = view.error_at(
+                "augment.std",
+                "a normalisation std of 0 divides by zero".into(),
+            );
             view.report(d);
         }
 
@@ -447,10 +568,25 @@ impl CellBuilder<'_> {
         let (warmup_start_lr, _) = scaled_lr(view.value("schedule.warmup_start"), &scaling, batch);
         let weight_decay = view.float("schedule.weight_decay");
         let optimizer_call = view.call("schedule.optimizer").cloned();
-        let opt_float = |n: &str, d: f64| optimizer_call.as_ref().and_then(|c| c.float(n)).unwrap_or(d);
-        let opt_bool = |n: &str, d: bool| optimizer_call.as_ref().and_then(|c| c.get(n)).and_then(Value::as_bool).unwrap_or(d);
+        let opt_float = |n: &str, d: f64| {
+            optimizer_call
+                .as_ref()
+                .and_then(|c| c.float(n))
+                .unwrap_or(d)
+        };
+        let opt_bool = |n: &str, d: bool| {
+            optimizer_call
+                .as_ref()
+                .and_then(|c| c.get(n))
+                .and_then(Value::as_bool)
+                .unwrap_or(d)
+        };
         let optimizer = match optimizer_call.as_ref().map(|c| c.name.as_str()) {
-            Some("sgd") => OptimizerSpec::Sgd { momentum: opt_float("momentum", 0.9), weight_decay, nesterov: opt_bool("nesterov", false) },
+            Some("sgd") => OptimizerSpec::Sgd {
+                momentum: opt_float("momentum", 0.9),
+                weight_decay,
+                nesterov: opt_bool("nesterov", false),
+            },
             _ => OptimizerSpec::Lars {
                 momentum: opt_float("momentum", 0.9),
                 weight_decay,
@@ -459,15 +595,32 @@ impl CellBuilder<'_> {
             },
         };
         let warmup_epochs = view.float("schedule.warmup");
-        let decay = if view.word("schedule.decay") == "constant" { Decay::Constant } else { Decay::Cosine };
-        let schedule = ScheduleSpec { epochs, batch, optimizer, lr, lr_rule, warmup_epochs, warmup_start_lr, decay };
+        let decay = if view.word("schedule.decay") == "constant" {
+            Decay::Constant
+        } else {
+            Decay::Cosine
+        };
+        let schedule = ScheduleSpec {
+            epochs,
+            batch,
+            optimizer,
+            lr,
+            lr_rule,
+            warmup_epochs,
+            warmup_start_lr,
+            decay,
+        };
 
         let device = match view.call("device") {
-            Some(c) if c.name == "cuda" => DeviceSpec::Cuda { index: c.int("index").unwrap_or(0).max(0) as u32 },
+            Some(c) if c.name == "cuda" => DeviceSpec::Cuda {
+                index: c.int("index").unwrap_or(0).max(0) as u32,
+            },
             _ => DeviceSpec::Cpu,
         };
         let sync_bn = match view.value("sync_bn") {
-            Some(Value::Int(n)) => SyncBn::Group { devices: (*n).max(1) as u32 },
+            Some(Value::Int(n)) => SyncBn::Group {
+                devices: (*n).max(1) as u32,
+            },
             Some(Value::Word(w)) if w == "none" => SyncBn::Local,
             _ => SyncBn::Global,
         };
@@ -475,7 +628,12 @@ impl CellBuilder<'_> {
             dataset: data.spec.clone(),
             backbone: backbone.clone(),
             clips: ClipSpec { count: clips, span },
-            augment: AugmentSpec { temporal, spatial: spatial_aug.clone(), color, normalize },
+            augment: AugmentSpec {
+                temporal,
+                spatial: spatial_aug.clone(),
+                color,
+                normalize,
+            },
             objective,
             schedule,
             checkpoint_every: view.int("checkpoint_every").max(1) as u32,
@@ -495,16 +653,23 @@ impl CellBuilder<'_> {
             }
         };
         let ok = view.ok;
-        drop(view);
 
-        let pretrain_cost = net.as_ref().map(|n| pretrain_cost(&job, &data, n.forward_gflops())).unwrap_or_default();
+        let pretrain_cost = net
+            .as_ref()
+            .map(|n| pretrain_cost(&job, &data, n.forward_gflops()))
+            .unwrap_or_default();
         let mut evals = Vec::new();
         for index in 0..self.recipe.evals.len() {
             if let Some(e) = self.build_eval(cell, index, &job, &data_name, &data) {
                 evals.push(e);
             }
         }
-        (ok && net.is_some()).then_some(BuiltCell { pretrain: job, pretrain_cost, data: data_name, evals })
+        (ok && net.is_some()).then_some(BuiltCell {
+            pretrain: job,
+            pretrain_cost,
+            data: data_name,
+            evals,
+        })
     }
 
     fn build_eval(
@@ -530,8 +695,14 @@ impl CellBuilder<'_> {
             _ => (1, 1),
         };
         let view_size = view.int("view_size").max(1) as u32;
-        let test_views = TestViews { temporal: views.0, spatial: views.1, size: view_size };
-        let view_gflops = SlowResNet::new(&pretrain.backbone, view_size).map(|n| n.forward_gflops()).unwrap_or(0.0);
+        let test_views = TestViews {
+            temporal: views.0,
+            spatial: views.1,
+            size: view_size,
+        };
+        let view_gflops = SlowResNet::new(&pretrain.backbone, view_size)
+            .map(|n| n.forward_gflops())
+            .unwrap_or(0.0);
         let test_clips = data.val_videos * u64::from(views.0) * u64::from(views.1);
         let (eval, cost) = match kind {
             crate::schema::EvalKind::Linear => {
@@ -539,7 +710,11 @@ impl CellBuilder<'_> {
                 let batch = view.int("batch").max(1) as u32;
                 let scaling = view.word("lr_scaling").to_string();
                 let (lr, lr_rule) = scaled_lr(view.value("lr"), &scaling, batch);
-                let train_spatial = spatial(&mut view, "augment", &format!("the augmentation of `evaluate {eval_name}`"));
+                let train_spatial = spatial(
+                    &mut view,
+                    "augment",
+                    &format!("the augmentation of `evaluate {eval_name}`"),
+                );
                 let warmup_epochs = view.float("warmup");
                 if warmup_epochs > f64::from(epochs) {
                     let d = view.error_at("warmup", format!("the warm-up ({warmup_epochs} epochs) is longer than training ({epochs} epochs)"));
@@ -563,8 +738,9 @@ impl CellBuilder<'_> {
                     train_spatial: train_spatial.clone(),
                     views: test_views,
                 };
-                let train_gflops =
-                    SlowResNet::new(&pretrain.backbone, train_spatial.size.max(1)).map(|n| n.forward_gflops()).unwrap_or(0.0);
+                let train_gflops = SlowResNet::new(&pretrain.backbone, train_spatial.size.max(1))
+                    .map(|n| n.forward_gflops())
+                    .unwrap_or(0.0);
                 let train_clips = u64::from(epochs) * full_batches(data.train_videos, batch);
                 let cost = Cost {
                     clips: train_clips + test_clips,
@@ -582,13 +758,29 @@ impl CellBuilder<'_> {
                     .at(view.span("k"));
                     view.report(d);
                 }
-                let spec = KnnEvalSpec { k, temperature: view.float("temperature"), views: test_views };
+                let spec = KnnEvalSpec {
+                    k,
+                    temperature: view.float("temperature"),
+                    views: test_views,
+                };
                 let clips = data.train_videos + test_clips;
-                (EvalSpec::Knn(spec), Cost { clips, gflops: clips as f64 * view_gflops })
+                (
+                    EvalSpec::Knn(spec),
+                    Cost {
+                        clips,
+                        gflops: clips as f64 * view_gflops,
+                    },
+                )
             }
         };
         let ok = view.ok;
-        ok.then_some(BuiltEval { index, eval, data: data_name, dataset: data.spec, cost })
+        ok.then_some(BuiltEval {
+            index,
+            eval,
+            data: data_name,
+            dataset: data.spec,
+            cost,
+        })
     }
 }
 
@@ -599,12 +791,22 @@ impl View<'_, '_> {
 }
 
 fn color(view: &mut View<'_, '_>) -> ColorAug {
-    let mut aug = ColorAug { jitter: None, grayscale: None, blur: None };
-    let ops: Vec<CallValue> = view.list("augment.C").iter().filter_map(|v| v.as_call().cloned()).collect();
+    let mut aug = ColorAug {
+        jitter: None,
+        grayscale: None,
+        blur: None,
+    };
+    let ops: Vec<CallValue> = view
+        .list("augment.C")
+        .iter()
+        .filter_map(|v| v.as_call().cloned())
+        .collect();
     let mut seen: Vec<(String, Span)> = Vec::new();
     for op in &ops {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == op.name) {
-            let d = Diagnostic::error(format!("`{}` appears twice in C", op.name)).at(op.span).note_at(*first, "first here");
+            let d = Diagnostic::error(format!("`{}` appears twice in C", op.name))
+                .at(op.span)
+                .note_at(*first, "first here");
             view.report(d);
             continue;
         }
@@ -617,11 +819,20 @@ fn color(view: &mut View<'_, '_>) -> ColorAug {
                 match (op.float("strength"), given) {
                     (Some(s), 0) => {
                         if 0.2 * s > 0.5 {
-                            let d = Diagnostic::error(format!("colour strength {s} gives a hue jitter of {} (at most 0.5)", 0.2 * s))
-                                .at(op.span);
+                            let d = Diagnostic::error(format!(
+                                "colour strength {s} gives a hue jitter of {} (at most 0.5)",
+                                0.2 * s
+                            ))
+                            .at(op.span);
                             view.report(d);
                         }
-                        aug.jitter = Some(ColorJitter { brightness: 0.8 * s, contrast: 0.8 * s, saturation: 0.8 * s, hue: 0.2 * s, p });
+                        aug.jitter = Some(ColorJitter {
+                            brightness: 0.8 * s,
+                            contrast: 0.8 * s,
+                            saturation: 0.8 * s,
+                            hue: 0.2 * s,
+                            p,
+                        });
                     }
                     (None, 4) => {
                         let f = |n: &str| op.float(n).unwrap_or(0.0);
@@ -652,7 +863,10 @@ fn color(view: &mut View<'_, '_>) -> ColorAug {
                     Some(Value::Range(lo, hi)) => Range::new(*lo, *hi),
                     _ => Range::new(0.1, 2.0),
                 };
-                aug.blur = Some(Blur { sigma, p: op.float("p").unwrap_or(0.5) });
+                aug.blur = Some(Blur {
+                    sigma,
+                    p: op.float("p").unwrap_or(0.5),
+                });
             }
             _ => {}
         }
@@ -665,9 +879,19 @@ fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
     if let ObjectiveSpec::Moco(moco) = &job.objective
         && moco.queue % schedule.batch != 0
     {
-        let blame = if view.user_span("moco.queue").is_some() { "moco.queue" } else { "schedule.batch" };
+        let blame = if view.user_span("moco.queue").is_some() {
+            "moco.queue"
+        } else {
+            "schedule.batch"
+        };
         let d = view
-            .error_at(blame, format!("MoCo's queue ({}) is not a multiple of the global batch ({})", moco.queue, schedule.batch))
+            .error_at(
+                blame,
+                format!(
+                    "MoCo's queue ({}) is not a multiple of the global batch ({})",
+                    moco.queue, schedule.batch
+                ),
+            )
             .note("each step replaces one batch of keys in the queue")
             .help(format!(
                 "e.g. `moco.queue: {}`",
@@ -675,11 +899,28 @@ fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
             ));
         view.report(d);
     }
+    if let ObjectiveSpec::Moco(moco) = &job.objective
+        && u64::from(moco.queue) > data.train_videos
+    {
+        let d = Diagnostic::warning(format!(
+            "MoCo's queue ({}) is longer than the training set of `{}` ({} videos)",
+            moco.queue, job.dataset.name, data.train_videos
+        ))
+        .at(view.span("moco.queue"))
+        .note("the queue then holds keys of the query's own video, which the loss treats as negatives");
+        view.report(d);
+    }
     let spatial = &job.augment.spatial;
-    let spatially_random = !spatial.center || spatial.flip.is_some() || spatial.short_side.is_some_and(|r| r.lo < r.hi);
+    let spatially_random = !spatial.center
+        || spatial.flip.is_some()
+        || spatial.short_side.is_some_and(|r| r.lo < r.hi);
     if job.clips.count == 1 && !spatially_random && spatial.size > 0 {
         let d = view
-            .error_at("clips", "with `clips: 1` the two views of a video differ only by S, but S is deterministic".into())
+            .error_at(
+                "clips",
+                "with `clips: 1` the two views of a video differ only by S, but S is deterministic"
+                    .into(),
+            )
             .note("ρ = 1 trains on two spatial crops of one clip")
             .help("use a random crop (`crop`, `resized_crop`) or a flip in `augment.S`");
         view.report(d);
@@ -687,7 +928,10 @@ fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
     if schedule.warmup_epochs > f64::from(schedule.epochs) {
         let d = view.error_at(
             "schedule.warmup",
-            format!("the warm-up ({} epochs) is longer than training ({} epochs)", schedule.warmup_epochs, schedule.epochs),
+            format!(
+                "the warm-up ({} epochs) is longer than training ({} epochs)",
+                schedule.warmup_epochs, schedule.epochs
+            ),
         );
         view.report(d);
     }
@@ -704,13 +948,17 @@ fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
     if u64::from(schedule.batch) > data.train_videos {
         let d = view.error_at(
             "schedule.batch",
-            format!("the batch ({}) is larger than the training set of `{}` ({} videos)", schedule.batch, job.dataset.name, data.train_videos),
+            format!(
+                "the batch ({}) is larger than the training set of `{}` ({} videos)",
+                schedule.batch, job.dataset.name, data.train_videos
+            ),
         );
         view.report(d);
     }
     if let Some(synth) = &data.synthetic {
         let jitter = job.augment.temporal.frame_rate_jitter.unwrap_or(0.0);
-        let needed = f64::from(job.backbone.frames) * f64::from(job.backbone.stride) * (1.0 + jitter);
+        let needed =
+            f64::from(job.backbone.frames) * f64::from(job.backbone.stride) * (1.0 + jitter);
         if needed > f64::from(synth.frames) {
             let d = view
                 .error_at(
@@ -732,7 +980,10 @@ fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
         if spatial.short_side.is_none() && spatial.resized_crop.is_none() && spatial.size > short {
             let d = view.error_at(
                 "augment.S",
-                format!("a {}-pixel crop does not fit the {}×{} frames of `{}`", spatial.size, synth.width, synth.height, job.dataset.name),
+                format!(
+                    "a {}-pixel crop does not fit the {}×{} frames of `{}`",
+                    spatial.size, synth.width, synth.height, job.dataset.name
+                ),
             );
             view.report(d);
         }
@@ -753,7 +1004,11 @@ pub fn pretrain_cost(job: &PretrainJob, data: &DataInfo, gflops_per_clip: f64) -
         ObjectiveSpec::Moco(_) | ObjectiveSpec::Byol(_) => 2.0,
         _ => 1.0,
     };
-    let videos = u64::from(job.schedule.epochs) * full_batches(data.train_videos, job.schedule.batch);
+    let videos =
+        u64::from(job.schedule.epochs) * full_batches(data.train_videos, job.schedule.batch);
     let clips = videos * views;
-    Cost { clips, gflops: clips as f64 * encoders * gflops_per_clip }
+    Cost {
+        clips,
+        gflops: clips as f64 * encoders * gflops_per_clip,
+    }
 }

@@ -45,11 +45,23 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, message: message.into(), primary: None, notes: vec![], help: vec![] }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            primary: None,
+            notes: vec![],
+            help: vec![],
+        }
     }
 
     pub fn warning(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, message: message.into(), primary: None, notes: vec![], help: vec![] }
+        Diagnostic {
+            severity: Severity::Warning,
+            message: message.into(),
+            primary: None,
+            notes: vec![],
+            help: vec![],
+        }
     }
 
     /// Underline `span` (no text).
@@ -60,17 +72,26 @@ impl Diagnostic {
 
     /// Underline `span` with a short text after the carets.
     pub fn label(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
-        self.primary = Some(Label { span, text: Some(text.into()) });
+        self.primary = Some(Label {
+            span,
+            text: Some(text.into()),
+        });
         self
     }
 
     pub fn note(mut self, message: impl Into<String>) -> Diagnostic {
-        self.notes.push(Note { message: message.into(), span: None });
+        self.notes.push(Note {
+            message: message.into(),
+            span: None,
+        });
         self
     }
 
     pub fn note_at(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.notes.push(Note { message: message.into(), span: Some(span) });
+        self.notes.push(Note {
+            message: message.into(),
+            span: Some(span),
+        });
         self
     }
 
@@ -104,7 +125,12 @@ impl Diagnostic {
             Severity::Error => ("error", RED),
             Severity::Warning => ("warning", YELLOW),
         };
-        let _ = writeln!(out, "{}{}", style.paint(accent, word), style.paint(BOLD, &format!(": {}", self.message)));
+        let _ = writeln!(
+            out,
+            "{}{}",
+            style.paint(accent, word),
+            style.paint(BOLD, &format!(": {}", self.message))
+        );
 
         let mut snippets: Vec<(Span, Option<&str>, char, &str)> = Vec::new();
         if let Some(label) = &self.primary {
@@ -114,13 +140,19 @@ impl Diagnostic {
             .iter()
             .map(|(span, ..)| span)
             .chain(self.notes.iter().filter_map(|n| n.span.as_ref()))
-            .filter_map(|span| sources.get(span.file).map(|f| f.line_col(span.start as usize).0))
+            .filter_map(|span| {
+                sources
+                    .get(span.file)
+                    .map(|f| f.line_col(span.start as usize).0)
+            })
             .max()
             .map(|line| line.to_string().len())
             .unwrap_or(1);
 
         if let Some((span, text, mark, color)) = snippets.first() {
-            render_snippet(&mut out, sources, *span, *text, *mark, color, gutter, &style);
+            render_snippet(
+                &mut out, sources, *span, *text, *mark, color, gutter, &style,
+            );
         }
         for note in &self.notes {
             match note.span.filter(|s| sources.get(s.file).is_some()) {
@@ -156,21 +188,47 @@ fn render_snippet(
     };
     let (line, col) = file.line_col(span.start as usize);
     let pad = " ".repeat(gutter);
-    let _ = writeln!(out, "{pad}{} {}:{line}:{col}", style.paint(BLUE, "-->"), file.path.display());
+    let _ = writeln!(
+        out,
+        "{pad}{} {}:{line}:{col}",
+        style.paint(BLUE, "-->"),
+        file.path.display()
+    );
     let _ = writeln!(out, "{pad} {}", style.paint(BLUE, "|"));
 
     // Show the line with tabs expanded; the underline covers the span on this line (at least one column).
     let source_line = file.line(line);
     let line_start = file.line_start(line);
-    let start_in_line = (span.start as usize).saturating_sub(line_start).min(source_line.len());
-    let end_in_line = (span.end as usize).saturating_sub(line_start).min(source_line.len()).max(start_in_line);
+    let start_in_line = (span.start as usize)
+        .saturating_sub(line_start)
+        .min(source_line.len());
+    let end_in_line = (span.end as usize)
+        .saturating_sub(line_start)
+        .min(source_line.len())
+        .max(start_in_line);
     let expand = |s: &str| s.replace('\t', "    ");
-    let before = source_line.get(..start_in_line).map(expand).unwrap_or_default();
-    let covered = source_line.get(start_in_line..end_in_line).map(expand).unwrap_or_default();
+    let before = source_line
+        .get(..start_in_line)
+        .map(expand)
+        .unwrap_or_default();
+    let covered = source_line
+        .get(start_in_line..end_in_line)
+        .map(expand)
+        .unwrap_or_default();
     let width = covered.chars().count().max(1);
-    let _ = writeln!(out, "{} {} {}", style.paint(BLUE, &format!("{line:>gutter$}")), style.paint(BLUE, "|"), expand(source_line));
+    let _ = writeln!(
+        out,
+        "{} {} {}",
+        style.paint(BLUE, &format!("{line:>gutter$}")),
+        style.paint(BLUE, "|"),
+        expand(source_line)
+    );
     let underline: String = std::iter::repeat_n(mark, width).collect();
-    let mut marker = format!("{}{}", " ".repeat(before.chars().count()), style.paint(color, &underline));
+    let mut marker = format!(
+        "{}{}",
+        " ".repeat(before.chars().count()),
+        style.paint(color, &underline)
+    );
     if let Some(text) = text {
         marker.push(' ');
         marker.push_str(&style.paint(color, text));
@@ -191,7 +249,11 @@ struct Style {
 
 impl Style {
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("{code}{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("{code}{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 }
 
@@ -204,7 +266,11 @@ pub struct Diagnostics {
 impl Diagnostics {
     pub fn push(&mut self, d: Diagnostic) {
         // The same finding from several sweep cells is reported once.
-        if !self.items.iter().any(|e| e.message == d.message && same_place(e, &d)) {
+        if !self
+            .items
+            .iter()
+            .any(|e| e.message == d.message && same_place(e, &d))
+        {
             self.items.push(d);
         }
     }
@@ -238,7 +304,16 @@ impl Diagnostics {
         let warnings = self.warnings().count();
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
         if errors > 0 {
-            let _ = writeln!(out, "{}", plural(errors, "error") + &if warnings > 0 { format!(", {}", plural(warnings, "warning")) } else { String::new() });
+            let _ = writeln!(
+                out,
+                "{}",
+                plural(errors, "error")
+                    + &if warnings > 0 {
+                        format!(", {}", plural(warnings, "warning"))
+                    } else {
+                        String::new()
+                    }
+            );
         } else if warnings > 0 {
             let _ = writeln!(out, "{}", plural(warnings, "warning"));
         }
@@ -248,7 +323,9 @@ impl Diagnostics {
 
 fn same_place(a: &Diagnostic, b: &Diagnostic) -> bool {
     match (&a.primary, &b.primary) {
-        (Some(x), Some(y)) => x.span.file == y.span.file && x.span.start == y.span.start && x.span.end == y.span.end,
+        (Some(x), Some(y)) => {
+            x.span.file == y.span.file && x.span.start == y.span.start && x.span.end == y.span.end
+        }
         (None, None) => true,
         _ => false,
     }

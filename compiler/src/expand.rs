@@ -31,7 +31,11 @@ pub const MAX_CELLS: usize = 4096;
 pub enum Origin {
     Default,
     /// The `key: value` statement that set it, and how.
-    Set { span: Span, via: Via, assignment: Option<usize> },
+    Set {
+        span: Span,
+        via: Via,
+        assignment: Option<usize>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,7 +71,11 @@ pub struct Resolved {
 impl Resolved {
     /// Where an argument of a call value came from (arguments no layer gave are the function's defaults).
     pub fn arg_origin(&self, arg: &str) -> Origin {
-        self.args.iter().find(|(n, _)| n == arg).map(|(_, o)| *o).unwrap_or(Origin::Default)
+        self.args
+            .iter()
+            .find(|(n, _)| n == arg)
+            .map(|(_, o)| *o)
+            .unwrap_or(Origin::Default)
     }
 }
 
@@ -101,7 +109,10 @@ pub struct Expanded {
 
 impl Expanded {
     pub fn slot(&self, scope: ScopeRef, key: &str) -> Option<usize> {
-        self.index.iter().find(|((s, k), _)| *s == scope && *k == key).map(|(_, i)| *i)
+        self.index
+            .iter()
+            .find(|((s, k), _)| *s == scope && *k == key)
+            .map(|(_, i)| *i)
     }
 
     pub fn slot_named(&self, name: &str) -> Option<usize> {
@@ -115,22 +126,40 @@ pub fn coords_text(recipe: &Recipe, cell: &Cell) -> Vec<(String, String)> {
         .axes
         .iter()
         .zip(&cell.coords)
-        .map(|(axis, &v)| (axis.name.clone(), axis.values.get(v).map(|x| x.label.clone()).unwrap_or_default()))
+        .map(|(axis, &v)| {
+            (
+                axis.name.clone(),
+                axis.values
+                    .get(v)
+                    .map(|x| x.label.clone())
+                    .unwrap_or_default(),
+            )
+        })
         .collect()
 }
 
 pub fn cell_name(recipe: &Recipe, cell: &Cell) -> String {
-    coords_text(recipe, cell).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    coords_text(recipe, cell)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 static DEFAULTS: LazyLock<HashMap<(Scope, &'static str), Value>> = LazyLock::new(|| {
     let mut map = HashMap::new();
-    let scopes =
-        [Scope::Pretrain, Scope::Eval(crate::schema::EvalKind::Linear), Scope::Eval(crate::schema::EvalKind::Knn)];
+    let scopes = [
+        Scope::Pretrain,
+        Scope::Eval(crate::schema::EvalKind::Linear),
+        Scope::Eval(crate::schema::EvalKind::Knn),
+    ];
     for scope in scopes {
         for setting in settings(scope) {
             if let Some(text) = setting.default {
-                map.insert((scope, setting.key), builtin_value(text, &setting.ty, setting.key));
+                map.insert(
+                    (scope, setting.key),
+                    builtin_value(text, &setting.ty, setting.key),
+                );
             }
         }
     }
@@ -139,7 +168,10 @@ static DEFAULTS: LazyLock<HashMap<(Scope, &'static str), Value>> = LazyLock::new
 
 /// The built-in default of a setting.
 pub fn default_value(scope: Scope, key: &str) -> Option<&'static Value> {
-    DEFAULTS.iter().find(|((s, k), _)| *s == scope && *k == key).map(|(_, v)| v)
+    DEFAULTS
+        .iter()
+        .find(|((s, k), _)| *s == scope && *k == key)
+        .map(|(_, v)| v)
 }
 
 pub fn expand(recipe: &Recipe, diags: &mut Diagnostics) -> Expanded {
@@ -154,7 +186,11 @@ pub fn expand(recipe: &Recipe, diags: &mut Diagnostics) -> Expanded {
         };
         for setting in settings(recipe.scope_kind(scope)) {
             index.insert((scope, setting.key), slots.len());
-            slots.push(Slot { scope, setting, name: format!("{prefix}{}", setting.key) });
+            slots.push(Slot {
+                scope,
+                setting,
+                name: format!("{prefix}{}", setting.key),
+            });
         }
     }
 
@@ -187,7 +223,12 @@ pub fn expand(recipe: &Recipe, diags: &mut Diagnostics) -> Expanded {
         let holds: Vec<bool> = recipe
             .whens
             .iter()
-            .map(|w| w.clauses.iter().all(|c| clause_holds(&c.key, &coords, &base)) && !w.clauses.is_empty())
+            .map(|w| {
+                w.clauses
+                    .iter()
+                    .all(|c| clause_holds(&c.key, &coords, &base))
+                    && !w.clauses.is_empty()
+            })
             .collect();
         for (used, &h) in when_used.iter_mut().zip(&holds) {
             *used |= h;
@@ -195,23 +236,45 @@ pub fn expand(recipe: &Recipe, diags: &mut Diagnostics) -> Expanded {
         let mut values = Vec::with_capacity(expanded.slots.len());
         for (slot_index, slot) in expanded.slots.iter().enumerate() {
             let scope = recipe.scope_kind(slot.scope);
-            let mut r = Resolved { value: default_value(scope, slot.setting.key).cloned(), origin: Origin::Default, args: vec![] };
+            let mut r = Resolved {
+                value: default_value(scope, slot.setting.key).cloned(),
+                origin: Origin::Default,
+                args: vec![],
+            };
             for &i in &by_slot[slot_index] {
                 let a = &recipe.assignments[i];
                 let via = match a.when {
                     None => Via::Recipe,
-                    Some(w) if !recipe.whens[w].in_sweep && holds[w] => Via::When(recipe.whens[w].span),
+                    Some(w) if !recipe.whens[w].in_sweep && holds[w] => {
+                        Via::When(recipe.whens[w].span)
+                    }
                     Some(_) => continue,
                 };
                 expanded.applied[i] = true;
-                apply(&mut r, &a.target, &a.value, Origin::Set { span: a.span, via, assignment: Some(i) }, a.span, diags);
+                apply(
+                    &mut r,
+                    &a.target,
+                    &a.value,
+                    Origin::Set {
+                        span: a.span,
+                        via,
+                        assignment: Some(i),
+                    },
+                    a.span,
+                    diags,
+                );
             }
             for &axis_index in &axes_by_slot[slot_index] {
                 let axis = &recipe.axes[axis_index];
-                if let (Some(target), Some(value)) = (&axis.target, axis.values.get(coords[axis_index]))
+                if let (Some(target), Some(value)) =
+                    (&axis.target, axis.values.get(coords[axis_index]))
                     && let Some(v) = &value.value
                 {
-                    let origin = Origin::Set { span: value.span, via: Via::Axis, assignment: None };
+                    let origin = Origin::Set {
+                        span: value.span,
+                        via: Via::Axis,
+                        assignment: None,
+                    };
                     apply(&mut r, target, v, origin, value.span, diags);
                 }
             }
@@ -222,13 +285,21 @@ pub fn expand(recipe: &Recipe, diags: &mut Diagnostics) -> Expanded {
                     && holds[w]
                 {
                     expanded.applied[i] = true;
-                    let origin = Origin::Set { span: a.span, via: Via::SweepWhen(recipe.whens[w].span), assignment: Some(i) };
+                    let origin = Origin::Set {
+                        span: a.span,
+                        via: Via::SweepWhen(recipe.whens[w].span),
+                        assignment: Some(i),
+                    };
                     apply(&mut r, &a.target, &a.value, origin, a.span, diags);
                 }
             }
             // What decided the value (or one of its arguments) had an effect.
             for origin in std::iter::once(r.origin).chain(r.args.iter().map(|(_, o)| *o)) {
-                if let Origin::Set { assignment: Some(i), .. } = origin {
+                if let Origin::Set {
+                    assignment: Some(i),
+                    ..
+                } = origin
+                {
                     expanded.effective[i] = true;
                 }
             }
@@ -236,7 +307,10 @@ pub fn expand(recipe: &Recipe, diags: &mut Diagnostics) -> Expanded {
             if let Some(Value::Call(call)) = &r.value {
                 let mut scratch = Diagnostics::default();
                 let no_env = |_: &str| None;
-                let mut typer = Typer { env: &no_env, diags: &mut scratch };
+                let mut typer = Typer {
+                    env: &no_env,
+                    diags: &mut scratch,
+                };
                 if let Some(done) = typer.complete(call.clone()) {
                     r.value = Some(Value::Call(done));
                 }
@@ -249,7 +323,12 @@ pub fn expand(recipe: &Recipe, diags: &mut Diagnostics) -> Expanded {
         expanded.cells.push(Cell { coords, values });
     }
     for (w, used) in recipe.whens.iter().zip(when_used) {
-        if !used && !w.clauses.is_empty() && !expanded.cells.is_empty() {
+        // Included files configure cases a recipe may not have (e.g. every objective): only the recipe is told.
+        if !used
+            && !w.clauses.is_empty()
+            && !expanded.cells.is_empty()
+            && w.span.file == recipe.root
+        {
             diags.push(
                 Diagnostic::warning("no cell matches these conditions")
                     .at(w.span)
@@ -261,7 +340,14 @@ pub fn expand(recipe: &Recipe, diags: &mut Diagnostics) -> Expanded {
 }
 
 /// Applies one value; false (with a diagnostic) when it cannot apply.
-fn apply(r: &mut Resolved, target: &Target, value: &Value, origin: Origin, span: Span, diags: &mut Diagnostics) -> bool {
+fn apply(
+    r: &mut Resolved,
+    target: &Target,
+    value: &Value,
+    origin: Origin,
+    span: Span,
+    diags: &mut Diagnostics,
+) -> bool {
     match target.arg {
         None => {
             let mut args: Vec<(String, Origin)> = Vec::new();
@@ -287,7 +373,9 @@ fn apply(r: &mut Resolved, target: &Target, value: &Value, origin: Origin, span:
             true
         }
         Some(arg) => match &mut r.value {
-            Some(Value::Call(current)) if function(&current.name).is_some_and(|f| f.param(arg).is_some()) => {
+            Some(Value::Call(current))
+                if function(&current.name).is_some_and(|f| f.param(arg).is_some()) =>
+            {
                 current.set(arg, value.clone());
                 r.args.retain(|(n, _)| n != arg);
                 r.args.push((arg.to_string(), origin));
@@ -321,10 +409,14 @@ impl<'r> BaseValues<'r> {
 
     fn value(&self, target: &Target) -> Option<Value> {
         let last: Option<&Assignment> =
-            self.recipe.assignments.iter().rev().find(|a| a.when.is_none() && a.target.same_setting(target) && a.target.arg.is_none());
+            self.recipe.assignments.iter().rev().find(|a| {
+                a.when.is_none() && a.target.same_setting(target) && a.target.arg.is_none()
+            });
         match last {
             Some(a) => Some(a.value.clone()),
-            None => default_value(self.recipe.scope_kind(target.scope), target.setting.key).cloned(),
+            None => {
+                default_value(self.recipe.scope_kind(target.scope), target.setting.key).cloned()
+            }
         }
     }
 }
@@ -332,6 +424,7 @@ impl<'r> BaseValues<'r> {
 fn clause_holds(key: &ClauseKey, coords: &[usize], base: &BaseValues<'_>) -> bool {
     match key {
         ClauseKey::Axis { axis, value } => coords.get(*axis) == Some(value),
+        ClauseKey::Never => false,
         ClauseKey::Setting { target, value } => {
             let current = base.value(target);
             match (&current, value) {
@@ -348,12 +441,17 @@ fn clause_holds(key: &ClauseKey, coords: &[usize], base: &BaseValues<'_>) -> boo
 /// The coordinates of every cell, excluded ones removed.
 fn cells(recipe: &Recipe, diags: &mut Diagnostics) -> Vec<Vec<usize>> {
     let sizes: Vec<usize> = recipe.axes.iter().map(|a| a.values.len()).collect();
-    let total = sizes.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n)).unwrap_or(usize::MAX);
+    let total = sizes
+        .iter()
+        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+        .unwrap_or(usize::MAX);
     if total > MAX_CELLS {
         diags.push(
-            Diagnostic::error(format!("the sweep has {total} cells; at most {MAX_CELLS} are allowed"))
-                .at(recipe.sweep.unwrap_or_default())
-                .help("sweep fewer values, or exclude cells with `exclude(...)`"),
+            Diagnostic::error(format!(
+                "the sweep has {total} cells; at most {MAX_CELLS} are allowed"
+            ))
+            .at(recipe.sweep.unwrap_or_default())
+            .help("sweep fewer values, or exclude cells with `exclude(...)`"),
         );
         return Vec::new();
     }
@@ -369,7 +467,9 @@ fn cells(recipe: &Recipe, diags: &mut Diagnostics) -> Vec<Vec<usize>> {
         }
         for (e, exclude) in recipe.excludes.iter().enumerate() {
             let matches = !exclude.clauses.is_empty()
-                && exclude.clauses.iter().all(|c| matches!(c.key, ClauseKey::Axis { axis, value } if coords[axis] == value));
+                && exclude.clauses.iter().all(
+                    |c| matches!(c.key, ClauseKey::Axis { axis, value } if coords[axis] == value),
+                );
             if matches {
                 used[e] = true;
                 continue 'cells;
@@ -383,7 +483,10 @@ fn cells(recipe: &Recipe, diags: &mut Diagnostics) -> Vec<Vec<usize>> {
         }
     }
     if out.is_empty() && total > 0 {
-        diags.push(Diagnostic::error("every cell of the sweep is excluded").at(recipe.sweep.unwrap_or_default()));
+        diags.push(
+            Diagnostic::error("every cell of the sweep is excluded")
+                .at(recipe.sweep.unwrap_or_default()),
+        );
     }
     out
 }

@@ -14,6 +14,7 @@ pub mod expand;
 mod lints;
 pub mod load;
 pub mod lower;
+pub mod render;
 pub mod schema;
 pub mod source;
 pub mod syntax;
@@ -38,7 +39,10 @@ impl Options<'static> {
     /// The file system and the process environment.
     pub fn system() -> Options<'static> {
         static LOADER: load::FsLoader = load::FsLoader;
-        Options { loader: &LOADER, env: &|name| std::env::var(name).ok() }
+        Options {
+            loader: &LOADER,
+            env: &|name| std::env::var(name).ok(),
+        }
     }
 }
 
@@ -99,7 +103,12 @@ pub fn compile(path: &Path, options: &Options<'_>) -> Result<Compilation, RootEr
     let datasets = build::datasets(&recipe);
     let mut built = Vec::with_capacity(expanded.cells.len());
     {
-        let mut builder = CellBuilder { recipe: &recipe, expanded: &expanded, datasets: &datasets, diags: &mut diags };
+        let mut builder = CellBuilder {
+            recipe: &recipe,
+            expanded: &expanded,
+            datasets: &datasets,
+            diags: &mut diags,
+        };
         for cell in &expanded.cells {
             if let Some(b) = builder.build(cell) {
                 built.push((cell, b));
@@ -108,7 +117,13 @@ pub fn compile(path: &Path, options: &Options<'_>) -> Result<Compilation, RootEr
     }
     if !diags.has_errors() {
         lints::lint(&recipe, &expanded, &mut diags);
-        let lowered = lower::lower(&recipe, &built, &datasets, &path.display().to_string(), &mut diags);
+        let lowered = lower::lower(
+            &recipe,
+            &built,
+            &datasets,
+            &path.display().to_string(),
+            &mut diags,
+        );
         out.plan = Some(lowered.plan);
         out.graph = Some(lowered.graph);
     }

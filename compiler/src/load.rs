@@ -29,16 +29,20 @@ pub struct MemoryLoader {
 
 impl MemoryLoader {
     pub fn new<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> MemoryLoader {
-        MemoryLoader { files: files.into_iter().map(|(p, t)| (normalize(Path::new(p)), t.to_string())).collect() }
+        MemoryLoader {
+            files: files
+                .into_iter()
+                .map(|(p, t)| (normalize(Path::new(p)), t.to_string()))
+                .collect(),
+        }
     }
 }
 
 impl Loader for MemoryLoader {
     fn load(&self, path: &Path) -> std::io::Result<String> {
-        self.files
-            .get(&normalize(path))
-            .cloned()
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory"))
+        self.files.get(&normalize(path)).cloned().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory")
+        })
     }
 }
 
@@ -59,12 +63,29 @@ pub struct RootError {
     pub source: std::io::Error,
 }
 
-pub fn load(root: &Path, loader: &dyn Loader, diags: &mut Diagnostics) -> Result<Loaded, RootError> {
-    let text = loader.load(root).map_err(|source| RootError { path: root.to_path_buf(), source })?;
-    let mut state = State { loader, sources: SourceMap::new(), files: Vec::new(), done: HashMap::new(), stack: Vec::new() };
+pub fn load(
+    root: &Path,
+    loader: &dyn Loader,
+    diags: &mut Diagnostics,
+) -> Result<Loaded, RootError> {
+    let text = loader.load(root).map_err(|source| RootError {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    let mut state = State {
+        loader,
+        sources: SourceMap::new(),
+        files: Vec::new(),
+        done: HashMap::new(),
+        stack: Vec::new(),
+    };
     let root_id = state.sources.add(root.to_path_buf(), text);
     state.visit(root_id, diags);
-    Ok(Loaded { sources: state.sources, files: state.files, root: root_id })
+    Ok(Loaded {
+        sources: state.sources,
+        files: state.files,
+        root: root_id,
+    })
 }
 
 struct State<'a> {
@@ -109,12 +130,17 @@ impl State<'_> {
             let include = normalize(&path.parent().unwrap_or(Path::new("")).join(&target.value));
             let include_key = include.clone();
             if let Some(position) = self.stack.iter().position(|(p, _)| *p == include_key) {
-                let mut chain: Vec<String> =
-                    self.stack[position..].iter().map(|(p, _)| p.display().to_string()).collect();
+                let mut chain: Vec<String> = self.stack[position..]
+                    .iter()
+                    .map(|(p, _)| p.display().to_string())
+                    .collect();
                 chain.push(include_key.display().to_string());
                 diags.push(
                     Diagnostic::error("include cycle")
-                        .label(target.span, "this includes a file that is already being included")
+                        .label(
+                            target.span,
+                            "this includes a file that is already being included",
+                        )
                         .note(chain.join(" → ")),
                 );
                 continue;
@@ -152,7 +178,10 @@ pub fn normalize(path: &Path) -> PathBuf {
         match component {
             Component::CurDir => {}
             Component::ParentDir => {
-                let at_top = matches!(out.components().next_back(), None | Some(Component::ParentDir));
+                let at_top = matches!(
+                    out.components().next_back(),
+                    None | Some(Component::ParentDir)
+                );
                 if at_top {
                     out.push("..");
                 } else {

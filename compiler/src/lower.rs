@@ -20,9 +20,14 @@ pub fn job_id(kind: &JobKind, deps: &[JobId]) -> JobId {
         kind: &'a JobKind,
         deps: &'a [JobId],
     }
-    let identity = Identity { results_version: RESULTS_VERSION, kind, deps };
+    let identity = Identity {
+        results_version: RESULTS_VERSION,
+        kind,
+        deps,
+    };
     // Serialising plain data cannot fail; the Debug form is a stable fallback all the same.
-    let bytes = serde_json::to_vec(&identity).unwrap_or_else(|_| format!("{kind:?}{deps:?}").into_bytes());
+    let bytes =
+        serde_json::to_vec(&identity).unwrap_or_else(|_| format!("{kind:?}{deps:?}").into_bytes());
     let hash = blake3::hash(&bytes);
     JobId(hash.to_hex()[..16].to_string())
 }
@@ -42,7 +47,14 @@ struct Builder {
 
 impl Builder {
     /// Adds a job (or finds the identical one already there); returns its id and whether it was new.
-    fn add(&mut self, name: String, cell: BTreeMap<String, String>, deps: Vec<JobId>, cost: Cost, kind: JobKind) -> (JobId, bool) {
+    fn add(
+        &mut self,
+        name: String,
+        cell: BTreeMap<String, String>,
+        deps: Vec<JobId>,
+        cost: Cost,
+        kind: JobKind,
+    ) -> (JobId, bool) {
         let id = job_id(&kind, &deps);
         if self.index.contains_key(&id) {
             return (id, false);
@@ -56,13 +68,29 @@ impl Builder {
         }
         self.nodes.push(node);
         self.index.insert(id.clone(), position);
-        self.jobs.push(Job { id: id.clone(), name, cell, deps, cost, kind });
+        self.jobs.push(Job {
+            id: id.clone(),
+            name,
+            cell,
+            deps,
+            cost,
+            kind,
+        });
         (id, true)
     }
 
     fn prepare(&mut self, data: &DatasetSpec) -> JobId {
-        let kind = JobKind::Prepare(PrepareJob { dataset: data.clone() });
-        self.add(format!("prepare[{}]", data.name), BTreeMap::new(), Vec::new(), Cost::default(), kind).0
+        let kind = JobKind::Prepare(PrepareJob {
+            dataset: data.clone(),
+        });
+        self.add(
+            format!("prepare[{}]", data.name),
+            BTreeMap::new(),
+            Vec::new(),
+            Cost::default(),
+            kind,
+        )
+        .0
     }
 }
 
@@ -82,7 +110,12 @@ pub fn lower(
     recipe_path: &str,
     diags: &mut Diagnostics,
 ) -> Lowered {
-    let mut b = Builder { jobs: Vec::new(), index: HashMap::new(), graph: DiGraph::new(), nodes: Vec::new() };
+    let mut b = Builder {
+        jobs: Vec::new(),
+        index: HashMap::new(),
+        graph: DiGraph::new(),
+        nodes: Vec::new(),
+    };
     // Per cell: its eval job ids, by evaluation index.
     let mut cell_evals: Vec<Vec<Option<JobId>>> = Vec::with_capacity(cells.len());
     let mut first_cell_of: HashMap<JobId, String> = HashMap::new();
@@ -92,8 +125,13 @@ pub fn lower(
         let cell_map: BTreeMap<String, String> = coords.iter().cloned().collect();
         let data_id = b.prepare(&built.pretrain.dataset);
         let kind = JobKind::Pretrain(built.pretrain.clone());
-        let (pretrain_id, new) =
-            b.add(bracket("pretrain", &coords), cell_map.clone(), vec![data_id.clone()], built.pretrain_cost, kind);
+        let (pretrain_id, new) = b.add(
+            bracket("pretrain", &coords),
+            cell_map.clone(),
+            vec![data_id.clone()],
+            built.pretrain_cost,
+            kind,
+        );
         let this = bracket("", &coords);
         if new {
             first_cell_of.insert(pretrain_id.clone(), this);
@@ -107,7 +145,11 @@ pub fn lower(
         }
         let mut evals = vec![None; recipe.evals.len()];
         for e in &built.evals {
-            let eval_data = if e.data == built.data { data_id.clone() } else { b.prepare(&e.dataset) };
+            let eval_data = if e.data == built.data {
+                data_id.clone()
+            } else {
+                b.prepare(&e.dataset)
+            };
             let mut deps = vec![pretrain_id.clone()];
             if eval_data != data_id {
                 deps.push(eval_data);
@@ -123,7 +165,13 @@ pub fn lower(
                 seed: built.pretrain.seed,
                 device: built.pretrain.device,
             };
-            let (id, _) = b.add(bracket(&name, &coords), cell_map.clone(), deps, e.cost, JobKind::Eval(job));
+            let (id, _) = b.add(
+                bracket(&name, &coords),
+                cell_map.clone(),
+                deps,
+                e.cost,
+                JobKind::Eval(job),
+            );
             evals[e.index] = Some(id);
         }
         cell_evals.push(evals);
@@ -133,7 +181,8 @@ pub fn lower(
         let Some((eval_index, metric)) = &report.cell else {
             continue;
         };
-        let axis_name = |a: Option<usize>| a.and_then(|i| recipe.axes.get(i)).map(|x| x.name.clone());
+        let axis_name =
+            |a: Option<usize>| a.and_then(|i| recipe.axes.get(i)).map(|x| x.name.clone());
         let spec = ReportSpec {
             title: report.title.clone(),
             rows: axis_name(report.rows),
@@ -143,7 +192,13 @@ pub fn lower(
             expect: report.expect.clone(),
         };
         let label = |cell: &Cell, axis: Option<usize>| {
-            axis.and_then(|a| recipe.axes.get(a).and_then(|x| x.values.get(cell.coords[a])).map(|v| v.label.clone()))
+            axis.and_then(|a| {
+                recipe
+                    .axes
+                    .get(a)
+                    .and_then(|x| x.values.get(cell.coords[a]))
+                    .map(|v| v.label.clone())
+            })
         };
         let mut report_cells = Vec::new();
         let mut deps: Vec<JobId> = Vec::new();
@@ -151,7 +206,11 @@ pub fn lower(
             let Some(Some(eval)) = evals.get(*eval_index) else {
                 continue;
             };
-            report_cells.push(ReportCell { row: label(cell, report.rows), col: label(cell, report.cols), eval: eval.clone() });
+            report_cells.push(ReportCell {
+                row: label(cell, report.rows),
+                col: label(cell, report.cols),
+                eval: eval.clone(),
+            });
             if !deps.contains(eval) {
                 deps.push(eval.clone());
             }
@@ -164,15 +223,33 @@ pub fn lower(
                         axis.name, report.title
                     ))
                     .at(report.span)
-                    .note(format!("its {} values share each table cell (the report averages them)", axis.values.len())),
+                    .note(format!(
+                        "its {} values share each table cell (the report averages them)",
+                        axis.values.len()
+                    )),
                 );
             }
         }
-        let kind = JobKind::Report(ReportJob { report: spec, cells: report_cells });
-        b.add(format!("report[{}]", report.title), BTreeMap::new(), deps, Cost::default(), kind);
+        let kind = JobKind::Report(ReportJob {
+            report: spec,
+            cells: report_cells,
+        });
+        b.add(
+            format!("report[{}]", report.title),
+            BTreeMap::new(),
+            deps,
+            Cost::default(),
+            kind,
+        );
     }
 
     // Jobs were added after their dependencies, so insertion order is topological; the graph confirms it.
     debug_assert!(petgraph::algo::toposort(&b.graph, None).is_ok());
-    Lowered { plan: Plan { recipe: recipe_path.to_string(), jobs: b.jobs }, graph: b.graph }
+    Lowered {
+        plan: Plan {
+            recipe: recipe_path.to_string(),
+            jobs: b.jobs,
+        },
+        graph: b.graph,
+    }
 }

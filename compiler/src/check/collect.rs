@@ -96,6 +96,8 @@ pub enum ClauseKey {
     Axis { axis: usize, value: usize },
     /// The setting's value before any conditional setting (not swept) equals `value`.
     Setting { target: Target, value: Value },
+    /// A valid value of a swept setting that the sweep does not include: the condition never holds.
+    Never,
 }
 
 #[derive(Debug, Clone)]
@@ -156,7 +158,12 @@ impl Recipe {
     pub fn scope_kind(&self, scope: ScopeRef) -> Scope {
         match scope {
             ScopeRef::Pretrain => Scope::Pretrain,
-            ScopeRef::Eval(i) => Scope::Eval(self.evals.get(i).map(|e| e.kind).unwrap_or(EvalKind::Linear)),
+            ScopeRef::Eval(i) => Scope::Eval(
+                self.evals
+                    .get(i)
+                    .map(|e| e.kind)
+                    .unwrap_or(EvalKind::Linear),
+            ),
         }
     }
 
@@ -178,18 +185,39 @@ fn arg_type(ty: &Ty, arg: &str) -> Option<Ty> {
     let Ty::Call(names) = ty else {
         return None;
     };
-    names.iter().filter_map(|n| schema::function(n)).find_map(|f| f.param(arg)).map(|p| p.ty.clone())
+    names
+        .iter()
+        .filter_map(|n| schema::function(n))
+        .find_map(|f| f.param(arg))
+        .map(|p| p.ty.clone())
 }
 
 fn arg_static(ty: &Ty, arg: &str) -> Option<&'static str> {
     let Ty::Call(names) = ty else {
         return None;
     };
-    names.iter().filter_map(|n| schema::function(n)).find_map(|f| f.param(arg)).map(|p| p.name)
+    names
+        .iter()
+        .filter_map(|n| schema::function(n))
+        .find_map(|f| f.param(arg))
+        .map(|p| p.name)
 }
 
-pub fn collect(files: &[(FileId, File)], root: FileId, env: EnvLookup<'_>, diags: &mut Diagnostics) -> Recipe {
-    let mut c = Collector { recipe: Recipe { root, ..Recipe::default() }, env, diags, seen: HashMap::new() };
+pub fn collect(
+    files: &[(FileId, File)],
+    root: FileId,
+    env: EnvLookup<'_>,
+    diags: &mut Diagnostics,
+) -> Recipe {
+    let mut c = Collector {
+        recipe: Recipe {
+            root,
+            ..Recipe::default()
+        },
+        env,
+        diags,
+        seen: HashMap::new(),
+    };
     for (id, file) in files {
         c.declare_evals(*id, file);
     }
@@ -223,13 +251,25 @@ struct Ctx<'p> {
 }
 
 fn header_span(block: &Block, stmt: &Stmt) -> Span {
-    let end = block.args.as_ref().map(|a| a.span).or(block.label.as_ref().map(|l| l.span())).unwrap_or(block.kind.span);
-    Span { file: stmt.span.file, start: stmt.span.start, end: end.end }
+    let end = block
+        .args
+        .as_ref()
+        .map(|a| a.span)
+        .or(block.label.as_ref().map(|l| l.span()))
+        .unwrap_or(block.kind.span);
+    Span {
+        file: stmt.span.file,
+        start: stmt.span.start,
+        end: end.end,
+    }
 }
 
 impl Collector<'_, '_> {
     fn typer(&mut self) -> Typer<'_> {
-        Typer { env: self.env, diags: self.diags }
+        Typer {
+            env: self.env,
+            diags: self.diags,
+        }
     }
 
     fn error(&mut self, d: Diagnostic) {
@@ -272,7 +312,9 @@ impl Collector<'_, '_> {
                 if let StmtKind::Entry { key, value } = &inner.kind
                     && key.dotted() == "kind"
                 {
-                    let v = self.typer().check(value, &Ty::Word(&["linear", "knn"]), "kind");
+                    let v = self
+                        .typer()
+                        .check(value, &Ty::Word(&["linear", "knn"]), "kind");
                     if let Some(Value::Word(w)) = v {
                         kind = EvalKind::from_name(&w);
                     }
@@ -291,13 +333,23 @@ impl Collector<'_, '_> {
                 Some(i) if self.recipe.evals[i].kind != kind => {
                     let first = self.recipe.evals[i].span;
                     self.error(
-                        Diagnostic::error(format!("evaluation `{}` is declared with two kinds", name.name))
-                            .at(name.span)
-                            .note_at(first, format!("declared as `{}` here", self.recipe.evals[i].kind.name())),
+                        Diagnostic::error(format!(
+                            "evaluation `{}` is declared with two kinds",
+                            name.name
+                        ))
+                        .at(name.span)
+                        .note_at(
+                            first,
+                            format!("declared as `{}` here", self.recipe.evals[i].kind.name()),
+                        ),
                     );
                 }
                 Some(_) => {}
-                None => self.recipe.evals.push(EvalDecl { name: name.name.clone(), kind, span: name.span }),
+                None => self.recipe.evals.push(EvalDecl {
+                    name: name.name.clone(),
+                    kind,
+                    span: name.span,
+                }),
             }
         }
     }
@@ -314,21 +366,28 @@ impl Collector<'_, '_> {
                 StmtKind::Block(block) => self.top_block(stmt, block, &mut pretrain_blocks),
                 StmtKind::Entry { key, .. } => {
                     let mut d = Diagnostic::error("settings go inside a block").at(key.span);
-                    if settings(Scope::Pretrain).iter().any(|s| s.key == key.dotted()) {
+                    if settings(Scope::Pretrain)
+                        .iter()
+                        .any(|s| s.key == key.dotted())
+                    {
                         d = d.help(format!("put `{}` in `pretrain {{ ... }}`", key.dotted()));
                     }
                     self.error(d);
                 }
                 StmtKind::Axis { name, .. } => {
                     self.error(
-                        Diagnostic::error("`axis` declares a sweep axis and belongs in `sweep { ... }`").at(name.span),
+                        Diagnostic::error(
+                            "`axis` declares a sweep axis and belongs in `sweep { ... }`",
+                        )
+                        .at(name.span),
                     );
                 }
                 StmtKind::Call { name, .. } => {
                     let d = if name.name == "exclude" {
                         Diagnostic::error("`exclude(...)` belongs in `sweep { ... }`").at(name.span)
                     } else {
-                        Diagnostic::error(format!("unexpected statement `{}(...)`", name.name)).at(name.span)
+                        Diagnostic::error(format!("unexpected statement `{}(...)`", name.name))
+                            .at(name.span)
                     };
                     self.error(d);
                 }
@@ -337,7 +396,12 @@ impl Collector<'_, '_> {
     }
 
     fn dataset(&mut self, file: FileId, name: &crate::syntax::ast::Ident, value: &Expr) {
-        if let Some(previous) = self.recipe.datasets.iter().find(|d| d.name == name.name && d.name_span.file == file) {
+        if let Some(previous) = self
+            .recipe
+            .datasets
+            .iter()
+            .find(|d| d.name == name.name && d.name_span.file == file)
+        {
             let first = previous.name_span;
             self.error(
                 Diagnostic::error(format!("dataset `{}` is declared twice", name.name))
@@ -346,21 +410,33 @@ impl Collector<'_, '_> {
             );
             return;
         }
-        let Some(call) = self.typer().call(value, &["kinetics", "frames", "synthetic"], &name.name) else {
+        let Some(call) = self
+            .typer()
+            .call(value, &["kinetics", "frames", "synthetic"], &name.name)
+        else {
             return;
         };
         let Some(call) = self.typer().complete(call) else {
             return;
         };
-        self.recipe.datasets.push(DatasetDecl { name: name.name.clone(), name_span: name.span, value: call });
+        self.recipe.datasets.push(DatasetDecl {
+            name: name.name.clone(),
+            name_span: name.span,
+            value: call,
+        });
     }
 
     fn no_label_or_args(&mut self, block: &Block) {
         if let Some(label) = &block.label {
-            self.error(Diagnostic::error(format!("`{}` takes no name", block.kind.name)).at(label.span()));
+            self.error(
+                Diagnostic::error(format!("`{}` takes no name", block.kind.name)).at(label.span()),
+            );
         }
         if let Some(args) = &block.args {
-            self.error(Diagnostic::error(format!("`{}` takes no arguments", block.kind.name)).at(args.span));
+            self.error(
+                Diagnostic::error(format!("`{}` takes no arguments", block.kind.name))
+                    .at(args.span),
+            );
         }
     }
 
@@ -382,7 +458,13 @@ impl Collector<'_, '_> {
                 if self.recipe.pretrain.is_none() || header.file == self.recipe.root {
                     self.recipe.pretrain = Some(header);
                 }
-                let ctx = Ctx { scope: ScopeRef::Pretrain, prefix: "", when: None, evaluate_allowed: false, block: "pretrain" };
+                let ctx = Ctx {
+                    scope: ScopeRef::Pretrain,
+                    prefix: "",
+                    when: None,
+                    evaluate_allowed: false,
+                    block: "pretrain",
+                };
                 self.settings_body(&block.body, ctx);
             }
             "evaluate" => {
@@ -396,7 +478,13 @@ impl Collector<'_, '_> {
                     return;
                 };
                 let title = format!("evaluate {}", name.name);
-                let ctx = Ctx { scope: ScopeRef::Eval(index), prefix: "", when: None, evaluate_allowed: false, block: &title };
+                let ctx = Ctx {
+                    scope: ScopeRef::Eval(index),
+                    prefix: "",
+                    when: None,
+                    evaluate_allowed: false,
+                    block: &title,
+                };
                 self.settings_body(&block.body, ctx);
             }
             "sweep" => {
@@ -415,7 +503,9 @@ impl Collector<'_, '_> {
             }
             "when" => {
                 if let Some(label) = &block.label {
-                    self.error(Diagnostic::error("`when` takes conditions, not a name").at(label.span()));
+                    self.error(
+                        Diagnostic::error("`when` takes conditions, not a name").at(label.span()),
+                    );
                 }
                 self.when_block(stmt, block, false);
             }
@@ -425,7 +515,9 @@ impl Collector<'_, '_> {
                     .at(block.kind.span)
                     .suggest(closest(other, BLOCKS.iter().map(|(b, _)| *b)));
                 let d = if GROUPS.iter().any(|(g, _)| *g == other) {
-                    d.help(format!("`{other} {{ ... }}` goes inside `pretrain {{ ... }}`"))
+                    d.help(format!(
+                        "`{other} {{ ... }}` goes inside `pretrain {{ ... }}`"
+                    ))
                 } else if other == "data" {
                     d.help("declare datasets as `data NAME = source(...)`")
                 } else {
@@ -451,8 +543,19 @@ impl Collector<'_, '_> {
             return;
         }
         let index = self.recipe.whens.len();
-        self.recipe.whens.push(When { span: header, in_sweep, clauses: Vec::new(), args: args.items.clone() });
-        let ctx = Ctx { scope: ScopeRef::Pretrain, prefix: "", when: Some(index), evaluate_allowed: true, block: "when" };
+        self.recipe.whens.push(When {
+            span: header,
+            in_sweep,
+            clauses: Vec::new(),
+            args: args.items.clone(),
+        });
+        let ctx = Ctx {
+            scope: ScopeRef::Pretrain,
+            prefix: "",
+            when: Some(index),
+            evaluate_allowed: true,
+            block: "when",
+        };
         self.settings_body(&block.body, ctx);
     }
 
@@ -463,18 +566,31 @@ impl Collector<'_, '_> {
                 StmtKind::Entry { key, value } => self.entry(stmt, key, value, ctx),
                 StmtKind::Block(block) => self.nested_block(stmt, block, ctx),
                 StmtKind::Use(_) => {
-                    self.error(Diagnostic::error("`use` belongs at the top of a file").at(stmt.span));
+                    self.error(
+                        Diagnostic::error("`use` belongs at the top of a file").at(stmt.span),
+                    );
                 }
                 StmtKind::Data { name, .. } => {
                     self.error(
-                        Diagnostic::error("datasets are declared at the top level, not inside a block").at(name.span),
+                        Diagnostic::error(
+                            "datasets are declared at the top level, not inside a block",
+                        )
+                        .at(name.span),
                     );
                 }
                 StmtKind::Axis { name, .. } => {
-                    self.error(Diagnostic::error("`axis` belongs in `sweep { ... }`").at(name.span));
+                    self.error(
+                        Diagnostic::error("`axis` belongs in `sweep { ... }`").at(name.span),
+                    );
                 }
                 StmtKind::Call { name, .. } => {
-                    self.error(Diagnostic::error(format!("unexpected `{}(...)` in `{}`", name.name, ctx.block)).at(name.span));
+                    self.error(
+                        Diagnostic::error(format!(
+                            "unexpected `{}(...)` in `{}`",
+                            name.name, ctx.block
+                        ))
+                        .at(name.span),
+                    );
                 }
             }
         }
@@ -482,16 +598,26 @@ impl Collector<'_, '_> {
 
     fn nested_block(&mut self, stmt: &Stmt, block: &Block, ctx: Ctx<'_>) {
         let name = block.kind.name.as_str();
-        if ctx.scope == ScopeRef::Pretrain && ctx.prefix.is_empty() && GROUPS.iter().any(|(g, _)| *g == name) {
+        if ctx.scope == ScopeRef::Pretrain
+            && ctx.prefix.is_empty()
+            && GROUPS.iter().any(|(g, _)| *g == name)
+        {
             self.no_label_or_args(block);
             let prefix = format!("{name}.");
-            let inner = Ctx { prefix: &prefix, block: name, ..ctx };
+            let inner = Ctx {
+                prefix: &prefix,
+                block: name,
+                ..ctx
+            };
             self.settings_body(&block.body, inner);
             return;
         }
         if ctx.evaluate_allowed && name == "evaluate" {
             let Some(label) = &block.label else {
-                self.error(Diagnostic::error("name the evaluation: `evaluate NAME { ... }`").at(block.kind.span));
+                self.error(
+                    Diagnostic::error("name the evaluation: `evaluate NAME { ... }`")
+                        .at(block.kind.span),
+                );
                 return;
             };
             let Some(index) = self.recipe.eval_named(label.text()) else {
@@ -499,7 +625,13 @@ impl Collector<'_, '_> {
                 return;
             };
             let title = format!("evaluate {}", label.text());
-            let inner = Ctx { scope: ScopeRef::Eval(index), prefix: "", evaluate_allowed: false, block: &title, ..ctx };
+            let inner = Ctx {
+                scope: ScopeRef::Eval(index),
+                prefix: "",
+                evaluate_allowed: false,
+                block: &title,
+                ..ctx
+            };
             self.settings_body(&block.body, inner);
             return;
         }
@@ -556,20 +688,35 @@ impl Collector<'_, '_> {
         let table = settings(kind);
         let name = format!("{shown_prefix}{full}");
         if let Some(setting) = table.iter().find(|s| s.key == full) {
-            return Some(Target { scope, setting, arg: None, name });
+            return Some(Target {
+                scope,
+                setting,
+                arg: None,
+                name,
+            });
         }
         // An argument of a call-valued setting: `backbone.frames`, `moco.head.layers`.
         if let Some((head, arg)) = full.rsplit_once('.')
-            && let Some(setting) = table.iter().find(|s| s.key == head && matches!(s.ty, Ty::Call(_)))
+            && let Some(setting) = table
+                .iter()
+                .find(|s| s.key == head && matches!(s.ty, Ty::Call(_)))
         {
             if let Some(arg) = arg_static(&setting.ty, arg) {
-                return Some(Target { scope, setting, arg: Some(arg), name });
+                return Some(Target {
+                    scope,
+                    setting,
+                    arg: Some(arg),
+                    name,
+                });
             }
             let Ty::Call(names) = setting.ty else {
                 return None;
             };
-            let params: Vec<&str> =
-                names.iter().filter_map(|n| schema::function(n)).flat_map(|f| f.params.iter().map(|p| p.name)).collect();
+            let params: Vec<&str> = names
+                .iter()
+                .filter_map(|n| schema::function(n))
+                .flat_map(|f| f.params.iter().map(|p| p.name))
+                .collect();
             self.error(
                 Diagnostic::error(format!("`{head}` has no argument `{arg}`"))
                     .at(key.span)
@@ -581,12 +728,17 @@ impl Collector<'_, '_> {
             self.error(
                 Diagnostic::error(format!("`{full}` is a group of settings, not a setting"))
                     .at(key.span)
-                    .help(format!("write `{full} {{ ... }}`, or set one of its keys: `{full}.KEY: ...`")),
+                    .help(format!(
+                        "write `{full} {{ ... }}`, or set one of its keys: `{full}.KEY: ...`"
+                    )),
             );
             return None;
         }
         // Unknown: suggest within the same group; point to the group that has a key of this name.
-        let group = full.rsplit_once('.').map(|(g, _)| format!("{g}.")).unwrap_or_default();
+        let group = full
+            .rsplit_once('.')
+            .map(|(g, _)| format!("{g}."))
+            .unwrap_or_default();
         let last = full.rsplit('.').next().unwrap_or(&full);
         let siblings: Vec<&str> = table
             .iter()
@@ -596,21 +748,30 @@ impl Collector<'_, '_> {
         let relative = &full[ctx.prefix.len().min(full.len())..];
         let suggestion = closest(last, siblings.iter().copied()).map(|s| {
             let full_key = format!("{group}{s}");
-            full_key.strip_prefix(ctx.prefix).map(str::to_string).unwrap_or(full_key)
+            full_key
+                .strip_prefix(ctx.prefix)
+                .map(str::to_string)
+                .unwrap_or(full_key)
         });
         let mut d = Diagnostic::error(format!("unknown key `{relative}` in `{block}`"))
             .at(key.span)
             .suggest(suggestion.clone());
         if suggestion.is_none() {
-            let elsewhere: Vec<&str> =
-                table.iter().filter(|s| s.key.rsplit('.').next() == Some(last)).map(|s| s.key).collect();
+            let elsewhere: Vec<&str> = table
+                .iter()
+                .filter(|s| s.key.rsplit('.').next() == Some(last))
+                .map(|s| s.key)
+                .collect();
             match elsewhere.as_slice() {
                 [] => {}
                 [one] if scope == ScopeRef::Pretrain => {
                     d = d.help(format!("`{last}` is set as `{one}` in `pretrain`"));
                 }
                 many => {
-                    d = d.note(format!("`{last}` is a setting of {}", crate::schema::types::backticked(many)));
+                    d = d.note(format!(
+                        "`{last}` is a setting of {}",
+                        crate::schema::types::backticked(many)
+                    ));
                 }
             }
         }
@@ -627,7 +788,11 @@ impl Collector<'_, '_> {
             ScopeRef::Pretrain => String::new(),
             ScopeRef::Eval(i) => format!("evaluate.{}.", self.recipe.evals[i].name),
         };
-        let dedupe = (stmt.span.file, ctx.when, format!("{scope_name}{}", target.name));
+        let dedupe = (
+            stmt.span.file,
+            ctx.when,
+            format!("{scope_name}{}", target.name),
+        );
         if let Some(&first) = self.seen.get(&dedupe) {
             self.error(
                 Diagnostic::error(format!("`{}` is set twice", target.name))
@@ -680,7 +845,11 @@ impl Collector<'_, '_> {
                         self.error(Diagnostic::error("`exclude` needs conditions").at(args.span));
                         continue;
                     }
-                    self.recipe.excludes.push(Exclude { clauses: Vec::new(), span: stmt.span, args: args.items.clone() });
+                    self.recipe.excludes.push(Exclude {
+                        clauses: Vec::new(),
+                        span: stmt.span,
+                        args: args.items.clone(),
+                    });
                 }
                 StmtKind::Call { name, .. } => {
                     self.error(
@@ -689,16 +858,24 @@ impl Collector<'_, '_> {
                             .suggest(closest(&name.name, ["exclude"])),
                     );
                 }
-                StmtKind::Block(block) if block.kind.name == "when" => self.when_block(stmt, block, true),
+                StmtKind::Block(block) if block.kind.name == "when" => {
+                    self.when_block(stmt, block, true)
+                }
                 StmtKind::Block(block) => {
                     self.error(
-                        Diagnostic::error(format!("unexpected block `{}` in `sweep`", block.kind.name))
-                            .at(block.kind.span)
-                            .suggest(closest(&block.kind.name, ["when"])),
+                        Diagnostic::error(format!(
+                            "unexpected block `{}` in `sweep`",
+                            block.kind.name
+                        ))
+                        .at(block.kind.span)
+                        .suggest(closest(&block.kind.name, ["when"])),
                     );
                 }
                 StmtKind::Use(_) | StmtKind::Data { .. } => {
-                    self.error(Diagnostic::error("this statement belongs at the top level of a file").at(stmt.span));
+                    self.error(
+                        Diagnostic::error("this statement belongs at the top level of a file")
+                            .at(stmt.span),
+                    );
                 }
             }
         }
@@ -708,14 +885,20 @@ impl Collector<'_, '_> {
         match &value.kind {
             ExprKind::List(items) if !items.is_empty() => Some(items.as_slice()),
             ExprKind::List(_) => {
-                self.error(Diagnostic::error(format!("the sweep of `{name}` has no values")).at(value.span));
+                self.error(
+                    Diagnostic::error(format!("the sweep of `{name}` has no values"))
+                        .at(value.span),
+                );
                 None
             }
             _ => {
                 self.error(
-                    Diagnostic::error(format!("a sweep axis takes a list of values, found {}", describe(value)))
-                        .at(value.span)
-                        .help(format!("write `{name}: [{}]`", format_expr(value))),
+                    Diagnostic::error(format!(
+                        "a sweep axis takes a list of values, found {}",
+                        describe(value)
+                    ))
+                    .at(value.span)
+                    .help(format!("write `{name}: [{}]`", format_expr(value))),
                 );
                 None
             }
@@ -736,9 +919,12 @@ impl Collector<'_, '_> {
             if let Some(j) = axis.values[..i].iter().position(|w| w.label == v.label) {
                 let first = axis.values[j].span;
                 self.error(
-                    Diagnostic::error(format!("`{}` appears twice in the sweep of `{}`", v.label, axis.name))
-                        .at(v.span)
-                        .note_at(first, "first here"),
+                    Diagnostic::error(format!(
+                        "`{}` appears twice in the sweep of `{}`",
+                        v.label, axis.name
+                    ))
+                    .at(v.span)
+                    .note_at(first, "first here"),
                 );
                 return;
             }
@@ -747,11 +933,19 @@ impl Collector<'_, '_> {
     }
 
     fn setting_axis(&mut self, key: &Path, value: &Expr) {
-        let ctx = Ctx { scope: ScopeRef::Pretrain, prefix: "", when: None, evaluate_allowed: true, block: "pretrain" };
+        let ctx = Ctx {
+            scope: ScopeRef::Pretrain,
+            prefix: "",
+            when: None,
+            evaluate_allowed: true,
+            block: "pretrain",
+        };
         let written = key.dotted();
         let known = {
             let table = settings(Scope::Pretrain);
-            table.iter().any(|s| s.key == written || written.starts_with(&format!("{}.", s.key)))
+            table
+                .iter()
+                .any(|s| s.key == written || written.starts_with(&format!("{}.", s.key)))
                 || written.starts_with("evaluate.")
         };
         if !known {
@@ -789,9 +983,21 @@ impl Collector<'_, '_> {
                 }
                 v = Value::List(done);
             }
-            values.push(AxisValue { label: format_expr(item), value: Some(v), span: item.span });
+            values.push(AxisValue {
+                label: format_expr(item),
+                value: Some(v),
+                span: item.span,
+            });
         }
-        self.push_axis(Axis { name: written, target: Some(target), values, span: key.span }, key.span);
+        self.push_axis(
+            Axis {
+                name: written,
+                target: Some(target),
+                values,
+                span: key.span,
+            },
+            key.span,
+        );
     }
 
     fn label_axis(&mut self, name: &crate::syntax::ast::Ident, value: &Expr) {
@@ -819,9 +1025,21 @@ impl Collector<'_, '_> {
                     return;
                 }
             };
-            values.push(AxisValue { label, value: None, span: item.span });
+            values.push(AxisValue {
+                label,
+                value: None,
+                span: item.span,
+            });
         }
-        self.push_axis(Axis { name: name.name.clone(), target: None, values, span: name.span }, name.span);
+        self.push_axis(
+            Axis {
+                name: name.name.clone(),
+                target: None,
+                values,
+                span: name.span,
+            },
+            name.span,
+        );
     }
 
     // -----------------------------------------------------------------------------------------------------------
@@ -845,14 +1063,20 @@ impl Collector<'_, '_> {
         for arg in args {
             let Some(name) = &arg.name else {
                 self.error(
-                    Diagnostic::error("a condition is written `key: value`").at(arg.span).help("e.g. `objective: moco`"),
+                    Diagnostic::error("a condition is written `key: value`")
+                        .at(arg.span)
+                        .help("e.g. `objective: moco`"),
                 );
                 continue;
             };
             let key = name.dotted();
             if let Some(axis) = self.recipe.axis_named(&key) {
-                if let Some(value) = self.axis_value(axis, &arg.value) {
-                    out.push(Clause { key: ClauseKey::Axis { axis, value }, span: arg.span });
+                if let Some(value) = self.axis_value_or_never(axis, &arg.value) {
+                    out.push(Clause {
+                        key: value
+                            .map_or(ClauseKey::Never, |value| ClauseKey::Axis { axis, value }),
+                        span: arg.span,
+                    });
                 }
                 continue;
             }
@@ -869,7 +1093,13 @@ impl Collector<'_, '_> {
                 self.error(d);
                 continue;
             }
-            let ctx = Ctx { scope: ScopeRef::Pretrain, prefix: "", when: None, evaluate_allowed: true, block: "pretrain" };
+            let ctx = Ctx {
+                scope: ScopeRef::Pretrain,
+                prefix: "",
+                when: None,
+                evaluate_allowed: true,
+                block: "pretrain",
+            };
             let Some(target) = self.target(name, ctx) else {
                 continue;
             };
@@ -883,10 +1113,42 @@ impl Collector<'_, '_> {
             }
             let ty = target.ty();
             if let Some(value) = self.typer().check(&arg.value, &ty, &target.name) {
-                out.push(Clause { key: ClauseKey::Setting { target, value }, span: arg.span });
+                out.push(Clause {
+                    key: ClauseKey::Setting { target, value },
+                    span: arg.span,
+                });
             }
         }
         out
+    }
+
+    /// For a condition: the index of the axis value `expr` names, or `Some(None)` for a valid value of a swept
+    /// setting that the sweep leaves out (a base file may configure values a recipe does not sweep).
+    fn axis_value_or_never(&mut self, axis: usize, expr: &Expr) -> Option<Option<usize>> {
+        if let Some(target) = self.recipe.axes[axis].target.clone() {
+            let mut scratch = Diagnostics::default();
+            let value = Typer {
+                env: self.env,
+                diags: &mut scratch,
+            }
+            .check(expr, &target.ty(), &target.name);
+            let label = format_expr(expr);
+            let a = &self.recipe.axes[axis];
+            let found = a.values.iter().position(|v| {
+                v.label == label || (value.is_some() && v.value.as_ref() == value.as_ref())
+            });
+            if found.is_some() {
+                return Some(found);
+            }
+            if value.is_some() {
+                return Some(None);
+            }
+            for d in scratch.items {
+                self.error(d);
+            }
+            return None;
+        }
+        self.axis_value(axis, expr).map(Some)
     }
 
     /// The index of the axis value `expr` names.
@@ -896,12 +1158,16 @@ impl Collector<'_, '_> {
             Some(target) => {
                 let target = target.clone();
                 let mut scratch = Diagnostics::default();
-                let value = Typer { env: self.env, diags: &mut scratch }.check(expr, &target.ty(), &target.name);
+                let value = Typer {
+                    env: self.env,
+                    diags: &mut scratch,
+                }
+                .check(expr, &target.ty(), &target.name);
                 let a = &self.recipe.axes[axis];
                 let label = format_expr(expr);
-                a.values
-                    .iter()
-                    .position(|v| v.label == label || (value.is_some() && v.value.as_ref() == value.as_ref()))
+                a.values.iter().position(|v| {
+                    v.label == label || (value.is_some() && v.value.as_ref() == value.as_ref())
+                })
             }
             None => {
                 let label = match &expr.kind {
@@ -915,10 +1181,13 @@ impl Collector<'_, '_> {
             let a = &self.recipe.axes[axis];
             let labels: Vec<&str> = a.values.iter().map(|v| v.label.as_str()).collect();
             let shown = format_expr(expr);
-            let d = Diagnostic::error(format!("`{shown}` is not a value of the sweep axis `{}`", a.name))
-                .at(expr.span)
-                .suggest(closest(&shown, labels.iter().copied()))
-                .note(format!("`{}` takes {}", a.name, labels.join(", ")));
+            let d = Diagnostic::error(format!(
+                "`{shown}` is not a value of the sweep axis `{}`",
+                a.name
+            ))
+            .at(expr.span)
+            .suggest(closest(&shown, labels.iter().copied()))
+            .note(format!("`{}` takes {}", a.name, labels.join(", ")));
             self.error(d);
         }
         found
@@ -965,7 +1234,9 @@ impl Collector<'_, '_> {
             Some(label) => label.text().to_string(),
             None => {
                 self.error(
-                    Diagnostic::error("a report needs a title").at(block.kind.span).help("write `report \"Table 2\" { ... }`"),
+                    Diagnostic::error("a report needs a title")
+                        .at(block.kind.span)
+                        .help("write `report \"Table 2\" { ... }`"),
                 );
                 return;
             }
@@ -996,7 +1267,13 @@ impl Collector<'_, '_> {
         let name = match &value.kind {
             ExprKind::Path(p) => p.dotted(),
             _ => {
-                self.error(Diagnostic::error(format!("`{key}` names a sweep axis, found {}", describe(value))).at(value.span));
+                self.error(
+                    Diagnostic::error(format!(
+                        "`{key}` names a sweep axis, found {}",
+                        describe(value)
+                    ))
+                    .at(value.span),
+                );
                 return None;
             }
         };
@@ -1020,7 +1297,9 @@ impl Collector<'_, '_> {
         let mut expect_exprs: Option<&Expr> = None;
         for stmt in body {
             let StmtKind::Entry { key, value } = &stmt.kind else {
-                self.error(Diagnostic::error("a report holds `key: value` entries only").at(stmt.span));
+                self.error(
+                    Diagnostic::error("a report holds `key: value` entries only").at(stmt.span),
+                );
                 continue;
             };
             let name = key.dotted();
@@ -1051,9 +1330,12 @@ impl Collector<'_, '_> {
         }
         if report.cell.is_none() && !report.spans.contains_key("cell") {
             self.error(
-                Diagnostic::error(format!("report \"{}\" does not say what goes in its cells", report.title))
-                    .at(report.span)
-                    .help("add e.g. `cell: linear.top1`"),
+                Diagnostic::error(format!(
+                    "report \"{}\" does not say what goes in its cells",
+                    report.title
+                ))
+                .at(report.span)
+                .help("add e.g. `cell: linear.top1`"),
             );
         }
         if let (Some(r), Some(c)) = (report.rows, report.cols)
@@ -1086,7 +1368,9 @@ impl Collector<'_, '_> {
         };
         let [eval, metric] = path.parts.as_slice() else {
             self.error(
-                Diagnostic::error("`cell` is `<evaluation>.<metric>`").at(value.span).help("e.g. `cell: linear.top1`"),
+                Diagnostic::error("`cell` is `<evaluation>.<metric>`")
+                    .at(value.span)
+                    .help("e.g. `cell: linear.top1`"),
             );
             return None;
         };
@@ -1097,10 +1381,16 @@ impl Collector<'_, '_> {
         let metrics = self.recipe.evals[index].kind.metrics();
         if !metrics.contains(&metric.name.as_str()) {
             self.error(
-                Diagnostic::error(format!("evaluation `{}` reports no metric `{}`", eval.name, metric.name))
-                    .at(metric.span)
-                    .suggest(closest(&metric.name, metrics.iter().copied()))
-                    .note(format!("its metrics: {}", crate::schema::types::backticked(metrics))),
+                Diagnostic::error(format!(
+                    "evaluation `{}` reports no metric `{}`",
+                    eval.name, metric.name
+                ))
+                .at(metric.span)
+                .suggest(closest(&metric.name, metrics.iter().copied()))
+                .note(format!(
+                    "its metrics: {}",
+                    crate::schema::types::backticked(metrics)
+                )),
             );
             return None;
         }
@@ -1112,7 +1402,10 @@ impl Collector<'_, '_> {
             ExprKind::Path(p) => p.dotted(),
             ExprKind::Str(s) => s.clone(),
             _ => {
-                self.error(Diagnostic::error(format!("`paper` names a table, found {}", describe(value))).at(value.span));
+                self.error(
+                    Diagnostic::error(format!("`paper` names a table, found {}", describe(value)))
+                        .at(value.span),
+                );
                 return None;
             }
         };
@@ -1132,12 +1425,19 @@ impl Collector<'_, '_> {
     fn expectation(&mut self, report: &ReportDecl, expr: &Expr) -> Option<Expectation> {
         let non_negative = Ty::non_negative();
         match &expr.kind {
-            ExprKind::Above { axis, higher, lower, by } => {
+            ExprKind::Above {
+                axis,
+                higher,
+                lower,
+                by,
+            } => {
                 let name = axis.dotted();
                 let cols = report.cols.map(|c| self.recipe.axes[c].name.clone());
                 if cols.as_deref() != Some(name.as_str()) {
-                    let d = Diagnostic::error(format!("`above` compares columns, but `{name}` is not the report's `cols`"))
-                        .at(axis.span);
+                    let d = Diagnostic::error(format!(
+                        "`above` compares columns, but `{name}` is not the report's `cols`"
+                    ))
+                    .at(axis.span);
                     let d = match &cols {
                         Some(c) => d.help(format!("write `{c} ... above ...`")),
                         None => d.help(format!("add `cols: {name}`")),
@@ -1153,10 +1453,17 @@ impl Collector<'_, '_> {
                     None => 0.0,
                 };
                 let labels = &self.recipe.axes[axis_index].values;
-                Some(Expectation::Above { higher: labels[hi].label.clone(), lower: labels[lo].label.clone(), margin })
+                Some(Expectation::Above {
+                    higher: labels[hi].label.clone(),
+                    lower: labels[lo].label.clone(),
+                    margin,
+                })
             }
             ExprKind::Within(tolerance) => {
-                let tolerance = self.typer().check(tolerance, &non_negative, "within")?.as_f64()?;
+                let tolerance = self
+                    .typer()
+                    .check(tolerance, &non_negative, "within")?
+                    .as_f64()?;
                 if report.paper.is_none() {
                     self.error(
                         Diagnostic::error("`within ... of paper` needs the report's `paper` table")
@@ -1168,8 +1475,19 @@ impl Collector<'_, '_> {
                 Some(Expectation::NearPaper { tolerance })
             }
             ExprKind::AtLeast(value) => {
-                let value = self.typer().check(value, &Ty::Float { min: f64::MIN, max: f64::MAX, min_open: false, max_open: false }, "at least")?;
-                Some(Expectation::AtLeast { value: value.as_f64()? })
+                let value = self.typer().check(
+                    value,
+                    &Ty::Float {
+                        min: f64::MIN,
+                        max: f64::MAX,
+                        min_open: false,
+                        max_open: false,
+                    },
+                    "at least",
+                )?;
+                Some(Expectation::AtLeast {
+                    value: value.as_f64()?,
+                })
             }
             _ => {
                 self.error(

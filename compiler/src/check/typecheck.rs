@@ -23,7 +23,9 @@ pub fn describe(expr: &Expr) -> String {
         ExprKind::Call { name, .. } => format!("a call of `{}`", name.name),
         ExprKind::List(_) => "a list".into(),
         ExprKind::Range(..) => format!("the range `{}`", format_expr(expr)),
-        ExprKind::Above { .. } | ExprKind::Within(_) | ExprKind::AtLeast(_) => "an expectation".into(),
+        ExprKind::Above { .. } | ExprKind::Within(_) | ExprKind::AtLeast(_) => {
+            "an expectation".into()
+        }
         _ => format!("`{}`", format_expr(expr)),
     }
 }
@@ -34,7 +36,12 @@ impl Typer<'_> {
     }
 
     fn mismatch(&mut self, expr: &Expr, ty: &Ty, key: &str) {
-        let d = Diagnostic::error(format!("`{key}` expects {}, found {}", ty.describe(), describe(expr))).at(expr.span);
+        let d = Diagnostic::error(format!(
+            "`{key}` expects {}, found {}",
+            ty.describe(),
+            describe(expr)
+        ))
+        .at(expr.span);
         self.push(d);
     }
 
@@ -62,12 +69,16 @@ impl Typer<'_> {
             },
             Ty::PathStr => self.path(expr, key),
             Ty::Seconds => self.seconds(expr, key).map(Value::Seconds),
-            Ty::Epochs { integer, min, bare } => self.epochs(expr, *integer, *min, *bare, key).map(Value::Epochs),
+            Ty::Epochs { integer, min, bare } => self
+                .epochs(expr, *integer, *min, *bare, key)
+                .map(Value::Epochs),
             Ty::Range(of) => self.range(expr, of, key),
-            Ty::Lr => self.lr(expr, key),
+            Ty::Lr { zero } => self.lr(expr, *zero, key),
             Ty::Word(words) => self.word(expr, words, ty, key).map(Value::Word),
             Ty::Timespan => match &expr.kind {
-                ExprKind::Path(p) if p.dotted() == "anywhere" => Some(Value::Word("anywhere".into())),
+                ExprKind::Path(p) if p.dotted() == "anywhere" => {
+                    Some(Value::Word("anywhere".into()))
+                }
                 ExprKind::Number(_) => self.seconds(expr, key).map(Value::Seconds),
                 _ => {
                     self.mismatch(expr, ty, key);
@@ -86,8 +97,10 @@ impl Typer<'_> {
                 ExprKind::Cross(a, b) => {
                     if a == 0 || b == 0 || a > u32::MAX as u64 || b > u32::MAX as u64 {
                         self.push(
-                            Diagnostic::error(format!("`{key}` needs at least one temporal and one spatial view"))
-                                .at(expr.span),
+                            Diagnostic::error(format!(
+                                "`{key}` needs at least one temporal and one spatial view"
+                            ))
+                            .at(expr.span),
                         );
                         return None;
                     }
@@ -123,7 +136,9 @@ impl Typer<'_> {
             Ty::PerChannel => {
                 let channel = Ty::non_negative();
                 match &expr.kind {
-                    ExprKind::Number(_) => self.float(expr, &channel, key).map(|v| Value::Channels([v; 3])),
+                    ExprKind::Number(_) => self
+                        .float(expr, &channel, key)
+                        .map(|v| Value::Channels([v; 3])),
                     ExprKind::List(items) if items.len() == 3 => {
                         let r = self.float(&items[0], &channel, key);
                         let g = self.float(&items[1], &channel, key);
@@ -145,7 +160,13 @@ impl Typer<'_> {
             ExprKind::Number(n) => {
                 let v = n.value();
                 if !v.is_finite() {
-                    self.push(Diagnostic::error(format!("`{}` is not a finite number", format_expr(expr))).at(expr.span));
+                    self.push(
+                        Diagnostic::error(format!(
+                            "`{}` is not a finite number",
+                            format_expr(expr)
+                        ))
+                        .at(expr.span),
+                    );
                     return None;
                 }
                 Some(n)
@@ -159,13 +180,23 @@ impl Typer<'_> {
 
     fn unit_error(&mut self, expr: &Expr, key: &str, expected: &str, found: Unit) {
         self.push(
-            Diagnostic::error(format!("`{key}` expects {expected}, found a value in {}", found.name()))
-                .label(expr.span, format!("unit `{}` does not fit here", unit_word(found))),
+            Diagnostic::error(format!(
+                "`{key}` expects {expected}, found a value in {}",
+                found.name()
+            ))
+            .label(
+                expr.span,
+                format!("unit `{}` does not fit here", unit_word(found)),
+            ),
         );
     }
 
     fn int(&mut self, expr: &Expr, min: i64, max: i64, key: &str, pixels: bool) -> Option<i64> {
-        let ty = if pixels { Ty::Pixels } else { Ty::Int { min, max } };
+        let ty = if pixels {
+            Ty::Pixels
+        } else {
+            Ty::Int { min, max }
+        };
         let n = self.literal(expr, &ty, key)?;
         match n.unit {
             None => {}
@@ -178,14 +209,24 @@ impl Typer<'_> {
         let v = n.value();
         if v.fract() != 0.0 || v.abs() > 9.0e15 {
             self.push(
-                Diagnostic::error(format!("`{key}` expects a whole number, found `{}`", format_expr(expr))).at(expr.span),
+                Diagnostic::error(format!(
+                    "`{key}` expects a whole number, found `{}`",
+                    format_expr(expr)
+                ))
+                .at(expr.span),
             );
             return None;
         }
         let v = v as i64;
         if v < min || v > max {
-            let bound = if v < min { format!("at least {min}") } else { format!("at most {max}") };
-            self.push(Diagnostic::error(format!("`{key}` must be {bound}, found {v}")).at(expr.span));
+            let bound = if v < min {
+                format!("at least {min}")
+            } else {
+                format!("at most {max}")
+            };
+            self.push(
+                Diagnostic::error(format!("`{key}` must be {bound}, found {v}")).at(expr.span),
+            );
             return None;
         }
         Some(v)
@@ -198,11 +239,22 @@ impl Typer<'_> {
             return None;
         }
         let v = n.value();
-        if let Ty::Float { min, max, min_open, max_open } = *ty {
+        if let Ty::Float {
+            min,
+            max,
+            min_open,
+            max_open,
+        } = *ty
+        {
             let below = if min_open { v <= min } else { v < min };
             let above = if max_open { v >= max } else { v > max };
             if below || above {
-                let d = Diagnostic::error(format!("`{key}` must be {}, found {}", bounds(ty), number(v))).at(expr.span);
+                let d = Diagnostic::error(format!(
+                    "`{key}` must be {}, found {}",
+                    bounds(ty),
+                    number(v)
+                ))
+                .at(expr.span);
                 self.push(d);
                 return None;
             }
@@ -222,8 +274,11 @@ impl Typer<'_> {
         };
         if !(0.0..=1.0).contains(&v) {
             self.push(
-                Diagnostic::error(format!("`{key}` is a probability and must be in [0, 1], found {}", format_expr(expr)))
-                    .at(expr.span),
+                Diagnostic::error(format!(
+                    "`{key}` is a probability and must be in [0, 1], found {}",
+                    format_expr(expr)
+                ))
+                .at(expr.span),
             );
             return None;
         }
@@ -249,13 +304,26 @@ impl Typer<'_> {
         }
         let v = n.value();
         if v < 0.0 {
-            self.push(Diagnostic::error(format!("`{key}` must not be negative, found {}", format_expr(expr))).at(expr.span));
+            self.push(
+                Diagnostic::error(format!(
+                    "`{key}` must not be negative, found {}",
+                    format_expr(expr)
+                ))
+                .at(expr.span),
+            );
             return None;
         }
         Some(v)
     }
 
-    fn epochs(&mut self, expr: &Expr, integer: bool, min: f64, bare: bool, key: &str) -> Option<f64> {
+    fn epochs(
+        &mut self,
+        expr: &Expr,
+        integer: bool,
+        min: f64,
+        bare: bool,
+        key: &str,
+    ) -> Option<f64> {
         let n = self.literal(expr, &Ty::Epochs { integer, min, bare }, key)?;
         match n.unit {
             Some(Unit::Epochs) => {}
@@ -276,13 +344,23 @@ impl Typer<'_> {
         let v = n.value();
         if integer && v.fract() != 0.0 {
             self.push(
-                Diagnostic::error(format!("`{key}` expects a whole number of epochs, found {}", format_expr(expr)))
-                    .at(expr.span),
+                Diagnostic::error(format!(
+                    "`{key}` expects a whole number of epochs, found {}",
+                    format_expr(expr)
+                ))
+                .at(expr.span),
             );
             return None;
         }
         if v < min {
-            self.push(Diagnostic::error(format!("`{key}` must be at least {}, found {}", number(min), number(v))).at(expr.span));
+            self.push(
+                Diagnostic::error(format!(
+                    "`{key}` must be at least {}, found {}",
+                    number(min),
+                    number(v)
+                ))
+                .at(expr.span),
+            );
             return None;
         }
         Some(v)
@@ -299,7 +377,11 @@ impl Typer<'_> {
             }
         };
         let lo_v = self.check(lo, of, key)?.as_f64()?;
-        let hi_v = if std::ptr::eq(lo, hi) { lo_v } else { self.check(hi, of, key)?.as_f64()? };
+        let hi_v = if std::ptr::eq(lo, hi) {
+            lo_v
+        } else {
+            self.check(hi, of, key)?.as_f64()?
+        };
         if lo_v > hi_v {
             self.push(
                 Diagnostic::error(format!("range `{}` of `{key}` is empty", format_expr(expr)))
@@ -311,17 +393,33 @@ impl Typer<'_> {
         Some(Value::Range(lo_v, hi_v))
     }
 
-    fn lr(&mut self, expr: &Expr, key: &str) -> Option<Value> {
-        let positive = Ty::positive();
+    fn lr(&mut self, expr: &Expr, zero: bool, key: &str) -> Option<Value> {
+        let positive = if zero {
+            Ty::non_negative()
+        } else {
+            Ty::positive()
+        };
         match &expr.kind {
             ExprKind::Per(value, reference) => {
                 let base = self.float(value, &positive, key)?;
-                let per = self.int(reference, 1, u32::MAX as i64, &format!("{key}` reference batch `"), false)?;
-                Some(Value::Lr { base, per: Some(per as u32) })
+                let per = self.int(
+                    reference,
+                    1,
+                    u32::MAX as i64,
+                    &format!("{key}` reference batch `"),
+                    false,
+                )?;
+                Some(Value::Lr {
+                    base,
+                    per: Some(per as u32),
+                })
             }
-            ExprKind::Number(_) => Some(Value::Lr { base: self.float(expr, &positive, key)?, per: None }),
+            ExprKind::Number(_) => Some(Value::Lr {
+                base: self.float(expr, &positive, key)?,
+                per: None,
+            }),
             _ => {
-                self.mismatch(expr, &Ty::Lr, key);
+                self.mismatch(expr, &Ty::Lr { zero }, key);
                 None
             }
         }
@@ -350,7 +448,10 @@ impl Typer<'_> {
 
     fn path(&mut self, expr: &Expr, key: &str) -> Option<Value> {
         match &expr.kind {
-            ExprKind::Str(s) => Some(Value::Path { written: quote(s), resolved: s.clone() }),
+            ExprKind::Str(s) => Some(Value::Path {
+                written: quote(s),
+                resolved: s.clone(),
+            }),
             ExprKind::Call { name, .. } if name.name == "env" => {
                 let call = self.call(expr, &["env"], key)?;
                 let call = self.complete(call)?;
@@ -365,12 +466,18 @@ impl Typer<'_> {
                         self.push(
                             Diagnostic::error(format!("environment variable `{var}` is not set"))
                                 .at(expr.span)
-                                .help(format!("set it, or give a default: `env({}, default: \"...\")`", quote(&var))),
+                                .help(format!(
+                                    "set it, or give a default: `env({}, default: \"...\")`",
+                                    quote(&var)
+                                )),
                         );
                         return None;
                     }
                 };
-                Some(Value::Path { written: format_expr(expr), resolved })
+                Some(Value::Path {
+                    written: format_expr(expr),
+                    resolved,
+                })
             }
             _ => {
                 self.mismatch(expr, &Ty::PathStr, key);
@@ -380,7 +487,12 @@ impl Typer<'_> {
     }
 
     /// A call of one of `names` with the arguments as given (defaults are filled by [`Typer::complete`]).
-    pub fn call(&mut self, expr: &Expr, names: &'static [&'static str], key: &str) -> Option<CallValue> {
+    pub fn call(
+        &mut self,
+        expr: &Expr,
+        names: &'static [&'static str],
+        key: &str,
+    ) -> Option<CallValue> {
         let (name, args) = match &expr.kind {
             ExprKind::Path(p) => match p.single() {
                 Some(ident) => (ident, None),
@@ -397,19 +509,27 @@ impl Typer<'_> {
         };
         if !names.contains(&name.name.as_str()) {
             let mut d = Diagnostic::error(format!("unknown function `{}` for `{key}`", name.name))
-                .label(name.span, format!("expected {}", Ty::Call(names).describe()));
+                .label(
+                    name.span,
+                    format!("expected {}", Ty::Call(names).describe()),
+                );
             d = match closest(&name.name, names.iter().copied()) {
                 Some(s) => d.suggest(Some(s)),
-                None if function(&name.name).is_some() => {
-                    d.help(format!("`{}` is a function, but not one that `{key}` takes", name.name))
-                }
+                None if function(&name.name).is_some() => d.help(format!(
+                    "`{}` is a function, but not one that `{key}` takes",
+                    name.name
+                )),
                 None => d,
             };
             self.push(d);
             return None;
         }
         let function = function(&name.name)?;
-        let mut value = CallValue { name: name.name.clone(), args: Vec::new(), span: expr.span };
+        let mut value = CallValue {
+            name: name.name.clone(),
+            args: Vec::new(),
+            span: expr.span,
+        };
         let Some(args) = args else {
             return Some(value);
         };
@@ -424,10 +544,13 @@ impl Typer<'_> {
                     match function.param(&text) {
                         Some(p) => p,
                         None => {
-                            let d = Diagnostic::error(format!("`{}` has no argument `{text}`", function.name))
-                                .at(arg_name.span)
-                                .suggest(closest(&text, function.params.iter().map(|p| p.name)))
-                                .note(format!("its arguments: {}", param_list(function)));
+                            let d = Diagnostic::error(format!(
+                                "`{}` has no argument `{text}`",
+                                function.name
+                            ))
+                            .at(arg_name.span)
+                            .suggest(closest(&text, function.params.iter().map(|p| p.name)))
+                            .note(format!("its arguments: {}", param_list(function)));
                             self.push(d);
                             ok = false;
                             continue;
@@ -437,9 +560,12 @@ impl Typer<'_> {
                 None => {
                     if seen_named {
                         self.push(
-                            Diagnostic::error("an argument without a name follows a named one").at(arg.span).help(
-                                "give arguments without names first, in order; name the rest".to_string(),
-                            ),
+                            Diagnostic::error("an argument without a name follows a named one")
+                                .at(arg.span)
+                                .help(
+                                    "give arguments without names first, in order; name the rest"
+                                        .to_string(),
+                                ),
                         );
                         ok = false;
                         continue;
@@ -451,7 +577,11 @@ impl Typer<'_> {
                             let d = Diagnostic::error(format!(
                                 "`{}` takes {} argument{} without a name",
                                 function.name,
-                                if takes == 0 { "no".to_string() } else { format!("at most {takes}") },
+                                if takes == 0 {
+                                    "no".to_string()
+                                } else {
+                                    format!("at most {takes}")
+                                },
                                 if takes == 1 { "" } else { "s" }
                             ))
                             .label(arg.span, "one too many")
@@ -465,8 +595,11 @@ impl Typer<'_> {
             };
             if value.has(param.name) {
                 self.push(
-                    Diagnostic::error(format!("argument `{}` of `{}` is given twice", param.name, function.name))
-                        .at(arg.span),
+                    Diagnostic::error(format!(
+                        "argument `{}` of `{}` is given twice",
+                        param.name, function.name
+                    ))
+                    .at(arg.span),
                 );
                 ok = false;
                 continue;
@@ -496,9 +629,12 @@ impl Typer<'_> {
                 ParamDefault::Optional => {}
                 ParamDefault::Required => {
                     self.push(
-                        Diagnostic::error(format!("`{}` needs the argument `{}`", function.name, param.name))
-                            .label(call.span, format!("{} missing", param.name))
-                            .note(format!("`{}`: {}", param.name, param.doc)),
+                        Diagnostic::error(format!(
+                            "`{}` needs the argument `{}`",
+                            function.name, param.name
+                        ))
+                        .label(call.span, format!("{} missing", param.name))
+                        .note(format!("`{}`: {}", param.name, param.doc)),
                     );
                     ok = false;
                 }
@@ -525,12 +661,20 @@ fn param_list(function: &Function) -> String {
     if function.params.is_empty() {
         return "none".into();
     }
-    function.params.iter().map(|p| format!("`{}`", p.name)).collect::<Vec<_>>().join(", ")
+    function
+        .params
+        .iter()
+        .map(|p| format!("`{}`", p.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The default of a function's parameter, checked once.
 pub fn param_default(function: &str, param: &str) -> Option<&'static Value> {
-    PARAM_DEFAULTS.iter().find(|((f, p), _)| *f == function && *p == param).map(|(_, v)| v)
+    PARAM_DEFAULTS
+        .iter()
+        .find(|((f, p), _)| *f == function && *p == param)
+        .map(|(_, v)| v)
 }
 
 static PARAM_DEFAULTS: LazyLock<Vec<((&'static str, &'static str), Value)>> = LazyLock::new(|| {
@@ -551,9 +695,17 @@ static PARAM_DEFAULTS: LazyLock<Vec<((&'static str, &'static str), Value)>> = La
 pub fn builtin_value(text: &str, ty: &Ty, key: &str) -> Value {
     let mut diags = Diagnostics::default();
     let no_env = |_: &str| None;
-    let expr = crate::syntax::parse_expr(text, crate::source::FileId::BUILTIN)
-        .unwrap_or_else(|d| panic!("built-in default `{text}` of `{key}` does not parse: {}", d.message));
-    let mut typer = Typer { env: &no_env, diags: &mut diags };
+    let expr =
+        crate::syntax::parse_expr(text, crate::source::FileId::BUILTIN).unwrap_or_else(|d| {
+            panic!(
+                "built-in default `{text}` of `{key}` does not parse: {}",
+                d.message
+            )
+        });
+    let mut typer = Typer {
+        env: &no_env,
+        diags: &mut diags,
+    };
     let value = typer.check(&expr, ty, key);
     let value = match value {
         Some(Value::Call(call)) => typer.complete(call).map(Value::Call),
@@ -571,7 +723,12 @@ pub fn builtin_value(text: &str, ty: &Ty, key: &str) -> Value {
         Some(v) if diags.items.is_empty() => v,
         _ => panic!(
             "built-in default `{text}` of `{key}` does not check: {}",
-            diags.items.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; ")
+            diags
+                .items
+                .iter()
+                .map(|d| d.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
     }
 }

@@ -16,13 +16,19 @@ pub enum Value {
     Epochs(f64),
     Range(f64, f64),
     /// `base` (used as is) or `base per n` (stated for a batch of n).
-    Lr { base: f64, per: Option<u32> },
+    Lr {
+        base: f64,
+        per: Option<u32>,
+    },
     Views(u32, u32),
     Call(CallValue),
     List(Vec<Value>),
     Channels([f64; 3]),
     /// A path: how it was written (`env("K400_ROOT", default: "...")`) and what it resolved to.
-    Path { written: String, resolved: String },
+    Path {
+        written: String,
+        resolved: String,
+    },
 }
 
 /// A function call with its arguments by name, in the function's parameter order.
@@ -51,7 +57,13 @@ impl CallValue {
         }
         self.args.push((name.to_string(), value));
         if let Some(function) = crate::schema::function(&self.name) {
-            let order = |n: &str| function.params.iter().position(|p| p.name == n).unwrap_or(usize::MAX);
+            let order = |n: &str| {
+                function
+                    .params
+                    .iter()
+                    .position(|p| p.name == n)
+                    .unwrap_or(usize::MAX)
+            };
             self.args.sort_by_key(|(n, _)| order(n));
         }
     }
@@ -106,9 +118,8 @@ impl Value {
 
 /// A float the way a person writes it: `0.1`, `4.8`, `1e-6`, `65536`.
 pub fn number(v: f64) -> String {
-    if v != 0.0 && v.fract() != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e7) {
-        format!("{v:e}")
-    } else if v.abs() >= 1e16 {
+    let tiny_or_huge_fraction = v != 0.0 && v.fract() != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e7);
+    if tiny_or_huge_fraction || v.abs() >= 1e16 {
         format!("{v:e}")
     } else {
         format!("{v}")
@@ -155,8 +166,12 @@ impl fmt::Display for Value {
                 f.write_str("]")
             }
             Value::Channels([r, g, b]) if r == g && g == b => f.write_str(&number(*r)),
-            Value::Channels([r, g, b]) => write!(f, "[{}, {}, {}]", number(*r), number(*g), number(*b)),
-            Value::Path { written, resolved } if written == &quote(resolved) => f.write_str(written),
+            Value::Channels([r, g, b]) => {
+                write!(f, "[{}, {}, {}]", number(*r), number(*g), number(*b))
+            }
+            Value::Path { written, resolved } if written == &quote(resolved) => {
+                f.write_str(written)
+            }
             Value::Path { written, resolved } => write!(f, "{written} = {}", quote(resolved)),
         }
     }
@@ -173,7 +188,14 @@ mod tests {
         assert_eq!(number(65536.0), "65536");
         assert_eq!(number(0.001), "0.001");
         assert_eq!(number(4.8), "4.8");
-        assert_eq!(Value::Lr { base: 4.8, per: Some(512) }.to_string(), "4.8 per 512");
+        assert_eq!(
+            Value::Lr {
+                base: 4.8,
+                per: Some(512)
+            }
+            .to_string(),
+            "4.8 per 512"
+        );
         assert_eq!(Value::Epochs(35.0).to_string(), "35 epochs");
     }
 }

@@ -54,15 +54,33 @@ pub fn all() -> &'static [Function] {
 }
 
 fn p(name: &'static str, ty: Ty, default: &'static str, doc: &'static str) -> Param {
-    Param { name, ty, default: ParamDefault::Value(default), positional: false, doc }
+    Param {
+        name,
+        ty,
+        default: ParamDefault::Value(default),
+        positional: false,
+        doc,
+    }
 }
 
 fn req(name: &'static str, ty: Ty, doc: &'static str) -> Param {
-    Param { name, ty, default: ParamDefault::Required, positional: false, doc }
+    Param {
+        name,
+        ty,
+        default: ParamDefault::Required,
+        positional: false,
+        doc,
+    }
 }
 
 fn opt(name: &'static str, ty: Ty, doc: &'static str) -> Param {
-    Param { name, ty, default: ParamDefault::Optional, positional: false, doc }
+    Param {
+        name,
+        ty,
+        default: ParamDefault::Optional,
+        positional: false,
+        doc,
+    }
 }
 
 /// Makes a parameter positional.
@@ -78,8 +96,18 @@ fn backbone(name: &'static str, doc: &'static str) -> Function {
         doc,
         params: vec![
             p("frames", Ty::int(1), "8", "frames per clip (T)"),
-            p("stride", Ty::int(1), "8", "temporal stride τ between sampled frames, in frames of the source video"),
-            p("width", Ty::positive(), "1", "channel width multiplier (all channels; must give whole channel counts)"),
+            p(
+                "stride",
+                Ty::int(1),
+                "8",
+                "temporal stride τ between sampled frames, in frames of the source video",
+            ),
+            p(
+                "width",
+                Ty::positive(),
+                "1",
+                "channel width multiplier (all channels; must give whole channel counts)",
+            ),
         ],
     }
 }
@@ -90,7 +118,10 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
         // Backbones.
         backbone("slow_r18", "Slow-only ResNet-18 (basic blocks 2/2/2/2)"),
         backbone("slow_r34", "Slow-only ResNet-34 (basic blocks 3/4/6/3)"),
-        backbone("slow_r50", "Slow-only ResNet-50 (bottlenecks 3/4/6/3), the paper's encoder"),
+        backbone(
+            "slow_r50",
+            "Slow-only ResNet-50 (bottlenecks 3/4/6/3), the paper's encoder",
+        ),
         backbone("slow_r101", "Slow-only ResNet-101 (bottlenecks 3/4/23/3)"),
         // Optimisers.
         Function {
@@ -109,7 +140,12 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
             params: vec![
                 p("momentum", Ty::unit_interval_open_top(), "0.9", "momentum"),
                 p("trust", Ty::positive(), "0.001", "trust coefficient"),
-                p("exclude_bn_bias", Ty::Bool, "true", "leave BN parameters and biases out of the adaptation and decay"),
+                p(
+                    "exclude_bn_bias",
+                    Ty::Bool,
+                    "true",
+                    "leave BN parameters and biases out of the adaptation and decay",
+                ),
             ],
         },
         // Heads.
@@ -126,7 +162,12 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
             ],
         },
         // Devices.
-        Function { name: "cpu", family: "device", doc: "the CPU (all cores)", params: vec![] },
+        Function {
+            name: "cpu",
+            family: "device",
+            doc: "the CPU (all cores)",
+            params: vec![],
+        },
         Function {
             name: "cuda",
             family: "device",
@@ -145,7 +186,11 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
             name: "frame_rate_jitter",
             family: "T",
             doc: "scale the stride τ by a random factor in 1 ± amount",
-            params: vec![pos(req("amount", Ty::unit_interval_open_top(), "relative jitter, e.g. 0.5 for ±50 %"))],
+            params: vec![pos(req(
+                "amount",
+                Ty::unit_interval_open_top(),
+                "relative jitter, e.g. 0.5 for ±50 %",
+            ))],
         },
         Function {
             name: "temporal_difference",
@@ -158,7 +203,11 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
             name: "short_side",
             family: "S",
             doc: "resize so that the short side is a random size in the range (scale jitter)",
-            params: vec![pos(req("size", Ty::Range(Box::new(Ty::Pixels)), "short side range in pixels, e.g. 256..320"))],
+            params: vec![pos(req(
+                "size",
+                Ty::Range(Box::new(Ty::Pixels)),
+                "short side range in pixels, e.g. 256..320",
+            ))],
         },
         Function {
             name: "resized_crop",
@@ -168,11 +217,21 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
                 pos(req("size", Ty::Pixels, "output side in pixels")),
                 p(
                     "area",
-                    Ty::Range(Box::new(Ty::Float { min: 0.0, max: 1.0, min_open: true, max_open: false })),
+                    Ty::Range(Box::new(Ty::Float {
+                        min: 0.0,
+                        max: 1.0,
+                        min_open: true,
+                        max_open: false,
+                    })),
                     "0.08..1.0",
                     "area fraction range",
                 ),
-                p("aspect", Ty::Range(Box::new(Ty::positive())), "0.75..1.333", "aspect ratio range"),
+                p(
+                    "aspect",
+                    Ty::Range(Box::new(Ty::positive())),
+                    "0.75..1.333",
+                    "aspect ratio range",
+                ),
             ],
         },
         Function {
@@ -205,11 +264,25 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
                 pos(opt("saturation", Ty::non_negative(), "saturation strength")),
                 pos(opt(
                     "hue",
-                    Ty::Float { min: 0.0, max: 0.5, min_open: false, max_open: false },
+                    Ty::Float {
+                        min: 0.0,
+                        max: 0.5,
+                        min_open: false,
+                        max_open: false,
+                    },
                     "hue strength (at most 0.5)",
                 )),
-                opt("strength", Ty::non_negative(), "overall strength s instead of the four values"),
-                p("p", probability.clone(), "0.8", "probability of applying the jitter"),
+                opt(
+                    "strength",
+                    Ty::non_negative(),
+                    "overall strength s instead of the four values",
+                ),
+                p(
+                    "p",
+                    probability.clone(),
+                    "0.8",
+                    "probability of applying the jitter",
+                ),
             ],
         },
         Function {
@@ -223,7 +296,12 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
             family: "C",
             doc: "Gaussian blur with σ drawn from the range, with probability p",
             params: vec![
-                pos(p("sigma", Ty::Range(Box::new(Ty::positive())), "0.1..2.0", "σ range in pixels")),
+                pos(p(
+                    "sigma",
+                    Ty::Range(Box::new(Ty::positive())),
+                    "0.1..2.0",
+                    "σ range in pixels",
+                )),
                 p("p", probability.clone(), "0.5", "probability"),
             ],
         },
@@ -234,10 +312,28 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
             doc: "Kinetics-style lists (`path label` per line) and a folder of videos",
             params: vec![
                 req("root", Ty::PathStr, "folder the list paths are relative to"),
-                p("train", Ty::PathStr, "\"train.csv\"", "training list (relative paths are under root)"),
-                p("val", Ty::PathStr, "\"val.csv\"", "validation list (relative paths are under root)"),
-                req("train_videos", Ty::int(1), "approximate number of training videos (for the cost estimate)"),
-                req("val_videos", Ty::int(1), "approximate number of validation videos (for the cost estimate)"),
+                p(
+                    "train",
+                    Ty::PathStr,
+                    "\"train.csv\"",
+                    "training list (relative paths are under root)",
+                ),
+                p(
+                    "val",
+                    Ty::PathStr,
+                    "\"val.csv\"",
+                    "validation list (relative paths are under root)",
+                ),
+                req(
+                    "train_videos",
+                    Ty::int(1),
+                    "approximate number of training videos (for the cost estimate)",
+                ),
+                req(
+                    "val_videos",
+                    Ty::int(1),
+                    "approximate number of validation videos (for the cost estimate)",
+                ),
             ],
         },
         Function {
@@ -246,11 +342,34 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
             doc: "pre-extracted JPEG frame folders listed Kinetics-style",
             params: vec![
                 req("root", Ty::PathStr, "folder the list paths are relative to"),
-                p("train", Ty::PathStr, "\"train.csv\"", "training list (relative paths are under root)"),
-                p("val", Ty::PathStr, "\"val.csv\"", "validation list (relative paths are under root)"),
-                p("fps", Ty::positive(), "30", "frame rate the frames were extracted at"),
-                req("train_videos", Ty::int(1), "approximate number of training videos (for the cost estimate)"),
-                req("val_videos", Ty::int(1), "approximate number of validation videos (for the cost estimate)"),
+                p(
+                    "train",
+                    Ty::PathStr,
+                    "\"train.csv\"",
+                    "training list (relative paths are under root)",
+                ),
+                p(
+                    "val",
+                    Ty::PathStr,
+                    "\"val.csv\"",
+                    "validation list (relative paths are under root)",
+                ),
+                p(
+                    "fps",
+                    Ty::positive(),
+                    "30",
+                    "frame rate the frames were extracted at",
+                ),
+                req(
+                    "train_videos",
+                    Ty::int(1),
+                    "approximate number of training videos (for the cost estimate)",
+                ),
+                req(
+                    "val_videos",
+                    Ty::int(1),
+                    "approximate number of validation videos (for the cost estimate)",
+                ),
             ],
         },
         Function {
@@ -260,14 +379,34 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
                   change",
             params: vec![
                 p("classes", Ty::int(2), "10", "number of classes"),
-                p("train_per_class", Ty::int(1), "20", "training videos per class"),
-                p("val_per_class", Ty::int(1), "10", "validation videos per class"),
+                p(
+                    "train_per_class",
+                    Ty::int(1),
+                    "20",
+                    "training videos per class",
+                ),
+                p(
+                    "val_per_class",
+                    Ty::int(1),
+                    "10",
+                    "validation videos per class",
+                ),
                 p("frames", Ty::int(1), "64", "frames per video"),
                 p("fps", Ty::positive(), "16", "frame rate"),
                 p("width", Ty::int(8), "64", "frame width in pixels"),
                 p("height", Ty::int(8), "64", "frame height in pixels"),
-                p("nuisance", probability, "0.5", "how strongly nuisance factors vary within a video (0: static)"),
-                p("distractors", Ty::int(0), "1", "distractor objects per video"),
+                p(
+                    "nuisance",
+                    probability,
+                    "0.5",
+                    "how strongly nuisance factors vary within a video (0: static)",
+                ),
+                p(
+                    "distractors",
+                    Ty::int(0),
+                    "1",
+                    "distractor objects per video",
+                ),
                 p("seed", Ty::int(0), "0", "generator seed"),
             ],
         },
@@ -276,7 +415,10 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
             name: "env",
             family: "env",
             doc: "the value of an environment variable, or `default` when it is not set",
-            params: vec![pos(req("name", Ty::Str, "variable name")), opt("default", Ty::Str, "value when unset")],
+            params: vec![
+                pos(req("name", Ty::Str, "variable name")),
+                opt("default", Ty::Str, "value when unset"),
+            ],
         },
     ]
 });

@@ -7,5 +7,7 @@ mod settings;
 pub(crate) mod types;
 
 pub use functions::{Function, Param, ParamDefault, function, functions_of};
-pub use settings::{BLOCKS, EvalKind, GROUPS, OBJECTIVES, REPORT_KEYS, ReportKey, Scope, Setting, settings};
+pub use settings::{
+    BLOCKS, EvalKind, GROUPS, OBJECTIVES, REPORT_KEYS, ReportKey, Scope, Setting, settings,
+};
 pub use types::Ty;

@@ -7,7 +7,12 @@ pub enum Ty {
     /// A whole number in `min..=max`; `240k` and `2M` are accepted.
     Int { min: i64, max: i64 },
     /// A plain number (no unit) in the given bounds; `open` bounds exclude the end point.
-    Float { min: f64, max: f64, min_open: bool, max_open: bool },
+    Float {
+        min: f64,
+        max: f64,
+        min_open: bool,
+        max_open: bool,
+    },
     /// A probability in [0, 1]; `80%` is accepted.
     Prob,
     /// `true` or `false`.
@@ -24,8 +29,9 @@ pub enum Ty {
     Pixels,
     /// `lo..hi` with `lo <= hi`, each bound of type `of`; a single number means `n..n`.
     Range(Box<Ty>),
-    /// A learning rate: `0.1` (used as is) or `4.8 per 512` (stated for a batch of 512, scaled to the global batch).
-    Lr,
+    /// A learning rate: `0.1` (used as is) or `4.8 per 512` (stated for a batch of 512, scaled to the global batch);
+    /// greater than 0, or at least 0 when `zero` (the start of a warm-up).
+    Lr { zero: bool },
     /// One of these names.
     Word(&'static [&'static str]),
     /// The timespan in which a video's clips are drawn: `10s`, or `anywhere`.
@@ -50,15 +56,30 @@ impl Ty {
     }
 
     pub const fn positive() -> Ty {
-        Ty::Float { min: 0.0, max: f64::INFINITY, min_open: true, max_open: false }
+        Ty::Float {
+            min: 0.0,
+            max: f64::INFINITY,
+            min_open: true,
+            max_open: false,
+        }
     }
 
     pub const fn non_negative() -> Ty {
-        Ty::Float { min: 0.0, max: f64::INFINITY, min_open: false, max_open: false }
+        Ty::Float {
+            min: 0.0,
+            max: f64::INFINITY,
+            min_open: false,
+            max_open: false,
+        }
     }
 
     pub const fn unit_interval_open_top() -> Ty {
-        Ty::Float { min: 0.0, max: 1.0, min_open: false, max_open: true }
+        Ty::Float {
+            min: 0.0,
+            max: 1.0,
+            min_open: false,
+            max_open: true,
+        }
     }
 
     /// How the type reads in "expected ..." messages.
@@ -66,12 +87,25 @@ impl Ty {
         match self {
             Ty::Int { min, max } if *max == i64::MAX => format!("a whole number ≥ {min}"),
             Ty::Int { min, max } => format!("a whole number in {min}..{max}"),
-            Ty::Float { min, max, min_open, max_open } => {
-                let lo = if *min_open { format!("> {min}") } else { format!("≥ {min}") };
+            Ty::Float {
+                min,
+                max,
+                min_open,
+                max_open,
+            } => {
+                let lo = if *min_open {
+                    format!("> {min}")
+                } else {
+                    format!("≥ {min}")
+                };
                 if max.is_infinite() {
                     format!("a number {lo}")
                 } else {
-                    let hi = if *max_open { format!("< {max}") } else { format!("≤ {max}") };
+                    let hi = if *max_open {
+                        format!("< {max}")
+                    } else {
+                        format!("≤ {max}")
+                    };
                     format!("a number {lo} and {hi}")
                 }
             }
@@ -84,7 +118,7 @@ impl Ty {
             Ty::Epochs { .. } => "a number of epochs (e.g. `35 epochs`)".into(),
             Ty::Pixels => "a size in pixels (e.g. `224`)".into(),
             Ty::Range(of) => format!("a range `lo..hi` of {}", of.describe_plural()),
-            Ty::Lr => "a learning rate (e.g. `0.1` or `4.8 per 512`)".into(),
+            Ty::Lr { .. } => "a learning rate (e.g. `0.1` or `4.8 per 512`)".into(),
             Ty::Word(words) => format!("one of {}", backticked(words)),
             Ty::Timespan => "a timespan (e.g. `10s`) or `anywhere`".into(),
             Ty::SyncBn => "`all`, `none` or a number of devices".into(),
@@ -99,7 +133,9 @@ impl Ty {
     fn describe_plural(&self) -> String {
         match self {
             Ty::Pixels => "sizes in pixels".into(),
-            Ty::Float { min, max, .. } if *min == 0.0 && *max == 1.0 => "fractions in [0, 1]".into(),
+            Ty::Float { min, max, .. } if *min == 0.0 && *max == 1.0 => {
+                "fractions in [0, 1]".into()
+            }
             Ty::Float { .. } => "numbers".into(),
             Ty::Call(names) => format!("calls of {}", backticked(names)),
             other => other.describe(),

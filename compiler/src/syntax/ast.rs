@@ -27,12 +27,20 @@ impl Eq for Span {}
 
 impl Span {
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
-        Span { file, start: start as u32, end: end as u32 }
+        Span {
+            file,
+            start: start as u32,
+            end: end as u32,
+        }
     }
 
     /// The span from the start of `self` to the end of `other` (same file).
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -173,7 +181,10 @@ pub enum ExprKind {
     Number(Number),
     Str(String),
     Path(Path),
-    Call { name: Ident, args: Args },
+    Call {
+        name: Ident,
+        args: Args,
+    },
     List(Vec<Expr>),
     /// `lo..hi` (both numbers)
     Range(Box<Expr>, Box<Expr>),
@@ -182,7 +193,12 @@ pub enum ExprKind {
     /// `10x3`
     Cross(u64, u64),
     /// `axis higher above lower (by margin)?`
-    Above { axis: Path, higher: Box<Expr>, lower: Box<Expr>, by: Option<Box<Expr>> },
+    Above {
+        axis: Path,
+        higher: Box<Expr>,
+        lower: Box<Expr>,
+        by: Option<Box<Expr>>,
+    },
     /// `within tolerance of paper`
     Within(Box<Expr>),
     /// `at least value`

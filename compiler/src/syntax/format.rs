@@ -159,11 +159,19 @@ fn flat(expr: &Expr) -> String {
         ExprKind::Str(s) => quote(s),
         ExprKind::Path(p) => p.dotted(),
         ExprKind::Call { name, args } => format!("{}{}", name.name, flat_args(args)),
-        ExprKind::List(items) => format!("[{}]", items.iter().map(flat).collect::<Vec<_>>().join(", ")),
+        ExprKind::List(items) => format!(
+            "[{}]",
+            items.iter().map(flat).collect::<Vec<_>>().join(", ")
+        ),
         ExprKind::Range(lo, hi) => format!("{}..{}", flat(lo), flat(hi)),
         ExprKind::Per(value, reference) => format!("{} per {}", flat(value), flat(reference)),
         ExprKind::Cross(a, b) => format!("{a}x{b}"),
-        ExprKind::Above { axis, higher, lower, by } => {
+        ExprKind::Above {
+            axis,
+            higher,
+            lower,
+            by,
+        } => {
             let mut s = format!("{} {} above {}", axis.dotted(), flat(higher), flat(lower));
             if let Some(by) = by {
                 s.push_str(" by ");

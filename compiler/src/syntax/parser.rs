@@ -18,15 +18,24 @@ pub fn parse(text: &str, file: FileId) -> Result<File, Diagnostic> {
     };
     let builder = Builder { text, file };
     let (stmts, end_comments) = builder.body(root.into_inner().collect(), 0)?;
-    Ok(File { stmts, end_comments })
+    Ok(File {
+        stmts,
+        end_comments,
+    })
 }
 
 /// Parses a single value (used for the built-in defaults, which are written in the language).
 pub fn parse_expr(text: &str, file: FileId) -> Result<Expr, Diagnostic> {
     let source = format!("x: {text}");
-    let mut pairs = VstParser::parse(Rule::file, &source).map_err(|e| syntax_error(&source, file, e))?;
-    let builder = Builder { text: &source, file };
-    let root = pairs.next().ok_or_else(|| Diagnostic::error("empty value"))?;
+    let mut pairs =
+        VstParser::parse(Rule::file, &source).map_err(|e| syntax_error(&source, file, e))?;
+    let builder = Builder {
+        text: &source,
+        file,
+    };
+    let root = pairs
+        .next()
+        .ok_or_else(|| Diagnostic::error("empty value"))?;
     for pair in root.into_inner() {
         if pair.as_rule() == Rule::entry {
             let mut inner = children(pair);
@@ -50,11 +59,23 @@ fn children(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
 }
 
 fn comment_text(pair: &Pair<'_, Rule>) -> String {
-    pair.as_str().strip_prefix('#').unwrap_or(pair.as_str()).trim_end().to_string()
+    pair.as_str()
+        .strip_prefix('#')
+        .unwrap_or(pair.as_str())
+        .trim_end()
+        .to_string()
 }
 
 fn is_statement(rule: Rule) -> bool {
-    matches!(rule, Rule::use_stmt | Rule::data_stmt | Rule::axis_stmt | Rule::block | Rule::call_stmt | Rule::entry)
+    matches!(
+        rule,
+        Rule::use_stmt
+            | Rule::data_stmt
+            | Rule::axis_stmt
+            | Rule::block
+            | Rule::call_stmt
+            | Rule::entry
+    )
 }
 
 impl Builder<'_> {
@@ -64,12 +85,19 @@ impl Builder<'_> {
     }
 
     fn newlines_between(&self, from: usize, to: usize) -> usize {
-        self.text.get(from..to).map(|s| s.matches('\n').count()).unwrap_or(0)
+        self.text
+            .get(from..to)
+            .map(|s| s.matches('\n').count())
+            .unwrap_or(0)
     }
 
     /// A statement list (a file or a block body): statements with their comments attached, and the comments left
     /// over after the last statement. `start` is where the list begins (after `{`).
-    fn body(&self, pairs: Vec<Pair<'_, Rule>>, start: usize) -> Result<(Vec<Stmt>, Vec<String>), Diagnostic> {
+    fn body(
+        &self,
+        pairs: Vec<Pair<'_, Rule>>,
+        start: usize,
+    ) -> Result<(Vec<Stmt>, Vec<String>), Diagnostic> {
         let mut stmts: Vec<Stmt> = Vec::new();
         let mut pending: Vec<String> = Vec::new();
         let mut pending_start: Option<usize> = None;
@@ -112,18 +140,30 @@ impl Builder<'_> {
         let inner_comments: Vec<String> = if rule == Rule::block {
             Vec::new()
         } else {
-            pair.clone().into_inner().flatten().filter(|p| p.as_rule() == Rule::COMMENT).map(|p| comment_text(&p)).collect()
+            pair.clone()
+                .into_inner()
+                .flatten()
+                .filter(|p| p.as_rule() == Rule::COMMENT)
+                .map(|p| comment_text(&p))
+                .collect()
         };
         let kind = match rule {
             Rule::use_stmt => {
-                let string = children(pair).find(|p| p.as_rule() == Rule::string).ok_or_else(|| internal(span))?;
+                let string = children(pair)
+                    .find(|p| p.as_rule() == Rule::string)
+                    .ok_or_else(|| internal(span))?;
                 StmtKind::Use(self.string(string))
             }
             Rule::data_stmt | Rule::axis_stmt => {
-                let mut it = children(pair).filter(|p| !matches!(p.as_rule(), Rule::kw_data | Rule::kw_axis));
+                let mut it = children(pair)
+                    .filter(|p| !matches!(p.as_rule(), Rule::kw_data | Rule::kw_axis));
                 let name = self.ident(it.next().ok_or_else(|| internal(span))?);
                 let value = self.expr(it.next().ok_or_else(|| internal(span))?)?;
-                if rule == Rule::data_stmt { StmtKind::Data { name, value } } else { StmtKind::Axis { name, value } }
+                if rule == Rule::data_stmt {
+                    StmtKind::Data { name, value }
+                } else {
+                    StmtKind::Axis { name, value }
+                }
             }
             Rule::call_stmt => {
                 let mut it = children(pair);
@@ -140,7 +180,13 @@ impl Builder<'_> {
             Rule::block => StmtKind::Block(self.block(pair)?),
             _ => return Err(internal(span)),
         };
-        Ok(Stmt { leading: inner_comments, blank_before: false, trailing: None, kind, span })
+        Ok(Stmt {
+            leading: inner_comments,
+            blank_before: false,
+            trailing: None,
+            kind,
+            span,
+        })
     }
 
     fn block(&self, pair: Pair<'_, Rule>) -> Result<Block, Diagnostic> {
@@ -173,16 +219,28 @@ impl Builder<'_> {
             }
         }
         let (body, end_comments) = self.body(body_pairs, header_end)?;
-        Ok(Block { kind: kind.ok_or_else(|| internal(span))?, label, args, body, end_comments })
+        Ok(Block {
+            kind: kind.ok_or_else(|| internal(span))?,
+            label,
+            args,
+            body,
+            end_comments,
+        })
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
-        Ident { name: pair.as_str().to_string(), span: self.span(&pair) }
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(&pair),
+        }
     }
 
     fn path(&self, pair: Pair<'_, Rule>) -> Path {
         let span = self.span(&pair);
-        Path { parts: children(pair).map(|p| self.ident(p)).collect(), span }
+        Path {
+            parts: children(pair).map(|p| self.ident(p)).collect(),
+            span,
+        }
     }
 
     fn string(&self, pair: Pair<'_, Rule>) -> StrLit {
@@ -213,13 +271,21 @@ impl Builder<'_> {
             let mut name = None;
             let mut value = None;
             for p in children(arg) {
-                if p.as_rule() == Rule::path && name.is_none() && value.is_none() && arg_has_name(&p) {
+                if p.as_rule() == Rule::path
+                    && name.is_none()
+                    && value.is_none()
+                    && arg_has_name(&p)
+                {
                     name = Some(self.path(p));
                 } else {
                     value = Some(self.expr(p)?);
                 }
             }
-            items.push(Arg { name, value: value.ok_or_else(|| internal(arg_span))?, span: arg_span });
+            items.push(Arg {
+                name,
+                value: value.ok_or_else(|| internal(arg_span))?,
+                span: arg_span,
+            });
         }
         Ok(Args { items, span })
     }
@@ -231,7 +297,13 @@ impl Builder<'_> {
         for p in children(pair) {
             match p.as_rule() {
                 Rule::num_lit => digits = p.as_str().to_string(),
-                Rule::scale => scale = Some(if p.as_str() == "k" { Scale::Thousand } else { Scale::Million }),
+                Rule::scale => {
+                    scale = Some(if p.as_str() == "k" {
+                        Scale::Thousand
+                    } else {
+                        Scale::Million
+                    })
+                }
                 Rule::unit => {
                     unit = Some(match p.as_str() {
                         "epochs" | "epoch" => Unit::Epochs,
@@ -243,7 +315,11 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        Number { digits, scale, unit }
+        Number {
+            digits,
+            scale,
+            unit,
+        }
     }
 
     fn boxed(&self, pair: Option<Pair<'_, Rule>>, span: Span) -> Result<Box<Expr>, Diagnostic> {
@@ -262,7 +338,11 @@ impl Builder<'_> {
                 let args = self.args(it.next().ok_or_else(|| internal(span))?)?;
                 ExprKind::Call { name, args }
             }
-            Rule::list => ExprKind::List(children(pair).map(|p| self.expr(p)).collect::<Result<_, _>>()?),
+            Rule::list => ExprKind::List(
+                children(pair)
+                    .map(|p| self.expr(p))
+                    .collect::<Result<_, _>>()?,
+            ),
             Rule::range => {
                 let mut it = children(pair);
                 ExprKind::Range(self.boxed(it.next(), span)?, self.boxed(it.next(), span)?)
@@ -279,7 +359,8 @@ impl Builder<'_> {
                 }
             }
             Rule::above => {
-                let mut it = children(pair).filter(|p| !matches!(p.as_rule(), Rule::kw_above | Rule::kw_by));
+                let mut it =
+                    children(pair).filter(|p| !matches!(p.as_rule(), Rule::kw_above | Rule::kw_by));
                 let axis = self.path(it.next().ok_or_else(|| internal(span))?);
                 let higher = self.boxed(it.next(), span)?;
                 let lower = self.boxed(it.next(), span)?;
@@ -287,7 +368,12 @@ impl Builder<'_> {
                     Some(p) => Some(Box::new(self.expr(p)?)),
                     None => None,
                 };
-                ExprKind::Above { axis, higher, lower, by }
+                ExprKind::Above {
+                    axis,
+                    higher,
+                    lower,
+                    by,
+                }
             }
             Rule::within => {
                 let number = children(pair).find(|p| p.as_rule() == Rule::number);
@@ -337,10 +423,10 @@ fn syntax_error(text: &str, file: FileId, error: pest::error::Error<Rule>) -> Di
     let mut expected: Vec<String> = Vec::new();
     if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
         for rule in positives {
-            if let Some(what) = describe_rule(*rule) {
-                if !expected.iter().any(|e| e == what) {
-                    expected.push(what.to_string());
-                }
+            if let Some(what) = describe_rule(*rule)
+                && !expected.iter().any(|e| e == what)
+            {
+                expected.push(what.to_string());
             }
         }
     }
@@ -352,9 +438,18 @@ fn syntax_error(text: &str, file: FileId, error: pest::error::Error<Rule>) -> Di
     }
     // "a value" covers numbers, strings, names and lists.
     if expected.iter().any(|e| e == "a value") {
-        expected.retain(|e| !matches!(e.as_str(), "a number" | "a string" | "a name" | "`[`" | "`key: value`"));
+        expected.retain(|e| {
+            !matches!(
+                e.as_str(),
+                "a number" | "a string" | "a name" | "`[`" | "`key: value`"
+            )
+        });
     }
-    let end = text[pos..].chars().next().map(|c| pos + c.len_utf8()).unwrap_or(pos);
+    let end = text[pos..]
+        .chars()
+        .next()
+        .map(|c| pos + c.len_utf8())
+        .unwrap_or(pos);
     let span = Span::new(file, pos, end);
     let message = if expected.is_empty() {
         format!("unexpected {found}")
@@ -363,7 +458,8 @@ fn syntax_error(text: &str, file: FileId, error: pest::error::Error<Rule>) -> Di
     };
     let mut d = Diagnostic::error(message).at(span);
     if text[pos..].starts_with('"') && !text[pos + 1..].lines().next().unwrap_or("").contains('"') {
-        d = Diagnostic::error("unterminated string").label(span, "this string has no closing `\"` on its line");
+        d = Diagnostic::error("unterminated string")
+            .label(span, "this string has no closing `\"` on its line");
     } else if let Some(hint) = hint_for(text, pos) {
         d = d.help(hint);
     }
@@ -406,10 +502,17 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::path | Rule::entry => "`key: value`",
         Rule::string => "a string",
         Rule::number | Rule::num_lit | Rule::int => "a number",
-        Rule::per | Rule::range | Rule::cross | Rule::call | Rule::list | Rule::above | Rule::within | Rule::at_least => {
-            "a value"
+        Rule::per
+        | Rule::range
+        | Rule::cross
+        | Rule::call
+        | Rule::list
+        | Rule::above
+        | Rule::within
+        | Rule::at_least => "a value",
+        Rule::block | Rule::use_stmt | Rule::data_stmt | Rule::axis_stmt | Rule::call_stmt => {
+            "a statement"
         }
-        Rule::block | Rule::use_stmt | Rule::data_stmt | Rule::axis_stmt | Rule::call_stmt => "a statement",
         Rule::args => "`(`",
         Rule::block_end => "`}`",
         Rule::kw_of => "`of`",
@@ -424,7 +527,10 @@ fn describe_found(text: &str, pos: usize) -> String {
     match rest.chars().next() {
         None => "end of file".to_string(),
         Some(c) if c.is_alphanumeric() || c == '_' => {
-            let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect();
+            let word: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+                .collect();
             format!("`{word}`")
         }
         Some('\n') => "end of line".to_string(),
@@ -439,15 +545,19 @@ fn hint_for(text: &str, pos: usize) -> Option<String> {
     if rest.starts_with('=') {
         return Some("settings are written `key: value` (only `data NAME = ...` uses `=`)".into());
     }
-    if before.ends_with(',') && rest.starts_with(|c: char| c == ')' || c == ']') {
+    if before.ends_with(',') && rest.starts_with([')', ']']) {
         return None;
     }
-    if text[..pos].ends_with(|c: char| c.is_ascii_digit()) && rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+    if text[..pos].ends_with(|c: char| c.is_ascii_digit())
+        && rest.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
         return Some(
             "a number may be followed only by a unit (`epochs`, `s`, `px`, `%`) or a count suffix (`k`, `M`)".into(),
         );
     }
-    if rest.starts_with(|c: char| c.is_ascii_digit() || c == '"') && before.ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+    if rest.starts_with(|c: char| c.is_ascii_digit() || c == '"')
+        && before.ends_with(|c: char| c.is_alphanumeric() || c == '_')
+    {
         return Some("settings are written `key: value`".into());
     }
     if rest.starts_with('.') && !rest.starts_with("..") {
