@@ -155,14 +155,23 @@ impl View<'_, '_> {
     }
 
     fn user_span(&self, key: &str) -> Option<Span> {
-        self.get(key).and_then(|r| r.origin.span())
+        self.get(key).and_then(|r| r.origin.value_span())
+    }
+
+    /// Where an argument of a call-valued setting was given, else where the call was.
+    fn arg_span(&self, key: &str, arg: &str) -> Span {
+        self.get(key)
+            .and_then(|r| r.arg_origin(arg).value_span())
+            .unwrap_or_else(|| self.span(key))
     }
 
     /// Where to point for a problem with `key`: where it was set, else the block it belongs to.
     fn span(&self, key: &str) -> Span {
-        self.user_span(key)
-            .or(self.recipe.pretrain)
-            .unwrap_or_default()
+        let block = match self.scope {
+            ScopeRef::Pretrain => self.recipe.pretrain,
+            ScopeRef::Eval(i) => self.recipe.evals.get(i).map(|e| e.span),
+        };
+        self.user_span(key).or(block).unwrap_or_default()
     }
 
     fn cell_note(&self) -> Option<String> {
@@ -647,7 +656,12 @@ impl CellBuilder<'_> {
         let net = match SlowResNet::new(&backbone, spatial_aug.size.max(1)) {
             Ok(net) => Some(net),
             Err(e) => {
-                let d = view.error_at("backbone", format!("the backbone cannot be built: {e}"));
+                let at = match e {
+                    vst_spec::arch::ArchError::Width { .. } => view.arg_span("backbone", "width"),
+                    vst_spec::arch::ArchError::Frames => view.arg_span("backbone", "frames"),
+                    _ => view.span("backbone"),
+                };
+                let d = Diagnostic::error(format!("the backbone cannot be built: {e}")).at(at);
                 view.report(d);
                 None
             }

@@ -30,9 +30,10 @@ pub const MAX_CELLS: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Origin {
     Default,
-    /// The `key: value` statement that set it, and how.
+    /// The `key: value` statement that set it (`span`; `value` is the value's own span), and how.
     Set {
         span: Span,
+        value: Span,
         via: Via,
         assignment: Option<usize>,
     },
@@ -54,6 +55,14 @@ impl Origin {
         match self {
             Origin::Default => None,
             Origin::Set { span, .. } => Some(*span),
+        }
+    }
+
+    /// The span of the value itself (for messages about the value).
+    pub fn value_span(&self) -> Option<Span> {
+        match self {
+            Origin::Default => None,
+            Origin::Set { value, .. } => Some(*value),
         }
     }
 }
@@ -257,6 +266,7 @@ pub fn expand(recipe: &Recipe, diags: &mut Diagnostics) -> Expanded {
                     &a.value,
                     Origin::Set {
                         span: a.span,
+                        value: a.value_span,
                         via,
                         assignment: Some(i),
                     },
@@ -272,6 +282,7 @@ pub fn expand(recipe: &Recipe, diags: &mut Diagnostics) -> Expanded {
                 {
                     let origin = Origin::Set {
                         span: value.span,
+                        value: value.span,
                         via: Via::Axis,
                         assignment: None,
                     };
@@ -287,6 +298,7 @@ pub fn expand(recipe: &Recipe, diags: &mut Diagnostics) -> Expanded {
                     expanded.applied[i] = true;
                     let origin = Origin::Set {
                         span: a.span,
+                        value: a.value_span,
                         via: Via::SweepWhen(recipe.whens[w].span),
                         assignment: Some(i),
                     };

@@ -765,12 +765,19 @@ impl Collector<'_, '_> {
             match elsewhere.as_slice() {
                 [] => {}
                 [one] if scope == ScopeRef::Pretrain => {
-                    d = d.help(format!("`{last}` is set as `{one}` in `pretrain`"));
+                    let group = one.rsplit_once('.').map(|(g, _)| g).unwrap_or("pretrain");
+                    d = d.help(format!(
+                        "`{last}` belongs in `{group} {{ ... }}`: write `{one}`"
+                    ));
                 }
                 many => {
+                    let groups: Vec<&str> = many
+                        .iter()
+                        .map(|k| k.rsplit_once('.').map(|(g, _)| g).unwrap_or(k))
+                        .collect();
                     d = d.note(format!(
                         "`{last}` is a setting of {}",
-                        crate::schema::types::backticked(many)
+                        crate::schema::types::backticked(&groups)
                     ));
                 }
             }
@@ -1088,7 +1095,7 @@ impl Collector<'_, '_> {
                     .note(if names.is_empty() {
                         "the sweep has no axes".to_string()
                     } else {
-                        format!("the axes: {}", crate::schema::types::backticked(&names))
+                        format!("the axes: {}", crate::schema::types::backticked_all(&names))
                     });
                 self.error(d);
                 continue;
@@ -1287,7 +1294,7 @@ impl Collector<'_, '_> {
             .note(if names.is_empty() {
                 "the recipe has no sweep".to_string()
             } else {
-                format!("the axes: {}", crate::schema::types::backticked(&names))
+                format!("the axes: {}", crate::schema::types::backticked_all(&names))
             });
         self.error(d);
         None
@@ -1389,7 +1396,7 @@ impl Collector<'_, '_> {
                 .suggest(closest(&metric.name, metrics.iter().copied()))
                 .note(format!(
                     "its metrics: {}",
-                    crate::schema::types::backticked(metrics)
+                    crate::schema::types::backticked_all(metrics)
                 )),
             );
             return None;

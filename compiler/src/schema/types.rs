@@ -143,6 +143,17 @@ impl Ty {
     }
 }
 
+/// `` `a`, `b` and `c` `` (a complete list).
+pub(crate) fn backticked_all(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// `` `a`, `b` or `c` `` (alternatives).
 pub(crate) fn backticked(words: &[&str]) -> String {
     let quoted: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
     match quoted.as_slice() {

@@ -548,6 +548,20 @@ fn hint_for(text: &str, pos: usize) -> Option<String> {
     if before.ends_with(',') && rest.starts_with([')', ']']) {
         return None;
     }
+    if rest.trim().is_empty() && text.matches('{').count() > text.matches('}').count() {
+        return Some("a block opened with `{` is not closed".into());
+    }
+    // `2x` is the start of test views `10x3` that lost its second number.
+    let word_start = before
+        .trim_end_matches(|c: char| c.is_ascii_alphanumeric())
+        .len();
+    let word = &before[word_start..];
+    if word.len() > 1
+        && word.ends_with('x')
+        && word[..word.len() - 1].chars().all(|c| c.is_ascii_digit())
+    {
+        return Some("test views are written `TEMPORALxSPATIAL`, e.g. `10x3`".into());
+    }
     if text[..pos].ends_with(|c: char| c.is_ascii_digit())
         && rest.starts_with(|c: char| c.is_ascii_alphabetic())
     {
