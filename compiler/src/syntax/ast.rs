@@ -52,15 +52,24 @@ impl Span {
 pub struct File {
     pub stmts: Vec<Stmt>,
     /// Comments after the last statement.
-    pub end_comments: Vec<String>,
+    pub end_comments: Vec<Comment>,
+}
+
+/// A whole-line comment (the text after `#`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comment {
+    pub text: String,
+    /// A blank line separates it from what precedes it (never for the first thing in a file or block).
+    pub blank_before: bool,
 }
 
 /// A statement with the comments that belong to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stmt {
-    /// Whole-line comments just above the statement (text after `#`).
-    pub leading: Vec<String>,
-    /// A blank line separates this statement (or its leading comments) from what precedes it.
+    /// Whole-line comments just above the statement.
+    pub leading: Vec<Comment>,
+    /// A blank line separates the statement from what precedes it (its last leading comment, or the previous
+    /// statement; never for the first thing in a file or block).
     pub blank_before: bool,
     /// A comment at the end of the statement's last line.
     pub trailing: Option<String>,
@@ -91,7 +100,7 @@ pub struct Block {
     pub args: Option<Args>,
     pub body: Vec<Stmt>,
     /// Comments after the last statement of the body, before `}`.
-    pub end_comments: Vec<String>,
+    pub end_comments: Vec<Comment>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -18,16 +18,23 @@ pub fn format_expr(expr: &Expr) -> String {
     flat(expr)
 }
 
-fn write_body(out: &mut String, stmts: &[Stmt], end_comments: &[String], depth: usize) {
+fn write_comment(out: &mut String, comment: &Comment, indent: &str) {
+    if comment.blank_before {
+        out.push('\n');
+    }
+    out.push_str(indent);
+    out.push('#');
+    out.push_str(&comment.text);
+    out.push('\n');
+}
+
+fn write_body(out: &mut String, stmts: &[Stmt], end_comments: &[Comment], depth: usize) {
     let indent = INDENT.repeat(depth);
-    for (i, stmt) in stmts.iter().enumerate() {
-        if i > 0 && stmt.blank_before {
-            out.push('\n');
-        }
+    for stmt in stmts {
         for comment in &stmt.leading {
-            out.push_str(&indent);
-            out.push('#');
-            out.push_str(comment);
+            write_comment(out, comment, &indent);
+        }
+        if stmt.blank_before {
             out.push('\n');
         }
         out.push_str(&indent);
@@ -39,10 +46,7 @@ fn write_body(out: &mut String, stmts: &[Stmt], end_comments: &[String], depth: 
         out.push('\n');
     }
     for comment in end_comments {
-        out.push_str(&indent);
-        out.push('#');
-        out.push_str(comment);
-        out.push('\n');
+        write_comment(out, comment, &indent);
     }
 }
 

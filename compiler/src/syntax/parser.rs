@@ -97,35 +97,35 @@ impl Builder<'_> {
         &self,
         pairs: Vec<Pair<'_, Rule>>,
         start: usize,
-    ) -> Result<(Vec<Stmt>, Vec<String>), Diagnostic> {
+    ) -> Result<(Vec<Stmt>, Vec<Comment>), Diagnostic> {
         let mut stmts: Vec<Stmt> = Vec::new();
-        let mut pending: Vec<String> = Vec::new();
-        let mut pending_start: Option<usize> = None;
+        let mut pending: Vec<Comment> = Vec::new();
         let mut prev_end = start;
         for pair in pairs {
             let rule = pair.as_rule();
+            let at = pair.as_span().start();
+            // Nothing precedes the first comment or statement of a body, so no blank line either.
+            let first = stmts.is_empty() && pending.is_empty();
+            let blank_before = !first && self.newlines_between(prev_end, at) >= 2;
             if rule == Rule::COMMENT {
-                let at = pair.as_span().start();
                 let same_line = self.newlines_between(prev_end, at) == 0;
                 match stmts.last_mut() {
                     Some(last) if pending.is_empty() && last.trailing.is_none() && same_line => {
                         last.trailing = Some(comment_text(&pair));
                     }
-                    _ => {
-                        pending_start.get_or_insert(at);
-                        pending.push(comment_text(&pair));
-                    }
+                    _ => pending.push(Comment {
+                        text: comment_text(&pair),
+                        blank_before,
+                    }),
                 }
+                prev_end = pair.as_span().end();
             } else if is_statement(rule) {
                 let span = self.span(&pair);
-                let first = pending_start.unwrap_or(span.start as usize);
-                let blank_before = !stmts.is_empty() && self.newlines_between(prev_end, first) >= 2;
                 let mut stmt = self.stmt(pair)?;
                 let mut leading = std::mem::take(&mut pending);
                 leading.append(&mut stmt.leading);
                 stmt.leading = leading;
                 stmt.blank_before = blank_before;
-                pending_start = None;
                 prev_end = span.end as usize;
                 stmts.push(stmt);
             }
@@ -137,14 +137,17 @@ impl Builder<'_> {
         let span = self.span(&pair);
         let rule = pair.as_rule();
         // Comments inside a statement's value (e.g. between list items) move above it.
-        let inner_comments: Vec<String> = if rule == Rule::block {
+        let inner_comments: Vec<Comment> = if rule == Rule::block {
             Vec::new()
         } else {
             pair.clone()
                 .into_inner()
                 .flatten()
                 .filter(|p| p.as_rule() == Rule::COMMENT)
-                .map(|p| comment_text(&p))
+                .map(|p| Comment {
+                    text: comment_text(&p),
+                    blank_before: false,
+                })
                 .collect()
         };
         let kind = match rule {
