@@ -21,14 +21,8 @@ pub fn run(args: Args) -> ExitCode {
                 };
                 eprintln!("ok: {} ({summary})", path.display());
             }
-            Err(_) if worst == super::USAGE_ERRORS => {}
-            Err(code) => {
-                worst = worst.max(if code == ExitCode::from(super::USAGE_ERRORS) {
-                    super::USAGE_ERRORS
-                } else {
-                    super::RECIPE_ERRORS
-                });
-            }
+            // Usage errors (2) outrank recipe errors (1).
+            Err(code) => worst = worst.max(code),
         }
     }
     ExitCode::from(worst)

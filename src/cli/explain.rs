@@ -14,7 +14,7 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     let compilation = match super::compile(&args.file) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(code) => return ExitCode::from(code),
     };
     match vst_compiler::render::explain::explain(&compilation, &args.key) {
         Ok(text) => {

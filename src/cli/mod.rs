@@ -8,7 +8,6 @@ pub mod plan;
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::process::ExitCode;
 use vst_compiler::{Compilation, Options};
 
 pub const RECIPE_ERRORS: u8 = 1;
@@ -20,17 +19,17 @@ pub fn color() -> bool {
 }
 
 /// Compiles a recipe and prints its diagnostics to stderr; Err(exit code) when it cannot go on.
-pub fn compile(path: &Path) -> Result<Compilation, ExitCode> {
+pub fn compile(path: &Path) -> Result<Compilation, u8> {
     let compilation = vst_compiler::compile(path, &Options::system()).map_err(|e| {
         eprintln!("error: {e}");
-        ExitCode::from(USAGE_ERRORS)
+        USAGE_ERRORS
     })?;
     let rendered = compilation.render_diagnostics(color());
     if !rendered.is_empty() {
         eprint!("{rendered}");
     }
     if compilation.has_errors() {
-        return Err(ExitCode::from(RECIPE_ERRORS));
+        return Err(RECIPE_ERRORS);
     }
     Ok(compilation)
 }

@@ -33,7 +33,7 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     let compilation = match super::compile(&args.file) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(code) => return ExitCode::from(code),
     };
     let Some(plan) = &compilation.plan else {
         eprintln!(
