@@ -6,7 +6,7 @@ pub(crate) mod functions;
 mod settings;
 pub(crate) mod types;
 
-pub use functions::{Function, Param, ParamDefault, function, functions_of};
+pub use functions::{Function, Param, ParamDefault, all as all_functions, function, functions_of};
 pub use settings::{
     BLOCKS, EvalKind, GROUPS, OBJECTIVES, REPORT_KEYS, ReportKey, Scope, Setting, settings,
 };

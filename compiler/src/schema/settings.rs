@@ -549,12 +549,13 @@ fn eval_common() -> Vec<Setting> {
             objective: None,
             doc: "the dataset to evaluate on (its train split trains the probe); the pre-training data when absent",
         },
-        s(
-            "kind",
-            Ty::Word(&["linear", "knn"]),
-            "linear",
-            "the evaluation; the block's name when it is `linear` or `knn`",
-        ),
+        Setting {
+            key: "kind",
+            ty: Ty::Word(&["linear", "knn"]),
+            default: None,
+            objective: None,
+            doc: "`linear` or `knn`; needed only when the block's name is neither",
+        },
     ]
 }
 
