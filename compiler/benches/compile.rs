@@ -25,11 +25,20 @@ fn ms(d: Duration) -> f64 {
 
 fn main() {
     // The recipes name their includes relative to the workspace root.
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace");
     std::env::set_current_dir(workspace).expect("cd to the workspace");
     let cold = once("recipes/table2.vst");
-    println!("recipes/table2.vst, first compilation in the process (builds the language tables): {:.2} ms", ms(cold));
-    for recipe in ["recipes/table2.vst", "recipes/fig3.vst", "recipes/mini/table2.vst"] {
+    println!(
+        "recipes/table2.vst, first compilation in the process (builds the language tables): {:.2} ms",
+        ms(cold)
+    );
+    for recipe in [
+        "recipes/table2.vst",
+        "recipes/fig3.vst",
+        "recipes/mini/table2.vst",
+    ] {
         let runs = 200;
         let mut samples: Vec<Duration> = (0..runs).map(|_| once(recipe)).collect();
         samples.sort();
