@@ -4,7 +4,11 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "vst", version, about = "Unsupervised spatiotemporal representation learning from .vst recipes")]
+#[command(
+    name = "vst",
+    version,
+    about = "Unsupervised spatiotemporal representation learning from .vst recipes"
+)]
 struct Cli {}
 
 fn main() {

@@ -35,9 +35,18 @@ pub struct DatasetSpec {
 pub enum DataSource {
     /// Kinetics-style lists as PySlowFast writes them: `path label` per line (space or comma separated), paths
     /// relative to `root`. Videos are containers (mp4) decoded by the runtime's video decoder.
-    Kinetics { root: PathBuf, train_list: PathBuf, val_list: PathBuf },
+    Kinetics {
+        root: PathBuf,
+        train_list: PathBuf,
+        val_list: PathBuf,
+    },
     /// Pre-extracted frame folders: each list entry names a folder of JPEG frames (`000001.jpg`, ...).
-    Frames { root: PathBuf, train_list: PathBuf, val_list: PathBuf, fps: f64 },
+    Frames {
+        root: PathBuf,
+        train_list: PathBuf,
+        val_list: PathBuf,
+        fps: f64,
+    },
     /// The built-in generator of labelled H.264 videos (written once under the run directory, then read back
     /// through the same decoder as real data).
     Synthetic(SynthSpec),
@@ -308,10 +317,19 @@ pub enum Scaling {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OptimizerSpec {
-    Sgd { momentum: f64, weight_decay: f64, nesterov: bool },
+    Sgd {
+        momentum: f64,
+        weight_decay: f64,
+        nesterov: bool,
+    },
     /// LARS (You et al.): SGD whose per-layer step is scaled by `trust × ‖w‖ / ‖g + wd·w‖`; BN parameters and biases
     /// are excluded from the adaptation and from weight decay when `exclude_bn_bias`.
-    Lars { momentum: f64, weight_decay: f64, trust: f64, exclude_bn_bias: bool },
+    Lars {
+        momentum: f64,
+        weight_decay: f64,
+        trust: f64,
+        exclude_bn_bias: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -401,7 +419,11 @@ pub struct ReportSpec {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Expectation {
     /// In every row, the cell at column `higher` exceeds the cell at column `lower` by at least `margin`.
-    Above { higher: String, lower: String, margin: f64 },
+    Above {
+        higher: String,
+        lower: String,
+        margin: f64,
+    },
     /// Every cell with a paper number lies within `tolerance` points of it.
     NearPaper { tolerance: f64 },
     /// Every cell is at least `value`.
