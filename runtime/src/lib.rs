@@ -1,3 +1,4 @@
 //! Executes a [`vst_spec::Plan`]: the executor and the jobs it runs (prepare, pretrain, evaluate, report).
 
 pub mod executor;
+pub mod report;

@@ -132,10 +132,10 @@ fn selection(plan: &Plan, only: Option<&str>) -> Result<BTreeSet<JobId>, ExecErr
     let mut chosen = BTreeSet::new();
     let mut stack = vec![target.id.clone()];
     while let Some(id) = stack.pop() {
-        if chosen.insert(id.clone()) {
-            if let Some(job) = plan.job(&id) {
-                stack.extend(job.deps.iter().cloned());
-            }
+        if chosen.insert(id.clone())
+            && let Some(job) = plan.job(&id)
+        {
+            stack.extend(job.deps.iter().cloned());
         }
     }
     Ok(chosen)
