@@ -214,3 +214,46 @@ fn explain_shows_where_a_value_comes_from() {
         unknown.stderr
     );
 }
+
+#[test]
+fn plan_marks_the_jobs_already_done_in_the_run_directory() {
+    let dir = scratch("states");
+    std::fs::create_dir_all(dir.join("tests/recipes")).expect("mkdir");
+    let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recipes/smoke.vst");
+    std::fs::copy(smoke, dir.join("tests/recipes/smoke.vst")).expect("copy");
+    // No run directory: no state column.
+    let before = vst_in(&dir, &["plan", "tests/recipes/smoke.vst"]);
+    assert!(!before.stdout.contains("state"), "{}", before.stdout);
+
+    let json = vst_in(
+        &dir,
+        &["plan", "tests/recipes/smoke.vst", "--format", "json"],
+    );
+    let plan: vst_spec::Plan = serde_json::from_str(&json.stdout).expect("JSON");
+    let store = vst_runtime::executor::RunStore::new(dir.join("runs"));
+    let prepare = &plan.jobs[0];
+    store.begin(prepare).expect("begin");
+    store
+        .finish(prepare, 0.1, serde_json::Value::Null)
+        .expect("finish");
+    store.begin(&plan.jobs[1]).expect("begin");
+
+    let after = vst_in(&dir, &["plan", "tests/recipes/smoke.vst"]);
+    assert_eq!(after.code, 0, "{}", after.stderr);
+    let line = |n: &str| {
+        after
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{n} ")))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(line("1").ends_with("done"), "{}", after.stdout);
+    assert!(line("2").ends_with("interrupted"), "{}", after.stdout);
+    assert!(line("3").ends_with("pending"), "{}", after.stdout);
+    assert!(
+        after.stdout.ends_with("done: 1 of 26 jobs\n"),
+        "{}",
+        after.stdout
+    );
+}

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use vst_compiler::render::devices::{World, per_device};
 use vst_compiler::render::plan;
+use vst_runtime::executor::{RunStore, job_states};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
@@ -28,6 +29,9 @@ pub struct Args {
     /// GPUs per node (with --nodes)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..), requires = "nodes")]
     gpus_per_node: Option<u32>,
+    /// The run directory whose finished jobs the text form marks as done (when it exists)
+    #[arg(long, default_value = "runs")]
+    runs: PathBuf,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -43,7 +47,17 @@ pub fn run(args: Args) -> ExitCode {
         return ExitCode::from(super::RECIPE_ERRORS);
     };
     match args.format {
-        Format::Text => print!("{}", plan::text(plan)),
+        Format::Text => {
+            // Each job's state, when there is a run directory to look in.
+            let states: Option<Vec<&str>> = args.runs.is_dir().then(|| {
+                let store = RunStore::new(&args.runs);
+                job_states(plan, &store)
+                    .into_iter()
+                    .map(|(_, state)| state)
+                    .collect()
+            });
+            print!("{}", plan::text_with_states(plan, states.as_deref()));
+        }
         Format::Dot => print!("{}", plan::dot(plan)),
         Format::Json => match serde_json::to_string_pretty(plan) {
             Ok(json) => println!("{json}"),

@@ -49,6 +49,11 @@ pub fn flops(gflops: f64) -> String {
 
 /// The plan as a table: one line per job in execution order, with the jobs it needs (by number) and its cost.
 pub fn text(plan: &Plan) -> String {
+    text_with_states(plan, None)
+}
+
+/// [`text`], with each job's state in the run directory (`done`, `pending`, ...) when given (one per job).
+pub fn text_with_states(plan: &Plan, states: Option<&[&str]>) -> String {
     let mut out = String::new();
     let counts: Vec<String> = ["prepare", "pretrain", "eval", "report"]
         .iter()
@@ -65,70 +70,74 @@ pub fn text(plan: &Plan) -> String {
     );
     let _ = writeln!(out);
     let position = |id: &vst_spec::JobId| plan.jobs.iter().position(|j| &j.id == id).map(|i| i + 1);
-    let rows: Vec<[String; 6]> = plan
-        .jobs
-        .iter()
-        .enumerate()
-        .map(|(i, job)| {
-            let needs: Vec<String> = job
-                .deps
-                .iter()
-                .filter_map(position)
-                .map(|p| p.to_string())
-                .collect();
-            let has_cost = matches!(job.kind, JobKind::Pretrain(_) | JobKind::Eval(_));
-            [
-                (i + 1).to_string(),
-                job.name.clone(),
-                job.id.to_string(),
-                if needs.is_empty() {
-                    "-".into()
-                } else {
-                    needs.join(",")
-                },
-                if has_cost {
-                    si(job.cost.clips as f64)
-                } else {
-                    "-".into()
-                },
-                if has_cost {
-                    flops(job.cost.gflops)
-                } else {
-                    "-".into()
-                },
-            ]
-        })
-        .collect();
-    let header = ["#", "job", "id", "needs", "clips", "forward"];
-    let mut widths = header.map(str::len);
+    let mut header = vec!["#", "job", "id", "needs", "clips", "forward"];
+    if states.is_some() {
+        header.push("state");
+    }
+    // Right-aligned columns: the number and the costs.
+    let right = [true, false, false, false, true, true, false];
+    let mut rows: Vec<Vec<String>> = Vec::with_capacity(plan.jobs.len());
+    for (i, job) in plan.jobs.iter().enumerate() {
+        let needs: Vec<String> = job
+            .deps
+            .iter()
+            .filter_map(position)
+            .map(|p| p.to_string())
+            .collect();
+        let has_cost = matches!(job.kind, JobKind::Pretrain(_) | JobKind::Eval(_));
+        let mut row = vec![
+            (i + 1).to_string(),
+            job.name.clone(),
+            job.id.to_string(),
+            if needs.is_empty() {
+                "-".into()
+            } else {
+                needs.join(",")
+            },
+            if has_cost {
+                si(job.cost.clips as f64)
+            } else {
+                "-".into()
+            },
+            if has_cost {
+                flops(job.cost.gflops)
+            } else {
+                "-".into()
+            },
+        ];
+        if let Some(states) = states {
+            row.push(states.get(i).copied().unwrap_or("?").to_string());
+        }
+        rows.push(row);
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 6]| {
-        let mut s = format!(
-            "{:>w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:>w4$}  {:>w5$}",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            cells[4],
-            cells[5],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3],
-            w4 = widths[4],
-            w5 = widths[5]
-        );
+    let line = |cells: &[&str]| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            let pad = " ".repeat(widths[i].saturating_sub(cell.chars().count()));
+            if right[i] {
+                s.push_str(&pad);
+                s.push_str(cell);
+            } else {
+                s.push_str(cell);
+                s.push_str(&pad);
+            }
+        }
         s.truncate(s.trim_end().len());
         s
     };
-    let _ = writeln!(out, "{}", line(header));
+    let _ = writeln!(out, "{}", line(&header));
     for row in &rows {
-        let cells = [&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]].map(String::as_str);
-        let _ = writeln!(out, "{}", line(cells));
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        let _ = writeln!(out, "{}", line(&cells));
     }
     let clips: u64 = plan.jobs.iter().map(|j| j.cost.clips).sum();
     let gflops: f64 = plan.jobs.iter().map(|j| j.cost.gflops).sum();
@@ -139,6 +148,10 @@ pub fn text(plan: &Plan) -> String {
         si(clips as f64),
         flops(gflops)
     );
+    if let Some(states) = states {
+        let done = states.iter().filter(|s| **s == "done").count();
+        let _ = writeln!(out, "done: {done} of {} jobs", plan.jobs.len());
+    }
     out
 }
 
