@@ -717,7 +717,10 @@ impl CellBuilder<'_> {
         let view_gflops = SlowResNet::new(&pretrain.backbone, view_size)
             .map(|n| n.forward_gflops())
             .unwrap_or(0.0);
-        let test_clips = data.val_videos * u64::from(views.0) * u64::from(views.1);
+        let test_clips = data
+            .val_videos
+            .saturating_mul(u64::from(views.0))
+            .saturating_mul(u64::from(views.1));
         let (eval, cost) = match kind {
             crate::schema::EvalKind::Linear => {
                 let epochs = view.int("epochs").max(1) as u32;
@@ -755,7 +758,8 @@ impl CellBuilder<'_> {
                 let train_gflops = SlowResNet::new(&pretrain.backbone, train_spatial.size.max(1))
                     .map(|n| n.forward_gflops())
                     .unwrap_or(0.0);
-                let train_clips = u64::from(epochs) * full_batches(data.train_videos, batch);
+                let train_clips =
+                    u64::from(epochs).saturating_mul(full_batches(data.train_videos, batch));
                 let cost = Cost {
                     clips: train_clips + test_clips,
                     gflops: train_clips as f64 * train_gflops + test_clips as f64 * view_gflops,
@@ -777,7 +781,7 @@ impl CellBuilder<'_> {
                     temperature: view.float("temperature"),
                     views: test_views,
                 };
-                let clips = data.train_videos + test_clips;
+                let clips = data.train_videos.saturating_add(test_clips);
                 (
                     EvalSpec::Knn(spec),
                     Cost {
@@ -1018,9 +1022,9 @@ pub fn pretrain_cost(job: &PretrainJob, data: &DataInfo, gflops_per_clip: f64) -
         ObjectiveSpec::Moco(_) | ObjectiveSpec::Byol(_) => 2.0,
         _ => 1.0,
     };
-    let videos =
-        u64::from(job.schedule.epochs) * full_batches(data.train_videos, job.schedule.batch);
-    let clips = videos * views;
+    let videos = u64::from(job.schedule.epochs)
+        .saturating_mul(full_batches(data.train_videos, job.schedule.batch));
+    let clips = videos.saturating_mul(views);
     Cost {
         clips,
         gflops: clips as f64 * encoders * gflops_per_clip,

@@ -338,7 +338,7 @@ fn token() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => prop::sample::select(words.to_vec()).prop_map(str::to_string),
         3 => prop::sample::select(vec!["{", "}", "(", ")", "[", "]", ":", ",", "=", ".", "..", "\n", "#"]).prop_map(str::to_string),
-        2 => prop::sample::select(vec!["0", "1", "2", "4", "8", "0.5", "1e-6", "240k", "10s", "35 epochs", "80%", "224px", "10x3", "-1", "\"s\""]).prop_map(str::to_string),
+        2 => prop::sample::select(vec!["0", "1", "2", "4", "8", "0.5", "1e-6", "240k", "10s", "35 epochs", "80%", "224px", "10x3", "-1", "\"s\"", "4294967296", "999999M", "1e300", "99999x99999", "65537px"]).prop_map(str::to_string),
     ]
 }
 

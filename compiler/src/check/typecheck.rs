@@ -8,6 +8,11 @@ use crate::syntax::ast::{Expr, ExprKind, Number, Unit};
 use crate::syntax::{format_expr, quote};
 use std::sync::LazyLock;
 
+/// Sizes in pixels beyond this are mistakes (and would overflow the cost arithmetic).
+const MAX_PIXELS: i64 = 65536;
+/// Training lengths beyond this are mistakes.
+const MAX_EPOCHS: f64 = 1e6;
+
 /// Looks up environment variables (injectable so that tests and snapshots do not depend on the caller's shell).
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -49,7 +54,7 @@ impl Typer<'_> {
     pub fn check(&mut self, expr: &Expr, ty: &Ty, key: &str) -> Option<Value> {
         match ty {
             Ty::Int { min, max } => self.int(expr, *min, *max, key, false).map(Value::Int),
-            Ty::Pixels => self.int(expr, 1, i64::MAX, key, true).map(Value::Int),
+            Ty::Pixels => self.int(expr, 1, MAX_PIXELS, key, true).map(Value::Int),
             Ty::Float { .. } => self.float(expr, ty, key).map(Value::Float),
             Ty::Prob => self.probability(expr, key).map(Value::Float),
             Ty::Bool => match &expr.kind {
@@ -352,14 +357,15 @@ impl Typer<'_> {
             );
             return None;
         }
-        if v < min {
+        if v < min || v > MAX_EPOCHS {
+            let bound = if v < min {
+                format!("at least {}", number(min))
+            } else {
+                format!("at most {}", number(MAX_EPOCHS))
+            };
             self.push(
-                Diagnostic::error(format!(
-                    "`{key}` must be at least {}, found {}",
-                    number(min),
-                    number(v)
-                ))
-                .at(expr.span),
+                Diagnostic::error(format!("`{key}` must be {bound}, found {}", number(v)))
+                    .at(expr.span),
             );
             return None;
         }

@@ -16,8 +16,9 @@ pub struct World {
 }
 
 impl World {
+    /// All devices (saturating: no real cluster comes near `u32::MAX`).
     pub fn devices(&self) -> u32 {
-        self.nodes * self.per_node
+        self.nodes.saturating_mul(self.per_node)
     }
 
     fn describe(&self) -> String {
@@ -106,10 +107,10 @@ pub fn per_device(
                         g
                     }
                 };
-                let bn_videos = per_device * bn_devices;
+                let bn_videos = u64::from(per_device) * u64::from(bn_devices);
                 rows.push([
                     job.name.clone(),
-                    format!("{per_device} videos ({} clips)", per_device * views),
+                    format!("{per_device} videos ({} clips)", u64::from(per_device) * u64::from(views)),
                     format!(
                         "{} ({})",
                         crate::check::value::number(s.lr),
@@ -123,7 +124,7 @@ pub fn per_device(
                     format!(
                         "{bn_devices} device{} ({bn_videos} videos, {} clips)",
                         if bn_devices == 1 { "" } else { "s" },
-                        bn_videos * views
+                        bn_videos * u64::from(views)
                     ),
                 ]);
             }

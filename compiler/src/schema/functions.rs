@@ -104,7 +104,12 @@ fn backbone(name: &'static str, doc: &'static str) -> Function {
             ),
             p(
                 "width",
-                Ty::positive(),
+                Ty::Float {
+                    min: 0.0,
+                    max: 64.0,
+                    min_open: true,
+                    max_open: false,
+                },
                 "1",
                 "channel width multiplier (all channels; must give whole channel counts)",
             ),

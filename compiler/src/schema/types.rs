@@ -51,8 +51,12 @@ pub enum Ty {
 }
 
 impl Ty {
+    /// A whole number ≥ `min` that fits the 32 bits the runtime stores counts in.
     pub const fn int(min: i64) -> Ty {
-        Ty::Int { min, max: i64::MAX }
+        Ty::Int {
+            min,
+            max: u32::MAX as i64,
+        }
     }
 
     pub const fn positive() -> Ty {
@@ -85,7 +89,7 @@ impl Ty {
     /// How the type reads in "expected ..." messages.
     pub fn describe(&self) -> String {
         match self {
-            Ty::Int { min, max } if *max == i64::MAX => format!("a whole number ≥ {min}"),
+            Ty::Int { min, max } if *max >= u32::MAX as i64 => format!("a whole number ≥ {min}"),
             Ty::Int { min, max } => format!("a whole number in {min}..{max}"),
             Ty::Float {
                 min,
