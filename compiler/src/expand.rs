@@ -26,8 +26,9 @@ use std::sync::LazyLock;
 /// More cells than this is a mistake, not a study.
 pub const MAX_CELLS: usize = 4096;
 
-/// Where a value came from.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Where a value came from. Two origins are equal when they are the same place (unlike [`Span`], whose equality
+/// ignores positions so that syntax trees compare by meaning).
+#[derive(Debug, Clone, Copy)]
 pub enum Origin {
     Default,
     /// The `key: value` statement that set it (`span`; `value` is the value's own span), and how.
@@ -39,7 +40,7 @@ pub enum Origin {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Via {
     Recipe,
     /// A top-level `when` (header span).
@@ -48,6 +49,45 @@ pub enum Via {
     Axis,
     /// A `when` inside the sweep (header span).
     SweepWhen(Span),
+}
+
+fn same_place(a: Span, b: Span) -> bool {
+    (a.file, a.start, a.end) == (b.file, b.start, b.end)
+}
+
+impl PartialEq for Via {
+    fn eq(&self, other: &Via) -> bool {
+        match (self, other) {
+            (Via::Recipe, Via::Recipe) | (Via::Axis, Via::Axis) => true,
+            (Via::When(a), Via::When(b)) | (Via::SweepWhen(a), Via::SweepWhen(b)) => {
+                same_place(*a, *b)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl PartialEq for Origin {
+    fn eq(&self, other: &Origin) -> bool {
+        match (self, other) {
+            (Origin::Default, Origin::Default) => true,
+            (
+                Origin::Set {
+                    span: a,
+                    value: av,
+                    via: aw,
+                    assignment: ai,
+                },
+                Origin::Set {
+                    span: b,
+                    value: bv,
+                    via: bw,
+                    assignment: bi,
+                },
+            ) => same_place(*a, *b) && same_place(*av, *bv) && aw == bw && ai == bi,
+            _ => false,
+        }
+    }
 }
 
 impl Origin {

@@ -110,7 +110,10 @@ pub fn per_device(
                 let bn_videos = u64::from(per_device) * u64::from(bn_devices);
                 rows.push([
                     job.name.clone(),
-                    format!("{per_device} videos ({} clips)", u64::from(per_device) * u64::from(views)),
+                    format!(
+                        "{per_device} videos ({} clips)",
+                        u64::from(per_device) * u64::from(views)
+                    ),
                     format!(
                         "{} ({})",
                         crate::check::value::number(s.lr),
