@@ -417,16 +417,13 @@ impl CellBuilder<'_> {
         if name.is_empty() {
             return None;
         }
-        match view.datasets_lookup(&name) {
-            Some(()) => {}
-            None => {
-                let d = view
-                    .error_at(key, format!("no dataset named `{name}`"))
-                    .suggest(closest(&name, names.iter().map(String::as_str)))
-                    .help("declare it with `data NAME = kinetics(...)`, `frames(...)` or `synthetic(...)`");
-                view.report(d);
-                return None;
-            }
+        if view.recipe.dataset(&name).is_none() {
+            let d = view
+                .error_at(key, format!("no dataset named `{name}`"))
+                .suggest(closest(&name, names.iter().map(String::as_str)))
+                .help("declare it with `data NAME = kinetics(...)`, `frames(...)` or `synthetic(...)`");
+            view.report(d);
+            return None;
         }
         self.data(&name).cloned().map(|d| (name, d))
     }
@@ -799,12 +796,6 @@ impl CellBuilder<'_> {
             dataset: data.spec,
             cost,
         })
-    }
-}
-
-impl View<'_, '_> {
-    fn datasets_lookup(&self, name: &str) -> Option<()> {
-        self.recipe.dataset(name).map(|_| ())
     }
 }
 

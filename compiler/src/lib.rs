@@ -117,13 +117,7 @@ pub fn compile(path: &Path, options: &Options<'_>) -> Result<Compilation, RootEr
     }
     if !diags.has_errors() {
         lints::lint(&recipe, &expanded, &mut diags);
-        let lowered = lower::lower(
-            &recipe,
-            &built,
-            &datasets,
-            &path.display().to_string(),
-            &mut diags,
-        );
+        let lowered = lower::lower(&recipe, &built, &path.display().to_string(), &mut diags);
         out.plan = Some(lowered.plan);
         out.graph = Some(lowered.graph);
     }

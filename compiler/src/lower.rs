@@ -2,7 +2,7 @@
 //! each identified by a content hash of what determines its output, so that changing one cell changes only the ids
 //! downstream of it.
 
-use crate::build::{BuiltCell, DataInfo};
+use crate::build::BuiltCell;
 use crate::check::collect::Recipe;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::expand::{Cell, coords_text};
@@ -106,7 +106,6 @@ fn bracket(prefix: &str, coords: &[(String, String)]) -> String {
 pub fn lower(
     recipe: &Recipe,
     cells: &[(&Cell, BuiltCell)],
-    _datasets: &[(String, DataInfo)],
     recipe_path: &str,
     diags: &mut Diagnostics,
 ) -> Lowered {
