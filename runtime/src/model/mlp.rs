@@ -2,9 +2,10 @@
 //! two linear layers a batch norm (when `bn`) and a ReLU; hidden linear layers drop their bias when a batch norm
 //! follows; optionally a batch norm on the output (`final_bn`, which then replaces the last layer's bias).
 //!
-//! Names follow the positions in PySlowFast's `nn.Sequential` (`{prefix}.0.weight`, `{prefix}.1.running_mean`
-//! for the BN after it, `{prefix}.3.weight`, ...). A one-layer projection is a bare linear layer there
-//! (`head.projection.weight`); [`MlpHead::new`] takes that naming when `bare_single_layer` is set.
+//! Names follow PySlowFast: an `MLPHead` module keeps its layers in an `nn.Sequential` called `projection`, so a
+//! head at module path `m` has `m.projection.0.weight`, `m.projection.1.running_mean` for the BN after it,
+//! `m.projection.3.weight`, ... A one-layer projection is a bare `nn.Linear` there (`head.projection.weight`);
+//! [`MlpHead::new`] takes that naming when `bare_single_layer` is set.
 
 use rand::Rng;
 use vst_engine::{Device, Graph, ParamStore, Result as EngineResult, Tensor, Var};
@@ -36,19 +37,22 @@ pub struct MlpHead {
 }
 
 impl MlpHead {
-    /// The head `spec` on `in_dim` inputs, its parameters named under `prefix`.
+    /// The head `spec` on `in_dim` inputs at module path `module` (parameters `{module}.projection.{i}.*`, or
+    /// `{module}.*` for a bare single layer without final BN).
     pub fn new(
         spec: &MlpSpec,
         in_dim: usize,
-        prefix: &str,
+        module: &str,
         bare_single_layer: bool,
     ) -> Result<Self, ModelError> {
+        let prefix = format!("{module}.projection");
+        let prefix = prefix.as_str();
         if spec.layers == 0 {
-            return invalid(format!("MLP head `{prefix}` needs at least 1 layer"));
+            return invalid(format!("MLP head `{module}` needs at least 1 layer"));
         }
         if spec.out == 0 || (spec.layers > 1 && spec.hidden == 0) || in_dim == 0 {
             return invalid(format!(
-                "MLP head `{prefix}` needs positive widths (input {in_dim}, hidden {}, out {})",
+                "MLP head `{module}` needs positive widths (input {in_dim}, hidden {}, out {})",
                 spec.hidden, spec.out
             ));
         }
@@ -63,8 +67,8 @@ impl MlpHead {
             } else {
                 spec.hidden as usize
             };
-            let name = if n == 1 && bare_single_layer {
-                prefix.to_string()
+            let name = if n == 1 && bare_single_layer && !spec.final_bn {
+                module.to_string()
             } else {
                 format!("{prefix}.{index}")
             };
@@ -207,18 +211,18 @@ mod tests {
         assert_eq!(
             names(spec, true),
             [
-                "head.projection.0.weight",
-                "head.projection.1.weight",
-                "head.projection.1.bias",
-                "head.projection.1.running_mean",
-                "head.projection.1.running_var",
-                "head.projection.3.weight",
-                "head.projection.4.weight",
-                "head.projection.4.bias",
-                "head.projection.4.running_mean",
-                "head.projection.4.running_var",
-                "head.projection.6.weight",
-                "head.projection.6.bias",
+                "head.projection.projection.0.weight",
+                "head.projection.projection.1.weight",
+                "head.projection.projection.1.bias",
+                "head.projection.projection.1.running_mean",
+                "head.projection.projection.1.running_var",
+                "head.projection.projection.3.weight",
+                "head.projection.projection.4.weight",
+                "head.projection.projection.4.bias",
+                "head.projection.projection.4.running_mean",
+                "head.projection.projection.4.running_var",
+                "head.projection.projection.6.weight",
+                "head.projection.projection.6.bias",
             ]
         );
         // Without BN: Linear(0) ReLU(1) Linear(2), all with biases.
@@ -232,28 +236,34 @@ mod tests {
         assert_eq!(
             names(spec, true),
             [
-                "head.projection.0.weight",
-                "head.projection.0.bias",
-                "head.projection.2.weight",
-                "head.projection.2.bias",
+                "head.projection.projection.0.weight",
+                "head.projection.projection.0.bias",
+                "head.projection.projection.2.weight",
+                "head.projection.projection.2.bias",
             ]
         );
-        // One layer: a bare linear layer; a final BN takes the place of the bias.
-        let spec = MlpSpec {
+        // One layer: a bare linear layer, as PySlowFast's `nn.Linear` projection.
+        let mut spec = MlpSpec {
             layers: 1,
             hidden: 0,
             out: 4,
             bn: false,
-            final_bn: true,
+            final_bn: false,
         };
+        assert_eq!(
+            names(spec.clone(), true),
+            ["head.projection.weight", "head.projection.bias"]
+        );
+        // With a final BN (which replaces the bias) it is a sequence again.
+        spec.final_bn = true;
         assert_eq!(
             names(spec, true),
             [
-                "head.projection.weight",
-                "head.projection.1.weight",
-                "head.projection.1.bias",
-                "head.projection.1.running_mean",
-                "head.projection.1.running_var",
+                "head.projection.projection.0.weight",
+                "head.projection.projection.1.weight",
+                "head.projection.projection.1.bias",
+                "head.projection.projection.1.running_mean",
+                "head.projection.projection.1.running_var",
             ]
         );
     }

@@ -34,8 +34,7 @@ pub mod simclr;
 pub mod swav;
 
 pub use queue::RowQueue;
-
-use vst_spec::PairRule;
+pub use vst_spec::PairRule;
 
 use crate::model::{ModelError, invalid};
 

@@ -7,7 +7,7 @@
 //! | entry | name in the file | PySlowFast |
 //! |---|---|---|
 //! | online backbone | `backbone.s1.pathway0_stem.conv.weight`, `backbone.s2.pathway0_res0.branch2.a_bn.running_mean`, … | same |
-//! | projection head | `backbone.head.projection.{i}.weight` (`backbone.head.projection.weight` for one layer) | same |
+//! | projection head | `backbone.head.projection.projection.{i}.weight` (`backbone.head.projection.weight` for one layer) | same |
 //! | BYOL predictor | `backbone.head.predictors.0.projection.{i}.weight` | same |
 //! | momentum encoder | `backbone_hist.<name without "backbone.">` | same |
 //! | SwAV prototypes | `swav_prototypes.weight` | same |

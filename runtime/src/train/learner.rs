@@ -61,10 +61,10 @@ use crate::objective::simclr::simclr_loss;
 use crate::objective::swav::{QUEUE_START_EPOCH, SwavLoss, swav_loss};
 use crate::objective::{ClipLayout, NORMALIZE_EPS, RowQueue};
 
-/// Name prefix of the projection head (PySlowFast's `backbone.head.projection`).
+/// Module path of the projection head (PySlowFast's `backbone.head.projection`).
 const PROJECTION: &str = "backbone.head.projection";
-/// Name prefix of BYOL's predictor (PySlowFast's `backbone.head.predictors.0.projection`).
-const PREDICTOR: &str = "backbone.head.predictors.0.projection";
+/// Module path of BYOL's predictor (PySlowFast's `backbone.head.predictors.0`).
+const PREDICTOR: &str = "backbone.head.predictors.0";
 
 /// What one step did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -204,7 +204,7 @@ fn embedding_std(z: &Tensor) -> Result<f64, TrainError> {
 }
 
 fn is_target_entry(name: &str) -> bool {
-    name.starts_with(ONLINE_PREFIX) && !name.starts_with(PREDICTOR)
+    name.starts_with(ONLINE_PREFIX) && !name.starts_with("backbone.head.predictors.")
 }
 
 impl Learner {
