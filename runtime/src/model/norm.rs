@@ -37,6 +37,19 @@ impl BnUpdates {
         self.pending.is_empty()
     }
 
+    /// True when every recorded mean and variance is finite (a NaN input can reach the statistics even when a
+    /// ReLU downstream hides it from the loss).
+    pub fn all_finite(&self) -> EngineResult<bool> {
+        for (_, stats) in &self.pending {
+            let total = stats.mean.sum(&[], false)?.to_scalar()?
+                + stats.var.sum(&[], false)?.to_scalar()?;
+            if !total.is_finite() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Folds every recorded batch into the running statistics of `store`, in the order they were recorded
     /// (PyTorch's update: `mean ← 0.9·mean + 0.1·batch_mean`, the variance unbiased).
     pub fn apply(self, store: &mut ParamStore) -> EngineResult<()> {

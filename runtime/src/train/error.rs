@@ -13,7 +13,7 @@ pub enum TrainError {
     Engine(#[from] EngineError),
     /// The step's loss or gradient was NaN or infinite; nothing was updated.
     #[error(
-        "step {step}: the {what} is {value}; the step was rejected and the model left unchanged (a diverged run: lower the learning rate, or check the input clips)"
+        "step {step}: non-finite {what} ({value}); the step was rejected and the model left unchanged (a diverged run: lower the learning rate, or check the input clips)"
     )]
     NonFinite {
         step: u64,

@@ -614,6 +614,13 @@ impl Learner {
                 value: loss_value,
             });
         }
+        if !(online_bn.all_finite()? && target_bn.all_finite()?) {
+            return Err(TrainError::NonFinite {
+                step: step_index,
+                what: "batch-norm statistics",
+                value: f64::NAN,
+            });
+        }
         let embedding_std = embedding_std(emb.z.value())?;
         let dim = emb.z.shape()[1];
 
