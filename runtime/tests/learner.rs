@@ -387,3 +387,44 @@ fn refuses_bad_input_with_clear_messages() {
     assert_eq!(l.features(&batch).unwrap().shape(), [6, 32]);
     assert_eq!(l.steps_done(), 0);
 }
+
+#[test]
+fn swav_prototypes_stay_put_during_the_first_epoch_then_learn() {
+    // 2 epochs of 2 steps, prototypes frozen for the first epoch.
+    let mut l = learner("swav", 4);
+    let mut videos = Videos::new(8, 4);
+    let prototypes = |l: &Learner| {
+        l.online()
+            .get("swav_prototypes.weight")
+            .unwrap()
+            .to_vec()
+            .unwrap()
+    };
+    let conv = |l: &Learner| {
+        l.online()
+            .get("backbone.s1.pathway0_stem.conv.weight")
+            .unwrap()
+            .to_vec()
+            .unwrap()
+    };
+    let (p0, c0) = (prototypes(&l), conv(&l));
+    for k in 0..2 {
+        l.step(&videos.batch(4, 2), 2, k).unwrap();
+    }
+    let moved = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+    };
+    // Re-normalising unit rows every step may change the last bit, nothing more.
+    assert!(
+        moved(&prototypes(&l), &p0) < 1e-6,
+        "prototypes moved in the first epoch"
+    );
+    assert!(moved(&conv(&l), &c0) > 1e-4, "the backbone did not train");
+    l.step(&videos.batch(4, 2), 2, 2).unwrap();
+    assert!(
+        moved(&prototypes(&l), &p0) > 1e-4,
+        "prototypes still frozen after the first epoch"
+    );
+}
