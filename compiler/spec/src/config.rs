@@ -218,11 +218,12 @@ impl ObjectiveSpec {
 }
 
 /// Which (query, positive) clip pairs of one video enter a contrastive loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PairRule {
     /// The paper's rule: each clip in turn is the query, the other ρ − 1 clips are its positives, the loss is
     /// averaged over the ρ sub-losses.
+    #[default]
     AllPairs,
     /// The official code's SimCLR: only consecutive pairs (i, i + 1) enter the loss.
     Consecutive,
@@ -281,6 +282,10 @@ pub struct SwavSpec {
     pub freeze_prototypes_epochs: f64,
     /// Optional queue of past embeddings used when computing codes (0 = none).
     pub queue: u32,
+    /// Which (code view, predicting view) pairs enter the loss: every ordered pair (the paper's rule) or only
+    /// consecutive clips, as the official code's SwAV does.
+    #[serde(default)]
+    pub pairs: PairRule,
 }
 
 // ---------------------------------------------------------------------------------------------------------------
