@@ -1,1 +1,8 @@
 //! Video datasets, the ρ-clip sampler, T/S/C augmentation, the loader, and the synthetic dataset.
+
+pub mod error;
+pub mod list;
+pub mod rng;
+pub mod video;
+
+pub use error::{DataError, Result};
