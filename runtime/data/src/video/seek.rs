@@ -62,8 +62,7 @@ pub fn decode_frames<S: DecodeSession>(
     let mut session: Option<S> = None;
     let mut next_sample = 0usize; // the first sample not yet fed to `session`
     let mut first_error: Option<String> = None;
-    for t in 0..targets.len() {
-        let target = targets[t].0;
+    for &(target, _) in &targets {
         if session.is_some() && next_sample > target {
             continue; // decoded on the way to an earlier target
         }
