@@ -4,7 +4,8 @@
 - bframes.mp4: H.264 High profile with B-frames (b-pyramid) and several GOPs, 64x48, 48 frames, as x264 writes it;
 - bframes_ref.yuv: the frames at 8 random presentation positions as the ffmpeg command line decodes them
   (raw yuv420p, concatenated), and bframes_ref.json with their indices;
-- baseline.mp4 / baseline_ref.*: the same for a Constrained Baseline stream (no B-frames, what OpenH264 writes);
+- baseline.mp4 / baseline_ref.*: the same for a Constrained Baseline stream (no B-frames, what OpenH264 writes),
+  with the index (moov) before the data, so that a truncated copy keeps its index but loses frames;
 - mpeg4.mkv / mpeg4_ref.*: MPEG-4 Part 2 with B-frames in Matroska, for the `ffmpeg` feature's generic path.
 
 The Rust test decodes the same positions (in a random order) and compares them with these frames (PSNR >= 40 dB).
@@ -40,5 +41,5 @@ def make(name, codec_args, seed, ext="mp4"):
 OUT.mkdir(parents=True, exist_ok=True)
 make("bframes", ["-c:v", "libx264", "-profile:v", "high", "-preset", "medium", "-bf", "3", "-b_strategy", "0", "-g", "24",
                  "-keyint_min", "24", "-sc_threshold", "0", "-crf", "30"], seed=5)
-make("baseline", ["-c:v", "libx264", "-profile:v", "baseline", "-g", "30", "-crf", "30"], seed=6)
+make("baseline", ["-c:v", "libx264", "-profile:v", "baseline", "-g", "30", "-crf", "30", "-movflags", "+faststart"], seed=6)
 make("mpeg4", ["-c:v", "mpeg4", "-bf", "2", "-g", "20", "-q:v", "12"], seed=7, ext="mkv")
