@@ -141,6 +141,10 @@ pub struct SpatialAug {
     pub resized_crop: Option<ResizedCrop>,
     /// Horizontal flip probability (0.5 in the paper); None disables.
     pub flip: Option<f64>,
+    /// Without `resized_crop`: take the `size`² crop at the centre instead of a random position (`center_crop` in a
+    /// recipe), which makes S deterministic.
+    #[serde(default)]
+    pub center: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -92,9 +92,19 @@ impl Loader {
             return Err(DataError::Config("the batch size is 0".into()));
         }
         if config.shape.frames == 0 || config.shape.stride == 0 {
-            return Err(DataError::Config("clips need at least one frame and a stride of at least 1".into()));
+            return Err(DataError::Config(
+                "clips need at least one frame and a stride of at least 1".into(),
+            ));
         }
-        Ok(Loader { inner: Arc::new(Inner { entries, backend, config, metrics, bad: Mutex::new(HashSet::new()) }) })
+        Ok(Loader {
+            inner: Arc::new(Inner {
+                entries,
+                backend,
+                config,
+                metrics,
+                bad: Mutex::new(HashSet::new()),
+            }),
+        })
     }
 
     pub fn metrics(&self) -> &Arc<DataMetrics> {
@@ -112,7 +122,11 @@ impl Loader {
     /// Batches per epoch.
     pub fn batches_per_epoch(&self) -> usize {
         let (n, b) = (self.inner.entries.len(), self.inner.config.batch_videos);
-        if self.inner.config.drop_last { n / b } else { n.div_ceil(b) }
+        if self.inner.config.drop_last {
+            n / b
+        } else {
+            n.div_ceil(b)
+        }
     }
 
     /// The batches of `epoch`, made by the configured number of worker threads.
@@ -124,7 +138,11 @@ impl Loader {
             rng_for(inner.config.seed, Stream::Order, epoch, 0).shuffle(&mut order);
         }
         let batches = self.batches_per_epoch();
-        let tasks = if inner.config.drop_last { batches * inner.config.batch_videos } else { n };
+        let tasks = if inner.config.drop_last {
+            batches * inner.config.batch_videos
+        } else {
+            n
+        };
         order.truncate(tasks);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -144,7 +162,15 @@ impl Loader {
                 std::thread::spawn(move || worker(&inner, &shared, &order, epoch))
             })
             .collect();
-        Epoch { inner: inner.clone(), shared, order, epoch, next_batch: 0, batches, workers }
+        Epoch {
+            inner: inner.clone(),
+            shared,
+            order,
+            epoch,
+            next_batch: 0,
+            batches,
+            workers,
+        }
     }
 }
 
@@ -206,8 +232,16 @@ fn produce(inner: &Inner, order: &[usize], epoch: u64, task: usize) -> Result<(S
     let mut replacer = rng_for(config.seed, Stream::Replacement, epoch, task as u64);
     let mut last_error = String::new();
     for attempt in 0..=config.max_replacements {
-        let video = if attempt == 0 { order[task] } else { replacer.below(n as u64) as usize };
-        let known_bad = inner.bad.lock().map(|b| b.contains(&video)).unwrap_or(false);
+        let video = if attempt == 0 {
+            order[task]
+        } else {
+            replacer.below(n as u64) as usize
+        };
+        let known_bad = inner
+            .bad
+            .lock()
+            .map(|b| b.contains(&video))
+            .unwrap_or(false);
         if known_bad {
             continue;
         }
@@ -215,7 +249,15 @@ fn produce(inner: &Inner, order: &[usize], epoch: u64, task: usize) -> Result<(S
         let sample_index = (attempt * n + video) as u64;
         let entry = &inner.entries[video];
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            make_sample(inner.backend.as_ref(), entry, &config.mode, config.shape, config.seed, epoch, sample_index)
+            make_sample(
+                inner.backend.as_ref(),
+                entry,
+                &config.mode,
+                config.shape,
+                config.seed,
+                epoch,
+                sample_index,
+            )
         }))
         .unwrap_or_else(|panic| {
             let what = panic
@@ -223,7 +265,10 @@ fn produce(inner: &Inner, order: &[usize], epoch: u64, task: usize) -> Result<(S
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(DataError::Corrupt { path: entry.path.clone(), message: format!("the decoder panicked: {what}") })
+            Err(DataError::Corrupt {
+                path: entry.path.clone(),
+                message: format!("the decoder panicked: {what}"),
+            })
         });
         match outcome {
             Ok(sample) => {
@@ -284,7 +329,9 @@ impl Epoch {
                 samples.push(produce(&self.inner, &self.order, self.epoch, task)?);
             }
         } else {
-            let window_end = self.batch_tasks((self.next_batch + self.inner.config.prefetch).min(self.batches - 1)).end;
+            let window_end = self
+                .batch_tasks((self.next_batch + self.inner.config.prefetch).min(self.batches - 1))
+                .end;
             let mut state = lock(&self.shared);
             state.limit = state.limit.max(window_end);
             self.shared.work.notify_all();
@@ -297,7 +344,11 @@ impl Epoch {
                     if let Some(e) = state.error.take() {
                         return Err(e);
                     }
-                    state = self.shared.finished.wait(state).unwrap_or_else(|p| p.into_inner());
+                    state = self
+                        .shared
+                        .finished
+                        .wait(state)
+                        .unwrap_or_else(|p| p.into_inner());
                 }
             }
         }
@@ -321,7 +372,13 @@ fn assemble(inner: &Inner, samples: Vec<(Sample, usize)>) -> ClipBatch {
             video_indices.push(video);
         }
     }
-    ClipBatch { data, shape: [rows, t, size, size, 3], labels, video_indices, rows_per_video }
+    ClipBatch {
+        data,
+        shape: [rows, t, size, size, 3],
+        labels,
+        video_indices,
+        rows_per_video,
+    }
 }
 
 impl Iterator for Epoch {

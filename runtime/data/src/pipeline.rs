@@ -14,11 +14,19 @@ use vst_spec::{AugmentSpec, ClipSpec, Normalize, TemporalAug, Timespan};
 #[derive(Debug, Clone, PartialEq)]
 pub enum SampleMode {
     /// Pre-training: ρ clips per video (two views of one clip for ρ = 1), each with its own T/S/C draw.
-    Pretrain { clips: ClipSpec, augment: AugmentSpec },
+    Pretrain {
+        clips: ClipSpec,
+        augment: AugmentSpec,
+    },
     /// Supervised training (e.g. the linear probe): one augmented clip per video.
     Single { augment: AugmentSpec },
     /// Evaluation: `temporal × spatial` fixed views per video (temporal-major), `size`² each, only normalised.
-    Test { temporal: u32, spatial: u32, size: u32, normalize: Normalize },
+    Test {
+        temporal: u32,
+        spatial: u32,
+        size: u32,
+        normalize: Normalize,
+    },
 }
 
 impl SampleMode {
@@ -27,14 +35,18 @@ impl SampleMode {
         match self {
             SampleMode::Pretrain { clips, .. } => clips_per_video(clips.count),
             SampleMode::Single { .. } => 1,
-            SampleMode::Test { temporal, spatial, .. } => (*temporal as usize).max(1) * (*spatial as usize).max(1),
+            SampleMode::Test {
+                temporal, spatial, ..
+            } => (*temporal as usize).max(1) * (*spatial as usize).max(1),
         }
     }
 
     /// Side of the square clips.
     pub fn size(&self) -> usize {
         match self {
-            SampleMode::Pretrain { augment, .. } | SampleMode::Single { augment } => augment.spatial.size as usize,
+            SampleMode::Pretrain { augment, .. } | SampleMode::Single { augment } => {
+                augment.spatial.size as usize
+            }
             SampleMode::Test { size, .. } => *size as usize,
         }
     }
@@ -86,41 +98,77 @@ pub fn make_sample(
     let mut reader = backend.open(&entry.path)?;
     let info = reader.info();
     if info.frames == 0 || info.width == 0 || info.height == 0 {
-        return Err(DataError::Corrupt { path: entry.path.clone(), message: "the video has no frames".into() });
+        return Err(DataError::Corrupt {
+            path: entry.path.clone(),
+            message: "the video has no frames".into(),
+        });
     }
     let mut rng = rng_for(seed, Stream::Sample, epoch, index);
     let size = mode.size();
-    let (clips, draws, views): (VideoClips, Vec<Option<ClipDraw>>, Vec<(usize, crate::augment::CropBox)>) =
-        match mode {
-            SampleMode::Pretrain { clips, augment } => {
-                let v = draw_clips(&mut rng, info.frames, info.fps, shape.frames, shape.stride, clips, &augment.temporal);
-                let draws = v.clips.iter().map(|_| Some(draw_clip(&mut rng, info.width, info.height, augment))).collect();
-                (v, draws, Vec::new())
-            }
-            SampleMode::Single { augment } => {
-                let one = ClipSpec { count: 2, span: Timespan::Anywhere };
-                let temporal = TemporalAug { random_start: true, ..augment.temporal.clone() };
-                let mut v = draw_clips(&mut rng, info.frames, info.fps, shape.frames, shape.stride, &one, &temporal);
-                v.clips.truncate(1);
-                let draws = vec![Some(draw_clip(&mut rng, info.width, info.height, augment))];
-                (v, draws, Vec::new())
-            }
-            SampleMode::Test { temporal, spatial, .. } => {
-                let t = test_clips(info.frames, shape.frames, shape.stride, *temporal as usize);
-                let m = (*spatial as usize).max(1);
-                let mut views = Vec::new();
-                for c in 0..t.clips.len() {
-                    for s in 0..m {
-                        views.push((c, test_crop(info.width, info.height, s, m)));
-                    }
+    let (clips, draws, views): (
+        VideoClips,
+        Vec<Option<ClipDraw>>,
+        Vec<(usize, crate::augment::CropBox)>,
+    ) = match mode {
+        SampleMode::Pretrain { clips, augment } => {
+            let v = draw_clips(
+                &mut rng,
+                info.frames,
+                info.fps,
+                shape.frames,
+                shape.stride,
+                clips,
+                &augment.temporal,
+            );
+            let draws = v
+                .clips
+                .iter()
+                .map(|_| Some(draw_clip(&mut rng, info.width, info.height, augment)))
+                .collect();
+            (v, draws, Vec::new())
+        }
+        SampleMode::Single { augment } => {
+            let one = ClipSpec {
+                count: 2,
+                span: Timespan::Anywhere,
+            };
+            let temporal = TemporalAug {
+                random_start: true,
+                ..augment.temporal.clone()
+            };
+            let mut v = draw_clips(
+                &mut rng,
+                info.frames,
+                info.fps,
+                shape.frames,
+                shape.stride,
+                &one,
+                &temporal,
+            );
+            v.clips.truncate(1);
+            let draws = vec![Some(draw_clip(&mut rng, info.width, info.height, augment))];
+            (v, draws, Vec::new())
+        }
+        SampleMode::Test {
+            temporal, spatial, ..
+        } => {
+            let t = test_clips(info.frames, shape.frames, shape.stride, *temporal as usize);
+            let m = (*spatial as usize).max(1);
+            let mut views = Vec::new();
+            for c in 0..t.clips.len() {
+                for s in 0..m {
+                    views.push((c, test_crop(info.width, info.height, s, m)));
                 }
-                let draws = vec![None; views.len()];
-                (t, draws, views)
             }
-        };
+            let draws = vec![None; views.len()];
+            (t, draws, views)
+        }
+    };
     let needed = clips.needed_frames();
     let decoded = reader.read_frames(&needed)?;
-    let frame_of = |index: usize| -> &Frame { &decoded[needed.binary_search(&index).expect("requested frame")] };
+    let frame_of = |index: usize| -> &Frame {
+        &decoded[needed.binary_search(&index).expect("requested frame")]
+    };
 
     let rows = mode.rows_per_video();
     let clip_len = shape.frames * size * size * 3;
@@ -128,8 +176,18 @@ pub fn make_sample(
     match mode {
         SampleMode::Test { normalize, .. } => {
             for (row, (c, crop)) in views.iter().enumerate() {
-                let frames: Vec<&Frame> = clips.clips[*c].frames.iter().map(|&f| frame_of(f)).collect();
-                render_view(&frames, crop, size, normalize, &mut data[row * clip_len..(row + 1) * clip_len]);
+                let frames: Vec<&Frame> = clips.clips[*c]
+                    .frames
+                    .iter()
+                    .map(|&f| frame_of(f))
+                    .collect();
+                render_view(
+                    &frames,
+                    crop,
+                    size,
+                    normalize,
+                    &mut data[row * clip_len..(row + 1) * clip_len],
+                );
             }
         }
         SampleMode::Pretrain { augment, .. } | SampleMode::Single { augment } => {
@@ -147,5 +205,11 @@ pub fn make_sample(
             }
         }
     }
-    Ok(Sample { data, rows, looped: clips.looped, clips, draws })
+    Ok(Sample {
+        data,
+        rows,
+        looped: clips.looped,
+        clips,
+        draws,
+    })
 }

@@ -116,6 +116,7 @@ mod tests {
                     aspect: Range::new(0.75, 1.333),
                 }),
                 flip: Some(0.5),
+                center: false,
             },
             color: ColorAug {
                 jitter: Some(ColorJitter {

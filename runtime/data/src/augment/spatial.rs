@@ -31,8 +31,8 @@ impl CropBox {
 
 /// Draws the crop of one training clip from a `width × height` source, following the paper's recipe: scale the
 /// short side to a random length in `short_side`, then a random resized crop (area fraction and log-uniform
-/// aspect, as torchvision's RandomResizedCrop, 10 tries then a centre crop) or a plain random `size`² crop, then
-/// a horizontal flip with probability `flip`.
+/// aspect, as torchvision's RandomResizedCrop, 10 tries then a centre crop) or a plain `size`² crop (at a random
+/// position, or the centre when `center`), then a horizontal flip with probability `flip`.
 pub fn draw_crop(rng: &mut DataRng, width: usize, height: usize, spatial: &SpatialAug) -> CropBox {
     let (w, h) = (width.max(1) as f64, height.max(1) as f64);
     let scale = match spatial.short_side {
@@ -79,9 +79,13 @@ pub fn draw_crop(rng: &mut DataRng, width: usize, height: usize, spatial: &Spati
         None => {
             let size = spatial.size as f64;
             let (cw, ch) = (size.min(sw), size.min(sh));
-            let x = rng.range_inclusive(0, (sw - cw) as i64) as f64;
-            let y = rng.range_inclusive(0, (sh - ch) as i64) as f64;
-            (x, y, cw, ch)
+            if spatial.center {
+                (((sw - cw) / 2.0).floor(), ((sh - ch) / 2.0).floor(), cw, ch)
+            } else {
+                let x = rng.range_inclusive(0, (sw - cw) as i64) as f64;
+                let y = rng.range_inclusive(0, (sh - ch) as i64) as f64;
+                (x, y, cw, ch)
+            }
         }
     };
     let flip = spatial.flip.is_some_and(|p| rng.chance(p));
@@ -232,6 +236,7 @@ mod tests {
                 aspect: Range::new(0.75, 1.333),
             }),
             flip: Some(0.5),
+            center: false,
         }
     }
 

@@ -6,7 +6,8 @@ use crate::error::{DataError, Result};
 use mp4::{AvcConfig, MediaConfig, Mp4Config, Mp4Sample, Mp4Writer, TrackConfig, TrackType};
 use openh264::OpenH264API;
 use openh264::encoder::{
-    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, QpRange, RateControlMode, UsageType,
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, QpRange,
+    RateControlMode, UsageType,
 };
 use openh264::formats::YUVSlices;
 use std::io::Cursor;
@@ -63,33 +64,52 @@ fn split_annexb(data: &[u8]) -> Vec<&[u8]> {
 
 impl H264Mp4Encoder {
     pub fn new(width: usize, height: usize, settings: EncodeSettings) -> Result<H264Mp4Encoder> {
-        if width % 2 != 0 || height % 2 != 0 || width < 16 || height < 16 {
-            return Err(DataError::Config(format!("video size {width}x{height}: both sides must be even and at least 16")));
+        if !width.is_multiple_of(2) || !height.is_multiple_of(2) || width < 16 || height < 16 {
+            return Err(DataError::Config(format!(
+                "video size {width}x{height}: both sides must be even and at least 16"
+            )));
         }
         if !(settings.fps > 0.0 && settings.fps <= 240.0) {
-            return Err(DataError::Config(format!("frame rate {} is outside (0, 240]", settings.fps)));
+            return Err(DataError::Config(format!(
+                "frame rate {} is outside (0, 240]",
+                settings.fps
+            )));
         }
         let config = EncoderConfig::new()
-            .usage_type(UsageType::CameraVideoNonRealTime)
-            .rate_control_mode(RateControlMode::Quality)
+            .usage_type(UsageType::CameraVideoRealTime)
+            // Buffer-based rate control clips every picture's QP to [min, max]: with min = max, a fixed QP.
+            .rate_control_mode(RateControlMode::Bufferbased)
             .bitrate(BitRate::from_bps(50_000_000))
             .qp(QpRange::new(settings.qp, settings.qp))
             .max_frame_rate(FrameRate::from_hz(settings.fps as f32))
-            .intra_frame_period(IntraFramePeriod::from_num_frames(settings.keyframe_interval.max(1)))
+            .intra_frame_period(IntraFramePeriod::from_num_frames(
+                settings.keyframe_interval.max(1),
+            ))
             .skip_frames(false)
             .scene_change_detect(false)
             .adaptive_quantization(false)
             .background_detection(false)
             .complexity(Complexity::Medium)
             .num_threads(1);
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(encode_error)?;
+        let encoder =
+            Encoder::with_api_config(OpenH264API::from_source(), config).map_err(encode_error)?;
         // Integer frame rates get an exact timescale; others a microsecond clock.
         let (timescale, frame_ticks) = if settings.fps.fract() == 0.0 {
             (settings.fps as u32 * 1000, 1000)
         } else {
             (1_000_000, (1e6 / settings.fps).round() as u32)
         };
-        Ok(H264Mp4Encoder { encoder, width, height, settings, frame_ticks, timescale, sps: None, pps: None, samples: Vec::new() })
+        Ok(H264Mp4Encoder {
+            encoder,
+            width,
+            height,
+            settings,
+            frame_ticks,
+            timescale,
+            sps: None,
+            pps: None,
+            samples: Vec::new(),
+        })
     }
 
     /// Encodes one frame given as packed YUV 4:2:0 planes.
@@ -97,7 +117,7 @@ impl H264Mp4Encoder {
         let (w, h) = (self.width, self.height);
         let source = YUVSlices::new((y, u, v), (w, h), (w, w / 2, w / 2));
         let index = self.samples.len();
-        let force_idr = index as u32 % self.settings.keyframe_interval.max(1) == 0;
+        let force_idr = (index as u32).is_multiple_of(self.settings.keyframe_interval.max(1));
         if force_idr && index > 0 {
             self.encoder.force_intra_frame();
         }
@@ -126,7 +146,9 @@ impl H264Mp4Encoder {
             }
         }
         if sample.is_empty() {
-            return Err(DataError::Encode(format!("the encoder produced no picture for frame {index}")));
+            return Err(DataError::Encode(format!(
+                "the encoder produced no picture for frame {index}"
+            )));
         }
         self.samples.push((sample, sync));
         Ok(())
@@ -136,16 +158,26 @@ impl H264Mp4Encoder {
     pub fn finish(self) -> Result<Vec<u8>> {
         let (sps, pps) = match (self.sps, self.pps) {
             (Some(s), Some(p)) => (s, p),
-            _ => return Err(DataError::Encode("no parameter sets came out of the encoder".into())),
+            _ => {
+                return Err(DataError::Encode(
+                    "no parameter sets came out of the encoder".into(),
+                ));
+            }
         };
         let brand = |s: &str| s.parse().map_err(encode_error);
         let config = Mp4Config {
             major_brand: brand("isom")?,
             minor_version: 512,
-            compatible_brands: vec![brand("isom")?, brand("iso2")?, brand("avc1")?, brand("mp41")?],
+            compatible_brands: vec![
+                brand("isom")?,
+                brand("iso2")?,
+                brand("avc1")?,
+                brand("mp41")?,
+            ],
             timescale: 1000,
         };
-        let mut writer = Mp4Writer::write_start(Cursor::new(Vec::new()), &config).map_err(encode_error)?;
+        let mut writer =
+            Mp4Writer::write_start(Cursor::new(Vec::new()), &config).map_err(encode_error)?;
         writer
             .add_track(&TrackConfig {
                 track_type: TrackType::Video,
@@ -180,13 +212,22 @@ mod tests {
 
     #[test]
     fn splits_three_and_four_byte_start_codes() {
-        let data = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4];
-        assert_eq!(split_annexb(&data), vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4][..]]);
+        let data = [
+            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4,
+        ];
+        assert_eq!(
+            split_annexb(&data),
+            vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4][..]]
+        );
     }
 
     #[test]
     fn rejects_odd_sizes() {
-        let s = EncodeSettings { fps: 10.0, qp: 20, keyframe_interval: 8 };
+        let s = EncodeSettings {
+            fps: 10.0,
+            qp: 20,
+            keyframe_interval: 8,
+        };
         assert!(H264Mp4Encoder::new(33, 32, s).is_err());
         assert!(H264Mp4Encoder::new(32, 32, EncodeSettings { fps: 0.0, ..s }).is_err());
     }

@@ -49,7 +49,10 @@ pub struct SynthEncoding {
 
 impl Default for SynthEncoding {
     fn default() -> Self {
-        SynthEncoding { qp: 24, keyframe_interval: 16 }
+        SynthEncoding {
+            qp: 24,
+            keyframe_interval: 16,
+        }
     }
 }
 
@@ -90,7 +93,11 @@ impl Split {
 pub fn validate(spec: &SynthSpec) -> Result<()> {
     let bad = |m: String| Err(DataError::Config(format!("synthetic dataset: {m}")));
     if spec.classes == 0 || spec.classes > shapes::MAX_CLASSES {
-        return bad(format!("classes = {} (must be 1..={})", spec.classes, shapes::MAX_CLASSES));
+        return bad(format!(
+            "classes = {} (must be 1..={})",
+            spec.classes,
+            shapes::MAX_CLASSES
+        ));
     }
     if spec.train_per_class == 0 {
         return bad("train_per_class must be at least 1".into());
@@ -98,8 +105,17 @@ pub fn validate(spec: &SynthSpec) -> Result<()> {
     if spec.frames == 0 {
         return bad("frames must be at least 1".into());
     }
-    if spec.width % 2 != 0 || spec.height % 2 != 0 || spec.width < 16 || spec.height < 16 || spec.width > 1920 || spec.height > 1080 {
-        return bad(format!("size {}x{} (both sides even, 16..=1920 by 16..=1080)", spec.width, spec.height));
+    if !spec.width.is_multiple_of(2)
+        || !spec.height.is_multiple_of(2)
+        || spec.width < 16
+        || spec.height < 16
+        || spec.width > 1920
+        || spec.height > 1080
+    {
+        return bad(format!(
+            "size {}x{} (both sides even, 16..=1920 by 16..=1080)",
+            spec.width, spec.height
+        ));
     }
     if !(spec.fps > 0.0 && spec.fps <= 240.0) {
         return bad(format!("fps = {} (must be in (0, 240])", spec.fps));
@@ -131,7 +147,11 @@ pub fn script(spec: &SynthSpec, split: Split, class: u32, index: u32) -> VideoSc
 
 /// The exact YUV 4:2:0 planes the encoder receives for frame `frame` of a script (what a perfect decoder would
 /// return).
-pub fn frame_yuv(script: &VideoScript, spec: &SynthSpec, frame: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+pub fn frame_yuv(
+    script: &VideoScript,
+    spec: &SynthSpec,
+    frame: usize,
+) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let (w, h) = (spec.width as usize, spec.height as usize);
     let mut rgb = vec![0u8; w * h * 3];
     script.render(frame, &mut rgb);
@@ -139,11 +159,19 @@ pub fn frame_yuv(script: &VideoScript, spec: &SynthSpec, frame: usize) -> (Vec<u
 }
 
 /// Encodes one video to mp4 bytes.
-pub fn encode_video(script: &VideoScript, spec: &SynthSpec, encoding: SynthEncoding) -> Result<Vec<u8>> {
+pub fn encode_video(
+    script: &VideoScript,
+    spec: &SynthSpec,
+    encoding: SynthEncoding,
+) -> Result<Vec<u8>> {
     let mut encoder = H264Mp4Encoder::new(
         spec.width as usize,
         spec.height as usize,
-        EncodeSettings { fps: spec.fps, qp: encoding.qp, keyframe_interval: encoding.keyframe_interval },
+        EncodeSettings {
+            fps: spec.fps,
+            qp: encoding.qp,
+            keyframe_interval: encoding.keyframe_interval,
+        },
     )?;
     for f in 0..spec.frames as usize {
         let (y, u, v) = frame_yuv(script, spec, f);
@@ -162,7 +190,12 @@ pub fn generate(spec: &SynthSpec, dir: &Path, threads: usize) -> Result<SynthDat
     generate_with(spec, dir, threads, SynthEncoding::default())
 }
 
-pub fn generate_with(spec: &SynthSpec, dir: &Path, threads: usize, encoding: SynthEncoding) -> Result<SynthDataset> {
+pub fn generate_with(
+    spec: &SynthSpec,
+    dir: &Path,
+    threads: usize,
+    encoding: SynthEncoding,
+) -> Result<SynthDataset> {
     validate(spec)?;
     let manifest = Manifest {
         generator_version: GENERATOR_VERSION,
@@ -181,7 +214,10 @@ pub fn generate_with(spec: &SynthSpec, dir: &Path, threads: usize, encoding: Syn
     if let Ok(text) = std::fs::read_to_string(&manifest_path)
         && serde_json::from_str::<Manifest>(&text).is_ok_and(|m| m == manifest)
     {
-        return Ok(SynthDataset { generated: false, ..out });
+        return Ok(SynthDataset {
+            generated: false,
+            ..out
+        });
     }
     // Anything there is stale or incomplete: the manifest goes first so a crash mid-way is never taken as done.
     if manifest_path.exists() {
@@ -190,7 +226,11 @@ pub fn generate_with(spec: &SynthSpec, dir: &Path, threads: usize, encoding: Syn
 
     let mut jobs = Vec::new();
     for split in [Split::Train, Split::Val] {
-        let per_class = if split == Split::Train { spec.train_per_class } else { spec.val_per_class };
+        let per_class = if split == Split::Train {
+            spec.train_per_class
+        } else {
+            spec.val_per_class
+        };
         for class in 0..spec.classes {
             for index in 0..per_class {
                 jobs.push((split, class, index));
@@ -209,7 +249,9 @@ pub fn generate_with(spec: &SynthSpec, dir: &Path, threads: usize, encoding: Syn
                     }
                     let (split, class, index) = jobs[i];
                     let result = encode_video(&script(spec, split, class, index), spec, encoding)
-                        .and_then(|bytes| write_atomic(&dir.join(relative_path(split, class, index)), &bytes));
+                        .and_then(|bytes| {
+                            write_atomic(&dir.join(relative_path(split, class, index)), &bytes)
+                        });
                     if let Err(e) = result
                         && let Ok(mut f) = failure.lock()
                     {

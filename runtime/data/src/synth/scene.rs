@@ -80,14 +80,24 @@ impl Backdrop {
             let freq = rng.uniform(1.5, 7.0) as f32 / width as f32;
             let phase = rng.uniform(0.0, std::f64::consts::TAU) as f32;
             let strength = rng.uniform(0.25, 0.55) as f32;
-            gratings.push((color, square, angle.cos() * freq, angle.sin() * freq, phase, strength));
+            gratings.push((
+                color,
+                square,
+                angle.cos() * freq,
+                angle.sin() * freq,
+                phase,
+                strength,
+            ));
         }
         let (gx, gy) = (gradient_angle.cos(), gradient_angle.sin());
         let diag = ((bw * bw + bh * bh) as f32).sqrt();
         let mut rgb = vec![0f32; bw * bh * 3];
         for y in 0..bh {
             for x in 0..bw {
-                let s = (((x as f32 - bw as f32 / 2.0) * gx + (y as f32 - bh as f32 / 2.0) * gy) / diag + 0.5).clamp(0.0, 1.0);
+                let s = (((x as f32 - bw as f32 / 2.0) * gx + (y as f32 - bh as f32 / 2.0) * gy)
+                    / diag
+                    + 0.5)
+                    .clamp(0.0, 1.0);
                 let mut c = [0f32; 3];
                 for k in 0..3 {
                     c[k] = c1[k] + (c2[k] - c1[k]) * s;
@@ -203,12 +213,17 @@ impl VideoScript {
             let start = if s == 0 {
                 0
             } else {
-                ((s as f32 + rng.uniform(-0.2, 0.2) as f32) * scene_len).round().clamp(1.0, frames as f32 - 1.0) as usize
+                ((s as f32 + rng.uniform(-0.2, 0.2) as f32) * scene_len)
+                    .round()
+                    .clamp(1.0, frames as f32 - 1.0) as usize
             };
             let rgb = Backdrop::draw(rng, width, height, margin);
             // Pan over the scene at most across the margin.
             let reach = margin as f32 / (scene_len / 2.0).max(1.0);
-            let velocity = (rng.uniform(-1.0, 1.0) as f32 * reach, rng.uniform(-1.0, 1.0) as f32 * reach);
+            let velocity = (
+                rng.uniform(-1.0, 1.0) as f32 * reach,
+                rng.uniform(-1.0, 1.0) as f32 * reach,
+            );
             backdrops.push(Backdrop {
                 width: width + 2 * margin,
                 height: height + 2 * margin,
@@ -221,22 +236,34 @@ impl VideoScript {
         backdrops.sort_by_key(|b| b.start);
         let fade = ((scene_len / 6.0).round() as usize).clamp(1, 4);
 
-        let radius = rng.uniform(0.16, 0.22) as f32 * short;
+        let radius = rng.uniform(0.2, 0.27) as f32 * short;
         let scale = Wave::draw(rng, 0.25 * n, (0.5, 1.5));
         let reach = radius * (1.0 + scale.amplitude) * 1.05;
-        let free = ((width as f32 / 2.0 - reach).max(0.0), (height as f32 / 2.0 - reach).max(0.0));
+        let free = (
+            (width as f32 / 2.0 - reach).max(0.0),
+            (height as f32 / 2.0 - reach).max(0.0),
+        );
         let (ax, ay) = (rng.uniform(0.6, 1.0) as f32, rng.uniform(0.6, 1.0) as f32);
-        let path = (Wave::draw(rng, free.0 * n * ax, (0.5, 1.5)), Wave::draw(rng, free.1 * n * ay, (0.5, 1.5)));
+        let path = (
+            Wave::draw(rng, free.0 * n * ax, (0.5, 1.5)),
+            Wave::draw(rng, free.1 * n * ay, (0.5, 1.5)),
+        );
         // Without motion the object still sits at a random place.
         let centre = (
-            width as f32 / 2.0 + rng.uniform(-1.0, 1.0) as f32 * (free.0 - path.0.amplitude.abs()).max(0.0),
-            height as f32 / 2.0 + rng.uniform(-1.0, 1.0) as f32 * (free.1 - path.1.amplitude.abs()).max(0.0),
+            width as f32 / 2.0
+                + rng.uniform(-1.0, 1.0) as f32 * (free.0 - path.0.amplitude.abs()).max(0.0),
+            height as f32 / 2.0
+                + rng.uniform(-1.0, 1.0) as f32 * (free.1 - path.1.amplitude.abs()).max(0.0),
         );
         let angle = rng.uniform(-0.15, 0.15) as f32;
         let turn = Wave::draw(rng, 0.25 * n, (0.3, 1.0));
         let light = color_with_luma(rng, 0.6, 0.95);
         let dark = color_with_luma(rng, 0.05, 0.3);
-        let outline = if rng.chance(0.5) { [0.02; 3] } else { [0.98; 3] };
+        let outline = if rng.chance(0.5) {
+            [0.02; 3]
+        } else {
+            [0.98; 3]
+        };
         let hue_drift = Wave::draw(rng, 0.3 * n, (0.3, 1.0));
         let gain = Wave::draw(rng, 0.35 * n, (0.5, 1.5));
         let cast = [
@@ -249,9 +276,15 @@ impl VideoScript {
         for _ in 0..distractors {
             let bar = rng.chance(0.4);
             let size = if bar {
-                (rng.uniform(0.15, 0.3) as f32 * short, rng.uniform(0.02, 0.04) as f32 * short)
+                (
+                    rng.uniform(0.15, 0.3) as f32 * short,
+                    rng.uniform(0.02, 0.04) as f32 * short,
+                )
             } else {
-                (rng.uniform(0.06, 0.12) as f32 * short, rng.uniform(0.04, 0.1) as f32 * short)
+                (
+                    rng.uniform(0.06, 0.12) as f32 * short,
+                    rng.uniform(0.04, 0.1) as f32 * short,
+                )
             };
             let appear = rng.uniform(0.0, 0.7) as f32;
             let speed = short * 0.6 * n; // pixels per video
@@ -260,8 +293,14 @@ impl VideoScript {
                 color: random_color(rng),
                 size,
                 angle: rng.uniform(0.0, std::f64::consts::PI) as f32,
-                position: (rng.uniform(0.0, width as f64) as f32, rng.uniform(0.0, height as f64) as f32),
-                velocity: (rng.uniform(-1.0, 1.0) as f32 * speed, rng.uniform(-1.0, 1.0) as f32 * speed),
+                position: (
+                    rng.uniform(0.0, width as f64) as f32,
+                    rng.uniform(0.0, height as f64) as f32,
+                ),
+                velocity: (
+                    rng.uniform(-1.0, 1.0) as f32 * speed,
+                    rng.uniform(-1.0, 1.0) as f32 * speed,
+                ),
                 appear,
                 vanish: appear + rng.uniform(0.25, 0.6) as f32,
                 in_front: rng.chance(0.5),
@@ -305,8 +344,10 @@ impl VideoScript {
     }
 
     fn backdrop_at(&self, b: &Backdrop, frame: f32, x: f32, y: f32) -> [f32; 3] {
-        let dx = (b.velocity.0 * (frame - b.centre_frame)).clamp(-(self.margin as f32), self.margin as f32);
-        let dy = (b.velocity.1 * (frame - b.centre_frame)).clamp(-(self.margin as f32), self.margin as f32);
+        let dx = (b.velocity.0 * (frame - b.centre_frame))
+            .clamp(-(self.margin as f32), self.margin as f32);
+        let dy = (b.velocity.1 * (frame - b.centre_frame))
+            .clamp(-(self.margin as f32), self.margin as f32);
         b.sample(x + self.margin as f32 + dx, y + self.margin as f32 + dy)
     }
 
@@ -318,7 +359,11 @@ impl VideoScript {
         let mut rgb = vec![0f32; w * h * 3];
 
         // Background: the current scene, cross-faded from the previous one just after a cut.
-        let current = self.backdrops.iter().rposition(|b| b.start <= frame).unwrap_or(0);
+        let current = self
+            .backdrops
+            .iter()
+            .rposition(|b| b.start <= frame)
+            .unwrap_or(0);
         let fade_in = if current > 0 && frame < self.backdrops[current].start + self.fade {
             (frame - self.backdrops[current].start + 1) as f32 / (self.fade + 1) as f32
         } else {
@@ -348,7 +393,11 @@ impl VideoScript {
             let centre = ((o.offset + o.speed * t).rem_euclid(1.4)) - 0.2;
             for y in 0..h {
                 for x in 0..w {
-                    let along = if o.vertical { x as f32 / w as f32 } else { y as f32 / h as f32 };
+                    let along = if o.vertical {
+                        x as f32 / w as f32
+                    } else {
+                        y as f32 / h as f32
+                    };
                     let d = (along - centre).abs() - o.half_width;
                     let extent = if o.vertical { w } else { h } as f32;
                     let alpha = (0.5 - d * extent).clamp(0.0, 1.0); // one-pixel soft edge
@@ -364,10 +413,16 @@ impl VideoScript {
 
         // Global illumination and colour cast.
         let gain = 1.0 + self.gain.at(t);
-        let cast = [1.0 + self.cast[0].at(t), 1.0 + self.cast[1].at(t), 1.0 + self.cast[2].at(t)];
+        let cast = [
+            1.0 + self.cast[0].at(t),
+            1.0 + self.cast[1].at(t),
+            1.0 + self.cast[2].at(t),
+        ];
         for (o, chunk) in out.chunks_exact_mut(3).zip(rgb.chunks_exact(3)) {
             for k in 0..3 {
-                o[k] = (chunk[k] * gain * cast[k] * 255.0).round().clamp(0.0, 255.0) as u8;
+                o[k] = (chunk[k] * gain * cast[k] * 255.0)
+                    .round()
+                    .clamp(0.0, 255.0) as u8;
             }
         }
     }
@@ -375,7 +430,10 @@ impl VideoScript {
     fn draw_object(&self, t: f32, rgb: &mut [f32]) {
         let (w, h) = (self.width, self.height);
         let radius = self.radius * (1.0 + self.scale.at(t));
-        let (cx, cy) = (self.centre.0 + self.path.0.at(t), self.centre.1 + self.path.1.at(t));
+        let (cx, cy) = (
+            self.centre.0 + self.path.0.at(t),
+            self.centre.1 + self.path.1.at(t),
+        );
         let angle = self.angle + self.turn.at(t);
         let (cos, sin) = (angle.cos(), angle.sin());
         let drift = self.hue_drift.at(t);
@@ -384,8 +442,14 @@ impl VideoScript {
         // Outline: one pixel around the silhouette, in object units.
         let rim = 1.3 / radius;
         let reach = radius * 1.45;
-        let (x0, x1) = ((cx - reach).floor().max(0.0) as usize, ((cx + reach).ceil() as usize).min(w));
-        let (y0, y1) = ((cy - reach).floor().max(0.0) as usize, ((cy + reach).ceil() as usize).min(h));
+        let (x0, x1) = (
+            (cx - reach).floor().max(0.0) as usize,
+            ((cx + reach).ceil() as usize).min(w),
+        );
+        let (y0, y1) = (
+            (cy - reach).floor().max(0.0) as usize,
+            ((cy + reach).ceil() as usize).min(h),
+        );
         const SUB: [(f32, f32); 4] = [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)];
         for y in y0..y1 {
             for x in x0..x1 {
@@ -398,7 +462,11 @@ impl VideoScript {
                     let color = if inside(self.shape, u, v) {
                         let shrink = 1.0 + rim;
                         if inside(self.shape, u * shrink, v * shrink) {
-                            if pattern_is_second(self.pattern, u, v) { dark } else { light }
+                            if pattern_is_second(self.pattern, u, v) {
+                                dark
+                            } else {
+                                light
+                            }
                         } else {
                             self.outline
                         }
@@ -436,8 +504,14 @@ impl VideoScript {
         let cy = bounce(d.position.1 + d.velocity.1 * t, h);
         let (cos, sin) = (d.angle.cos(), d.angle.sin());
         let reach = d.size.0.max(d.size.1) * 1.6;
-        let (x0, x1) = ((cx - reach).floor().max(0.0) as usize, ((cx + reach).ceil().max(0.0) as usize).min(self.width));
-        let (y0, y1) = ((cy - reach).floor().max(0.0) as usize, ((cy + reach).ceil().max(0.0) as usize).min(self.height));
+        let (x0, x1) = (
+            (cx - reach).floor().max(0.0) as usize,
+            ((cx + reach).ceil().max(0.0) as usize).min(self.width),
+        );
+        let (y0, y1) = (
+            (cy - reach).floor().max(0.0) as usize,
+            ((cy + reach).ceil().max(0.0) as usize).min(self.height),
+        );
         for y in y0..y1 {
             for x in x0..x1 {
                 let (px, py) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);

@@ -15,7 +15,10 @@ pub fn class_parts(class: u32) -> (usize, usize) {
 }
 
 pub fn shape_name(shape: usize) -> &'static str {
-    ["disk", "square", "triangle", "plus", "ring", "star", "diamond", "hexagon", "crescent", "H", "arrow"][shape % SHAPES]
+    [
+        "disk", "square", "triangle", "plus", "ring", "star", "diamond", "hexagon", "crescent",
+        "H", "arrow",
+    ][shape % SHAPES]
 }
 
 pub fn pattern_name(pattern: usize) -> &'static str {
@@ -30,7 +33,7 @@ pub fn inside(shape: usize, u: f32, v: f32) -> bool {
         0 => r <= 0.95,
         1 => au.max(av) <= 0.8,
         // Upward triangle: base at v = 0.75, apex at v = -0.9.
-        2 => v <= 0.75 && v >= -0.9 && au <= (v + 0.9) / 1.65 * 0.95,
+        2 => (-0.9..=0.75).contains(&v) && au <= (v + 0.9) / 1.65 * 0.95,
         3 => (au <= 0.3 && av <= 0.95) || (av <= 0.3 && au <= 0.95),
         4 => (0.5..=0.95).contains(&r),
         5 => {
@@ -40,9 +43,12 @@ pub fn inside(shape: usize, u: f32, v: f32) -> bool {
         6 => au + av <= 1.0,
         7 => (au * 0.866 + av * 0.5).max(av) <= 0.85,
         8 => r <= 0.95 && ((u - 0.45).powi(2) + (v + 0.15).powi(2)).sqrt() > 0.75,
-        9 => (au >= 0.45 && au <= 0.9 && av <= 0.9) || (av <= 0.2 && au <= 0.9),
+        9 => ((0.45..=0.9).contains(&au) && av <= 0.9) || (av <= 0.2 && au <= 0.9),
         // Arrow pointing right: shaft and head.
-        _ => (av <= 0.25 && (-0.9..=0.2).contains(&u)) || (u >= 0.1 && u <= 0.95 && av <= (0.95 - u) * 0.85),
+        _ => {
+            (av <= 0.25 && (-0.9..=0.2).contains(&u))
+                || ((0.1..=0.95).contains(&u) && av <= (0.95 - u) * 0.85)
+        }
     }
 }
 
@@ -65,7 +71,11 @@ mod tests {
         (0..n * n)
             .map(|i| {
                 let (x, y) = (i % n, i / n);
-                inside(shape, (x as f32 + 0.5) / n as f32 * 2.0 - 1.0, (y as f32 + 0.5) / n as f32 * 2.0 - 1.0)
+                inside(
+                    shape,
+                    (x as f32 + 0.5) / n as f32 * 2.0 - 1.0,
+                    (y as f32 + 0.5) / n as f32 * 2.0 - 1.0,
+                )
             })
             .collect()
     }
@@ -75,10 +85,20 @@ mod tests {
         let masks: Vec<Vec<bool>> = (0..SHAPES).map(mask).collect();
         for (a, ma) in masks.iter().enumerate() {
             let area = ma.iter().filter(|&&m| m).count() as f32 / ma.len() as f32;
-            assert!((0.2..0.8).contains(&area), "{} covers {area}", shape_name(a));
+            assert!(
+                (0.2..0.8).contains(&area),
+                "{} covers {area}",
+                shape_name(a)
+            );
             for (b, mb) in masks.iter().enumerate().skip(a + 1) {
-                let differ = ma.iter().zip(mb).filter(|(x, y)| x != y).count() as f32 / ma.len() as f32;
-                assert!(differ > 0.08, "{} and {} differ on only {differ}", shape_name(a), shape_name(b));
+                let differ =
+                    ma.iter().zip(mb).filter(|(x, y)| x != y).count() as f32 / ma.len() as f32;
+                assert!(
+                    differ > 0.08,
+                    "{} and {} differ on only {differ}",
+                    shape_name(a),
+                    shape_name(b)
+                );
             }
         }
     }
