@@ -144,7 +144,7 @@ pub fn shift_hue([r, g, b]: [f32; 3], turns: f32) -> [f32; 3] {
 }
 
 /// Gaussian blur of each `size × size` RGB frame in `clip`, separable, with reflected borders. The kernel reaches
-/// 3σ (beyond that the weights are below 1 %).
+/// 3σ (beyond that the weights are below 1 %). Both passes are sums of shifted contiguous rows (vectorised).
 pub fn blur_frames(clip: &mut [f32], size: usize, sigma: f32) {
     if sigma <= 0.0 || size < 2 {
         return;
@@ -158,37 +158,41 @@ pub fn blur_frames(clip: &mut [f32], size: usize, sigma: f32) {
         .collect();
     let total: f32 = kernel.iter().sum();
     kernel.iter_mut().for_each(|k| *k /= total);
+    // Reflection without repeating the edge (…, 2, 1, 0, 1, 2, …), as PyTorch's "reflect" padding.
     let reflect = |i: isize| -> usize {
         let n = size as isize;
         let i = if i < 0 { -i } else { i };
         (if i >= n { 2 * (n - 1) - i } else { i }) as usize
     };
-    let frame_len = size * size * 3;
-    let mut line = vec![0f32; size * 3];
+    let row_len = size * 3;
+    let frame_len = size * row_len;
+    let mut padded = vec![0f32; (size + 2 * radius) * 3];
+    let mut source = vec![0f32; frame_len];
     for frame in clip.chunks_exact_mut(frame_len) {
-        // Rows.
-        for row in frame.chunks_exact_mut(size * 3) {
-            line.copy_from_slice(row);
-            for x in 0..size {
-                let mut acc = [0f32; 3];
-                for (k, &wk) in kernel.iter().enumerate() {
-                    let sx = reflect(x as isize + k as isize - radius as isize);
-                    acc[0] += wk * line[sx * 3];
-                    acc[1] += wk * line[sx * 3 + 1];
-                    acc[2] += wk * line[sx * 3 + 2];
+        // Rows: pad one row by reflection, then out[j] = Σ_k w_k · padded[j + 3k].
+        for row in frame.chunks_exact_mut(row_len) {
+            for (p, x) in (0..size + 2 * radius).map(|p| (p, reflect(p as isize - radius as isize)))
+            {
+                padded[p * 3..p * 3 + 3].copy_from_slice(&row[x * 3..x * 3 + 3]);
+            }
+            row.fill(0.0);
+            for (k, &wk) in kernel.iter().enumerate() {
+                for (o, &s) in row.iter_mut().zip(&padded[k * 3..k * 3 + row_len]) {
+                    *o += wk * s;
                 }
-                row[x * 3..x * 3 + 3].copy_from_slice(&acc);
             }
         }
-        // Columns: accumulate whole rows at a time (contiguous, vectorises).
-        let source = frame.to_vec();
+        // Columns: out row y = Σ_k w_k · row(reflect(y + k − r)).
+        source.copy_from_slice(frame);
         for y in 0..size {
-            let out = &mut frame[y * size * 3..(y + 1) * size * 3];
+            let out = &mut frame[y * row_len..(y + 1) * row_len];
             out.fill(0.0);
             for (k, &wk) in kernel.iter().enumerate() {
                 let sy = reflect(y as isize + k as isize - radius as isize);
-                let src = &source[sy * size * 3..(sy + 1) * size * 3];
-                for (o, s) in out.iter_mut().zip(src) {
+                for (o, &s) in out
+                    .iter_mut()
+                    .zip(&source[sy * row_len..(sy + 1) * row_len])
+                {
                     *o += wk * s;
                 }
             }

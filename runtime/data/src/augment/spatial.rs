@@ -153,8 +153,56 @@ impl Taps {
     }
 }
 
+/// Horizontally interpolated copies of source rows, cached: consecutive output rows mostly reuse the same two
+/// source rows, so each is interpolated once.
+struct RowCache {
+    rows: [Option<u32>; 2],
+    data: [Vec<f32>; 2],
+}
+
+impl RowCache {
+    fn new(len: usize) -> RowCache {
+        RowCache {
+            rows: [None, None],
+            data: [vec![0.0; len], vec![0.0; len]],
+        }
+    }
+
+    /// The interpolated row `row` of `plane` (row stride `stride`, `channels` interleaved values per pixel).
+    fn get(
+        &mut self,
+        plane: &[u8],
+        stride: usize,
+        channels: usize,
+        row: u32,
+        taps: &Taps,
+    ) -> usize {
+        if let Some(slot) = self.rows.iter().position(|&r| r == Some(row)) {
+            return slot;
+        }
+        // Replace the slot not holding the other row needed next (the lower-numbered one is done with).
+        let slot = match self.rows {
+            [None, _] => 0,
+            [_, None] => 1,
+            [Some(a), Some(b)] => (a > b) as usize,
+        };
+        let src = &plane[row as usize * stride..];
+        let out = &mut self.data[slot];
+        for (x, ((&lo, &hi), &w)) in taps.lo.iter().zip(&taps.hi).zip(&taps.w).enumerate() {
+            for c in 0..channels {
+                let a = src[lo as usize * channels + c] as f32;
+                let b = src[hi as usize * channels + c] as f32;
+                out[x * channels + c] = a + (b - a) * w;
+            }
+        }
+        self.rows[slot] = Some(row);
+        slot
+    }
+}
+
 /// Cuts `crop` out of `frame` and resizes it to `size × size`, writing RGB in [0, 1] (interleaved, row-major) to
-/// `out` (`size² × 3` values).
+/// `out` (`size² × 3` values). Separable bilinear: rows are interpolated horizontally once (and cached), then
+/// blended vertically and converted, in contiguous loops the compiler vectorises.
 pub fn resample(frame: &Frame, crop: &CropBox, size: usize, out: &mut [f32]) {
     debug_assert_eq!(out.len(), size * size * 3);
     let (w, h) = (frame.width, frame.height);
@@ -162,20 +210,14 @@ pub fn resample(frame: &Frame, crop: &CropBox, size: usize, out: &mut [f32]) {
     let ly = Taps::new(size, crop.y, crop.height, h, 1.0, false);
     match &frame.pixels {
         Pixels::Rgb8(rgb) => {
+            let mut cache = RowCache::new(size * 3);
             for oy in 0..size {
-                let (r0, r1, wy) = (ly.lo[oy] as usize * w, ly.hi[oy] as usize * w, ly.w[oy]);
+                let a = cache.get(rgb, w * 3, 3, ly.lo[oy], &lx);
+                let b = cache.get(rgb, w * 3, 3, ly.hi[oy], &lx);
+                let (ra, rb, wy) = (&cache.data[a], &cache.data[b], ly.w[oy]);
                 let row = &mut out[oy * size * 3..(oy + 1) * size * 3];
-                for ox in 0..size {
-                    let (c0, c1, wx) = (lx.lo[ox] as usize, lx.hi[ox] as usize, lx.w[ox]);
-                    for k in 0..3 {
-                        let a = rgb[(r0 + c0) * 3 + k] as f32;
-                        let b = rgb[(r0 + c1) * 3 + k] as f32;
-                        let c = rgb[(r1 + c0) * 3 + k] as f32;
-                        let d = rgb[(r1 + c1) * 3 + k] as f32;
-                        let top = a + (b - a) * wx;
-                        let bottom = c + (d - c) * wx;
-                        row[ox * 3 + k] = (top + (bottom - top) * wy) * (1.0 / 255.0);
-                    }
+                for ((o, &p), &q) in row.iter_mut().zip(ra).zip(rb) {
+                    *o = (p + (q - p) * wy) * (1.0 / 255.0);
                 }
             }
         }
@@ -183,37 +225,35 @@ pub fn resample(frame: &Frame, crop: &CropBox, size: usize, out: &mut [f32]) {
             let (cw, ch) = Frame::chroma_size(w, h);
             let cx = Taps::new(size, crop.x, crop.width, cw, 2.0, crop.flip);
             let cy = Taps::new(size, crop.y, crop.height, ch, 2.0, false);
-            let lerp2 =
-                |plane: &[u8], r0: usize, r1: usize, c0: usize, c1: usize, wx: f32, wy: f32| {
-                    let a = plane[r0 + c0] as f32;
-                    let b = plane[r0 + c1] as f32;
-                    let c = plane[r1 + c0] as f32;
-                    let d = plane[r1 + c1] as f32;
-                    let top = a + (b - a) * wx;
-                    let bottom = c + (d - c) * wx;
-                    top + (bottom - top) * wy
-                };
+            let (mut yc, mut uc, mut vc) = (
+                RowCache::new(size),
+                RowCache::new(size),
+                RowCache::new(size),
+            );
+            let (mut yy, mut uu, mut vv) = (vec![0f32; size], vec![0f32; size], vec![0f32; size]);
             for oy in 0..size {
-                let (yr0, yr1, ywy) = (ly.lo[oy] as usize * w, ly.hi[oy] as usize * w, ly.w[oy]);
-                let (cr0, cr1, cwy) = (cy.lo[oy] as usize * cw, cy.hi[oy] as usize * cw, cy.w[oy]);
+                let blend = |cache: &mut RowCache,
+                             plane: &[u8],
+                             stride: usize,
+                             taps: &Taps,
+                             ty: &Taps,
+                             out: &mut [f32]| {
+                    let a = cache.get(plane, stride, 1, ty.lo[oy], taps);
+                    let b = cache.get(plane, stride, 1, ty.hi[oy], taps);
+                    let wy = ty.w[oy];
+                    for ((o, &p), &q) in out.iter_mut().zip(&cache.data[a]).zip(&cache.data[b]) {
+                        *o = p + (q - p) * wy;
+                    }
+                };
+                blend(&mut yc, y, w, &lx, &ly, &mut yy);
+                blend(&mut uc, u, cw, &cx, &cy, &mut uu);
+                blend(&mut vc, v, cw, &cx, &cy, &mut vv);
                 let row = &mut out[oy * size * 3..(oy + 1) * size * 3];
-                for ox in 0..size {
-                    let yy = lerp2(
-                        y,
-                        yr0,
-                        yr1,
-                        lx.lo[ox] as usize,
-                        lx.hi[ox] as usize,
-                        lx.w[ox],
-                        ywy,
-                    );
-                    let (c0, c1, cwx) = (cx.lo[ox] as usize, cx.hi[ox] as usize, cx.w[ox]);
-                    let uu = lerp2(u, cr0, cr1, c0, c1, cwx, cwy);
-                    let vv = lerp2(v, cr0, cr1, c0, c1, cwx, cwy);
-                    let rgb = yuv_to_rgb(yy, uu, vv);
-                    row[ox * 3] = rgb[0].clamp(0.0, 1.0);
-                    row[ox * 3 + 1] = rgb[1].clamp(0.0, 1.0);
-                    row[ox * 3 + 2] = rgb[2].clamp(0.0, 1.0);
+                for (((px, &l), &cb), &cr) in row.chunks_exact_mut(3).zip(&yy).zip(&uu).zip(&vv) {
+                    let rgb = yuv_to_rgb(l, cb, cr);
+                    px[0] = rgb[0].clamp(0.0, 1.0);
+                    px[1] = rgb[1].clamp(0.0, 1.0);
+                    px[2] = rgb[2].clamp(0.0, 1.0);
                 }
             }
         }
