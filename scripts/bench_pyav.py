@@ -9,7 +9,7 @@ resampling of the source frames (F.grid_sample), flip, colour jitter
 (brightness, contrast, saturation, hue in random order, one draw per clip), grayscale, Gaussian blur (σ, kernel to
 3σ, reflected borders), normalisation; output T×H×W×C float32. Prints one JSON line: clips, seconds.
 
-Usage: bench_pyav.py PLAN.json --processes N
+Usage: bench_pyav.py PLAN.json --processes N [--decode-only]
 """
 import argparse
 import json
@@ -160,7 +160,7 @@ def augment(clip, rng, size):
 
 
 def run_sample(args):
-    index, sample, size = args
+    index, sample, size, decode_only = args
     rng = random.Random(index)
     out = []
     with av.open(sample["path"]) as container:
@@ -168,7 +168,8 @@ def run_sample(args):
         stream.thread_type = "NONE"
         stream.codec_context.thread_count = 1
         for frames in sample["clips"]:
-            out.append(augment(decode_clip(container, stream, frames), rng, size))
+            clip = decode_clip(container, stream, frames)
+            out.append(clip if decode_only else augment(clip, rng, size))
     return len(out)
 
 
@@ -180,11 +181,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("plan")
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--decode-only", action="store_true", help="decode and convert to RGB, no augmentation")
     args = parser.parse_args()
     with open(args.plan) as f:
         plan = json.load(f)
     size = plan["size"]
-    jobs = [(i, s, size) for i, s in enumerate(plan["samples"])]
+    jobs = [(i, s, size, args.decode_only) for i, s in enumerate(plan["samples"])]
     init_worker()
     # Warm-up: imports, first-call overheads, page cache.
     run_sample(jobs[0])

@@ -6,7 +6,9 @@
   (raw yuv420p, concatenated), and bframes_ref.json with their indices;
 - baseline.mp4 / baseline_ref.*: the same for a Constrained Baseline stream (no B-frames, what OpenH264 writes),
   with the index (moov) before the data, so that a truncated copy keeps its index but loses frames;
-- mpeg4.mkv / mpeg4_ref.*: MPEG-4 Part 2 with B-frames in Matroska, for the `ffmpeg` feature's generic path.
+- mpeg4.mkv / mpeg4_ref.*: MPEG-4 Part 2 with B-frames in Matroska, for the `ffmpeg` feature's generic path;
+- frames/000001.jpg ...: the first 4 frames of baseline.mp4 as a JPEG frame folder (and frames_ref.rgb: the same
+  frames decoded from the mp4 by ffmpeg, as RGB24).
 
 The Rust test decodes the same positions (in a random order) and compares them with these frames (PSNR >= 40 dB).
 """
@@ -43,3 +45,13 @@ make("bframes", ["-c:v", "libx264", "-profile:v", "high", "-preset", "medium", "
                  "-keyint_min", "24", "-sc_threshold", "0", "-crf", "30"], seed=5)
 make("baseline", ["-c:v", "libx264", "-profile:v", "baseline", "-g", "30", "-crf", "30", "-movflags", "+faststart"], seed=6)
 make("mpeg4", ["-c:v", "mpeg4", "-bf", "2", "-g", "20", "-q:v", "12"], seed=7, ext="mkv")
+
+frames = OUT / "frames"
+frames.mkdir(exist_ok=True)
+for old in frames.glob("*.jpg"):
+    old.unlink()
+run("-i", str(OUT / "baseline.mp4"), "-frames:v", "4", "-q:v", "2", str(frames / "%06d.jpg"))
+rgb = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(OUT / "baseline.mp4"), "-frames:v", "4",
+                      "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], check=True, capture_output=True).stdout
+assert len(rgb) == 4 * W * H * 3
+(OUT / "frames_ref.rgb").write_bytes(rgb)

@@ -224,12 +224,32 @@ fn worker(args: &[String]) -> Result<()> {
     {
         bail!("the plan does not match the pipeline's draws");
     }
+    if how == "decode" && plan["samples"].as_array().map_or(0, |a| a.len()) != entries.len() {
+        bail!("plan and entries differ");
+    }
     let started = std::time::Instant::now();
     let clips = match how.as_str() {
         "one" => {
             let mut clips = 0;
             for (i, e) in entries.iter().enumerate() {
                 clips += make_sample(backend.as_ref(), e, &mode(), SHAPE, seed, 0, i as u64)?.rows;
+            }
+            clips
+        }
+        "decode" => {
+            // Decode only: the frames the clips need, converted to RGB (as PyAV's to_ndarray does), no augmentation.
+            let mut clips = 0;
+            for (i, e) in entries.iter().enumerate() {
+                let planned: Vec<Vec<usize>> =
+                    serde_json::from_value(plan["samples"][i]["clips"].clone())?;
+                let mut needed: Vec<usize> = planned.iter().flatten().copied().collect();
+                needed.sort_unstable();
+                needed.dedup();
+                let mut reader = backend.open(&e.path)?;
+                for frame in reader.read_frames(&needed)? {
+                    std::hint::black_box(frame.to_rgb8());
+                }
+                clips += planned.len();
             }
             clips
         }
@@ -270,6 +290,13 @@ fn measure(cmd: &mut Command) -> Result<f64> {
     let line = text.lines().last().context("worker printed nothing")?;
     let v: Value = serde_json::from_str(line)?;
     Ok(v["clips"].as_f64().context("clips")? / v["seconds"].as_f64().context("seconds")?)
+}
+
+fn decoder_name(kind: DecoderKind) -> &'static str {
+    match kind {
+        DecoderKind::OpenH264 => "openh264",
+        DecoderKind::Ffmpeg => "ffmpeg",
+    }
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -334,10 +361,7 @@ fn main() -> Result<()> {
             let mut python = Vec::new();
             for round in 0..rounds {
                 for (d, kind) in decoders.iter().enumerate() {
-                    let name = match kind {
-                        DecoderKind::OpenH264 => "openh264",
-                        DecoderKind::Ffmpeg => "ffmpeg",
-                    };
+                    let name = decoder_name(*kind);
                     let mut cmd = if pinned {
                         Command::new("taskset")
                     } else {
@@ -376,13 +400,53 @@ fn main() -> Result<()> {
                 report.push_str(&format!(
                     "| {label} | {:.0} | {cores_label} | {} | {r:.1} | {py:.1} | {:.2}× |\n",
                     bitrate_kbps(files),
-                    match kind {
-                        DecoderKind::OpenH264 => "openh264",
-                        DecoderKind::Ffmpeg => "ffmpeg",
-                    },
+                    decoder_name(*kind),
                     r / py
                 ));
             }
+        }
+    }
+    // Where the time goes: decoding alone (the clips' frames, converted to RGB), one core.
+    report.push_str(
+        "\nDecode only (one core; the same clips' frames decoded and converted to RGB, no augmentation):\n\n\
+         | videos | decoder | Rust clips/s | PyAV clips/s | Rust / PyAV |\n|---|---|---|---|---|\n",
+    );
+    for (label, _) in &sets {
+        let plan = dir.join(format!(
+            "plan-{}.json",
+            if label.starts_with("x264") {
+                "x264"
+            } else {
+                "openh264"
+            }
+        ));
+        let mut rust: Vec<Vec<f64>> = vec![Vec::new(); decoders.len()];
+        let mut python = Vec::new();
+        for _ in 0..rounds {
+            for (d, kind) in decoders.iter().enumerate() {
+                let mut cmd = Command::new("taskset");
+                cmd.args(["-c", "0"])
+                    .arg(&me)
+                    .args(["--worker", "decode"])
+                    .arg(&plan)
+                    .arg(decoder_name(*kind));
+                rust[d].push(measure(&mut cmd)?);
+            }
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", "0", "python3"])
+                .arg(&script)
+                .arg(&plan)
+                .args(["--processes", "1", "--decode-only"]);
+            python.push(measure(&mut cmd)?);
+        }
+        let py = median(python);
+        for (d, kind) in decoders.iter().enumerate() {
+            let r = median(rust[d].clone());
+            report.push_str(&format!(
+                "| {label} | {} | {r:.1} | {py:.1} | {:.2}× |\n",
+                decoder_name(*kind),
+                r / py
+            ));
         }
     }
     println!("{report}");

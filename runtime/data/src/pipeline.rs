@@ -129,7 +129,7 @@ pub fn make_sample(
         }
         SampleMode::Single { augment } => {
             let one = ClipSpec {
-                count: 2,
+                count: 1,
                 span: Timespan::Anywhere,
             };
             let temporal = TemporalAug {

@@ -142,3 +142,40 @@ fn openh264_says_other_codecs_are_unsupported() {
         "{err}"
     );
 }
+
+#[test]
+fn jpeg_frame_folders_read_like_the_video() {
+    use vst_data::video::frame::psnr;
+    use vst_data::video::jpeg_folder::JpegFolderBackend;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let backend = JpegFolderBackend { fps: 25.0 };
+    let mut reader = backend.open(&dir.join("frames")).unwrap();
+    let info = reader.info();
+    assert_eq!(
+        (info.frames, info.width, info.height, info.fps),
+        (4, 64, 48, 25.0)
+    );
+    let reference = std::fs::read(dir.join("frames_ref.rgb")).unwrap();
+    let plane = 64 * 48 * 3;
+    let got = reader.read_frames(&[0, 2, 3]).unwrap();
+    for (frame, index) in got.iter().zip([0usize, 2, 3]) {
+        // JPEG (4:2:0, q 2) of this busy content is lossy but close; the other frames are clearly further.
+        let rgb = frame.to_rgb8();
+        let p = psnr(&rgb, &reference[index * plane..(index + 1) * plane]);
+        assert!(p >= 25.0, "frame {index}: {p:.1} dB");
+        let q = psnr(
+            &rgb,
+            &reference[((index + 1) % 4) * plane..((index + 1) % 4 + 1) * plane],
+        );
+        assert!(
+            q < p - 3.0,
+            "frame {index}: {q:.1} dB against another frame"
+        );
+    }
+    let err = backend
+        .open(&dir.join("no-such-folder"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("no-such-folder"), "{err}");
+}
