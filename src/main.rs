@@ -27,6 +27,8 @@ enum Command {
     Plan(cli::plan::Args),
     /// Show the value of a setting in every cell, and where it came from
     Explain(cli::explain::Args),
+    /// Datasets: write the synthetic dataset, preview the clips a data configuration makes
+    Data(cli::data::DataArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,5 +38,6 @@ fn main() -> ExitCode {
         Command::Fmt(args) => cli::fmt::run(args),
         Command::Plan(args) => cli::plan::run(args),
         Command::Explain(args) => cli::explain::run(args),
+        Command::Data(args) => cli::report_errors(cli::data::run(args)),
     }
 }

@@ -2,6 +2,7 @@
 //! Exit codes: 0 ok, 1 errors in a recipe, 2 usage or I/O errors.
 
 pub mod check;
+pub mod data;
 pub mod explain;
 pub mod fmt;
 pub mod plan;
@@ -32,4 +33,15 @@ pub fn compile(path: &Path) -> Result<Compilation, u8> {
         return Err(RECIPE_ERRORS);
     }
     Ok(compilation)
+}
+
+/// Prints an error chain of a command that failed for a usage or I/O reason, and picks the exit code.
+pub fn report_errors(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(USAGE_ERRORS)
+        }
+    }
 }

@@ -1,0 +1,299 @@
+//! C: colour jitter (brightness, contrast, saturation, hue in a random order, as torchvision's ColorJitter),
+//! grayscale and Gaussian blur. One draw per clip, applied identically to every frame of the clip: a clip's colour
+//! parameters never vary over time (the contrast mean is the clip's, not each frame's, for the same reason).
+
+use crate::rng::DataRng;
+use vst_spec::ColorAug;
+
+/// The jitter of one clip: factors and the order they are applied in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JitterDraw {
+    /// Permutation of 0 = brightness, 1 = contrast, 2 = saturation, 3 = hue.
+    pub order: [u8; 4],
+    pub brightness: f32,
+    pub contrast: f32,
+    pub saturation: f32,
+    /// Hue shift in turns (fractions of the colour wheel), in [-0.5, 0.5].
+    pub hue: f32,
+}
+
+/// Everything C does to one clip.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ColorDraw {
+    pub jitter: Option<JitterDraw>,
+    pub grayscale: bool,
+    /// Gaussian blur σ in output pixels.
+    pub blur_sigma: Option<f32>,
+}
+
+/// Draws the colour parameters of one clip.
+pub fn draw_color(rng: &mut DataRng, color: &ColorAug) -> ColorDraw {
+    let jitter = color.jitter.and_then(|j| {
+        if !rng.chance(j.p) {
+            return None;
+        }
+        let mut order = [0u8, 1, 2, 3];
+        rng.shuffle(&mut order);
+        let factor = |rng: &mut DataRng, s: f64| rng.uniform((1.0 - s).max(0.0), 1.0 + s) as f32;
+        Some(JitterDraw {
+            order,
+            brightness: factor(rng, j.brightness),
+            contrast: factor(rng, j.contrast),
+            saturation: factor(rng, j.saturation),
+            hue: rng.uniform(-j.hue.min(0.5), j.hue.min(0.5)) as f32,
+        })
+    });
+    let grayscale = color.grayscale.is_some_and(|p| rng.chance(p));
+    let blur_sigma = color.blur.and_then(|b| {
+        rng.chance(b.p)
+            .then(|| rng.uniform(b.sigma.lo, b.sigma.hi) as f32)
+    });
+    ColorDraw {
+        jitter,
+        grayscale,
+        blur_sigma,
+    }
+}
+
+#[inline(always)]
+fn luma(r: f32, g: f32, b: f32) -> f32 {
+    0.299 * r + 0.587 * g + 0.114 * b
+}
+
+/// Applies jitter and grayscale to interleaved RGB in [0, 1] (`pixels × 3` values: every frame of a clip at once).
+pub fn apply_color(rgb: &mut [f32], draw: &ColorDraw) {
+    if let Some(j) = &draw.jitter {
+        for &op in &j.order {
+            match op {
+                0 => {
+                    for x in rgb.iter_mut() {
+                        *x = (*x * j.brightness).clamp(0.0, 1.0);
+                    }
+                }
+                1 => {
+                    let n = (rgb.len() / 3).max(1) as f64;
+                    let mean = (rgb
+                        .chunks_exact(3)
+                        .map(|p| luma(p[0], p[1], p[2]) as f64)
+                        .sum::<f64>()
+                        / n) as f32;
+                    for x in rgb.iter_mut() {
+                        *x = ((*x - mean) * j.contrast + mean).clamp(0.0, 1.0);
+                    }
+                }
+                2 => {
+                    for p in rgb.chunks_exact_mut(3) {
+                        let g = luma(p[0], p[1], p[2]);
+                        for x in p.iter_mut() {
+                            *x = (g + (*x - g) * j.saturation).clamp(0.0, 1.0);
+                        }
+                    }
+                }
+                _ => {
+                    if j.hue != 0.0 {
+                        for p in rgb.chunks_exact_mut(3) {
+                            let shifted = shift_hue([p[0], p[1], p[2]], j.hue);
+                            p.copy_from_slice(&shifted);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if draw.grayscale {
+        for p in rgb.chunks_exact_mut(3) {
+            let g = luma(p[0], p[1], p[2]);
+            p[0] = g;
+            p[1] = g;
+            p[2] = g;
+        }
+    }
+}
+
+/// Rotates the hue of one RGB pixel by `turns` through HSV (as torchvision's adjust_hue).
+pub fn shift_hue([r, g, b]: [f32; 3], turns: f32) -> [f32; 3] {
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let delta = max - min;
+    if delta <= 0.0 {
+        return [r, g, b]; // grey has no hue
+    }
+    let mut h = if max == r {
+        ((g - b) / delta).rem_euclid(6.0)
+    } else if max == g {
+        (b - r) / delta + 2.0
+    } else {
+        (r - g) / delta + 4.0
+    } / 6.0;
+    h = (h + turns).rem_euclid(1.0);
+    let (s, v) = (delta / max, max);
+    let h6 = h * 6.0;
+    let sector = (h6.floor() as i32).rem_euclid(6);
+    let f = h6 - h6.floor();
+    let p = v * (1.0 - s);
+    let q = v * (1.0 - s * f);
+    let t = v * (1.0 - s * (1.0 - f));
+    match sector {
+        0 => [v, t, p],
+        1 => [q, v, p],
+        2 => [p, v, t],
+        3 => [p, q, v],
+        4 => [t, p, v],
+        _ => [v, p, q],
+    }
+}
+
+/// Gaussian blur of each `size × size` RGB frame in `clip`, separable, with reflected borders. The kernel reaches
+/// 3σ (beyond that the weights are below 1 %). Both passes are sums of shifted contiguous rows (vectorised).
+pub fn blur_frames(clip: &mut [f32], size: usize, sigma: f32) {
+    if sigma <= 0.0 || size < 2 {
+        return;
+    }
+    let radius = ((3.0 * sigma).ceil() as usize).clamp(1, size - 1);
+    let mut kernel: Vec<f32> = (0..=2 * radius)
+        .map(|i| {
+            let d = i as f32 - radius as f32;
+            (-(d * d) / (2.0 * sigma * sigma)).exp()
+        })
+        .collect();
+    let total: f32 = kernel.iter().sum();
+    kernel.iter_mut().for_each(|k| *k /= total);
+    // Reflection without repeating the edge (…, 2, 1, 0, 1, 2, …), as PyTorch's "reflect" padding.
+    let reflect = |i: isize| -> usize {
+        let n = size as isize;
+        let i = if i < 0 { -i } else { i };
+        (if i >= n { 2 * (n - 1) - i } else { i }) as usize
+    };
+    let row_len = size * 3;
+    let frame_len = size * row_len;
+    let mut padded = vec![0f32; (size + 2 * radius) * 3];
+    let mut source = vec![0f32; frame_len];
+    for frame in clip.chunks_exact_mut(frame_len) {
+        // Rows: pad one row by reflection, then out[j] = Σ_k w_k · padded[j + 3k].
+        for row in frame.chunks_exact_mut(row_len) {
+            for (p, x) in (0..size + 2 * radius).map(|p| (p, reflect(p as isize - radius as isize)))
+            {
+                padded[p * 3..p * 3 + 3].copy_from_slice(&row[x * 3..x * 3 + 3]);
+            }
+            row.fill(0.0);
+            for (k, &wk) in kernel.iter().enumerate() {
+                for (o, &s) in row.iter_mut().zip(&padded[k * 3..k * 3 + row_len]) {
+                    *o += wk * s;
+                }
+            }
+        }
+        // Columns: out row y = Σ_k w_k · row(reflect(y + k − r)).
+        source.copy_from_slice(frame);
+        for y in 0..size {
+            let out = &mut frame[y * row_len..(y + 1) * row_len];
+            out.fill(0.0);
+            for (k, &wk) in kernel.iter().enumerate() {
+                let sy = reflect(y as isize + k as isize - radius as isize);
+                for (o, &s) in out
+                    .iter_mut()
+                    .zip(&source[sy * row_len..(sy + 1) * row_len])
+                {
+                    *o += wk * s;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Stream, rng_for};
+    use proptest::prelude::*;
+    use vst_spec::{Blur, ColorJitter, Range};
+
+    pub fn paper_color() -> ColorAug {
+        ColorAug {
+            jitter: Some(ColorJitter {
+                brightness: 0.6,
+                contrast: 0.6,
+                saturation: 0.6,
+                hue: 0.15,
+                p: 0.8,
+            }),
+            grayscale: Some(0.2),
+            blur: Some(Blur {
+                sigma: Range::new(0.1, 2.0),
+                p: 0.5,
+            }),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn colour_ops_keep_values_in_unit_range(seed in 0u64..500, pixels in proptest::collection::vec(0.0f32..=1.0, 3..300)) {
+            let mut rgb = pixels.clone();
+            rgb.truncate(rgb.len() / 3 * 3);
+            let mut rng = rng_for(seed, Stream::Sample, 0, 0);
+            let draw = draw_color(&mut rng, &paper_color());
+            apply_color(&mut rgb, &draw);
+            prop_assert!(rgb.iter().all(|x| (0.0..=1.0).contains(x)), "{:?}", draw);
+        }
+
+        #[test]
+        fn draws_stay_within_the_configured_ranges(seed in 0u64..2000) {
+            let mut rng = rng_for(seed, Stream::Sample, 0, 0);
+            let d = draw_color(&mut rng, &paper_color());
+            if let Some(j) = d.jitter {
+                for f in [j.brightness, j.contrast, j.saturation] {
+                    prop_assert!((0.4..=1.6).contains(&f));
+                }
+                prop_assert!(j.hue.abs() <= 0.15);
+                let mut order = j.order;
+                order.sort_unstable();
+                prop_assert_eq!(order, [0, 1, 2, 3]);
+            }
+            if let Some(s) = d.blur_sigma {
+                prop_assert!((0.1..=2.0).contains(&s));
+            }
+        }
+
+        #[test]
+        fn hue_rotation_round_trips(r in 0.0f32..1.0, g in 0.0f32..1.0, b in 0.0f32..1.0, t in -0.5f32..0.5) {
+            let back = shift_hue(shift_hue([r, g, b], t), -t);
+            for (x, y) in back.iter().zip([r, g, b]) {
+                prop_assert!((x - y).abs() < 1e-4, "{:?} vs {:?}", back, [r, g, b]);
+            }
+        }
+    }
+
+    #[test]
+    fn hue_shift_by_a_third_turns_red_to_green() {
+        let g = shift_hue([1.0, 0.0, 0.0], 1.0 / 3.0);
+        assert!(
+            (g[0]).abs() < 1e-5 && (g[1] - 1.0).abs() < 1e-5 && g[2].abs() < 1e-5,
+            "{g:?}"
+        );
+    }
+
+    #[test]
+    fn grayscale_equalises_channels_and_blur_preserves_constant_frames() {
+        let mut rgb = vec![0.9, 0.1, 0.3, 0.2, 0.8, 0.5];
+        apply_color(
+            &mut rgb,
+            &ColorDraw {
+                grayscale: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(rgb[0], rgb[1]);
+        assert_eq!(rgb[4], rgb[5]);
+        let mut flat = vec![0.25f32; 2 * 8 * 8 * 3];
+        blur_frames(&mut flat, 8, 1.5);
+        assert!(flat.iter().all(|x| (x - 0.25).abs() < 1e-6));
+        // A single bright pixel spreads out but keeps its total.
+        let mut dot = vec![0f32; 9 * 9 * 3];
+        dot[(4 * 9 + 4) * 3] = 1.0;
+        blur_frames(&mut dot, 9, 1.0);
+        let sum: f32 = dot.iter().step_by(3).sum();
+        assert!(
+            (sum - 1.0).abs() < 1e-4 && dot[(4 * 9 + 4) * 3] < 0.2,
+            "{sum}"
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! T/S/C augmentation of one clip: a [`ClipDraw`] holds every random choice (crop, flip, colour, blur), drawn
+//! once per clip; [`render_clip`] applies it identically to all of the clip's frames and writes the normalised
+//! result, channels last.
+
+pub mod color;
+pub mod spatial;
+
+pub use color::{ColorDraw, JitterDraw, apply_color, blur_frames, draw_color};
+pub use spatial::{CropBox, draw_crop, resample, test_crop};
+
+use crate::rng::DataRng;
+use crate::video::Frame;
+use vst_spec::{AugmentSpec, Normalize};
+
+/// Every random choice of S and C for one clip.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClipDraw {
+    pub crop: CropBox,
+    pub color: ColorDraw,
+}
+
+/// Draws the spatial and colour parameters of one clip of a `width × height` video.
+pub fn draw_clip(
+    rng: &mut DataRng,
+    width: usize,
+    height: usize,
+    augment: &AugmentSpec,
+) -> ClipDraw {
+    let crop = draw_crop(rng, width, height, &augment.spatial);
+    let color = draw_color(rng, &augment.color);
+    ClipDraw { crop, color }
+}
+
+/// Renders one clip: crops `frames` (T of them, or T + 1 with `difference`), applies colour and blur, then either
+/// normalises (`(x − mean) / std`) or — for temporal difference — writes the T differences of consecutive frames
+/// divided by std (their mean is about zero already). `out` holds `T × size × size × 3` values.
+pub fn render_clip(
+    frames: &[&Frame],
+    difference: bool,
+    draw: &ClipDraw,
+    size: usize,
+    normalize: &Normalize,
+    out: &mut [f32],
+) {
+    let plane = size * size * 3;
+    let t = frames.len() - difference as usize;
+    debug_assert_eq!(out.len(), t * plane);
+    let inv_std = normalize.std.map(|s| (1.0 / s) as f32);
+    let mean = normalize.mean.map(|m| m as f32);
+    let prepare = |buffer: &mut [f32]| {
+        for (frame, slot) in frames.iter().zip(buffer.chunks_exact_mut(plane)) {
+            resample(frame, &draw.crop, size, slot);
+        }
+        apply_color(buffer, &draw.color);
+        if let Some(sigma) = draw.color.blur_sigma {
+            blur_frames(buffer, size, sigma);
+        }
+    };
+    if difference {
+        let mut source = vec![0f32; frames.len() * plane];
+        prepare(&mut source);
+        for k in 0..t {
+            let (a, b) = (
+                &source[k * plane..(k + 1) * plane],
+                &source[(k + 1) * plane..(k + 2) * plane],
+            );
+            for (i, o) in out[k * plane..(k + 1) * plane].iter_mut().enumerate() {
+                *o = (b[i] - a[i]) * inv_std[i % 3];
+            }
+        }
+    } else {
+        prepare(out);
+        for p in out.chunks_exact_mut(3) {
+            for c in 0..3 {
+                p[c] = (p[c] - mean[c]) * inv_std[c];
+            }
+        }
+    }
+}
+
+/// Renders a test-time view: crop and normalise, nothing random.
+pub fn render_view(
+    frames: &[&Frame],
+    crop: &CropBox,
+    size: usize,
+    normalize: &Normalize,
+    out: &mut [f32],
+) {
+    let draw = ClipDraw {
+        crop: *crop,
+        color: ColorDraw::default(),
+    };
+    render_clip(frames, false, &draw, size, normalize, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Stream, rng_for};
+    use crate::video::Pixels;
+    use proptest::prelude::*;
+    use vst_spec::{Blur, ColorAug, ColorJitter, Range, ResizedCrop, SpatialAug, TemporalAug};
+
+    fn paper_augment(size: u32) -> AugmentSpec {
+        AugmentSpec {
+            temporal: TemporalAug {
+                random_start: true,
+                frame_rate_jitter: None,
+                temporal_difference: None,
+            },
+            spatial: SpatialAug {
+                size,
+                short_side: Some(Range::new(256.0, 320.0)),
+                resized_crop: Some(ResizedCrop {
+                    area: Range::new(0.2, 0.766),
+                    aspect: Range::new(0.75, 1.333),
+                }),
+                flip: Some(0.5),
+                center: false,
+            },
+            color: ColorAug {
+                jitter: Some(ColorJitter {
+                    brightness: 0.6,
+                    contrast: 0.6,
+                    saturation: 0.6,
+                    hue: 0.15,
+                    p: 0.8,
+                }),
+                grayscale: Some(0.2),
+                blur: Some(Blur {
+                    sigma: Range::new(0.1, 2.0),
+                    p: 0.5,
+                }),
+            },
+            normalize: Normalize {
+                mean: [0.45; 3],
+                std: [0.225; 3],
+            },
+        }
+    }
+
+    fn random_frame(rng: &mut DataRng, w: usize, h: usize) -> Frame {
+        let (cw, ch) = Frame::chroma_size(w, h);
+        let mut plane = |n: usize| (0..n).map(|_| rng.below(256) as u8).collect::<Vec<u8>>();
+        Frame {
+            width: w,
+            height: h,
+            pixels: Pixels::Yuv420 {
+                y: plane(w * h),
+                u: plane(cw * ch),
+                v: plane(cw * ch),
+            },
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn clips_have_the_right_shape_and_range(seed in 0u64..1000, t in 1usize..4, size in 1usize..20,
+                                                w in 2usize..48, h in 2usize..48, difference in any::<bool>()) {
+            let aug = paper_augment(size as u32);
+            let mut rng = rng_for(seed, Stream::Sample, 0, 0);
+            let frames: Vec<Frame> = (0..t + difference as usize).map(|_| random_frame(&mut rng, w, h)).collect();
+            let refs: Vec<&Frame> = frames.iter().collect();
+            let draw = draw_clip(&mut rng, w, h, &aug);
+            let mut out = vec![f32::NAN; t * size * size * 3];
+            render_clip(&refs, difference, &draw, size, &aug.normalize, &mut out);
+            // Normalised [0, 1] values lie in [-2, 2.45]; differences in ±1/0.225.
+            let (lo, hi) = if difference { (-1.0 / 0.225, 1.0 / 0.225) } else { (-0.45 / 0.225, 0.55 / 0.225) };
+            prop_assert!(out.iter().all(|x| x.is_finite() && *x >= lo - 1e-4 && *x <= hi + 1e-4));
+        }
+
+        #[test]
+        fn one_draw_treats_every_frame_of_a_clip_alike(seed in 0u64..1000) {
+            // A clip of four copies of one frame stays four identical frames under any draw: crop, flip, colour
+            // and blur parameters are the clip's, not the frame's.
+            let aug = paper_augment(12);
+            let mut rng = rng_for(seed, Stream::Sample, 0, 0);
+            let frame = random_frame(&mut rng, 40, 30);
+            let refs = vec![&frame; 4];
+            let draw = draw_clip(&mut rng, 40, 30, &aug);
+            let mut out = vec![0f32; 4 * 12 * 12 * 3];
+            render_clip(&refs, false, &draw, 12, &aug.normalize, &mut out);
+            let plane = 12 * 12 * 3;
+            for k in 1..4 {
+                prop_assert_eq!(&out[..plane], &out[k * plane..(k + 1) * plane]);
+            }
+        }
+    }
+
+    #[test]
+    fn difference_of_a_static_clip_is_zero() {
+        let aug = paper_augment(8);
+        let mut rng = rng_for(1, Stream::Sample, 0, 0);
+        let frame = random_frame(&mut rng, 16, 16);
+        let refs = vec![&frame; 3];
+        let draw = draw_clip(&mut rng, 16, 16, &aug);
+        let mut out = vec![1f32; 2 * 8 * 8 * 3];
+        render_clip(&refs, true, &draw, 8, &aug.normalize, &mut out);
+        assert!(out.iter().all(|&x| x == 0.0));
+    }
+}

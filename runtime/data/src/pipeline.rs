@@ -1,0 +1,215 @@
+//! One sample, start to finish: open the video, draw its clips and augmentations from the sample's own
+//! generator, decode exactly the frames the clips need, render every clip. The loader runs this on worker
+//! threads; the preview and the benchmark call it directly, so all three see the same data.
+
+use crate::augment::{ClipDraw, draw_clip, render_clip, render_view, test_crop};
+use crate::error::{DataError, Result};
+use crate::list::VideoEntry;
+use crate::rng::{Stream, rng_for};
+use crate::sampler::{VideoClips, clips_per_video, draw_clips, test_clips};
+use crate::video::{Frame, VideoBackend};
+use vst_spec::{AugmentSpec, ClipSpec, Normalize, TemporalAug, Timespan};
+
+/// What kind of samples to make.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SampleMode {
+    /// Pre-training: ρ clips per video (two views of one clip for ρ = 1), each with its own T/S/C draw.
+    Pretrain {
+        clips: ClipSpec,
+        augment: AugmentSpec,
+    },
+    /// Supervised training (e.g. the linear probe): one augmented clip per video.
+    Single { augment: AugmentSpec },
+    /// Evaluation: `temporal × spatial` fixed views per video (temporal-major), `size`² each, only normalised.
+    Test {
+        temporal: u32,
+        spatial: u32,
+        size: u32,
+        normalize: Normalize,
+    },
+}
+
+impl SampleMode {
+    /// Rows (clips) each video contributes to a batch.
+    pub fn rows_per_video(&self) -> usize {
+        match self {
+            SampleMode::Pretrain { clips, .. } => clips_per_video(clips.count),
+            SampleMode::Single { .. } => 1,
+            SampleMode::Test {
+                temporal, spatial, ..
+            } => (*temporal as usize).max(1) * (*spatial as usize).max(1),
+        }
+    }
+
+    /// Side of the square clips.
+    pub fn size(&self) -> usize {
+        match self {
+            SampleMode::Pretrain { augment, .. } | SampleMode::Single { augment } => {
+                augment.spatial.size as usize
+            }
+            SampleMode::Test { size, .. } => *size as usize,
+        }
+    }
+
+    pub fn check(&self) -> Result<()> {
+        if self.size() == 0 {
+            return Err(DataError::Config("the clip size is 0".into()));
+        }
+        if let SampleMode::Pretrain { clips, .. } = self
+            && clips.count == 0
+        {
+            return Err(DataError::Config("ρ (clips per video) is 0".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Frames per clip and their stride (T and τ of the backbone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClipShape {
+    pub frames: usize,
+    pub stride: usize,
+}
+
+/// The clips of one video, rendered.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// `rows × T × size × size × 3`, normalised.
+    pub data: Vec<f32>,
+    pub rows: usize,
+    /// The video was shorter than a clip and was looped.
+    pub looped: bool,
+    /// Which frames each row shows and, for training rows, the augmentation drawn for it.
+    pub clips: VideoClips,
+    pub draws: Vec<Option<ClipDraw>>,
+}
+
+/// Makes sample `index` of `epoch` (the generator is seeded from `(seed, epoch, index)`, so the result does not
+/// depend on which thread makes it or when).
+pub fn make_sample(
+    backend: &dyn VideoBackend,
+    entry: &VideoEntry,
+    mode: &SampleMode,
+    shape: ClipShape,
+    seed: u64,
+    epoch: u64,
+    index: u64,
+) -> Result<Sample> {
+    let mut reader = backend.open(&entry.path)?;
+    let info = reader.info();
+    if info.frames == 0 || info.width == 0 || info.height == 0 {
+        return Err(DataError::Corrupt {
+            path: entry.path.clone(),
+            message: "the video has no frames".into(),
+        });
+    }
+    let mut rng = rng_for(seed, Stream::Sample, epoch, index);
+    let size = mode.size();
+    let (clips, draws, views): (
+        VideoClips,
+        Vec<Option<ClipDraw>>,
+        Vec<(usize, crate::augment::CropBox)>,
+    ) = match mode {
+        SampleMode::Pretrain { clips, augment } => {
+            let v = draw_clips(
+                &mut rng,
+                info.frames,
+                info.fps,
+                shape.frames,
+                shape.stride,
+                clips,
+                &augment.temporal,
+            );
+            let draws = v
+                .clips
+                .iter()
+                .map(|_| Some(draw_clip(&mut rng, info.width, info.height, augment)))
+                .collect();
+            (v, draws, Vec::new())
+        }
+        SampleMode::Single { augment } => {
+            let one = ClipSpec {
+                count: 1,
+                span: Timespan::Anywhere,
+            };
+            let temporal = TemporalAug {
+                random_start: true,
+                ..augment.temporal.clone()
+            };
+            let mut v = draw_clips(
+                &mut rng,
+                info.frames,
+                info.fps,
+                shape.frames,
+                shape.stride,
+                &one,
+                &temporal,
+            );
+            v.clips.truncate(1);
+            let draws = vec![Some(draw_clip(&mut rng, info.width, info.height, augment))];
+            (v, draws, Vec::new())
+        }
+        SampleMode::Test {
+            temporal, spatial, ..
+        } => {
+            let t = test_clips(info.frames, shape.frames, shape.stride, *temporal as usize);
+            let m = (*spatial as usize).max(1);
+            let mut views = Vec::new();
+            for c in 0..t.clips.len() {
+                for s in 0..m {
+                    views.push((c, test_crop(info.width, info.height, s, m)));
+                }
+            }
+            let draws = vec![None; views.len()];
+            (t, draws, views)
+        }
+    };
+    let needed = clips.needed_frames();
+    let decoded = reader.read_frames(&needed)?;
+    let frame_of = |index: usize| -> &Frame {
+        &decoded[needed.binary_search(&index).expect("requested frame")]
+    };
+
+    let rows = mode.rows_per_video();
+    let clip_len = shape.frames * size * size * 3;
+    let mut data = vec![0f32; rows * clip_len];
+    match mode {
+        SampleMode::Test { normalize, .. } => {
+            for (row, (c, crop)) in views.iter().enumerate() {
+                let frames: Vec<&Frame> = clips.clips[*c]
+                    .frames
+                    .iter()
+                    .map(|&f| frame_of(f))
+                    .collect();
+                render_view(
+                    &frames,
+                    crop,
+                    size,
+                    normalize,
+                    &mut data[row * clip_len..(row + 1) * clip_len],
+                );
+            }
+        }
+        SampleMode::Pretrain { augment, .. } | SampleMode::Single { augment } => {
+            for (row, clip) in clips.clips.iter().enumerate() {
+                let frames: Vec<&Frame> = clip.frames.iter().map(|&f| frame_of(f)).collect();
+                let draw = draws[row].as_ref().expect("training rows have draws");
+                render_clip(
+                    &frames,
+                    clip.difference,
+                    draw,
+                    size,
+                    &augment.normalize,
+                    &mut data[row * clip_len..(row + 1) * clip_len],
+                );
+            }
+        }
+    }
+    Ok(Sample {
+        data,
+        rows,
+        looped: clips.looped,
+        clips,
+        draws,
+    })
+}

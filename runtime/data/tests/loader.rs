@@ -1,0 +1,304 @@
+//! The loader: batch layout, determinism whatever the thread count, and runs that survive unreadable files.
+
+use std::path::Path;
+use std::sync::Arc;
+use vst_data::list::{VideoEntry, read_list};
+use vst_data::loader::{ClipBatch, Loader, LoaderConfig};
+use vst_data::metrics::DataMetrics;
+use vst_data::pipeline::{ClipShape, SampleMode, make_sample};
+use vst_data::synth;
+use vst_data::video::DecoderKind;
+use vst_spec::{
+    AugmentSpec, Blur, ClipSpec, ColorAug, ColorJitter, Normalize, Range, ResizedCrop, SpatialAug,
+    SynthSpec, TemporalAug, Timespan,
+};
+
+fn dataset(dir: &Path, classes: u32, per_class: u32) -> Vec<VideoEntry> {
+    let spec = SynthSpec {
+        classes,
+        train_per_class: per_class,
+        val_per_class: 0,
+        frames: 20,
+        fps: 8.0,
+        width: 48,
+        height: 32,
+        nuisance: 1.0,
+        distractors: 1,
+        seed: 3,
+    };
+    let data = synth::generate(&spec, dir, 2).unwrap();
+    read_list(&data.train_list, &data.root).unwrap()
+}
+
+fn augment(size: u32) -> AugmentSpec {
+    AugmentSpec {
+        temporal: TemporalAug {
+            random_start: true,
+            frame_rate_jitter: Some(0.3),
+            temporal_difference: Some(0.3),
+        },
+        spatial: SpatialAug {
+            size,
+            short_side: Some(Range::new(20.0, 30.0)),
+            resized_crop: Some(ResizedCrop {
+                area: Range::new(0.2, 0.766),
+                aspect: Range::new(0.75, 1.333),
+            }),
+            flip: Some(0.5),
+            center: false,
+        },
+        color: ColorAug {
+            jitter: Some(ColorJitter {
+                brightness: 0.6,
+                contrast: 0.6,
+                saturation: 0.6,
+                hue: 0.15,
+                p: 0.8,
+            }),
+            grayscale: Some(0.2),
+            blur: Some(Blur {
+                sigma: Range::new(0.1, 2.0),
+                p: 0.5,
+            }),
+        },
+        normalize: Normalize {
+            mean: [0.45; 3],
+            std: [0.225; 3],
+        },
+    }
+}
+
+fn pretrain(rho: u32) -> SampleMode {
+    SampleMode::Pretrain {
+        clips: ClipSpec {
+            count: rho,
+            span: Timespan::Anywhere,
+        },
+        augment: augment(16),
+    }
+}
+
+const SHAPE: ClipShape = ClipShape {
+    frames: 4,
+    stride: 2,
+};
+
+fn epoch_batches(
+    entries: &[VideoEntry],
+    mode: SampleMode,
+    threads: usize,
+    epoch: u64,
+) -> Vec<ClipBatch> {
+    let mut config = LoaderConfig::new(mode, SHAPE, 3, 42);
+    config.threads = threads;
+    config.prefetch = 1;
+    let backend = DecoderKind::OpenH264.backend().unwrap();
+    let loader = Loader::new(
+        entries.to_vec(),
+        backend,
+        config,
+        Arc::new(DataMetrics::new()),
+    )
+    .unwrap();
+    loader.epoch(epoch).collect::<Result<Vec<_>, _>>().unwrap()
+}
+
+#[test]
+fn batches_are_identical_whatever_the_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = dataset(dir.path(), 3, 3);
+    let reference = epoch_batches(&entries, pretrain(2), 0, 0);
+    assert_eq!(reference.len(), 3);
+    for threads in [1, 2, 5] {
+        assert!(
+            epoch_batches(&entries, pretrain(2), threads, 0) == reference,
+            "{threads} threads differ"
+        );
+    }
+    // Another epoch: another order and other draws.
+    let next = epoch_batches(&entries, pretrain(2), 2, 1);
+    assert!(next != reference);
+}
+
+#[test]
+fn batch_layout_is_videos_times_clips_channels_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = dataset(dir.path(), 2, 3);
+    for (rho, rows) in [(1, 2), (3, 3)] {
+        let batches = epoch_batches(&entries, pretrain(rho), 2, 0);
+        for b in &batches {
+            assert_eq!(b.shape, [3 * rows, 4, 16, 16, 3]);
+            assert_eq!(b.data.len(), b.shape.iter().product::<usize>());
+            assert_eq!(b.rows_per_video, rows);
+            for v in 0..3 {
+                let idx = b.video_indices[v * rows];
+                for j in 0..rows {
+                    // Clip j of video v sits at row v·ρ + j, all with that video's index and label.
+                    assert_eq!(b.video_indices[v * rows + j], idx);
+                    assert_eq!(b.labels[v * rows + j], entries[idx].label);
+                }
+            }
+        }
+        // Every video appears once per epoch.
+        let mut seen: Vec<usize> = batches
+            .iter()
+            .flat_map(|b| b.video_indices.iter().step_by(rows).copied())
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..6).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn rho_one_gives_two_crops_of_the_same_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = dataset(dir.path(), 1, 1);
+    let backend = DecoderKind::OpenH264.backend().unwrap();
+    let mut different_pixels = 0;
+    for index in 0..8 {
+        let s = make_sample(
+            backend.as_ref(),
+            &entries[0],
+            &pretrain(1),
+            SHAPE,
+            1,
+            0,
+            index,
+        )
+        .unwrap();
+        assert_eq!(s.rows, 2);
+        assert_eq!(s.clips.clips[0], s.clips.clips[1], "same frames");
+        let half = s.data.len() / 2;
+        different_pixels += (s.data[..half] != s.data[half..]) as usize;
+    }
+    assert!(
+        different_pixels >= 7,
+        "the two views should differ through their own S and C draws"
+    );
+}
+
+#[test]
+fn test_views_are_temporal_times_spatial_and_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = dataset(dir.path(), 2, 2);
+    let mode = SampleMode::Test {
+        temporal: 3,
+        spatial: 2,
+        size: 16,
+        normalize: Normalize {
+            mean: [0.45; 3],
+            std: [0.225; 3],
+        },
+    };
+    let mut config = LoaderConfig::new(mode, SHAPE, 2, 0);
+    config.shuffle = false;
+    config.drop_last = false;
+    let make = |seed: u64| {
+        let mut c = config.clone();
+        c.seed = seed;
+        let loader = Loader::new(
+            entries.clone(),
+            DecoderKind::OpenH264.backend().unwrap(),
+            c,
+            Arc::new(DataMetrics::new()),
+        )
+        .unwrap();
+        loader.epoch(0).collect::<Result<Vec<_>, _>>().unwrap()
+    };
+    let a = make(0);
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[0].shape, [12, 4, 16, 16, 3]);
+    assert_eq!(a[0].video_indices, vec![0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
+    assert!(make(7) == a, "test views do not depend on the seed");
+}
+
+#[test]
+fn a_run_over_bad_files_finishes_and_reports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut entries = dataset(dir.path(), 2, 3);
+    // A truncated file (its index survives, its frames do not), a file that is not a video, a missing path.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/baseline.mp4");
+    let bytes = std::fs::read(&fixture).unwrap();
+    let truncated = dir.path().join("truncated.mp4");
+    std::fs::write(&truncated, &bytes[..bytes.len() * 6 / 10]).unwrap();
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "these are my holiday notes, not a video\n").unwrap();
+    let missing = dir.path().join("gone/missing.mp4");
+    for (path, label) in [(&truncated, 0), (&text, 1), (&missing, 0)] {
+        entries.push(VideoEntry {
+            path: path.clone(),
+            label,
+        });
+    }
+    let mut config = LoaderConfig::new(pretrain(2), SHAPE, 4, 5);
+    config.threads = 2;
+    config.drop_last = false;
+    let metrics = Arc::new(DataMetrics::new());
+    let loader = Loader::new(
+        entries.clone(),
+        DecoderKind::OpenH264.backend().unwrap(),
+        config,
+        metrics.clone(),
+    )
+    .unwrap();
+    let batches = loader.epoch(0).collect::<Result<Vec<_>, _>>().unwrap();
+    let rows: usize = batches.iter().map(|b| b.shape[0]).sum();
+    assert_eq!(
+        rows,
+        entries.len() * 2,
+        "every sample was made, bad ones replaced"
+    );
+    assert!(
+        batches
+            .iter()
+            .all(|b| b.video_indices.iter().all(|&v| v < 6)),
+        "only good videos in the batches"
+    );
+    let counts = metrics.snapshot();
+    assert_eq!(counts.skipped.len(), 3, "{:?}", counts.skipped);
+    assert_eq!(counts.replaced_samples, 3);
+    assert!(
+        counts.skipped[&truncated].contains("truncated"),
+        "{}",
+        counts.skipped[&truncated]
+    );
+    assert!(
+        counts.skipped[&text].contains("not a readable mp4 file"),
+        "{}",
+        counts.skipped[&text]
+    );
+    assert!(
+        counts.skipped[&missing].contains("No such file"),
+        "{}",
+        counts.skipped[&missing]
+    );
+    // The next epoch skips them again without stopping.
+    assert_eq!(loader.epoch(1).count(), 3);
+}
+
+#[test]
+fn short_videos_are_looped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = dataset(dir.path(), 1, 2);
+    let mut config = LoaderConfig::new(
+        pretrain(2),
+        ClipShape {
+            frames: 8,
+            stride: 4,
+        },
+        2,
+        0,
+    );
+    config.threads = 1;
+    let metrics = Arc::new(DataMetrics::new());
+    let loader = Loader::new(
+        entries,
+        DecoderKind::OpenH264.backend().unwrap(),
+        config,
+        metrics.clone(),
+    )
+    .unwrap();
+    assert_eq!(loader.epoch(0).count(), 1);
+    // 8 frames 4 apart span 29 frames; the videos have 20.
+    assert_eq!(metrics.snapshot().looped_videos.len(), 2);
+}
