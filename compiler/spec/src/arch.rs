@@ -66,13 +66,19 @@ impl ConvLayer {
     /// Multiply-adds of one forward pass on one clip.
     pub fn macs(&self) -> u64 {
         let [kt, kh, kw] = self.kernel;
-        self.output_elements() * u64::from(self.in_channels) * u64::from(kt * kh * kw)
+        // Saturating: absurd inputs give a huge count, never an overflow.
+        self.output_elements()
+            .saturating_mul(u64::from(self.in_channels))
+            .saturating_mul(u64::from(kt) * u64::from(kh) * u64::from(kw))
     }
 
     /// Elements of the output activation (channels × T × H × W).
     pub fn output_elements(&self) -> u64 {
         let [t, h, w] = self.output;
-        u64::from(self.out_channels) * u64::from(t) * u64::from(h) * u64::from(w)
+        u64::from(self.out_channels)
+            .saturating_mul(u64::from(t))
+            .saturating_mul(u64::from(h))
+            .saturating_mul(u64::from(w))
     }
 }
 
@@ -134,7 +140,7 @@ fn stage_blocks(depth: u32) -> Result<(BlockKind, [u32; 4]), ArchError> {
 
 /// Output length of one axis: ⌊(n + 2p − k) / s⌋ + 1, or None when the kernel does not fit.
 fn axis_out(n: u32, k: u32, s: u32, p: u32) -> Option<u32> {
-    let padded = n + 2 * p;
+    let padded = n.saturating_add(p.saturating_mul(2));
     if padded < k || s == 0 {
         return None;
     }
@@ -161,7 +167,11 @@ fn out_size(
 pub fn scaled_channels(base: u32, width: f64) -> Result<u32, ArchError> {
     let channels = f64::from(base) * width;
     let rounded = channels.round();
-    if !channels.is_finite() || rounded < 1.0 || (channels - rounded).abs() > 1e-9 {
+    if !channels.is_finite()
+        || rounded < 1.0
+        || rounded > f64::from(u32::MAX)
+        || (channels - rounded).abs() > 1e-9
+    {
         return Err(ArchError::Width {
             width,
             base,
@@ -386,17 +396,19 @@ impl SlowResNet {
 
     /// Multiply-adds of all convolutions for one clip.
     pub fn conv_macs(&self) -> u64 {
-        self.conv_layers().iter().map(|c| c.macs()).sum()
+        self.conv_layers()
+            .iter()
+            .fold(0u64, |sum, c| sum.saturating_add(c.macs()))
     }
 
     /// Forward GFLOPs per clip in the fvcore convention: conv multiply-adds plus 2 per batch-norm output element.
     pub fn forward_gflops(&self) -> f64 {
-        let bn: u64 = self
+        let bn: f64 = self
             .conv_layers()
             .iter()
-            .map(|c| 2 * c.output_elements())
+            .map(|c| 2.0 * c.output_elements() as f64)
             .sum();
-        (self.conv_macs() + bn) as f64 / 1e9
+        (self.conv_macs() as f64 + bn) / 1e9
     }
 
     /// Learnable parameters of the backbone (conv weights plus BN scale and shift).
@@ -405,10 +417,12 @@ impl SlowResNet {
             .iter()
             .map(|c| {
                 let [kt, kh, kw] = c.kernel;
-                u64::from(c.in_channels) * u64::from(c.out_channels) * u64::from(kt * kh * kw)
-                    + 2 * u64::from(c.out_channels)
+                u64::from(c.in_channels)
+                    .saturating_mul(u64::from(c.out_channels))
+                    .saturating_mul(u64::from(kt) * u64::from(kh) * u64::from(kw))
+                    .saturating_add(2 * u64::from(c.out_channels))
             })
-            .sum()
+            .fold(0u64, u64::saturating_add)
     }
 }
 
