@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::ffi::{CString, c_char};
+
 use cudarc::driver::{CudaContext, CudaFunction, LaunchConfig};
-use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
+use cudarc::nvrtc::{Ptx, sys as nvrtc};
 use vst_engine::{BinaryOp, ReduceOp, UnaryOp};
 
 use crate::error::{CudaError, CudaResult};
@@ -117,20 +119,86 @@ pub fn program() -> String {
     format!("{}\n{}", prelude(), BODY)
 }
 
-/// NVRTC options: PTX for the device's virtual architecture (the driver JITs it to machine code once per process),
-/// IEEE-exact division and square root, no flush-to-zero, so results match the CPU backend.
-pub fn compile_options(major: i32, minor: i32) -> CompileOptions {
-    CompileOptions {
-        ftz: Some(false),
-        prec_sqrt: Some(true),
-        prec_div: Some(true),
-        fmad: Some(true),
-        options: vec![
-            format!("--gpu-architecture=compute_{major}{minor}"),
-            "--std=c++17".into(),
-        ],
-        name: Some("vst_kernels.cu".into()),
-        ..Default::default()
+/// NVRTC options: machine code (CUBIN) for the device's exact architecture — not PTX, which a driver older than
+/// the NVRTC library cannot JIT — with IEEE-exact division and square root and no flush-to-zero, so results match
+/// the CPU backend.
+pub fn compile_options(major: i32, minor: i32) -> Vec<String> {
+    vec![
+        format!("--gpu-architecture=sm_{major}{minor}"),
+        "--std=c++17".into(),
+        "--ftz=false".into(),
+        "--prec-div=true".into(),
+        "--prec-sqrt=true".into(),
+        "--fmad=true".into(),
+    ]
+}
+
+fn nvrtc_check(what: &str, r: nvrtc::nvrtcResult) -> CudaResult<()> {
+    if r == nvrtc::nvrtcResult::NVRTC_SUCCESS {
+        Ok(())
+    } else {
+        Err(CudaError::Compile(format!("{what}: {r:?}")))
+    }
+}
+
+/// Compiles [`program`] to a CUBIN for compute capability `major.minor` (needs only libnvrtc, no GPU).
+pub fn compile_cubin(major: i32, minor: i32) -> CudaResult<Vec<u8>> {
+    let src = CString::new(program()).map_err(|e| CudaError::Compile(e.to_string()))?;
+    let name = CString::new("vst_kernels.cu").map_err(|e| CudaError::Compile(e.to_string()))?;
+    let options: Vec<CString> = compile_options(major, minor)
+        .into_iter()
+        .map(CString::new)
+        .collect::<Result<_, _>>()
+        .map_err(|e| CudaError::Compile(e.to_string()))?;
+    let option_ptrs: Vec<*const c_char> = options.iter().map(|o| o.as_ptr()).collect();
+    let mut prog: nvrtc::nvrtcProgram = std::ptr::null_mut();
+    // SAFETY: C strings outlive the calls; out-pointers are valid; the program is destroyed on every path.
+    unsafe {
+        nvrtc_check(
+            "nvrtcCreateProgram",
+            nvrtc::nvrtcCreateProgram(
+                &mut prog,
+                src.as_ptr(),
+                name.as_ptr(),
+                0,
+                std::ptr::null(),
+                std::ptr::null(),
+            ),
+        )?;
+        let result = (|| {
+            let status =
+                nvrtc::nvrtcCompileProgram(prog, option_ptrs.len() as i32, option_ptrs.as_ptr());
+            if status != nvrtc::nvrtcResult::NVRTC_SUCCESS {
+                let mut size = 0usize;
+                let mut log = String::new();
+                if nvrtc::nvrtcGetProgramLogSize(prog, &mut size)
+                    == nvrtc::nvrtcResult::NVRTC_SUCCESS
+                {
+                    let mut buf = vec![0u8; size.max(1)];
+                    if nvrtc::nvrtcGetProgramLog(prog, buf.as_mut_ptr() as *mut c_char)
+                        == nvrtc::nvrtcResult::NVRTC_SUCCESS
+                    {
+                        log = String::from_utf8_lossy(&buf)
+                            .trim_end_matches('\0')
+                            .to_string();
+                    }
+                }
+                return Err(CudaError::Compile(format!("{status:?}: {log}")));
+            }
+            let mut size = 0usize;
+            nvrtc_check(
+                "nvrtcGetCUBINSize",
+                nvrtc::nvrtcGetCUBINSize(prog, &mut size),
+            )?;
+            let mut cubin = vec![0u8; size];
+            nvrtc_check(
+                "nvrtcGetCUBIN",
+                nvrtc::nvrtcGetCUBIN(prog, cubin.as_mut_ptr() as *mut c_char),
+            )?;
+            Ok(cubin)
+        })();
+        let _ = nvrtc::nvrtcDestroyProgram(&mut prog);
+        result
     }
 }
 
@@ -146,16 +214,9 @@ impl Kernels {
         let (major, minor) = ctx
             .compute_capability()
             .map_err(|e| CudaError::call("reading the compute capability", e))?;
-        let ptx = compile_ptx_with_opts(program(), compile_options(major, minor)).map_err(|e| {
-            CudaError::Compile(match e {
-                cudarc::nvrtc::CompileError::CompileError { nvrtc, log, .. } => {
-                    format!("{nvrtc:?}: {}", log.to_string_lossy())
-                }
-                other => format!("{other:?}"),
-            })
-        })?;
+        let cubin = compile_cubin(major, minor)?;
         let module = ctx
-            .load_module(ptx)
+            .load_module(Ptx::from_binary(cubin))
             .map_err(|e| CudaError::call("loading the compiled kernels", e))?;
         let mut functions = HashMap::new();
         for &name in KERNEL_NAMES {
@@ -246,14 +307,11 @@ mod tests {
     }
 
     #[test]
-    fn compile_options_target_the_devices_virtual_architecture() {
+    fn compile_options_target_the_devices_architecture_exactly() {
         let o = compile_options(9, 0);
-        assert!(
-            o.options
-                .contains(&"--gpu-architecture=compute_90".to_string())
-        );
-        assert_eq!(o.ftz, Some(false));
-        assert_eq!(o.prec_div, Some(true));
+        assert!(o.contains(&"--gpu-architecture=sm_90".to_string()));
+        assert!(o.contains(&"--ftz=false".to_string()));
+        assert!(o.contains(&"--prec-div=true".to_string()));
     }
 
     #[test]
@@ -273,24 +331,19 @@ mod tests {
     #[ignore = "needs libnvrtc.so.13 on the library path (no GPU needed); scripts/gpu-check.sh runs it"]
     fn nvrtc_compiles_the_program() {
         assert!(
-            unsafe { cudarc::nvrtc::sys::is_culib_present() },
+            unsafe { nvrtc::is_culib_present() },
             "libnvrtc.so.13 is not loadable: set LD_LIBRARY_PATH"
         );
+        // Ampere (A100) and Hopper (H100/H200).
         for (major, minor) in [(8, 0), (9, 0)] {
-            let ptx = compile_ptx_with_opts(program(), compile_options(major, minor));
-            let ptx = match ptx {
-                Ok(p) => p,
-                Err(cudarc::nvrtc::CompileError::CompileError { log, .. }) => {
-                    panic!("NVRTC rejected the kernels:\n{}", log.to_string_lossy())
-                }
-                Err(e) => panic!("{e:?}"),
+            let cubin = match compile_cubin(major, minor) {
+                Ok(c) => c,
+                Err(e) => panic!("{e}"),
             };
-            let text = ptx.to_src();
+            assert_eq!(&cubin[..4], b"\x7fELF", "a CUBIN is an ELF image");
+            let text = String::from_utf8_lossy(&cubin);
             for name in KERNEL_NAMES {
-                assert!(
-                    text.contains(&format!(".entry {name}(")),
-                    "{name} missing from PTX"
-                );
+                assert!(text.contains(name), "{name} missing from the CUBIN");
             }
         }
     }
