@@ -30,9 +30,11 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn load(file: &str) -> Fixture {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(file);
+        // VST_FIXTURE_DIR: where a test binary built on another machine finds the fixtures (scripts/gpu-check.sh).
+        let dir = std::env::var_os("VST_FIXTURE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
+        let path = dir.join(file);
         let (list, meta) = io::load_tensors(&path, &test_device()).expect("fixture file readable");
         let cases = serde_json::from_str(meta.get("cases").expect("fixture metadata has `cases`"))
             .expect("cases JSON");
