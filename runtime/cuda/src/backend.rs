@@ -38,12 +38,13 @@ pub struct GpuInfo {
 /// Kernels on one NVIDIA GPU.
 #[derive(Debug)]
 pub struct CudaBackend {
-    shared: Arc<Shared>,
+    // Library handles and pinned buffers go before the device state they need (fields drop in order).
     conv: Convolutions,
     blas: Blas,
     staging: Staging,
     options: CudaOptions,
     info: GpuInfo,
+    shared: Arc<Shared>,
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
@@ -108,7 +109,6 @@ impl CudaBackend {
         // SAFETY: the library was probed loadable.
         let cudnn_version = unsafe { cudarc::cudnn::sys::cudnnGetVersion() };
         Ok(CudaBackend {
-            shared,
             conv,
             blas,
             staging: Staging::default(),
@@ -121,6 +121,7 @@ impl CudaBackend {
                 driver_cuda_version,
                 cudnn_version,
             },
+            shared,
         })
     }
 

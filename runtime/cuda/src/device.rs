@@ -82,6 +82,8 @@ impl RawAllocator for DriverAllocator {
     }
 
     fn fence(&mut self) -> Result<Event, String> {
+        // Buffers may be dropped on any thread (data-loader threads included).
+        self.ctx.bind_to_thread().map_err(|e| format!("{e:?}"))?;
         let e = Event::new().map_err(|e| e.to_string())?;
         e.record(&self.compute).map_err(|e| e.to_string())?;
         Ok(e)

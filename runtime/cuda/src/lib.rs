@@ -57,6 +57,19 @@ pub fn open_device_with(name: &str, options: CudaOptions) -> CudaResult<vst_engi
     }
 }
 
+/// Opens the device a resolved recipe asks for (`device: cpu` / `device: cuda:N`), for the runtime's executor.
+pub fn open_device_spec(
+    spec: &vst_spec::DeviceSpec,
+    options: CudaOptions,
+) -> CudaResult<vst_engine::Device> {
+    match spec {
+        vst_spec::DeviceSpec::Cpu => Ok(vst_engine::Device::cpu()),
+        vst_spec::DeviceSpec::Cuda { index } => Ok(vst_engine::Device::from_backend(Arc::new(
+            CudaBackend::with_options(*index as usize, options)?,
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +95,15 @@ mod tests {
             Err(_) => {}
         }
         assert_eq!(open_device("cpu").unwrap().name(), "cpu");
+        let cpu = open_device_spec(&vst_spec::DeviceSpec::Cpu, CudaOptions::default()).unwrap();
+        assert_eq!(cpu.name(), "cpu");
+        if !driver {
+            let e = open_device_spec(
+                &vst_spec::DeviceSpec::Cuda { index: 1 },
+                CudaOptions::default(),
+            );
+            assert!(matches!(e, Err(CudaError::NoDriver)));
+        }
         assert!(matches!(
             open_device("tpu"),
             Err(CudaError::BadDeviceName(_))
