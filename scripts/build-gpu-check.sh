@@ -26,7 +26,9 @@ for line in sys.stdin:
         m = json.loads(line)
     except ValueError:
         continue
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m.get("profile", {}).get("test"):
+    kind = m.get("target", {}).get("kind")
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m.get("profile", {}).get("test") \
+            and kind in (["lib"], ["test"]):
         t = m["target"]
         # Library unit tests are named after their crate, integration tests after their file.
         name = t["name"] + ("-unit" if t["kind"] == ["lib"] else "")

@@ -23,7 +23,7 @@ PY=${PYTHON:-python3}
 mkdir -p "$RESULTS"
 : >"$RESULTS/bench.jsonl"
 : >"$RESULTS/summary.txt"
-note() { echo "$*" | tee -a "$RESULTS/summary.txt"; }
+note() { echo "$*" >>"$RESULTS/summary.txt"; echo "[gpu-check] $*" >&2; }
 
 [ -x "$BIN/vst-cuda-check" ] || { echo "no $BIN/vst-cuda-check: build it with scripts/build-gpu-check.sh"; exit 2; }
 
@@ -58,7 +58,7 @@ for t in "$BIN"/tests/*; do
     else
         tests_failed=1
         note "tests $name: FAILED (see $RESULTS/test-$name.log)"
-        grep -E 'panicked|FAILED|failed' "$RESULTS/test-$name.log" | head -5 | tee -a "$RESULTS/summary.txt"
+        grep -E 'panicked|FAILED|failed' "$RESULTS/test-$name.log" | head -5 | tee -a "$RESULTS/summary.txt" >&2
     fi
 done
 
@@ -70,7 +70,7 @@ for p in f32 bf16; do
     else
         numerics_failed=1
         note "numerics $p (GPU vs CPU): FAILED (see $RESULTS/numerics-$p.log)"
-        grep -E '^FAIL|vst-cuda-check:' "$RESULTS/numerics-$p.log" | head -8 | tee -a "$RESULTS/summary.txt"
+        grep -E '^FAIL|vst-cuda-check:' "$RESULTS/numerics-$p.log" | head -8 | tee -a "$RESULTS/summary.txt" >&2
     fi
 done
 
