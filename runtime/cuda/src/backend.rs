@@ -375,6 +375,7 @@ impl CudaBackend {
     }
 
     /// Per-channel sums of a rows × channels tensor in `mode` (see `vst_bn_reduce`): `terms` sums per channel.
+    #[allow(clippy::too_many_arguments)]
     fn bn_reduce(
         &self,
         mode: i32,

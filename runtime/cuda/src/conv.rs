@@ -333,6 +333,7 @@ impl Convolutions {
     /// Runs one pass. Pointers hold data of `precision`'s storage type (f32, or bf16 in bf16 mode):
     /// forward reads (a = x, b = w) and writes out = y; backward-data reads (a = dy, b = w) and writes out = dx;
     /// backward-filter reads (a = x, b = dy) and writes out = dw.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run(
         &self,
         shared: &Arc<Shared>,
@@ -800,5 +801,67 @@ mod tests {
             assert_eq!(bwd_filter_algo(v) as u32, v);
         }
         assert!(version_ok(91_300) && !version_ok(8_907) && !version_ok(100_000));
+    }
+
+    /// cuDNN's descriptors are host objects: with libcudnn.so.9 on the library path (no GPU needed; pip's
+    /// nvidia-cudnn-cu13 has it) cuDNN itself checks that it accepts the channels-last descriptors of every Slow
+    /// R-50 convolution in every precision, and computes the same output size as the engine.
+    #[test]
+    #[ignore = "needs libcudnn.so.9 on the library path (no GPU needed)"]
+    fn cudnn_accepts_the_descriptors_of_every_slow_r50_convolution() {
+        assert!(
+            unsafe { sys::is_culib_present() },
+            "libcudnn.so.9 is not loadable"
+        );
+        assert!(version_ok(unsafe { sys::cudnnGetVersion() }));
+        let spec = vst_spec::BackboneSpec {
+            depth: 50,
+            frames: 8,
+            stride: 8,
+            width: 1.0,
+        };
+        let net = vst_spec::arch::SlowResNet::new(&spec, 224).unwrap();
+        let mut geometries: Vec<Conv3dGeometry> = net
+            .conv_layers()
+            .iter()
+            .map(|l| Conv3dGeometry {
+                batch: 8,
+                input: l.input.map(|v| v as usize),
+                in_channels: l.in_channels as usize,
+                out_channels: l.out_channels as usize,
+                kernel: l.kernel.map(|v| v as usize),
+                stride: l.stride.map(|v| v as usize),
+                padding: l.padding.map(|v| v as usize),
+                groups: 1,
+            })
+            .collect();
+        geometries.push(Conv3dGeometry {
+            batch: 2,
+            input: [4, 9, 9],
+            in_channels: 8,
+            out_channels: 12,
+            kernel: [3, 3, 3],
+            stride: [1, 2, 2],
+            padding: [1, 1, 1],
+            groups: 4,
+        });
+        for g in &geometries {
+            for p in [Precision::F32, Precision::Tf32, Precision::Bf16] {
+                let d = Descriptors::new(g, p).unwrap_or_else(|e| panic!("{g:?} {p:?}: {e}"));
+                let mut out = [0i32; 5];
+                let status = unsafe {
+                    sys::cudnnGetConvolutionNdForwardOutputDim(
+                        d.conv.0,
+                        d.x.0,
+                        d.w.0,
+                        5,
+                        out.as_mut_ptr(),
+                    )
+                };
+                assert_eq!(status, sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS, "{g:?}");
+                let [n, t, h, w, c] = g.y_shape();
+                assert_eq!(out, [n, c, t, h, w].map(|v| v as i32), "{g:?}");
+            }
+        }
     }
 }

@@ -109,4 +109,121 @@ mod tests {
             Err(CudaError::BadDeviceName(_))
         ));
     }
+
+    /// cudarc resolves each entry point when first called and panics if it is missing, so check up front that the
+    /// libraries export every function the backend calls. Needs the libraries on the library path, no GPU
+    /// (the driver's symbols are checked only where libcuda is present).
+    #[test]
+    #[ignore = "needs libnvrtc.so.13, libcublas.so.13 and libcudnn.so.9 on the library path (no GPU needed)"]
+    fn the_libraries_export_every_function_the_backend_calls() {
+        probe::probe_libraries().unwrap();
+        let check =
+            |lib: &'static str, present: bool, names: &[&str], get: &dyn Fn(&str) -> bool| {
+                if !present {
+                    return;
+                }
+                for name in names {
+                    assert!(get(name), "{lib} does not export {name}");
+                }
+            };
+        unsafe {
+            check(
+                "NVRTC",
+                true,
+                &[
+                    "nvrtcCreateProgram",
+                    "nvrtcCompileProgram",
+                    "nvrtcGetProgramLogSize",
+                    "nvrtcGetProgramLog",
+                    "nvrtcGetCUBINSize",
+                    "nvrtcGetCUBIN",
+                    "nvrtcDestroyProgram",
+                ],
+                &|n| {
+                    cudarc::nvrtc::sys::culib()
+                        .get::<unsafe extern "C" fn()>(n.as_bytes())
+                        .is_ok()
+                },
+            );
+            check(
+                "cuBLAS",
+                true,
+                &[
+                    "cublasCreate_v2",
+                    "cublasDestroy_v2",
+                    "cublasSetStream_v2",
+                    "cublasGemmStridedBatchedEx",
+                ],
+                &|n| {
+                    cudarc::cublas::sys::culib()
+                        .get::<unsafe extern "C" fn()>(n.as_bytes())
+                        .is_ok()
+                },
+            );
+            check(
+                "cuDNN",
+                true,
+                &[
+                    "cudnnGetVersion",
+                    "cudnnCreate",
+                    "cudnnDestroy",
+                    "cudnnSetStream",
+                    "cudnnCreateTensorDescriptor",
+                    "cudnnDestroyTensorDescriptor",
+                    "cudnnSetTensorNdDescriptor",
+                    "cudnnCreateFilterDescriptor",
+                    "cudnnDestroyFilterDescriptor",
+                    "cudnnSetFilterNdDescriptor",
+                    "cudnnCreateConvolutionDescriptor",
+                    "cudnnDestroyConvolutionDescriptor",
+                    "cudnnSetConvolutionNdDescriptor",
+                    "cudnnSetConvolutionGroupCount",
+                    "cudnnSetConvolutionMathType",
+                    "cudnnConvolutionForward",
+                    "cudnnConvolutionBackwardData",
+                    "cudnnConvolutionBackwardFilter",
+                    "cudnnFindConvolutionForwardAlgorithmEx",
+                    "cudnnFindConvolutionBackwardDataAlgorithmEx",
+                    "cudnnFindConvolutionBackwardFilterAlgorithmEx",
+                    "cudnnGetConvolutionForwardAlgorithm_v7",
+                    "cudnnGetConvolutionBackwardDataAlgorithm_v7",
+                    "cudnnGetConvolutionBackwardFilterAlgorithm_v7",
+                ],
+                &|n| {
+                    cudarc::cudnn::sys::culib()
+                        .get::<unsafe extern "C" fn()>(n.as_bytes())
+                        .is_ok()
+                },
+            );
+            check(
+                "the driver",
+                cudarc::driver::sys::is_culib_present(),
+                &[
+                    "cuInit",
+                    "cuDriverGetVersion",
+                    "cuDeviceGetCount",
+                    "cuMemAlloc_v2",
+                    "cuMemFree_v2",
+                    "cuMemcpyHtoDAsync_v2",
+                    "cuMemcpyDtoHAsync_v2",
+                    "cuMemcpyDtoDAsync_v2",
+                    "cuMemHostAlloc",
+                    "cuMemFreeHost",
+                    "cuEventCreate",
+                    "cuEventRecord",
+                    "cuEventSynchronize",
+                    "cuEventDestroy_v2",
+                    "cuStreamWaitEvent",
+                    "cuLaunchKernel",
+                    "cuModuleLoadData",
+                    "cuModuleGetFunction",
+                ],
+                &|n| {
+                    cudarc::driver::sys::culib()
+                        .get::<unsafe extern "C" fn()>(n.as_bytes())
+                        .is_ok()
+                },
+            );
+        }
+    }
 }
