@@ -82,10 +82,13 @@ pub struct Block {
     pub pool: Pool,
 }
 
+/// Free blocks of one (pool, size class): address and the fence to wait on before reuse by another stream.
+type FreeList<F> = Vec<(u64, Option<F>)>;
+
 /// Caching allocator over `R`.
 pub struct CachingAllocator<R: RawAllocator> {
     raw: R,
-    free: HashMap<(Pool, usize), Vec<(u64, Option<R::Fence>)>>,
+    free: HashMap<(Pool, usize), FreeList<R::Fence>>,
     stats: AllocStats,
 }
 

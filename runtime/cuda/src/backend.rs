@@ -318,7 +318,7 @@ impl CudaBackend {
     }
 
     /// bf16 copy of `n` f32 values (for the bf16 precision mode).
-    fn to_bf16(&self, x: u64, n: usize) -> CudaResult<CudaMemory> {
+    fn f32_to_bf16(&self, x: u64, n: usize) -> CudaResult<CudaMemory> {
         let (mem, _) = allocate(&self.shared, Pool::Compute, n * 2)?;
         if n > 0 {
             let (y, n64) = (mem.ptr(), n as i64);
@@ -331,7 +331,7 @@ impl CudaBackend {
         Ok(mem)
     }
 
-    fn from_bf16(&self, x: u64, y: u64, n: usize) -> CudaResult<()> {
+    fn bf16_to_f32(&self, x: u64, y: u64, n: usize) -> CudaResult<()> {
         if n == 0 {
             return Ok(());
         }
@@ -363,11 +363,11 @@ impl CudaBackend {
         }
         let p = self.options.precision;
         if p == Precision::Bf16 {
-            let (a16, b16) = (self.to_bf16(a.0, a.1)?, self.to_bf16(b.0, b.1)?);
+            let (a16, b16) = (self.f32_to_bf16(a.0, a.1)?, self.f32_to_bf16(b.0, b.1)?);
             let (o16, _) = allocate(&self.shared, Pool::Compute, out_len * 2)?;
             self.conv
                 .run(&self.shared, pass, g, p, a16.ptr(), b16.ptr(), o16.ptr())?;
-            self.from_bf16(o16.ptr(), out_ptr, out_len)?;
+            self.bf16_to_f32(o16.ptr(), out_ptr, out_len)?;
         } else {
             self.conv.run(&self.shared, pass, g, p, a.0, b.0, out_ptr)?;
         }
@@ -774,7 +774,10 @@ impl Backend for CudaBackend {
             }
             let p = self.options.precision;
             if p == Precision::Bf16 {
-                let (a16, b16) = (self.to_bf16(ap, a.len())?, self.to_bf16(bp, b.len())?);
+                let (a16, b16) = (
+                    self.f32_to_bf16(ap, a.len())?,
+                    self.f32_to_bf16(bp, b.len())?,
+                );
                 self.blas.matmul(g, p, a16.ptr(), b16.ptr(), c)?;
             } else {
                 self.blas.matmul(g, p, ap, bp, c)?;

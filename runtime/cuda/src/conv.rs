@@ -347,10 +347,8 @@ impl Convolutions {
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let state = &mut *guard;
         let dkey = (*g, precision);
-        if !state.descriptors.contains_key(&dkey) {
-            state
-                .descriptors
-                .insert(dkey, Descriptors::new(g, precision)?);
+        if let std::collections::hash_map::Entry::Vacant(e) = state.descriptors.entry(dkey) {
+            e.insert(Descriptors::new(g, precision)?);
         }
         let d = &state.descriptors[&dkey];
         let h = state.handle.0;
@@ -487,7 +485,7 @@ impl Convolutions {
                             )?;
                             perf[..(found.max(0) as usize).min(N)]
                                 .iter()
-                                .map(|p| fwd_candidate(p))
+                                .map(fwd_candidate)
                                 .collect()
                         }
                         ConvPass::BackwardData => {
@@ -513,7 +511,7 @@ impl Convolutions {
                             )?;
                             perf[..(found.max(0) as usize).min(N)]
                                 .iter()
-                                .map(|p| bwd_data_candidate(p))
+                                .map(bwd_data_candidate)
                                 .collect()
                         }
                         ConvPass::BackwardFilter => {
@@ -539,7 +537,7 @@ impl Convolutions {
                             )?;
                             perf[..(found.max(0) as usize).min(N)]
                                 .iter()
-                                .map(|p| bwd_filter_candidate(p))
+                                .map(bwd_filter_candidate)
                                 .collect()
                         }
                     }
@@ -566,7 +564,7 @@ impl Convolutions {
                         )?;
                         perf[..(found.max(0) as usize).min(N)]
                             .iter()
-                            .map(|p| fwd_candidate(p))
+                            .map(fwd_candidate)
                             .collect()
                     }
                     ConvPass::BackwardData => {
@@ -587,7 +585,7 @@ impl Convolutions {
                         )?;
                         perf[..(found.max(0) as usize).min(N)]
                             .iter()
-                            .map(|p| bwd_data_candidate(p))
+                            .map(bwd_data_candidate)
                             .collect()
                     }
                     ConvPass::BackwardFilter => {
@@ -608,7 +606,7 @@ impl Convolutions {
                         )?;
                         perf[..(found.max(0) as usize).min(N)]
                             .iter()
-                            .map(|p| bwd_filter_candidate(p))
+                            .map(bwd_filter_candidate)
                             .collect()
                     }
                 }

@@ -328,10 +328,9 @@ mod tests {
         for i in 0..24i64 {
             let (oy, ox) = args.offsets(i);
             assert_eq!(oy, i);
-            let (a, b, c) = (i / 6, (i / 2) % 3, i % 2); // y index (k, i0, j) with y shape 4×2×3
-            let _ = (a, b, c);
+            // y has shape 4×2×3: index (k, i0, j) reads x[i0, j, k].
             let (k, i0, j) = (i / 6, (i % 6) / 3, i % 3);
-            assert_eq!(ox, (i0 * 12 + j * 4 + k) as i64);
+            assert_eq!(ox, i0 * 12 + j * 4 + k);
         }
     }
 

@@ -104,7 +104,7 @@ impl Checker {
 }
 
 /// Picks the operand of the right device.
-fn pick<'a>(p: &'a (Storage, Storage), gpu: bool) -> &'a Storage {
+fn pick(p: &(Storage, Storage), gpu: bool) -> &Storage {
     if gpu { &p.1 } else { &p.0 }
 }
 
