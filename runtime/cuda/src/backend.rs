@@ -11,11 +11,12 @@ use vst_engine::{
 
 use crate::allocator::{AllocStats, Pool};
 use crate::blas::Blas;
-use crate::conv::{ConvPass, Convolutions};
+use crate::conv::{ConvLayout, ConvPass, Convolutions};
 use crate::device::{CudaMemory, Launch, Shared, alloc_storage, allocate};
 use crate::error::{CudaError, CudaResult, engine_err};
 use crate::geometry::{
-    PoolArgs, StridedArgs, broadcast_strides, plan_reduce, reduction_runs, split_at_axis, strides,
+    PoolArgs, StridedArgs, TO_CHANNELS_FIRST, broadcast_strides, channels_first_strides,
+    plan_reduce, reduction_runs, split_at_axis, strides,
 };
 use crate::kernels::{self, BN_BACKWARD, BN_SUMSQ, Kernels, elementwise_config};
 use crate::options::{CudaOptions, Precision};
@@ -362,16 +363,95 @@ impl CudaBackend {
             return Ok(out);
         }
         let p = self.options.precision;
-        if p == Precision::Bf16 {
-            let (a16, b16) = (self.f32_to_bf16(a.0, a.1)?, self.f32_to_bf16(b.0, b.1)?);
-            let (o16, _) = allocate(&self.shared, Pool::Compute, out_len * 2)?;
-            self.conv
-                .run(&self.shared, pass, g, p, a16.ptr(), b16.ptr(), o16.ptr())?;
-            self.bf16_to_f32(o16.ptr(), out_ptr, out_len)?;
-        } else {
-            self.conv.run(&self.shared, pass, g, p, a.0, b.0, out_ptr)?;
+        if self.conv.layout(pass, g, p) == ConvLayout::ChannelsLast {
+            match self.conv_in_layout(
+                pass,
+                g,
+                ConvLayout::ChannelsLast,
+                a.0,
+                b.0,
+                out_ptr,
+                out_len,
+            ) {
+                Err(CudaError::NoConvAlgorithm(_)) => self.conv.use_channels_first(pass, g, p),
+                other => return other.map(|_| out),
+            }
         }
+        // cuDNN cannot run this pass channels-last: transpose operands to channels-first and the result back.
+        let (a_shape, b_shape, out_shape) = match pass {
+            ConvPass::Forward => (g.x_shape(), g.w_shape(), g.y_shape()),
+            ConvPass::BackwardData => (g.y_shape(), g.w_shape(), g.x_shape()),
+            ConvPass::BackwardFilter => (g.x_shape(), g.y_shape(), g.w_shape()),
+        };
+        let a_cf = self.permute5(a.0, a_shape, TO_CHANNELS_FIRST)?;
+        let b_cf = self.permute5(b.0, b_shape, TO_CHANNELS_FIRST)?;
+        let (out_cf, _) = allocate(&self.shared, Pool::Compute, out_len * 4)?;
+        self.conv_in_layout(
+            pass,
+            g,
+            ConvLayout::ChannelsFirst,
+            a_cf.ptr(),
+            b_cf.ptr(),
+            out_cf.ptr(),
+            out_len,
+        )?;
+        let back = StridedArgs::new(
+            &out_shape,
+            &strides(&out_shape),
+            &channels_first_strides(out_shape),
+        )
+        .ok_or_else(|| unsupported("transposing a convolution result".into()))?;
+        self.strided_copy(out_ptr, 0, out_cf.ptr(), 0, &back, out_len)?;
         Ok(out)
+    }
+
+    /// A dense copy of the 5D tensor at `x` (of `shape`) with axes reordered by `perm`.
+    fn permute5(&self, x: u64, shape: [usize; 5], perm: [usize; 5]) -> CudaResult<CudaMemory> {
+        let n: usize = shape.iter().product();
+        let (mem, _) = allocate(&self.shared, Pool::Compute, n * 4)?;
+        let xs = strides(&shape);
+        let out_shape = perm.map(|p| shape[p]);
+        let args = StridedArgs::new(&out_shape, &strides(&out_shape), &perm.map(|p| xs[p]))
+            .ok_or_else(|| unsupported("transposing a convolution operand".into()))?;
+        self.strided_copy(mem.ptr(), 0, x, 0, &args, n)?;
+        Ok(mem)
+    }
+
+    /// One cuDNN pass on f32 operands already in `layout`, converting to bf16 around it in bf16 mode.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_in_layout(
+        &self,
+        pass: ConvPass,
+        g: &Conv3dGeometry,
+        layout: ConvLayout,
+        a: u64,
+        b: u64,
+        out: u64,
+        out_len: usize,
+    ) -> CudaResult<()> {
+        let p = self.options.precision;
+        if p != Precision::Bf16 {
+            return self.conv.run(&self.shared, pass, g, p, layout, a, b, out);
+        }
+        let (a_len, b_len) = match pass {
+            ConvPass::Forward => (g.x_shape(), g.w_shape()),
+            ConvPass::BackwardData => (g.y_shape(), g.w_shape()),
+            ConvPass::BackwardFilter => (g.x_shape(), g.y_shape()),
+        };
+        let a16 = self.f32_to_bf16(a, a_len.iter().product())?;
+        let b16 = self.f32_to_bf16(b, b_len.iter().product())?;
+        let (o16, _) = allocate(&self.shared, Pool::Compute, out_len * 2)?;
+        self.conv.run(
+            &self.shared,
+            pass,
+            g,
+            p,
+            layout,
+            a16.ptr(),
+            b16.ptr(),
+            o16.ptr(),
+        )?;
+        self.bf16_to_f32(o16.ptr(), out, out_len)
     }
 
     /// Per-channel sums of a rows × channels tensor in `mode` (see `vst_bn_reduce`): `terms` sums per channel.

@@ -19,7 +19,7 @@ use vst_engine::Conv3dGeometry;
 use crate::allocator::Pool;
 use crate::device::{Handle, Shared, allocate};
 use crate::error::{CudaError, CudaResult};
-use crate::geometry::{filter_dims, ndhwc_descriptor};
+use crate::geometry::{filter_dims, ncdhw_descriptor, ndhwc_descriptor};
 use crate::options::{AlgoSearch, CudaOptions, Precision};
 
 /// Which of the three convolution passes.
@@ -30,13 +30,23 @@ pub enum ConvPass {
     BackwardFilter,
 }
 
-/// What an algorithm choice depends on: the full geometry, the pass, the arithmetic and the determinism demand.
+/// How the operands are laid out for cuDNN. The engine's layout is channels-last and is used whenever cuDNN has
+/// an algorithm for it; otherwise the backend transposes to channels-first around the call (see `backend.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvLayout {
+    ChannelsLast,
+    ChannelsFirst,
+}
+
+/// What an algorithm choice depends on: the full geometry, the pass, the arithmetic, the determinism demand and
+/// the layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AlgoKey {
     pub geometry: Conv3dGeometry,
     pub pass: ConvPass,
     pub precision: Precision,
     pub deterministic: bool,
+    pub layout: ConvLayout,
 }
 
 /// A cached choice: cuDNN's algorithm number for the pass, the workspace it needs and the math type it was
@@ -139,6 +149,15 @@ fn math_from_u32(v: u32) -> cudnnMathType_t {
     }
 }
 
+/// A failing algorithm search means cuDNN cannot run the convolution this way (the caller may try another layout).
+fn find_check(what: &'static str, s: sys::cudnnStatus_t) -> CudaResult<()> {
+    if s == sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
+        Ok(())
+    } else {
+        Err(CudaError::NoConvAlgorithm(format!("{what} returned {s:?}")))
+    }
+}
+
 fn check(what: &'static str, s: sys::cudnnStatus_t) -> CudaResult<()> {
     if s == sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
         Ok(())
@@ -149,6 +168,7 @@ fn check(what: &'static str, s: sys::cudnnStatus_t) -> CudaResult<()> {
 
 /// The four descriptors of one convolution.
 struct Descriptors {
+    layout: ConvLayout,
     x: Handle<sys::cudnnTensorDescriptor_t>,
     w: Handle<sys::cudnnFilterDescriptor_t>,
     conv: Handle<sys::cudnnConvolutionDescriptor_t>,
@@ -168,13 +188,23 @@ impl Drop for Descriptors {
 }
 
 impl Descriptors {
-    fn new(g: &Conv3dGeometry, p: Precision) -> CudaResult<Descriptors> {
+    fn new(g: &Conv3dGeometry, p: Precision, layout: ConvLayout) -> CudaResult<Descriptors> {
         let too_big = || CudaError::Call {
             what: "describing a convolution to cuDNN",
             message: format!("{g:?} has a tensor of more than 2^31 elements"),
         };
-        let (xd, xs) = ndhwc_descriptor(g.x_shape()).ok_or_else(too_big)?;
-        let (yd, ys) = ndhwc_descriptor(g.y_shape()).ok_or_else(too_big)?;
+        let (describe, filter_format): (fn(_) -> _, _) = match layout {
+            ConvLayout::ChannelsLast => (
+                ndhwc_descriptor,
+                sys::cudnnTensorFormat_t::CUDNN_TENSOR_NHWC,
+            ),
+            ConvLayout::ChannelsFirst => (
+                ncdhw_descriptor,
+                sys::cudnnTensorFormat_t::CUDNN_TENSOR_NCHW,
+            ),
+        };
+        let (xd, xs) = describe(g.x_shape()).ok_or_else(too_big)?;
+        let (yd, ys) = describe(g.y_shape()).ok_or_else(too_big)?;
         let wd = filter_dims(g);
         let dt = data_type(p);
         let pad = g.padding.map(|v| v as i32);
@@ -215,6 +245,7 @@ impl Descriptors {
                 return Err(e);
             }
             let d = Descriptors {
+                layout,
                 x: Handle(x),
                 w: Handle(w),
                 conv: Handle(conv),
@@ -230,13 +261,7 @@ impl Descriptors {
             )?;
             check(
                 "cudnnSetFilterNdDescriptor",
-                sys::cudnnSetFilterNdDescriptor(
-                    w,
-                    dt,
-                    sys::cudnnTensorFormat_t::CUDNN_TENSOR_NHWC,
-                    5,
-                    wd.as_ptr(),
-                ),
+                sys::cudnnSetFilterNdDescriptor(w, dt, filter_format, 5, wd.as_ptr()),
             )?;
             check(
                 "cudnnSetConvolutionNdDescriptor",
@@ -265,8 +290,10 @@ impl Descriptors {
 
 struct State {
     handle: Handle<sys::cudnnHandle_t>,
-    descriptors: HashMap<(Conv3dGeometry, Precision), Descriptors>,
+    descriptors: HashMap<(Conv3dGeometry, Precision, ConvLayout), Descriptors>,
     algos: AlgoCache,
+    /// Convolutions cuDNN cannot run channels-last (they run channels-first).
+    channels_first: std::collections::HashSet<(Conv3dGeometry, ConvPass, Precision)>,
 }
 
 impl Drop for State {
@@ -314,6 +341,7 @@ impl Convolutions {
                 handle: Handle(h),
                 descriptors: HashMap::new(),
                 algos: AlgoCache::default(),
+                channels_first: Default::default(),
             };
             check(
                 "cudnnSetStream",
@@ -324,6 +352,22 @@ impl Convolutions {
                 options,
             })
         }
+    }
+
+    /// The layout a pass runs in: channels-last unless it was found unsupported.
+    pub(crate) fn layout(&self, pass: ConvPass, g: &Conv3dGeometry, p: Precision) -> ConvLayout {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.channels_first.contains(&(*g, pass, p)) {
+            ConvLayout::ChannelsFirst
+        } else {
+            ConvLayout::ChannelsLast
+        }
+    }
+
+    /// Records that cuDNN has no channels-last algorithm for this pass.
+    pub(crate) fn use_channels_first(&self, pass: ConvPass, g: &Conv3dGeometry, p: Precision) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.channels_first.insert((*g, pass, p));
     }
 
     pub(crate) fn cached_algorithms(&self) -> usize {
@@ -340,15 +384,16 @@ impl Convolutions {
         pass: ConvPass,
         g: &Conv3dGeometry,
         precision: Precision,
+        layout: ConvLayout,
         a: u64,
         b: u64,
         out: u64,
     ) -> CudaResult<()> {
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let state = &mut *guard;
-        let dkey = (*g, precision);
+        let dkey = (*g, precision, layout);
         if let std::collections::hash_map::Entry::Vacant(e) = state.descriptors.entry(dkey) {
-            e.insert(Descriptors::new(g, precision)?);
+            e.insert(Descriptors::new(g, precision, layout)?);
         }
         let d = &state.descriptors[&dkey];
         let h = state.handle.0;
@@ -357,6 +402,7 @@ impl Convolutions {
             pass,
             precision,
             deterministic: self.options.deterministic,
+            layout,
         };
         let choice = match state.algos.get(&key) {
             Some(c) => c,
@@ -465,7 +511,7 @@ impl Convolutions {
                         ConvPass::Forward => {
                             let mut perf =
                                 [std::mem::zeroed::<sys::cudnnConvolutionFwdAlgoPerf_t>(); N];
-                            check(
+                            find_check(
                                 "cudnnFindConvolutionForwardAlgorithmEx",
                                 sys::cudnnFindConvolutionForwardAlgorithmEx(
                                     h,
@@ -491,7 +537,7 @@ impl Convolutions {
                         ConvPass::BackwardData => {
                             let mut perf =
                                 [std::mem::zeroed::<sys::cudnnConvolutionBwdDataAlgoPerf_t>(); N];
-                            check(
+                            find_check(
                                 "cudnnFindConvolutionBackwardDataAlgorithmEx",
                                 sys::cudnnFindConvolutionBackwardDataAlgorithmEx(
                                     h,
@@ -517,7 +563,7 @@ impl Convolutions {
                         ConvPass::BackwardFilter => {
                             let mut perf =
                                 [std::mem::zeroed::<sys::cudnnConvolutionBwdFilterAlgoPerf_t>(); N];
-                            check(
+                            find_check(
                                 "cudnnFindConvolutionBackwardFilterAlgorithmEx",
                                 sys::cudnnFindConvolutionBackwardFilterAlgorithmEx(
                                     h,
@@ -549,7 +595,7 @@ impl Convolutions {
                     ConvPass::Forward => {
                         let mut perf =
                             [std::mem::zeroed::<sys::cudnnConvolutionFwdAlgoPerf_t>(); N];
-                        check(
+                        find_check(
                             "cudnnGetConvolutionForwardAlgorithm_v7",
                             sys::cudnnGetConvolutionForwardAlgorithm_v7(
                                 h,
@@ -570,7 +616,7 @@ impl Convolutions {
                     ConvPass::BackwardData => {
                         let mut perf =
                             [std::mem::zeroed::<sys::cudnnConvolutionBwdDataAlgoPerf_t>(); N];
-                        check(
+                        find_check(
                             "cudnnGetConvolutionBackwardDataAlgorithm_v7",
                             sys::cudnnGetConvolutionBackwardDataAlgorithm_v7(
                                 h,
@@ -591,7 +637,7 @@ impl Convolutions {
                     ConvPass::BackwardFilter => {
                         let mut perf =
                             [std::mem::zeroed::<sys::cudnnConvolutionBwdFilterAlgoPerf_t>(); N];
-                        check(
+                        find_check(
                             "cudnnGetConvolutionBackwardFilterAlgorithm_v7",
                             sys::cudnnGetConvolutionBackwardFilterAlgorithm_v7(
                                 h,
@@ -612,18 +658,18 @@ impl Convolutions {
                 }
             },
         };
-        choose(&candidates, limit, self.options.deterministic).ok_or_else(|| CudaError::Call {
-            what: "choosing a cuDNN convolution algorithm",
-            message: format!(
-                "no {pass:?} algorithm for this shape in {} within {} MiB of workspace{}",
+        choose(&candidates, limit, self.options.deterministic).ok_or_else(|| {
+            CudaError::NoConvAlgorithm(format!(
+                "{pass:?} of {:?} in {} within {} MiB of workspace{}",
+                d.layout,
                 precision.name(),
                 limit >> 20,
                 if self.options.deterministic {
-                    " that is deterministic"
+                    " (deterministic only)"
                 } else {
                     ""
                 }
-            ),
+            ))
         })
     }
 }
@@ -736,6 +782,7 @@ mod tests {
             pass: ConvPass::Forward,
             precision: Precision::F32,
             deterministic: false,
+            layout: ConvLayout::ChannelsLast,
         };
         let mut cache = AlgoCache::default();
         cache.insert(
@@ -844,8 +891,17 @@ mod tests {
             groups: 4,
         });
         for g in &geometries {
-            for p in [Precision::F32, Precision::Tf32, Precision::Bf16] {
-                let d = Descriptors::new(g, p).unwrap_or_else(|e| panic!("{g:?} {p:?}: {e}"));
+            for (p, layout) in [Precision::F32, Precision::Tf32, Precision::Bf16]
+                .into_iter()
+                .flat_map(|p| {
+                    [
+                        (p, ConvLayout::ChannelsLast),
+                        (p, ConvLayout::ChannelsFirst),
+                    ]
+                })
+            {
+                let d =
+                    Descriptors::new(g, p, layout).unwrap_or_else(|e| panic!("{g:?} {p:?}: {e}"));
                 let mut out = [0i32; 5];
                 let status = unsafe {
                     sys::cudnnGetConvolutionNdForwardOutputDim(

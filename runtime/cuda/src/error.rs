@@ -51,6 +51,9 @@ pub enum CudaError {
     /// A call into the driver or a library failed.
     #[error("{what}: {message}")]
     Call { what: &'static str, message: String },
+    /// cuDNN offers no algorithm for a convolution in the requested layout and settings.
+    #[error("cuDNN has no algorithm for {0}")]
+    NoConvAlgorithm(String),
     /// NVRTC refused the backend's own kernels (a bug in vst, or an NVRTC that cannot target this GPU).
     #[error("compiling the CUDA kernels with NVRTC failed: {0}")]
     Compile(String),

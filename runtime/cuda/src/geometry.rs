@@ -230,6 +230,31 @@ pub fn ndhwc_descriptor(shape: [usize; 5]) -> Option<([i32; 5], [i32; 5])> {
     Some((dims.map(|d| d as i32), strides.map(|s| s.max(1) as i32)))
 }
 
+/// cuDNN's description of the same tensor stored channels-first (N×C×T×H×W, packed): the fallback layout for a
+/// convolution cuDNN cannot run channels-last.
+pub fn ncdhw_descriptor(shape: [usize; 5]) -> Option<([i32; 5], [i32; 5])> {
+    let [n, t, h, w, c] = shape;
+    let total: usize = shape.iter().product();
+    if total > i32::MAX as usize {
+        return None;
+    }
+    let dims = [n, c, t, h, w];
+    let strides = [c * t * h * w, t * h * w, h * w, w, 1];
+    Some((dims.map(|d| d as i32), strides.map(|s| s.max(1) as i32)))
+}
+
+/// Axis order taking a channels-last N×T×H×W×C tensor (or a K×T×R×S×C weight) to channels-first.
+pub const TO_CHANNELS_FIRST: [usize; 5] = [0, 4, 1, 2, 3];
+/// Axis order taking channels-first back to channels-last.
+pub const TO_CHANNELS_LAST: [usize; 5] = [0, 2, 3, 4, 1];
+
+/// Strides of a packed channels-first buffer, listed in channels-last axis order: reading a channels-first result
+/// with these over the channels-last shape `[n, t, h, w, c]` transposes it back.
+pub fn channels_first_strides(shape: [usize; 5]) -> [usize; 5] {
+    let [_, t, h, w, c] = shape;
+    [c * t * h * w, h * w, w, 1, t * h * w]
+}
+
 /// cuDNN filter dimensions for a Cout×kT×kH×kW×(Cin/groups) weight, declared with `CUDNN_TENSOR_NHWC` (cuDNN's
 /// K, C, T, R, S order; the NHWC format flag says the data is K×T×R×S×C — exactly the engine's layout).
 pub fn filter_dims(g: &Conv3dGeometry) -> [i32; 5] {
@@ -378,6 +403,40 @@ mod tests {
         assert!(p.chunks > 1 && p.chunks <= MAX_GRID_Y);
         // Empty reductions still launch one (empty) chunk.
         assert_eq!(plan_reduce(3, 0, 1).chunks, 1);
+    }
+
+    #[test]
+    fn channels_first_fallback_is_packed_and_its_permutations_invert() {
+        let (dims, packed) = ncdhw_descriptor([2, 8, 56, 56, 64]).unwrap();
+        assert_eq!(dims, [2, 64, 8, 56, 56]);
+        assert_eq!(packed, [64 * 8 * 56 * 56, 8 * 56 * 56, 56 * 56, 56, 1]);
+        for i in 0..5 {
+            assert_eq!(TO_CHANNELS_LAST[TO_CHANNELS_FIRST[i]], i);
+        }
+        let shape = [2usize, 8, 56, 56, 64];
+        let permuted: Vec<usize> = TO_CHANNELS_FIRST.iter().map(|&a| shape[a]).collect();
+        assert_eq!(permuted, dims.map(|d| d as usize));
+        // Transposing to channels-first and reading back with `channels_first_strides` is the identity.
+        let shape = [2usize, 3, 4, 5, 6];
+        let n: usize = shape.iter().product();
+        let xs = strides(&shape);
+        let cf_shape = TO_CHANNELS_FIRST.map(|a| shape[a]);
+        let to_cf = StridedArgs::new(
+            &cf_shape,
+            &strides(&cf_shape),
+            &TO_CHANNELS_FIRST.map(|a| xs[a]),
+        )
+        .unwrap();
+        let mut cf = vec![0i64; n];
+        for i in 0..n as i64 {
+            let (dst, src) = to_cf.offsets(i);
+            cf[dst as usize] = src;
+        }
+        let back = StridedArgs::new(&shape, &xs, &channels_first_strides(shape)).unwrap();
+        for i in 0..n as i64 {
+            let (dst, src) = back.offsets(i);
+            assert_eq!(cf[src as usize], dst, "element {i}");
+        }
     }
 
     #[test]
