@@ -153,6 +153,11 @@ impl CudaBackend {
         self.conv.cached_algorithms()
     }
 
+    /// Convolution passes that cuDNN could not run channels-last (they run transposed to channels-first).
+    pub fn channels_first_conv_passes(&self) -> usize {
+        self.conv.channels_first_passes()
+    }
+
     /// Waits until every queued kernel and copy has finished (for timing).
     pub fn synchronize(&self) -> CudaResult<()> {
         self.shared.bind()?;

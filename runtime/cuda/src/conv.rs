@@ -370,6 +370,13 @@ impl Convolutions {
         state.channels_first.insert((*g, pass, p));
     }
 
+    pub(crate) fn channels_first_passes(&self) -> usize {
+        self.state
+            .lock()
+            .map(|s| s.channels_first.len())
+            .unwrap_or(0)
+    }
+
     pub(crate) fn cached_algorithms(&self) -> usize {
         self.state.lock().map(|s| s.algos.len()).unwrap_or(0)
     }

@@ -171,7 +171,7 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
     let info = backend.info();
     if a.json {
         println!(
-            "{{\"impl\":\"vst\",\"workload\":\"backbone fwd+bwd\",\"precision\":\"{}\",\"batch\":{},\"frames\":{},\"size\":{},\"clips_per_s\":{:.3},\"ms_per_step\":{:.3},\"peak_mem_gib\":{:.3},\"gpu\":\"{}\"}}",
+            "{{\"impl\":\"vst\",\"workload\":\"backbone fwd+bwd\",\"precision\":\"{}\",\"batch\":{},\"frames\":{},\"size\":{},\"clips_per_s\":{:.3},\"ms_per_step\":{:.3},\"peak_mem_gib\":{:.3},\"gpu\":\"{}\",\"channels_first_conv_passes\":{}}}",
             a.options.precision.name(),
             a.batch,
             a.frames,
@@ -179,11 +179,12 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
             clips_per_s,
             ms_per_step,
             peak_gib,
-            info.name
+            info.name,
+            backend.channels_first_conv_passes()
         );
     } else {
         println!(
-            "vst backbone fwd+bwd on {} ({}): {} clips of {}×{}² per step, {:.1} ms/step, {:.2} clips/s, peak {:.2} GiB, {} conv algorithms cached",
+            "vst backbone fwd+bwd on {} ({}): {} clips of {}×{}² per step, {:.1} ms/step, {:.2} clips/s, peak {:.2} GiB, {} conv algorithms cached, {} conv passes channels-first",
             info.name,
             a.options.precision.name(),
             a.batch,
@@ -192,7 +193,8 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
             ms_per_step,
             clips_per_s,
             peak_gib,
-            backend.cached_conv_algorithms()
+            backend.cached_conv_algorithms(),
+            backend.channels_first_conv_passes()
         );
     }
     Ok(())

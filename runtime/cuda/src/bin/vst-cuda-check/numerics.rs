@@ -143,10 +143,11 @@ pub fn run(ordinal: usize, options: CudaOptions) -> R<()> {
     pooling_and_batch_norm(&mut c)?;
     let stats = c.gpu.memory_stats();
     println!(
-        "{} passed, {} failed ({} conv algorithms cached, {} raw allocations, {} reuses)",
+        "{} passed, {} failed ({} conv algorithms cached, {} conv passes channels-first, {} raw allocations, {} reuses)",
         c.cases - c.failures.len(),
         c.failures.len(),
         c.gpu.cached_conv_algorithms(),
+        c.gpu.channels_first_conv_passes(),
         stats.raw_allocs,
         stats.reuses
     );
