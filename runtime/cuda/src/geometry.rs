@@ -216,6 +216,16 @@ impl PoolArgs {
     }
 }
 
+/// The output windows (along one axis) that contain input position `i`: `lo..=hi`, empty when `lo > hi`. This is
+/// the host mirror of the bounds `vst_max_pool_backward` computes (t0/t1, h0/h1, w0/w1 in `source.cu`): window
+/// `o` covers `o·s − p ..= o·s − p + k − 1`.
+pub fn covering_windows(i: i64, k: i64, s: i64, p: i64, out_len: i64) -> (i64, i64) {
+    let first = i + p - k + 1;
+    let lo = if first <= 0 { 0 } else { (first + s - 1) / s };
+    let hi = ((i + p) / s).min(out_len - 1);
+    (lo, hi)
+}
+
 /// cuDNN's description of a channels-last 5D tensor N×T×H×W×C: dimensions in cuDNN's fixed N, C, D, H, W order
 /// and the strides that place C innermost. Using the real layout (rather than converting to NCDHW) means no
 /// transposes around every convolution, and cuDNN's tensor-core kernels prefer channels-last anyway.
@@ -439,6 +449,48 @@ mod tests {
         }
     }
 
+    /// Host mirror of a reduction as the backend runs it: `vst_reduce_rows`/`vst_reduce_cols` write
+    /// outer × chunks × inner partials of `chunk` rows each, and a further pass reduces the chunks.
+    fn simulate_reduce(x: &[f64], outer: usize, r: usize, inner: usize) -> Vec<f64> {
+        let plan = plan_reduce(outer, r, inner);
+        let mut partial = vec![0.0; outer * plan.chunks * inner];
+        for o in 0..outer {
+            for c in 0..plan.chunks {
+                for i in 0..inner {
+                    let (lo, hi) = (c * plan.chunk, ((c + 1) * plan.chunk).min(r));
+                    partial[(o * plan.chunks + c) * inner + i] =
+                        (lo..hi).map(|j| x[(o * r + j) * inner + i]).sum();
+                }
+            }
+        }
+        if plan.chunks == 1 {
+            partial
+        } else {
+            simulate_reduce(&partial, outer, plan.chunks, inner)
+        }
+    }
+
+    #[test]
+    fn split_reductions_cover_every_row_exactly_once() {
+        for (outer, r, inner) in [
+            (1, 1_000_003, 1),
+            (1, 200_001, 3),
+            (2, 70_000, 40),
+            (5, 7, 3),
+            (1, 513, 1),
+        ] {
+            // Integers, so any double counting or gap shows exactly.
+            let x: Vec<f64> = (0..outer * r * inner).map(|v| (v % 7) as f64).collect();
+            let got = simulate_reduce(&x, outer, r, inner);
+            for o in 0..outer {
+                for i in 0..inner {
+                    let want: f64 = (0..r).map(|j| x[(o * r + j) * inner + i]).sum();
+                    assert_eq!(got[o * inner + i], want, "{outer}×{r}×{inner}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn cudnn_sees_channels_last_tensors_as_strided_ncdhw() {
         let (dims, strides) = ndhwc_descriptor([2, 8, 56, 56, 64]).unwrap();
@@ -552,6 +604,30 @@ mod tests {
         let cm = column_major_gemm(&g).unwrap();
         assert_eq!((cm.stride_first, cm.stride_second, cm.stride_c), (0, 6, 10));
         assert_eq!(cm.batch, 4);
+    }
+
+    #[test]
+    fn pooling_windows_covering_an_input_match_brute_force() {
+        for k in 1..5i64 {
+            for st in 1..4i64 {
+                for p in 0..=k / 2 {
+                    for len in 1..12i64 {
+                        if len + 2 * p < k {
+                            continue;
+                        }
+                        let out = (len + 2 * p - k) / st + 1;
+                        for i in 0..len {
+                            let want: Vec<i64> = (0..out)
+                                .filter(|&o| o * st - p <= i && i <= o * st - p + k - 1)
+                                .collect();
+                            let (lo, hi) = covering_windows(i, k, st, p, out);
+                            let got: Vec<i64> = (lo..=hi).collect();
+                            assert_eq!(got, want, "k={k} s={st} p={p} len={len} i={i}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -348,7 +348,8 @@ __device__ long long pool_argmax(const float* x, const Pool& p, long long n, lon
     return arg;
 }
 
-// Gather formulation: each input element sums dy over the windows whose first maximum it is (no atomics).
+// Gather formulation: each input element sums dy over the windows whose first maximum it is (no atomics). The
+// window bounds below are mirrored and tested exhaustively by `geometry::covering_windows`.
 __device__ __forceinline__ long long ceil_div_nonneg(long long a, long long b) { return a <= 0 ? 0 : (a + b - 1) / b; }
 
 extern "C" __global__ void vst_max_pool_backward(float* dx, const float* x, const float* dy, Pool p) {
