@@ -618,7 +618,7 @@ mod tests {
                         let out = (len + 2 * p - k) / st + 1;
                         for i in 0..len {
                             let want: Vec<i64> = (0..out)
-                                .filter(|&o| o * st - p <= i && i <= o * st - p + k - 1)
+                                .filter(|&o| o * st - p <= i && i < o * st - p + k)
                                 .collect();
                             let (lo, hi) = covering_windows(i, k, st, p, out);
                             let got: Vec<i64> = (lo..=hi).collect();
