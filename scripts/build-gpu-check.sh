@@ -6,6 +6,8 @@
 #   tests/<name>              test binaries: the engine's fixture tests (run with VST_TEST_DEVICE=cuda:0) and
 #                             vst-cuda's own tests (incl. the NVRTC compile check)
 # Binaries are stripped to keep the folder small (the device tool carries at most 64 MiB).
+# TEST_PACKAGES (default "vst-engine vst-cuda") names the crates whose tests are carried: add a crate once its
+# tests honour VST_TEST_DEVICE (tests/common of the engine shows how).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEST=${1:-target/gpu-check}
@@ -17,7 +19,9 @@ cargo build --release -p vst --bin vst
 cp target/release/vst-cuda-check target/release/vst "$DEST/"
 
 # Test executables, found from cargo's JSON messages (their names carry a hash).
-cargo test --release -p vst-engine -p vst-cuda --no-run --message-format=json 2>/dev/null |
+packages=()
+for p in ${TEST_PACKAGES:-vst-engine vst-cuda}; do packages+=(-p "$p"); done
+cargo test --release "${packages[@]}" --no-run --message-format=json 2>/dev/null |
     python3 -c '
 import json, sys, shutil, os
 dest = sys.argv[1]
