@@ -558,6 +558,7 @@ impl CellBuilder<'_> {
                 sinkhorn_iterations: view.int("swav.sinkhorn_iterations").max(1) as u32,
                 freeze_prototypes_epochs: view.float("swav.freeze_prototypes"),
                 queue: view.int("swav.queue").max(0) as u32,
+                pairs: pairs(view.word("swav.pairs")),
             }),
             _ => ObjectiveSpec::Byol(ByolSpec {
                 head: mlp(view.call("byol.head")),

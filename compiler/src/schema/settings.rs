@@ -427,7 +427,7 @@ static PRETRAIN: LazyLock<Vec<Setting>> = LazyLock::new(|| {
             "simclr",
             s(
                 "simclr.pairs",
-                pairs,
+                pairs.clone(),
                 "all",
                 "positive pairs: `all` or `consecutive`",
             ),
@@ -535,6 +535,15 @@ static PRETRAIN: LazyLock<Vec<Setting>> = LazyLock::new(|| {
                 Ty::int(0),
                 "0",
                 "queue of past embeddings for computing codes (0: none)",
+            ),
+        ),
+        of(
+            "swav",
+            s(
+                "swav.pairs",
+                pairs,
+                "all",
+                "(code, prediction) clip pairs: `all` or `consecutive` (the official code's SwAV)",
             ),
         ),
     ]

@@ -3,7 +3,8 @@
 //! them); evaluation mode normalises with the running statistics.
 
 use vst_engine::{
-    BatchNormMode, BatchNormSpec, BatchStats, Graph, ParamStore, Result as EngineResult, Var,
+    BatchNormMode, BatchNormSpec, BatchStats, Graph, ParamStore, Result as EngineResult, Tensor,
+    Var,
 };
 
 /// PyTorch's defaults, which PySlowFast keeps.
@@ -40,14 +41,22 @@ impl BnUpdates {
     /// True when every recorded mean and variance is finite (a NaN input can reach the statistics even when a
     /// ReLU downstream hides it from the loss).
     pub fn all_finite(&self) -> EngineResult<bool> {
+        // Summed on the device and read back once: a NaN or infinity anywhere makes the total non-finite.
+        let mut total: Option<Tensor> = None;
         for (_, stats) in &self.pending {
-            let total = stats.mean.sum(&[], false)?.to_scalar()?
-                + stats.var.sum(&[], false)?.to_scalar()?;
-            if !total.is_finite() {
-                return Ok(false);
-            }
+            let s = stats
+                .mean
+                .sum(&[], false)?
+                .add(&stats.var.sum(&[], false)?)?;
+            total = Some(match total {
+                Some(t) => t.add(&s)?,
+                None => s,
+            });
         }
-        Ok(true)
+        match total {
+            Some(t) => Ok(t.to_scalar()?.is_finite()),
+            None => Ok(true),
+        }
     }
 
     /// Folds every recorded batch into the running statistics of `store`, in the order they were recorded

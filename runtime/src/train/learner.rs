@@ -635,15 +635,23 @@ impl Learner {
                 _ => false,
             };
             let mut list: Vec<(String, Tensor)> = Vec::new();
-            let mut sum_sq = 0.0f64;
+            // Summed on the device, read back once.
+            let mut sum_sq: Option<Tensor> = None;
             for (name, grad) in grads.params() {
-                sum_sq += f64::from(grad.square()?.sum(&[], false)?.to_scalar()?);
+                let s = grad.square()?.sum(&[], false)?;
+                sum_sq = Some(match sum_sq {
+                    Some(t) => t.add(&s)?,
+                    None => s,
+                });
                 if freeze && name == PROTOTYPES {
                     continue;
                 }
                 list.push((name.to_string(), grad.clone()));
             }
-            let norm = sum_sq.sqrt();
+            let norm = match sum_sq {
+                Some(t) => f64::from(t.to_scalar()?).sqrt(),
+                None => 0.0,
+            };
             if !norm.is_finite() {
                 return Err(TrainError::NonFinite {
                     step: step_index,

@@ -3,8 +3,22 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use vst_engine::{Device, Graph, Tensor, Var, io};
+
+/// The device the tests run on: the CPU, or the device named by `VST_TEST_DEVICE` (`cpu`, `cuda`, `cuda:N`), so
+/// that the same fixture tests check the CUDA backend on a GPU machine (scripts/gpu-check.sh).
+pub fn test_device() -> Device {
+    static DEVICE: OnceLock<Device> = OnceLock::new();
+    DEVICE
+        .get_or_init(|| match std::env::var("VST_TEST_DEVICE") {
+            Ok(name) => vst_cuda::open_device(&name)
+                .unwrap_or_else(|e| panic!("VST_TEST_DEVICE={name}: {e}")),
+            Err(_) => Device::cpu(),
+        })
+        .clone()
+}
 
 /// Relative error bound against the PyTorch fixtures (computed in float64 by PyTorch).
 pub const FIXTURE_TOL: f32 = 1e-4;
@@ -16,10 +30,12 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn load(file: &str) -> Fixture {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(file);
-        let (list, meta) = io::load_tensors(&path, &Device::cpu()).expect("fixture file readable");
+        // VST_FIXTURE_DIR: where a test binary built on another machine finds the fixtures (scripts/gpu-check.sh).
+        let dir = std::env::var_os("VST_FIXTURE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
+        let path = dir.join(file);
+        let (list, meta) = io::load_tensors(&path, &test_device()).expect("fixture file readable");
         let cases = serde_json::from_str(meta.get("cases").expect("fixture metadata has `cases`"))
             .expect("cases JSON");
         Fixture {
@@ -74,7 +90,7 @@ pub fn pseudo_random(shape: &[usize], seed: u64) -> Tensor {
             ((s >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
         })
         .collect();
-    Tensor::from_vec(data, shape, &Device::cpu()).unwrap()
+    Tensor::from_vec(data, shape, &test_device()).unwrap()
 }
 
 /// Checks autodiff gradients of `f` against central finite differences of L = Σ f(inputs) ⊙ r for a fixed random
@@ -84,7 +100,7 @@ pub fn finite_difference_check(
     f: impl Fn(&mut Graph, &[Var]) -> Var,
     eps: f32,
 ) -> f32 {
-    let dev = Device::cpu();
+    let dev = test_device();
     // Projection vector r fixed by the output shape.
     let out_shape = {
         let mut g = Graph::no_grad();
