@@ -6,7 +6,7 @@
 //! Run: `cargo bench -p vst-engine --bench layers -- [--threads 2] [--reps 7] [--rows stem,1x3x3,1x1x1,3x1x1,step]`
 //! PyTorch runs in a child process (`scripts/bench_torch_engine.py`, `python3` or $VST_PYTHON) that executes one
 //! case per request, so each repetition times vst then PyTorch back to back and machine noise hits both alike.
-//! Ratio = PyTorch time / vst time (above 1: vst is faster).
+//! Ratio = PyTorch time / vst time (above 1: vst is faster). `--no-torch` times vst alone (for profiling).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -385,7 +385,8 @@ fn main() {
     {
         eprintln!("cannot size the thread pool: {e}");
     }
-    if let Err(e) = run(threads, reps, &rows) {
+    let no_torch = args.iter().any(|a| a == "--no-torch");
+    if let Err(e) = run(threads, reps, &rows, no_torch) {
         eprintln!("benchmark failed: {e}");
         std::process::exit(1);
     }
@@ -399,8 +400,12 @@ type Case = (
     Vec<String>,
 );
 
-fn run(threads: usize, reps: usize, rows: &str) -> std::result::Result<(), String> {
-    let mut torch = Torch::start(threads)?;
+fn run(threads: usize, reps: usize, rows: &str, no_torch: bool) -> std::result::Result<(), String> {
+    let mut torch = if no_torch {
+        None
+    } else {
+        Some(Torch::start(threads)?)
+    };
     println!(
         "vst-engine: cpu backend, {threads} threads, {reps} interleaved repetitions (medians), after 2 warm-ups"
     );
@@ -442,7 +447,9 @@ fn run(threads: usize, reps: usize, rows: &str) -> std::result::Result<(), Strin
         for _ in 0..2 {
             f().map_err(|e| e.to_string())?;
             for c in torch_cases.iter() {
-                torch.run(c)?;
+                if let Some(t) = torch.as_mut() {
+                    t.run(c)?;
+                }
             }
         }
         let mut ours = Vec::new();
@@ -452,10 +459,23 @@ fn run(threads: usize, reps: usize, rows: &str) -> std::result::Result<(), Strin
             f().map_err(|e| e.to_string())?;
             ours.push(t.elapsed().as_secs_f64() * 1e3);
             for (k, c) in torch_cases.iter().enumerate() {
-                theirs[k].push(torch.run(c)?);
+                if let Some(t) = torch.as_mut() {
+                    theirs[k].push(t.run(c)?);
+                }
             }
         }
         let ours = median(&mut ours);
+        if torch.is_none() {
+            println!(
+                "{:<34} {:>7.2} {:>9.1} {:>10} {:>9.1}",
+                name,
+                gflop,
+                ours,
+                "-",
+                3.0 * *gflop / ours * 1e3
+            );
+            continue;
+        }
         for (k, c) in torch_cases.iter().enumerate() {
             let t = median(&mut theirs[k]);
             let label = if c.starts_with("conv2d") {

@@ -323,12 +323,12 @@ impl Backend for CpuBackend {
     fn max_pool3d_backward(
         &self,
         x: &Storage,
-        _y: &Storage,
+        y: &Storage,
         dy: &Storage,
         g: &Pool3dGeometry,
     ) -> Result<Storage> {
-        let (x, dy) = (self.host(x)?, self.host(dy)?);
-        self.produce(x.len(), |dx| max_pool::backward(x, dy, g, dx))
+        let (x, y, dy) = (self.host(x)?, self.host(y)?, self.host(dy)?);
+        self.produce(x.len(), |dx| max_pool::backward(x, y, dy, g, dx))
     }
 
     fn channel_centered_sumsq(
