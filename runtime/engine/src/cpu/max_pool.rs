@@ -46,10 +46,10 @@ pub fn forward(x: &[f32], g: &Pool3dGeometry, y: &mut [f32]) {
                     for ih in hs.clone() {
                         for iw in ws.clone() {
                             let src = &x[(((n * t + it) * h + ih) * w + iw) * c..][..c];
-                            // NaN propagates, as in PyTorch (`v != v` is the NaN test, `|` avoids a branch).
-                            out.iter_mut()
-                                .zip(src)
-                                .for_each(|(o, &v)| *o = if (v > *o) | (v != v) { v } else { *o });
+                            // NaN propagates, as in PyTorch (`|` rather than `||` avoids a branch).
+                            out.iter_mut().zip(src).for_each(|(o, &v)| {
+                                *o = if (v > *o) | v.is_nan() { v } else { *o }
+                            });
                         }
                     }
                 }
