@@ -85,3 +85,48 @@ fn shifted_window_path_equals_im2col() {
         );
     }
 }
+
+#[test]
+fn pointwise_path_equals_im2col() {
+    use super::pointwise;
+    // Small weight with many positions (partials path) and a wide weight (row-block path).
+    for (i, (n, t, h, w, ci, co)) in [
+        (2, 4, 16, 16, 8, 40),
+        (1, 2, 3, 3, 20, 7),
+        (1, 1, 2, 2, 1100, 1000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let g = Conv3dGeometry {
+            batch: n,
+            input: [t, h, w],
+            in_channels: ci,
+            out_channels: co,
+            kernel: [1, 1, 1],
+            stride: [1, 1, 1],
+            padding: [0, 0, 0],
+            groups: 1,
+        };
+        let rows = n * t * h * w;
+        let x = data(rows * ci, 7 + i as u64);
+        let wt = data(co * ci, 8 + i as u64);
+        let dy = data(rows * co, 9 + i as u64);
+        let (mut y1, mut y2) = (vec![0.0; rows * co], vec![0.0; rows * co]);
+        pointwise::forward(&x, &wt, &g, &mut y1);
+        im2col::forward(&x, &wt, &g, &mut y2);
+        assert!(max_rel(&y1, &y2) < 1e-5, "case {i} forward");
+        let (mut dx1, mut dx2) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        pointwise::backward_data(&dy, &wt, &g, &mut dx1);
+        im2col::backward_data(&dy, &wt, &g, &mut dx2);
+        assert!(max_rel(&dx1, &dx2) < 1e-5, "case {i} backward data");
+        let (mut dw1, mut dw2) = (vec![0.0; wt.len()], vec![0.0; wt.len()]);
+        pointwise::backward_filter(&x, &dy, &g, &mut dw1);
+        im2col::backward_filter(&x, &dy, &g, &mut dw2);
+        assert!(
+            max_rel(&dw1, &dw2) < 1e-5,
+            "case {i} backward filter: {}",
+            max_rel(&dw1, &dw2)
+        );
+    }
+}
