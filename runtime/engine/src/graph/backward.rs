@@ -14,7 +14,7 @@ use crate::tensor::Tensor;
 pub struct Gradients {
     graph_id: u64,
     by_node: HashMap<NodeIndex, Tensor>,
-    by_param: Vec<(String, Tensor)>,
+    by_param: Vec<((u64, String), Tensor)>,
 }
 
 impl Gradients {
