@@ -163,7 +163,7 @@ impl Graph {
                 label: "param",
                 shape: value.shape().to_vec(),
                 kind: NodeKind::Leaf {
-                    param: Some(name.to_string()),
+                    param: Some(key.clone()),
                 },
             });
             Var {
