@@ -206,3 +206,9 @@ fn two_stores_with_the_same_names_stay_apart_in_one_graph() {
     assert_eq!(grads.params_of(&online).count(), 1);
     assert_eq!(grads.params().count(), 2);
 }
+
+#[test]
+fn argmax_rows_picks_the_first_maximum() {
+    let x = t(&[0.1, 0.9, 0.9, 3.0, -1.0, 2.0], &[2, 3]);
+    assert_eq!(x.argmax_rows().unwrap(), vec![1, 0]);
+}
