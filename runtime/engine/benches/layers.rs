@@ -6,7 +6,9 @@
 //! Run: `cargo bench -p vst-engine --bench layers -- [--threads 2] [--reps 7] [--rows stem,1x3x3,1x1x1,3x1x1,step]`
 //! PyTorch runs in a child process (`scripts/bench_torch_engine.py`, `python3` or $VST_PYTHON) that executes one
 //! case per request, so each repetition times vst then PyTorch back to back and machine noise hits both alike.
-//! Ratio = PyTorch time / vst time (above 1: vst is faster). `--no-torch` times vst alone (for profiling).
+//! Ratio = PyTorch time / vst time (above 1: vst is faster), from the medians and from the best (fastest)
+//! repetitions; on a busy shared machine the best repetition is the closer estimate of uncontended speed.
+//! `--no-torch` times vst alone (for profiling).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -440,8 +442,16 @@ fn run(threads: usize, reps: usize, rows: &str, no_torch: bool) -> std::result::
         ));
     }
     println!(
-        "{:<34} {:>7} {:>9} {:>10} {:>9} {:>9} {:>7}",
-        "row", "GFLOP", "vst ms", "torch ms", "vst GF/s", "torch GF/s", "ratio"
+        "{:<34} {:>6} {:>8} {:>9} {:>8} {:>9} {:>8} {:>10} {:>10}",
+        "row",
+        "GFLOP",
+        "vst ms",
+        "torch ms",
+        "ratio",
+        "vst GF/s",
+        "best vst",
+        "best torch",
+        "best ratio"
     );
     for (_, name, gflop, f, torch_cases) in cases.iter_mut() {
         for _ in 0..2 {
@@ -464,35 +474,41 @@ fn run(threads: usize, reps: usize, rows: &str, no_torch: bool) -> std::result::
                 }
             }
         }
+        let ours_best = ours.iter().cloned().fold(f64::INFINITY, f64::min);
         let ours = median(&mut ours);
+        let work = 3.0 * *gflop; // forward + two backward products, as torch_layers.py counts
         if torch.is_none() {
             println!(
-                "{:<34} {:>7.2} {:>9.1} {:>10} {:>9.1}",
+                "{:<34} {:>6.2} {:>8.1} {:>9} {:>8} {:>9.1} {:>8.1}",
                 name,
                 gflop,
                 ours,
                 "-",
-                3.0 * *gflop / ours * 1e3
+                "-",
+                work / ours * 1e3,
+                ours_best
             );
             continue;
         }
         for (k, c) in torch_cases.iter().enumerate() {
+            let t_best = theirs[k].iter().cloned().fold(f64::INFINITY, f64::min);
             let t = median(&mut theirs[k]);
             let label = if c.starts_with("conv2d") {
                 format!("{name} (vs conv2d)")
             } else {
                 name.clone()
             };
-            let work = 3.0 * *gflop; // forward + two backward products, as torch_layers.py counts
             println!(
-                "{:<34} {:>7.2} {:>9.1} {:>10.1} {:>9.1} {:>9.1} {:>7.2}",
+                "{:<34} {:>6.2} {:>8.1} {:>9.1} {:>8.2} {:>9.1} {:>8.1} {:>10.1} {:>10.2}",
                 label,
                 gflop,
                 ours,
                 t,
+                t / ours,
                 work / ours * 1e3,
-                work / t * 1e3,
-                t / ours
+                ours_best,
+                t_best,
+                t_best / ours_best
             );
         }
     }
