@@ -1,12 +1,40 @@
 //! The `vst` command line. Only argument parsing and dispatch live here; every command's logic is in the
-//! compiler or runtime crates.
+//! compiler or runtime crates, and each command's glue in `src/cli/<command>.rs`.
 
-use clap::Parser;
+mod cli;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "vst", version, about = "Unsupervised spatiotemporal representation learning from .vst recipes")]
-struct Cli {}
+#[command(
+    name = "vst",
+    version,
+    about = "Unsupervised spatiotemporal representation learning from .vst recipes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
+#[derive(Subcommand)]
+enum Command {
+    /// Check recipes: syntax, names, types, units, ranges, cross-field rules (exit 1 on errors)
+    Check(cli::check::Args),
+    /// Print recipes in canonical form (or rewrite them with --write)
+    Fmt(cli::fmt::Args),
+    /// Show the jobs a recipe runs: the DAG with costs, as text, DOT or JSON
+    Plan(cli::plan::Args),
+    /// Show the value of a setting in every cell, and where it came from
+    Explain(cli::explain::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => cli::check::run(args),
+        Command::Fmt(args) => cli::fmt::run(args),
+        Command::Plan(args) => cli::plan::run(args),
+        Command::Explain(args) => cli::explain::run(args),
+    }
 }

@@ -1,1 +1,4 @@
-//! Executes a [`vst_spec::Plan`]: the executor and the jobs it runs (pretrain, evaluate, report).
+//! Executes a [`vst_spec::Plan`]: the executor and the jobs it runs (prepare, pretrain, evaluate, report).
+
+pub mod executor;
+pub mod report;
