@@ -22,6 +22,17 @@
 //! Linear weights are out×in as in PyTorch. Batch norm normalises over every axis but the last, so the same op
 //! serves BN3d and BN1d.
 //!
+//! # Performance notes
+//! - Convolutions pick a path by geometry: pointwise 1×1×1 as one GEMM over all positions; stride-1 kernels as
+//!   shifted-window implicit GEMM (no im2col copy); strided or grouped kernels as per-frame im2col tiles. All
+//!   products run on `gemm`'s AVX-512 kernels, frames or row blocks spread over rayon's threads.
+//! - Parallel reductions split work in a fixed way, so a step repeated on the same machine gives the same bits.
+//! - In-place updates copy when the tensor is shared: drop a step's `Var`s (which hold parameter values) before
+//!   updating parameters, or each update copies the parameter first.
+//! - `cargo bench -p vst-engine --bench layers` times the Slow R-50 layer shapes and a training step against
+//!   PyTorch, interleaved (see BENCHMARKS.md); `cargo run --release -p vst-engine --example conv_phases` times the
+//!   three passes of one convolution.
+//!
 //! # Ops on [`Graph`] (all differentiable)
 //! conv3d (per-axis kernel/stride/padding, groups), max_pool3d, batch_norm (train with optional cross-replica
 //! [`ReplicaSum`], or eval with running statistics; optional fused ReLU), relu, exp, log, sqrt, square, neg,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::device::Device;
 use crate::error::{EngineError, Result};
@@ -25,10 +26,23 @@ struct Entry {
 }
 
 /// A model's parameters and buffers by name.
-#[derive(Default)]
 pub struct ParamStore {
+    /// Distinguishes stores whose names coincide (an online and a momentum encoder) inside one graph.
+    id: u64,
     order: Vec<String>,
     entries: HashMap<String, Entry>,
+}
+
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Default for ParamStore {
+    fn default() -> Self {
+        ParamStore {
+            id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+            order: Vec::new(),
+            entries: HashMap::new(),
+        }
+    }
 }
 
 fn err<T>(message: String) -> Result<T> {
@@ -84,6 +98,11 @@ impl ParamStore {
 
     pub fn get(&self, name: &str) -> Result<&Tensor> {
         Ok(&self.lookup(name)?.tensor)
+    }
+
+    /// This store's identity (unique per store instance in the process).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     pub(crate) fn entry(&self, name: &str) -> Result<(&Tensor, bool)> {

@@ -187,3 +187,28 @@ fn the_graph_renders_as_dot() {
         "{dot}"
     );
 }
+
+#[test]
+fn two_stores_with_the_same_names_stay_apart_in_one_graph() {
+    // An online and a momentum encoder share parameter names; each store must get its own leaf.
+    let mut online = ParamStore::new();
+    online.insert_param("w", t(&[2.0], &[1])).unwrap();
+    let mut target = ParamStore::new();
+    target.insert_param("w", t(&[5.0], &[1])).unwrap();
+    let mut g = Graph::new();
+    let a = g.param(&online, "w").unwrap();
+    let b = g.param(&target, "w").unwrap();
+    assert_eq!(b.value().to_vec().unwrap(), vec![5.0]);
+    let p = g.mul(&a, &b).unwrap();
+    let grads = g.backward(&p).unwrap();
+    assert_eq!(grads.of(&online, "w").unwrap().to_vec().unwrap(), vec![5.0]);
+    assert_eq!(grads.of(&target, "w").unwrap().to_vec().unwrap(), vec![2.0]);
+    assert_eq!(grads.params_of(&online).count(), 1);
+    assert_eq!(grads.params().count(), 2);
+}
+
+#[test]
+fn argmax_rows_picks_the_first_maximum() {
+    let x = t(&[0.1, 0.9, 0.9, 3.0, -1.0, 2.0], &[2, 3]);
+    assert_eq!(x.argmax_rows().unwrap(), vec![1, 0]);
+}

@@ -7,62 +7,58 @@ use super::parallel::{fixed_ranges, for_chunks_mut, rows_chunk};
 
 const BLOCK: usize = 128;
 
-/// Per-channel sums of `term(row_index, channel_values_out)` over all rows, reproducibly.
-fn channel_sums<const K: usize>(
+/// Two per-channel sums over all rows, reproducibly: `term(row, acc_a, acc_b)` adds one row's terms into two
+/// f32 accumulators (kept as separate vectors so the loops vectorise), flushed to f64 every `BLOCK` rows.
+fn channel_sums(
     rows: usize,
     c: usize,
-    term: impl Fn(usize, &mut [[f32; K]]) + Sync + Send,
-) -> Vec<[f64; K]> {
-    let parts: Vec<Vec<[f64; K]>> = fixed_ranges(rows, 256, 16)
+    term: impl Fn(usize, &mut [f32], &mut [f32]) + Sync + Send,
+) -> (Vec<f64>, Vec<f64>) {
+    let parts: Vec<(Vec<f64>, Vec<f64>)> = fixed_ranges(rows, 256, 16)
         .into_par_iter()
         .map(|range| {
-            let mut acc64 = vec![[0.0f64; K]; c];
-            let mut acc = vec![[0.0f32; K]; c];
+            let (mut a64, mut b64) = (vec![0.0f64; c], vec![0.0f64; c]);
+            let (mut a, mut b) = (vec![0.0f32; c], vec![0.0f32; c]);
             let mut n = 0;
             for r in range {
-                term(r, &mut acc);
+                term(r, &mut a, &mut b);
                 n += 1;
                 if n == BLOCK {
-                    flush(&mut acc64, &mut acc);
+                    flush(&mut a64, &mut a);
+                    flush(&mut b64, &mut b);
                     n = 0;
                 }
             }
-            flush(&mut acc64, &mut acc);
-            acc64
+            flush(&mut a64, &mut a);
+            flush(&mut b64, &mut b);
+            (a64, b64)
         })
         .collect();
-    let mut total = vec![[0.0f64; K]; c];
-    for p in &parts {
-        for (t, v) in total.iter_mut().zip(p) {
-            for k in 0..K {
-                t[k] += v[k];
-            }
-        }
+    let (mut ta, mut tb) = (vec![0.0f64; c], vec![0.0f64; c]);
+    for (pa, pb) in &parts {
+        ta.iter_mut().zip(pa).for_each(|(t, v)| *t += v);
+        tb.iter_mut().zip(pb).for_each(|(t, v)| *t += v);
     }
-    total
+    (ta, tb)
 }
 
-fn flush<const K: usize>(acc64: &mut [[f64; K]], acc: &mut [[f32; K]]) {
+fn flush(acc64: &mut [f64], acc: &mut [f32]) {
     for (d, a) in acc64.iter_mut().zip(acc.iter_mut()) {
-        for k in 0..K {
-            d[k] += a[k] as f64;
-            a[k] = 0.0;
-        }
+        *d += *a as f64;
+        *a = 0.0;
     }
 }
 
 pub fn centered_sumsq(x: &[f32], mean: &[f32], c: usize, out: &mut [f32]) {
     let rows = x.len().checked_div(c).unwrap_or(0);
-    let sums = channel_sums::<1>(rows, c, |r, acc| {
+    let (sums, _) = channel_sums(rows, c, |r, acc, _| {
         let xr = &x[r * c..(r + 1) * c];
         for ((a, &v), &m) in acc.iter_mut().zip(xr).zip(mean) {
             let d = v - m;
-            a[0] += d * d;
+            *a += d * d;
         }
     });
-    out.iter_mut()
-        .zip(&sums)
-        .for_each(|(o, s)| *o = s[0] as f32);
+    out.iter_mut().zip(&sums).for_each(|(o, s)| *o = *s as f32);
 }
 
 pub fn affine(x: &[f32], scale: &[f32], shift: &[f32], c: usize, relu: bool, y: &mut [f32]) {
@@ -84,14 +80,6 @@ pub fn affine(x: &[f32], scale: &[f32], shift: &[f32], c: usize, relu: bool, y: 
     });
 }
 
-#[inline(always)]
-fn masked(g: f32, y: Option<f32>) -> f32 {
-    match y {
-        Some(y) if y <= 0.0 => 0.0,
-        _ => g,
-    }
-}
-
 pub fn backward_reduce(
     dy: &[f32],
     x: &[f32],
@@ -102,29 +90,35 @@ pub fn backward_reduce(
     sum_gx: &mut [f32],
 ) {
     let rows = x.len().checked_div(c).unwrap_or(0);
-    let sums = channel_sums::<2>(rows, c, |r, acc| {
+    let (sg, sgx) = channel_sums(rows, c, |r, acc_g, acc_gx| {
         let (gr, xr) = (&dy[r * c..(r + 1) * c], &x[r * c..(r + 1) * c]);
+        let lanes = acc_g
+            .iter_mut()
+            .zip(acc_gx.iter_mut())
+            .zip(gr.iter().zip(xr))
+            .zip(mean);
         match relu_y {
             Some(y) => {
                 let yr = &y[r * c..(r + 1) * c];
-                for i in 0..c {
-                    let g = masked(gr[i], Some(yr[i]));
-                    acc[i][0] += g;
-                    acc[i][1] += g * (xr[i] - mean[i]);
+                for ((((ag, agx), (&g, &xv)), &m), &yv) in lanes.zip(yr) {
+                    let g = if yv > 0.0 { g } else { 0.0 };
+                    *ag += g;
+                    *agx += g * (xv - m);
                 }
             }
             None => {
-                for i in 0..c {
-                    acc[i][0] += gr[i];
-                    acc[i][1] += gr[i] * (xr[i] - mean[i]);
+                for (((ag, agx), (&g, &xv)), &m) in lanes {
+                    *ag += g;
+                    *agx += g * (xv - m);
                 }
             }
         }
     });
-    for i in 0..c {
-        sum_g[i] = sums[i][0] as f32;
-        sum_gx[i] = sums[i][1] as f32;
-    }
+    sum_g.iter_mut().zip(&sg).for_each(|(o, s)| *o = *s as f32);
+    sum_gx
+        .iter_mut()
+        .zip(&sgx)
+        .for_each(|(o, s)| *o = *s as f32);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -139,21 +133,31 @@ pub fn backward_data(
     c: usize,
     dx: &mut [f32],
 ) {
+    // Folded per channel: dx = a·g + b·(x − mean) + d = a·g + b·x + (d − b·mean).
+    let d2: Vec<f32> = d
+        .iter()
+        .zip(b)
+        .zip(mean)
+        .map(|((&d, &b), &m)| d - b * m)
+        .collect();
     for_chunks_mut(dx, rows_chunk(c, 1 << 14), |off, out| {
         for (k, o) in out.chunks_mut(c).enumerate() {
             let base = off + k * c;
             let (gr, xr) = (&dy[base..base + c], &x[base..base + c]);
+            let lanes = o
+                .iter_mut()
+                .zip(gr.iter().zip(xr))
+                .zip(a.iter().zip(b).zip(&d2));
             match relu_y {
                 Some(y) => {
-                    let yr = &y[base..base + c];
-                    for i in 0..c {
-                        let g = masked(gr[i], Some(yr[i]));
-                        o[i] = a[i] * g + b[i] * (xr[i] - mean[i]) + d[i];
+                    for (((o, (&g, &xv)), ((&a, &b), &d)), &yv) in lanes.zip(&y[base..base + c]) {
+                        let g = if yv > 0.0 { g } else { 0.0 };
+                        *o = a * g + b * xv + d;
                     }
                 }
                 None => {
-                    for i in 0..c {
-                        o[i] = a[i] * gr[i] + b[i] * (xr[i] - mean[i]) + d[i];
+                    for ((o, (&g, &xv)), ((&a, &b), &d)) in lanes {
+                        *o = a * g + b * xv + d;
                     }
                 }
             }

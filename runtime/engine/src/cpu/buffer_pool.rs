@@ -61,6 +61,14 @@ impl BufferPool {
         }
     }
 
+    /// A scratch buffer of `len` values with unspecified contents, returned to the pool when dropped.
+    pub fn scratch(&self, len: usize) -> ScratchBuf<'_> {
+        ScratchBuf {
+            data: self.take_uninit(len),
+            pool: self,
+        }
+    }
+
     /// Bytes currently held for reuse.
     pub fn retained_bytes(&self) -> usize {
         self.state.lock().map(|s| s.retained_bytes).unwrap_or(0)
@@ -72,6 +80,31 @@ impl BufferPool {
             st.free.clear();
             st.retained_bytes = 0;
         }
+    }
+}
+
+/// A kernel's temporary buffer (padded copies, gradient grids); goes back to its pool when dropped.
+pub struct ScratchBuf<'a> {
+    data: Vec<f32>,
+    pool: &'a BufferPool,
+}
+
+impl std::ops::Deref for ScratchBuf<'_> {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.data
+    }
+}
+
+impl std::ops::DerefMut for ScratchBuf<'_> {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+}
+
+impl Drop for ScratchBuf<'_> {
+    fn drop(&mut self) {
+        self.pool.give_back(std::mem::take(&mut self.data));
     }
 }
 

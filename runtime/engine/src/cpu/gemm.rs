@@ -53,10 +53,24 @@ pub enum Accumulate {
 }
 
 /// `dst[m×n] (row stride dst_rs, column stride 1) (=|+=) a[m×k] · b[k×n]`.
-/// Panics (a bug in the calling kernel, never user input) if a view reaches outside its slice.
 pub fn gemm(
     dst: &mut [f32],
     dst_rs: usize,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    acc: Accumulate,
+    threads: usize,
+) {
+    gemm_strided(dst, dst_rs, 1, a, b, acc, threads)
+}
+
+/// Like [`gemm`] with any destination strides (a column-major destination, `dst_rs = 1`, suits `gemm`'s
+/// microkernels best when the result is small and K is long).
+/// Panics (a bug in the calling kernel, never user input) if a view reaches outside its slice.
+pub fn gemm_strided(
+    dst: &mut [f32],
+    dst_rs: usize,
+    dst_cs: usize,
     a: MatRef<'_>,
     b: MatRef<'_>,
     acc: Accumulate,
@@ -68,13 +82,15 @@ pub fn gemm(
         return;
     }
     assert!(
-        dst.len() >= (m - 1) * dst_rs + n,
+        dst.len() > (m - 1) * dst_rs + (n - 1) * dst_cs,
         "gemm: destination too small"
     );
     if k == 0 {
         if acc == Accumulate::Overwrite {
             for i in 0..m {
-                dst[i * dst_rs..i * dst_rs + n].fill(0.0);
+                for j in 0..n {
+                    dst[i * dst_rs + j * dst_cs] = 0.0;
+                }
             }
         }
         return;
@@ -95,7 +111,7 @@ pub fn gemm(
             n,
             k,
             dst.as_mut_ptr(),
-            1,
+            dst_cs as isize,
             dst_rs as isize,
             acc == Accumulate::Add,
             a.data.as_ptr().add(a.offset),

@@ -1,5 +1,6 @@
-//! 3D max pooling on channels-last tensors. The backward pass finds each window's maximum again from x (the first
-//! one in kT, kH, kW order, as PyTorch picks it), so nothing but x, y and dy needs keeping, as with cuDNN.
+//! 3D max pooling on channels-last tensors. The backward pass finds each window's maximum again from x and y (the
+//! first element equal to the maximum in kT, kH, kW order — the one PyTorch picks), so nothing but x, y and dy
+//! needs keeping, as with cuDNN. Both passes run over whole channel vectors without branches, so they vectorise.
 
 use rayon::prelude::*;
 
@@ -45,10 +46,9 @@ pub fn forward(x: &[f32], g: &Pool3dGeometry, y: &mut [f32]) {
                     for ih in hs.clone() {
                         for iw in ws.clone() {
                             let src = &x[(((n * t + it) * h + ih) * w + iw) * c..][..c];
+                            // NaN propagates, as in PyTorch (`|` rather than `||` avoids a branch).
                             out.iter_mut().zip(src).for_each(|(o, &v)| {
-                                if v > *o || v.is_nan() {
-                                    *o = v
-                                }
+                                *o = if (v > *o) | v.is_nan() { v } else { *o }
                             });
                         }
                     }
@@ -58,7 +58,7 @@ pub fn forward(x: &[f32], g: &Pool3dGeometry, y: &mut [f32]) {
     });
 }
 
-pub fn backward(x: &[f32], dy: &[f32], g: &Pool3dGeometry, dx: &mut [f32]) {
+pub fn backward(x: &[f32], y: &[f32], dy: &[f32], g: &Pool3dGeometry, dx: &mut [f32]) {
     let [t, h, w] = g.input;
     let [to, ho, wo] = g.output();
     let c = g.channels;
@@ -70,8 +70,8 @@ pub fn backward(x: &[f32], dy: &[f32], g: &Pool3dGeometry, dx: &mut [f32]) {
     dx.par_chunks_mut(clip_in).enumerate().for_each(|(n, dxn)| {
         dxn.fill(0.0);
         let xn = &x[n * clip_in..(n + 1) * clip_in];
-        let mut best = vec![0.0f32; c];
-        let mut arg = vec![0usize; c];
+        // 1.0 while a channel's maximum has not been routed yet in the current window.
+        let mut open = vec![0.0f32; c];
         for ot in 0..to {
             let ts = window(
                 (ot * g.stride[0]) as isize - g.padding[0] as isize,
@@ -90,26 +90,26 @@ pub fn backward(x: &[f32], dy: &[f32], g: &Pool3dGeometry, dx: &mut [f32]) {
                         g.kernel[2],
                         w,
                     );
-                    best.fill(f32::NEG_INFINITY);
-                    arg.fill(usize::MAX);
+                    let out = (((n * to + ot) * ho + oh) * wo + ow) * c;
+                    let (y_row, g_row) = (&y[out..out + c], &dy[out..out + c]);
+                    open.fill(1.0);
                     for it in ts.clone() {
                         for ih in hs.clone() {
                             for iw in ws.clone() {
                                 let base = ((it * h + ih) * w + iw) * c;
-                                for ch in 0..c {
-                                    let v = xn[base + ch];
-                                    if v > best[ch] || v.is_nan() || arg[ch] == usize::MAX {
-                                        best[ch] = v;
-                                        arg[ch] = base + ch;
-                                    }
+                                let (xs, ds) = (&xn[base..base + c], &mut dxn[base..base + c]);
+                                let lanes = ds
+                                    .iter_mut()
+                                    .zip(xs)
+                                    .zip(y_row)
+                                    .zip(g_row)
+                                    .zip(open.iter_mut());
+                                for ((((d, &xv), &yv), &gv), o) in lanes {
+                                    let hit = if xv == yv { *o } else { 0.0 };
+                                    *d += hit * gv;
+                                    *o -= hit;
                                 }
                             }
-                        }
-                    }
-                    let g_row = &dy[(((n * to + ot) * ho + oh) * wo + ow) * c..][..c];
-                    for ch in 0..c {
-                        if arg[ch] != usize::MAX {
-                            dxn[arg[ch]] += g_row[ch];
                         }
                     }
                 }

@@ -286,7 +286,9 @@ impl Backend for CpuBackend {
 
     fn conv3d_forward(&self, x: &Storage, w: &Storage, g: &Conv3dGeometry) -> Result<Storage> {
         let (x, w) = (self.host(x)?, self.host(w)?);
-        self.produce(numel(&g.y_shape()), |y| conv::forward(x, w, g, y))
+        self.produce(numel(&g.y_shape()), |y| {
+            conv::forward(x, w, g, y, &self.pool)
+        })
     }
 
     fn conv3d_backward_data(
@@ -296,7 +298,9 @@ impl Backend for CpuBackend {
         g: &Conv3dGeometry,
     ) -> Result<Storage> {
         let (dy, w) = (self.host(dy)?, self.host(w)?);
-        self.produce(numel(&g.x_shape()), |dx| conv::backward_data(dy, w, g, dx))
+        self.produce(numel(&g.x_shape()), |dx| {
+            conv::backward_data(dy, w, g, dx, &self.pool)
+        })
     }
 
     fn conv3d_backward_filter(
@@ -307,7 +311,7 @@ impl Backend for CpuBackend {
     ) -> Result<Storage> {
         let (x, dy) = (self.host(x)?, self.host(dy)?);
         self.produce(numel(&g.w_shape()), |dw| {
-            conv::backward_filter(x, dy, g, dw)
+            conv::backward_filter(x, dy, g, dw, &self.pool)
         })
     }
 
@@ -319,12 +323,12 @@ impl Backend for CpuBackend {
     fn max_pool3d_backward(
         &self,
         x: &Storage,
-        _y: &Storage,
+        y: &Storage,
         dy: &Storage,
         g: &Pool3dGeometry,
     ) -> Result<Storage> {
-        let (x, dy) = (self.host(x)?, self.host(dy)?);
-        self.produce(x.len(), |dx| max_pool::backward(x, dy, g, dx))
+        let (x, y, dy) = (self.host(x)?, self.host(y)?, self.host(dy)?);
+        self.produce(x.len(), |dx| max_pool::backward(x, y, dy, g, dx))
     }
 
     fn channel_centered_sumsq(

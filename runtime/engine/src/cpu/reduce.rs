@@ -189,9 +189,10 @@ pub fn reduce_block(
     }
 }
 
-/// Reduces over sorted distinct `axes`: contiguous runs of axes are reduced one run at a time, last run first.
+/// Reduces over sorted distinct `axes`: contiguous runs of axes are reduced one run at a time, last run first
+/// (the first run reads `x` in place; later runs read the previous run's smaller result).
 pub fn reduce(op: ReduceOp, x: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f32> {
-    let mut cur: Vec<f32> = x.to_vec();
+    let mut cur: Option<Vec<f32>> = None;
     let mut cur_shape = shape.to_vec();
     let mut remaining: Vec<usize> = axes.to_vec();
     while let Some(&last) = remaining.last() {
@@ -205,11 +206,11 @@ pub fn reduce(op: ReduceOp, x: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f
         let r = numel(&cur_shape[first..=last]);
         let inner = numel(&cur_shape[last + 1..]);
         let mut out = vec![0.0; outer * inner];
-        reduce_block(op, &cur, outer, r, inner, &mut out);
-        cur = out;
+        reduce_block(op, cur.as_deref().unwrap_or(x), outer, r, inner, &mut out);
+        cur = Some(out);
         cur_shape.drain(first..=last);
     }
-    cur
+    cur.unwrap_or_else(|| x.to_vec())
 }
 
 /// Expands `x` of `shape` to `out_shape`.

@@ -14,7 +14,7 @@ use crate::tensor::Tensor;
 pub struct Gradients {
     graph_id: u64,
     by_node: HashMap<NodeIndex, Tensor>,
-    by_param: Vec<(String, Tensor)>,
+    by_param: Vec<((u64, String), Tensor)>,
 }
 
 impl Gradients {
@@ -26,17 +26,38 @@ impl Gradients {
         }
     }
 
-    /// The gradient of a parameter by name.
+    /// The gradient of a parameter by name (of the first store used with that name; see [`Gradients::of`] when
+    /// several stores in one graph share names).
     pub fn param(&self, name: &str) -> Option<&Tensor> {
         self.by_param
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|((_, n), _)| n == name)
             .map(|(_, t)| t)
     }
 
-    /// All parameter gradients, in the order the parameters were first used.
+    /// The gradient of parameter `name` of `store`.
+    pub fn of(&self, store: &crate::ParamStore, name: &str) -> Option<&Tensor> {
+        self.by_param
+            .iter()
+            .find(|((id, n), _)| *id == store.id() && n == name)
+            .map(|(_, t)| t)
+    }
+
+    /// All parameter gradients (name, gradient), in the order the parameters were first used.
     pub fn params(&self) -> impl Iterator<Item = (&str, &Tensor)> {
-        self.by_param.iter().map(|(n, t)| (n.as_str(), t))
+        self.by_param.iter().map(|((_, n), t)| (n.as_str(), t))
+    }
+
+    /// The parameter gradients of one store (name, gradient), in the order the parameters were first used.
+    pub fn params_of<'a>(
+        &'a self,
+        store: &crate::ParamStore,
+    ) -> impl Iterator<Item = (&'a str, &'a Tensor)> {
+        let id = store.id();
+        self.by_param
+            .iter()
+            .filter(move |((i, _), _)| *i == id)
+            .map(|((_, n), t)| (n.as_str(), t))
     }
 }
 

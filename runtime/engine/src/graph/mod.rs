@@ -43,7 +43,7 @@ pub(crate) type BackwardFn =
 /// What a node is.
 pub(crate) enum NodeKind {
     /// A leaf whose gradient the caller wants (parameters, or tensors passed to [`Graph::leaf`]).
-    Leaf { param: Option<String> },
+    Leaf { param: Option<(u64, String)> },
     /// The result of an op.
     Op {
         backward: Option<BackwardFn>,
@@ -95,7 +95,8 @@ pub struct Graph {
     id: u64,
     dag: DiGraph<Node, usize>,
     grad_enabled: bool,
-    params: HashMap<String, Var>,
+    /// Parameter leaves by (store id, name).
+    params: HashMap<(u64, String), Var>,
 }
 
 impl Default for Graph {
@@ -148,10 +149,12 @@ impl Graph {
         }
     }
 
-    /// The parameter or buffer `name` of `store`. Trainable parameters become gradient leaves (once per graph:
-    /// asking again returns the same variable, so uses accumulate); buffers and no-grad graphs give constants.
+    /// The parameter or buffer `name` of `store`. Trainable parameters become gradient leaves (once per graph and
+    /// store: asking again returns the same variable, so uses accumulate); buffers and no-grad graphs give
+    /// constants. Two stores may use the same names (online and momentum encoders): each store has its own leaves.
     pub fn param(&mut self, store: &ParamStore, name: &str) -> Result<Var> {
-        if let Some(v) = self.params.get(name) {
+        let key = (store.id(), name.to_string());
+        if let Some(v) = self.params.get(&key) {
             return Ok(v.clone());
         }
         let (value, trainable) = store.entry(name)?;
@@ -160,7 +163,7 @@ impl Graph {
                 label: "param",
                 shape: value.shape().to_vec(),
                 kind: NodeKind::Leaf {
-                    param: Some(name.to_string()),
+                    param: Some(key.clone()),
                 },
             });
             Var {
@@ -170,7 +173,7 @@ impl Graph {
         } else {
             Var::constant(value.clone())
         };
-        self.params.insert(name.to_string(), var.clone());
+        self.params.insert(key, var.clone());
         Ok(var)
     }
 
@@ -225,7 +228,9 @@ impl Graph {
         for idx in self.dag.node_indices() {
             let n = &self.dag[idx];
             let name = match &n.kind {
-                NodeKind::Leaf { param: Some(p) } => format!("{p} {:?}", n.shape),
+                NodeKind::Leaf {
+                    param: Some((_, p)),
+                } => format!("{p} {:?}", n.shape),
                 _ => format!("{} {:?}", n.label, n.shape),
             };
             let _ = writeln!(

@@ -25,31 +25,43 @@ fn unary_rule(op: UnaryOp, x: Tensor, y: Tensor) -> BackwardFn {
     })
 }
 
+/// The backward rule of a binary op. Add and sub keep only the operand shapes (so the operands' memory can be
+/// released before the backward pass reaches them); mul and div keep the operands they need.
 fn binary_rule(op: BinaryOp, a: Tensor, b: Tensor) -> BackwardFn {
+    let (a_shape, b_shape) = (a.shape().to_vec(), b.shape().to_vec());
+    let operands = match op {
+        BinaryOp::Add | BinaryOp::Sub => None,
+        BinaryOp::Mul | BinaryOp::Div => Some((a, b)),
+    };
     Box::new(move |dy: &Tensor, needs: &[bool]| {
-        let (ga, gb) = match op {
-            BinaryOp::Add => (dy.clone(), dy.clone()),
-            BinaryOp::Sub => (dy.clone(), if needs[1] { dy.neg()? } else { dy.clone() }),
-            BinaryOp::Mul => (
-                if needs[0] { dy.mul(&b)? } else { dy.clone() },
-                if needs[1] { dy.mul(&a)? } else { dy.clone() },
+        let (ga, gb) = match (op, &operands) {
+            (BinaryOp::Add, _) => (dy.clone(), dy.clone()),
+            (BinaryOp::Sub, _) => (dy.clone(), if needs[1] { dy.neg()? } else { dy.clone() }),
+            (BinaryOp::Mul, Some((a, b))) => (
+                if needs[0] { dy.mul(b)? } else { dy.clone() },
+                if needs[1] { dy.mul(a)? } else { dy.clone() },
             ),
-            BinaryOp::Div => (
-                if needs[0] { dy.div(&b)? } else { dy.clone() },
+            (BinaryOp::Div, Some((a, b))) => (
+                if needs[0] { dy.div(b)? } else { dy.clone() },
                 if needs[1] {
-                    dy.mul(&a)?.div(&b.square()?)?.neg()?
+                    dy.mul(a)?.div(&b.square()?)?.neg()?
                 } else {
                     dy.clone()
                 },
             ),
+            _ => {
+                return Err(crate::EngineError::Autodiff(
+                    "binary op lost its operands".into(),
+                ));
+            }
         };
         let ga = if needs[0] {
-            Some(ga.sum_to_shape(a.shape())?)
+            Some(ga.sum_to_shape(&a_shape)?)
         } else {
             None
         };
         let gb = if needs[1] {
-            Some(gb.sum_to_shape(b.shape())?)
+            Some(gb.sum_to_shape(&b_shape)?)
         } else {
             None
         };

@@ -77,6 +77,33 @@ impl Tensor {
         self.reduce_op(ReduceOp::Max, "max", axes, keepdim)
     }
 
+    /// Index of the largest value of each row (last axis), computed on the host; the first one wins ties.
+    /// For accuracy and nearest-neighbour evaluation.
+    pub fn argmax_rows(&self) -> Result<Vec<usize>> {
+        let Some(&cols) = self.shape().last() else {
+            return shape_err("argmax_rows", "needs at least one axis");
+        };
+        if cols == 0 {
+            return shape_err(
+                "argmax_rows",
+                format!("rows of {:?} are empty", self.shape()),
+            );
+        }
+        let values = self.to_vec()?;
+        Ok(values
+            .chunks(cols)
+            .map(|row| {
+                let mut best = 0;
+                for (i, &v) in row.iter().enumerate() {
+                    if v > row[best] || (v.is_nan() && !row[best].is_nan()) {
+                        best = i;
+                    }
+                }
+                best
+            })
+            .collect())
+    }
+
     /// Expands size-1 (or missing leading) axes to `shape`.
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Tensor> {
         let out = broadcast_shapes("broadcast_to", self.shape(), shape)?;

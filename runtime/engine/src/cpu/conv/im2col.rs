@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use crate::backend::Conv3dGeometry;
-use crate::cpu::gemm::{Accumulate, MatRef, gemm};
+use crate::cpu::gemm::{Accumulate, MatRef, gemm, gemm_strided};
 use crate::cpu::parallel::fixed_ranges;
 
 /// Derived sizes used by all three passes.
@@ -209,8 +209,17 @@ fn scatter_tile(dcol: &[f32], d: &Dims, grp: usize, dxf: &mut [f32]) {
                 if hi < 0 || hi as usize >= d.h {
                     continue;
                 }
+                let wi0 = (wo * d.sw) as isize - d.pw as isize;
+                if d.groups == 1 && wi0 >= 0 && wi0 as usize + d.kw <= d.w {
+                    // The kW taps are adjacent pixels: one contiguous run of kW·Cin values.
+                    let run = d.kw * d.cin;
+                    let dst = &mut dxf[((hi as usize) * d.w + wi0 as usize) * d.cin..][..run];
+                    let src = &row[kh * run..(kh + 1) * run];
+                    dst.iter_mut().zip(src).for_each(|(a, &b)| *a += b);
+                    continue;
+                }
                 for kw in 0..d.kw {
-                    let wi = (wo * d.sw + kw) as isize - d.pw as isize;
+                    let wi = wi0 + kw as isize;
                     if wi < 0 || wi as usize >= d.w {
                         continue;
                     }
@@ -227,10 +236,12 @@ fn scatter_tile(dcol: &[f32], d: &Dims, grp: usize, dxf: &mut [f32]) {
 pub fn backward_filter(x: &[f32], dy: &[f32], g: &Conv3dGeometry, dw: &mut [f32]) {
     let d = Dims::new(g);
     let frames = d.n * d.to;
+    // Partials are kept transposed (K × Cout, i.e. dW column-major): `gemm` runs these long-K products faster
+    // into a column-major destination when the weight is small.
     let partials: Vec<Vec<f32>> = fixed_ranges(frames, 1, 8)
         .into_par_iter()
         .map(|range| {
-            let mut acc = vec![0.0f32; d.cout * d.kg];
+            let mut acc_t = vec![0.0f32; d.cout * d.kg];
             let mut col = vec![0.0f32; d.m * d.kg];
             for f in range {
                 let (n, to) = (f / d.to, f % d.to);
@@ -247,9 +258,10 @@ pub fn backward_filter(x: &[f32], dy: &[f32], g: &Conv3dGeometry, dw: &mut [f32]
                     }
                     .t();
                     let b = MatRef::row_major(&col, 0, d.m, d.kg);
-                    gemm(
-                        &mut acc[grp * d.cog * d.kg..],
-                        d.kg,
+                    gemm_strided(
+                        &mut acc_t[grp * d.cog..],
+                        1,
+                        d.cout,
                         a,
                         b,
                         Accumulate::Add,
@@ -257,11 +269,16 @@ pub fn backward_filter(x: &[f32], dy: &[f32], g: &Conv3dGeometry, dw: &mut [f32]
                     );
                 }
             }
-            acc
+            acc_t
         })
         .collect();
-    dw.fill(0.0);
+    let mut sum_t = vec![0.0f32; d.cout * d.kg];
     for p in &partials {
-        dw.iter_mut().zip(p).for_each(|(a, &b)| *a += b);
+        sum_t.iter_mut().zip(p).for_each(|(a, &b)| *a += b);
+    }
+    for (l, row) in sum_t.chunks(d.cout).enumerate() {
+        for (co, &v) in row.iter().enumerate() {
+            dw[co * d.kg + l] = v;
+        }
     }
 }
