@@ -27,6 +27,12 @@ enum Command {
     Plan(cli::plan::Args),
     /// Show the value of a setting in every cell, and where it came from
     Explain(cli::explain::Args),
+    /// Run a recipe: every job not yet done (resuming interrupted ones), then print its reports
+    Run(cli::run::Args),
+    /// Show each job of a recipe's plan as done, running, interrupted, failed or pending
+    Status(cli::status::Args),
+    /// Show the model a recipe trains: layers, parameters, GFLOPs per clip
+    Model(cli::model::Args),
     /// Datasets: write the synthetic dataset, preview the clips a data configuration makes
     Data(cli::data::DataArgs),
 }
@@ -38,6 +44,9 @@ fn main() -> ExitCode {
         Command::Fmt(args) => cli::fmt::run(args),
         Command::Plan(args) => cli::plan::run(args),
         Command::Explain(args) => cli::explain::run(args),
+        Command::Run(args) => cli::run::run(args),
+        Command::Status(args) => cli::status::run(args),
+        Command::Model(args) => cli::model::run(args),
         Command::Data(args) => cli::report_errors(cli::data::run(args)),
     }
 }

@@ -252,3 +252,45 @@ pub fn lower(
         graph: b.graph,
     }
 }
+
+/// The plan with every pre-training and evaluation on `device` (the command line's `--device`), its ids
+/// recomputed: a job on another device is another job (its numbers can differ), so it must not reuse results.
+pub fn with_device(plan: &Plan, device: DeviceSpec) -> Plan {
+    let mut renamed: HashMap<JobId, JobId> = HashMap::new();
+    let mut jobs = Vec::with_capacity(plan.jobs.len());
+    for job in &plan.jobs {
+        let mut job = job.clone();
+        match &mut job.kind {
+            JobKind::Pretrain(p) => p.device = device,
+            JobKind::Eval(e) => {
+                e.device = device;
+                e.pretrain = renamed
+                    .get(&e.pretrain)
+                    .cloned()
+                    .unwrap_or(e.pretrain.clone());
+            }
+            JobKind::Report(r) => {
+                for cell in &mut r.cells {
+                    cell.eval = renamed
+                        .get(&cell.eval)
+                        .cloned()
+                        .unwrap_or(cell.eval.clone());
+                }
+            }
+            JobKind::Prepare(_) => {}
+        }
+        for dep in &mut job.deps {
+            if let Some(new) = renamed.get(dep) {
+                *dep = new.clone();
+            }
+        }
+        let id = job_id(&job.kind, &job.deps);
+        renamed.insert(job.id.clone(), id.clone());
+        job.id = id;
+        jobs.push(job);
+    }
+    Plan {
+        recipe: plan.recipe.clone(),
+        jobs,
+    }
+}

@@ -5,7 +5,10 @@ pub mod check;
 pub mod data;
 pub mod explain;
 pub mod fmt;
+pub mod model;
 pub mod plan;
+pub mod run;
+pub mod status;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -44,4 +47,21 @@ pub fn report_errors(result: anyhow::Result<()>) -> std::process::ExitCode {
             std::process::ExitCode::from(USAGE_ERRORS)
         }
     }
+}
+
+/// Progress bars only where a person watches: stderr is a terminal.
+pub fn color_capable_stderr() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Structured logs on stderr: `info` by default, `VST_LOG` (an env-filter, e.g. `debug`) to change it.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color())
+        .with_target(false)
+        .try_init();
 }

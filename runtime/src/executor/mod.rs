@@ -7,7 +7,7 @@ mod store;
 
 pub use atomic::{write_atomic, write_json_atomic};
 pub use lock::{LockError, LockInfo, RunLock, holder as lock_holder};
-pub use store::{DoneRecord, FailedRecord, JobState, RunStore};
+pub use store::{DONE_FILE, DoneRecord, FailedRecord, JobState, RunStore};
 
 use anyhow::Context as _;
 use serde_json::Value;

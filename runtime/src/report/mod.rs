@@ -50,6 +50,8 @@ pub struct Table {
     pub cols: Vec<String>,
     pub cells: Vec<Cell>,
     pub verdicts: Vec<Verdict>,
+    /// Lines printed under the table: the data the numbers come from, the paper's setting and trend.
+    pub notes: Vec<String>,
 }
 
 impl Table {
@@ -74,6 +76,7 @@ impl Table {
             cols,
             cells,
             verdicts: Vec::new(),
+            notes: Vec::new(),
         };
         table.verdicts = check_expectations(&table, &spec.expect);
         table

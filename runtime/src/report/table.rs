@@ -46,6 +46,9 @@ pub fn render_markdown(table: &Table) -> String {
     if has_paper {
         out.push_str("In parentheses: the paper's number (`~` derived from its text), for the paper's full-scale setting.\n");
     }
+    for note in &table.notes {
+        let _ = writeln!(out, "{note}");
+    }
     if !table.verdicts.is_empty() {
         out.push_str("\nExpectations:\n");
         for v in &table.verdicts {
