@@ -30,6 +30,9 @@ pub struct Args {
     /// Data loading threads (default: all cores)
     #[arg(long)]
     threads: Option<usize>,
+    /// Memory (MiB) a job may use to keep decoded videos, so each is decoded once
+    #[arg(long, default_value_t = 4096)]
+    cache_mb: usize,
 }
 
 pub fn parse_device(text: &str) -> Result<DeviceSpec, String> {
@@ -65,6 +68,7 @@ pub fn run(args: Args) -> ExitCode {
         progress: super::color_capable_stderr(),
         ..RunnerOptions::default()
     };
+    options.cache_bytes = args.cache_mb << 20;
     if let Some(threads) = args.threads {
         options.threads = threads.max(1);
     }

@@ -13,6 +13,7 @@ use vst_data::list::VideoEntry;
 use vst_data::loader::{Loader, LoaderConfig};
 use vst_data::metrics::DataMetrics;
 use vst_data::pipeline::SampleMode;
+use vst_data::video::cache::CachedBackend;
 use vst_engine::{Device, Tensor};
 use vst_spec::{EvalJob, EvalSpec, Job, JobId, JobKind, Plan};
 
@@ -25,6 +26,8 @@ pub struct EvalContext<'a> {
     pub options: &'a RunnerOptions,
     pub data_metrics: Arc<DataMetrics>,
     pub classes: usize,
+    /// Decoded frames shared by the job's loaders (the probe reads the training videos every epoch).
+    pub videos: Arc<CachedBackend>,
 }
 
 impl EvalContext<'_> {
@@ -47,7 +50,7 @@ impl EvalContext<'_> {
         config.drop_last = false;
         Loader::new(
             entries.to_vec(),
-            self.dataset.backend()?,
+            Box::new(self.videos.clone()),
             config,
             self.data_metrics.clone(),
         )
@@ -122,7 +125,9 @@ pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions)
         );
     }
     let data_metrics = Arc::new(DataMetrics::new());
+    let videos = Arc::new(CachedBackend::new(dataset.backend()?, options.cache_bytes));
     let eval = EvalContext {
+        videos,
         learner,
         device,
         dataset,

@@ -33,6 +33,8 @@ pub struct RunnerOptions {
     pub decoder: DecoderKind,
     /// Draw progress bars on stderr (otherwise one log line per epoch).
     pub progress: bool,
+    /// Memory for decoded frames a job may keep (each video decoded once and served from memory after that).
+    pub cache_bytes: usize,
 }
 
 impl Default for RunnerOptions {
@@ -41,6 +43,7 @@ impl Default for RunnerOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             decoder: DecoderKind::best_available(),
             progress: false,
+            cache_bytes: 4 << 30,
         }
     }
 }

@@ -16,6 +16,7 @@ use std::time::Instant;
 use vst_data::loader::{Loader, LoaderConfig};
 use vst_data::metrics::DataMetrics;
 use vst_data::pipeline::{ClipShape, SampleMode};
+use vst_data::video::cache::CachedBackend;
 use vst_engine::Tensor;
 use vst_spec::{Job, JobKind, PretrainJob};
 
@@ -78,7 +79,7 @@ pub fn run(
     );
     config.threads = options.threads;
     let data_metrics = Arc::new(DataMetrics::new());
-    let backend = dataset.backend()?;
+    let backend = Box::new(CachedBackend::new(dataset.backend()?, options.cache_bytes));
     let loader = Loader::new(dataset.train, backend, config, data_metrics.clone())
         .with_context(|| format!("cannot load the training videos of `{}`", spec.dataset.name))?;
     let steps_per_epoch = loader.batches_per_epoch() as u64;
