@@ -17,16 +17,26 @@ impl MetricsLog {
     /// Opens `path` for appending, keeping only the records whose `step` (or, for epoch records, whose `epoch`
     /// end) lies before `resume_step`.
     pub fn open(path: &Path, resume_step: u64, steps_per_epoch: u64) -> Result<MetricsLog> {
-        let kept: Vec<String> = read_records(path)?
-            .into_iter()
-            .filter(|r| match (r.get("step"), r.get("epoch_end")) {
-                (Some(step), _) => step.as_u64().is_some_and(|s| s < resume_step),
-                (None, Some(epoch)) => epoch
-                    .as_u64()
-                    .is_some_and(|e| (e + 1) * steps_per_epoch <= resume_step),
-                _ => true,
+        let existing = match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        // Kept lines stay byte for byte as written; a torn last line (the process died mid-write) is dropped.
+        let kept: Vec<&str> = existing
+            .lines()
+            .filter(|line| {
+                let Ok(r) = serde_json::from_str::<Value>(line) else {
+                    return false;
+                };
+                match (r.get("step"), r.get("epoch_end")) {
+                    (Some(step), _) => step.as_u64().is_some_and(|s| s < resume_step),
+                    (None, Some(epoch)) => epoch
+                        .as_u64()
+                        .is_some_and(|e| (e + 1) * steps_per_epoch <= resume_step),
+                    _ => true,
+                }
             })
-            .map(|r| r.to_string())
             .collect();
         let mut text = kept.join("\n");
         if !text.is_empty() {

@@ -71,7 +71,11 @@ pub fn preflight(dataset: &DatasetSpec) -> Result<()> {
 
 pub fn run(dataset: &DatasetSpec, ctx: &JobContext, options: &RunnerOptions) -> Result<Value> {
     let opened = open(dataset, &ctx.dir, options)?;
-    let (missing, fingerprint) = pin(&opened)?;
+    let root = match &dataset.source {
+        DataSource::Kinetics { root, .. } | DataSource::Frames { root, .. } => root.clone(),
+        DataSource::Synthetic(_) => std::path::absolute(synthetic_dir(&ctx.dir))?,
+    };
+    let (missing, fingerprint) = pin(&opened, &root)?;
     if !missing.is_empty() {
         tracing::warn!(
             dataset = %dataset.name,
@@ -109,8 +113,9 @@ pub fn open(
         .with_context(|| format!("cannot open dataset `{}`", dataset.name))
 }
 
-/// The listed videos that do not exist, and a fingerprint of both lists and the listed files' sizes.
-fn pin(opened: &OpenedDataset) -> Result<(Vec<String>, String)> {
+/// The listed videos that do not exist, and a fingerprint of both lists and the listed files' sizes (paths taken
+/// relative to the data root, so that the same data gives the same fingerprint wherever it is).
+fn pin(opened: &OpenedDataset, root: &Path) -> Result<(Vec<String>, String)> {
     let mut hasher = blake3::Hasher::new();
     let mut missing = Vec::new();
     for (split, entries) in [("train", &opened.train), ("val", &opened.val)] {
@@ -124,7 +129,8 @@ fn pin(opened: &OpenedDataset) -> Result<(Vec<String>, String)> {
                     u64::MAX
                 }
             };
-            hasher.update(path.to_string_lossy().as_bytes());
+            let relative = path.strip_prefix(root).unwrap_or(path);
+            hasher.update(relative.to_string_lossy().as_bytes());
             hasher.update(&label.to_le_bytes());
             hasher.update(&size.to_le_bytes());
         }

@@ -1,0 +1,222 @@
+//! `vst run` and `vst status` end to end on seconds-scale recipes: every job kind runs; a SIGKILLed run resumes
+//! and ends exactly where an uninterrupted one does; missing data fails before anything is written; a diverging
+//! run stops with a clear error.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn vst(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vst"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("K400_ROOT")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the vst binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+fn recipe(name: &str) -> String {
+    root()
+        .join("tests/recipes")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The job directories under `runs` whose job name starts with `prefix`.
+fn job_dirs(runs: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    std::fs::read_to_string(p.join("job.json"))
+                        .is_ok_and(|j| j.contains(&format!("\"name\": \"{prefix}")))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
+fn result_of(dir: &Path) -> serde_json::Value {
+    let done: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("done.json")).expect("done.json"))
+            .expect("json");
+    done["result"].clone()
+}
+
+#[test]
+fn smoke_runs_every_objective_through_every_job_kind() {
+    let dir = scratch("smoke");
+    let (code, stdout, stderr) = vst(&dir, &["run", &recipe("smoke.vst"), "--runs", "runs"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("26 jobs ran, 0 were already done, 0 failed or blocked"),
+        "{stderr}"
+    );
+    // The report as printed, without the line naming where its files were written.
+    let report: String = stdout
+        .lines()
+        .filter(|l| !l.starts_with("written:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!(report);
+
+    // A second run finds everything done.
+    let (code, _, stderr) = vst(&dir, &["run", &recipe("smoke.vst"), "--runs", "runs"]);
+    assert_eq!(code, 0);
+    assert!(
+        stderr.contains("0 jobs ran, 26 were already done"),
+        "{stderr}"
+    );
+    let (_, status, _) = vst(&dir, &["status", &recipe("smoke.vst"), "--runs", "runs"]);
+    assert!(status.contains("26 jobs: 26 done"), "{status}");
+}
+
+#[test]
+fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one() {
+    // The reference: one uninterrupted run.
+    let reference = scratch("resume-reference");
+    let (code, _, stderr) = vst(
+        &reference,
+        &["run", &recipe("resume.vst"), "--runs", "runs"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+
+    // The same run, SIGKILLed as soon as pre-training has written a checkpoint.
+    let dir = scratch("resume-killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vst"))
+        .args(["run", &recipe("resume.vst"), "--runs", "runs"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vst starts");
+    let runs = dir.join("runs");
+    let started = Instant::now();
+    let pretrain = loop {
+        if let Some(job) = job_dirs(&runs, "pretrain")
+            .into_iter()
+            .find(|d| d.join("checkpoint.safetensors").exists())
+        {
+            break job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
+    child.wait().expect("reaped");
+    assert!(
+        !pretrain.join("done.json").exists(),
+        "pre-training finished before the kill; the test proves nothing"
+    );
+    let (_, status, _) = vst(&dir, &["status", &recipe("resume.vst"), "--runs", "runs"]);
+    assert!(status.contains("interrupted"), "{status}");
+
+    // Rerun: the prepare job is skipped, pre-training resumes, everything ends as in the reference.
+    let (code, _, stderr) = vst(&dir, &["run", &recipe("resume.vst"), "--runs", "runs"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("resuming from checkpoint"), "{stderr}");
+    assert!(stderr.contains("1 were already done"), "{stderr}");
+    for prefix in ["pretrain", "knn"] {
+        let (ours, theirs) = (
+            &job_dirs(&runs, prefix)[0],
+            &job_dirs(&reference.join("runs"), prefix)[0],
+        );
+        assert_eq!(ours.file_name(), theirs.file_name(), "same job id");
+        assert_eq!(result_of(ours), result_of(theirs), "{prefix} result");
+    }
+    let metrics = |d: &Path| std::fs::read_to_string(d.join("metrics.jsonl")).expect("metrics");
+    let (ours, theirs) = (
+        metrics(&job_dirs(&runs, "pretrain")[0]),
+        metrics(&job_dirs(&reference.join("runs"), "pretrain")[0]),
+    );
+    assert_eq!(
+        ours.lines().count(),
+        theirs.lines().count(),
+        "records in metrics.jsonl"
+    );
+    if let Some((line, (a, b))) = ours
+        .lines()
+        .zip(theirs.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+    {
+        panic!(
+            "metrics.jsonl differs at line {}:\n resumed:       {a}\n uninterrupted: {b}",
+            line + 1
+        );
+    }
+}
+
+#[test]
+fn missing_kinetics_data_fails_at_once_and_writes_nothing() {
+    let dir = scratch("missing-data");
+    let table2 = root().join("recipes/table2.vst").display().to_string();
+    let (code, stdout, stderr) = vst(&dir, &["run", &table2]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("dataset `k400`: the data root data/kinetics400 does not exist"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: point the recipe at your copy of the data"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("nothing was run; no run directory was written"),
+        "{stderr}"
+    );
+    assert!(!dir.join("runs").exists());
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint() {
+    let dir = scratch("diverge");
+    let source = std::fs::read_to_string(root().join("tests/recipes/resume.vst")).expect("recipe");
+    // One step per epoch, then a learning rate no network survives.
+    let broken = source
+        .replace("batch: 4", "batch: 8")
+        .replace("lr: 0.05", "lr: 1e12");
+    std::fs::write(dir.join("diverge.vst"), broken).expect("write recipe");
+    let (code, _, stderr) = vst(&dir, &["run", "diverge.vst", "--runs", "runs"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("training diverged at step"), "{stderr}");
+    assert!(stderr.contains("Lower the learning rate"), "{stderr}");
+    let pretrain = &job_dirs(&dir.join("runs"), "pretrain")[0];
+    assert!(pretrain.join("failed.json").exists());
+    assert!(!pretrain.join("done.json").exists());
+    if stderr.contains("The last good checkpoint") {
+        assert!(pretrain.join("checkpoint.safetensors").exists());
+    }
+    let (_, status, _) = vst(&dir, &["status", "diverge.vst", "--runs", "runs"]);
+    assert!(status.contains("failed"), "{status}");
+}
