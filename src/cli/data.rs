@@ -89,6 +89,13 @@ struct PreviewArgs {
     /// The PNG to write.
     #[arg(long, default_value = "preview.png")]
     out: PathBuf,
+    /// Take the dataset, ρ, clip shape and T/S/C augmentation from this recipe's pre-training (the other data
+    /// options are then ignored)
+    #[arg(long)]
+    recipe: Option<PathBuf>,
+    /// With --recipe: the pre-training job to show (its name as `vst plan` prints it; default: the first)
+    #[arg(long, requires = "recipe")]
+    job: Option<String>,
     /// A dataset list (`path label` lines); without it the synthetic dataset is used.
     #[arg(long)]
     list: Option<PathBuf>,
@@ -251,6 +258,9 @@ fn preview(p: PreviewArgs) -> Result<()> {
         Some(name) => DecoderKind::parse(name)?,
         None => DecoderKind::best_available(),
     };
+    if let Some(recipe) = &p.recipe {
+        return preview_recipe(&p, recipe, decoder);
+    }
     let entries = match &p.list {
         Some(list) => {
             let root = p
@@ -311,6 +321,54 @@ fn preview(p: PreviewArgs) -> Result<()> {
         image.width,
         image.height,
         vst_data::sampler::clips_per_video(p.clips)
+    );
+    Ok(())
+}
+
+/// `vst data preview --recipe FILE [--job NAME]`: what a recipe's pre-training feeds the encoder.
+fn preview_recipe(p: &PreviewArgs, recipe: &std::path::Path, decoder: DecoderKind) -> Result<()> {
+    let compilation = vst_compiler::compile(recipe, &vst_compiler::Options::system())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if compilation.has_errors() {
+        eprint!("{}", compilation.render_diagnostics(super::color()));
+        bail!("`{}` has errors", recipe.display());
+    }
+    let plan = compilation
+        .plan
+        .with_context(|| format!("`{}` has no `pretrain` block", recipe.display()))?;
+    let job = plan
+        .jobs
+        .iter()
+        .filter_map(|j| match &j.kind {
+            vst_spec::JobKind::Pretrain(spec) => Some((j, spec)),
+            _ => None,
+        })
+        .find(|(j, _)| p.job.as_ref().is_none_or(|name| &j.name == name))
+        .with_context(|| match &p.job {
+            Some(name) => format!("no pre-training job named `{name}` (see `vst plan`)"),
+            None => "the recipe has no pre-training job".to_string(),
+        })?;
+    let (job, spec) = job;
+    let dataset =
+        vst_data::dataset::open_dataset(&spec.dataset, &p.synthetic_dir, decoder, threads(None))
+            .with_context(|| format!("cannot open dataset `{}`", spec.dataset.name))?;
+    let image = render_preview(
+        &dataset.train,
+        dataset.backend()?.as_ref(),
+        &spec.clips,
+        &spec.augment,
+        &spec.backbone,
+        p.videos,
+        p.preview_seed,
+    )?;
+    image.write_png(&p.out)?;
+    println!(
+        "wrote {} ({}x{}) for {}: per video, a row of frames across the whole video, then {} augmented clip rows",
+        p.out.display(),
+        image.width,
+        image.height,
+        job.name,
+        vst_data::sampler::clips_per_video(spec.clips.count)
     );
     Ok(())
 }
