@@ -33,6 +33,8 @@ enum Command {
     Status(cli::status::Args),
     /// Show the model a recipe trains: layers, parameters, GFLOPs per clip
     Model(cli::model::Args),
+    /// Benchmarks: one whole training step (`step`), or the same on a GPU as scripts/gpu-check.sh runs it (`gpu`)
+    Bench(cli::bench::Args),
     /// Datasets: write the synthetic dataset, preview the clips a data configuration makes
     Data(cli::data::DataArgs),
 }
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(args),
         Command::Status(args) => cli::status::run(args),
         Command::Model(args) => cli::model::run(args),
+        Command::Bench(args) => cli::bench::run(args),
         Command::Data(args) => cli::report_errors(cli::data::run(args)),
     }
 }

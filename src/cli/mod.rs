@@ -1,6 +1,7 @@
 //! Glue between the command line and the crates: read arguments, call the library, print, choose the exit code.
 //! Exit codes: 0 ok, 1 errors in a recipe, 2 usage or I/O errors.
 
+pub mod bench;
 pub mod check;
 pub mod data;
 pub mod explain;
