@@ -37,7 +37,7 @@ enum DataCommand {
         threads: Option<usize>,
     },
     /// Render a PNG of a few videos' clips after augmentation (ρ rows per video, one column per frame).
-    Preview(PreviewArgs),
+    Preview(Box<PreviewArgs>),
 }
 
 #[derive(Args, Clone)]
@@ -249,7 +249,7 @@ pub fn run(args: DataArgs) -> Result<()> {
             );
             Ok(())
         }
-        DataCommand::Preview(p) => preview(p),
+        DataCommand::Preview(p) => preview(*p),
     }
 }
 
