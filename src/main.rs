@@ -1,11 +1,10 @@
 //! The `vst` command line. Only argument parsing and dispatch live here; every command's logic is in the
-//! compiler or runtime crates.
+//! compiler or runtime crates, and each command's glue in `src/cli/<command>.rs`.
+
+mod cli;
 
 use clap::{Parser, Subcommand};
-
-mod cli {
-    pub mod data;
-}
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
@@ -20,12 +19,34 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Datasets: write the synthetic dataset, preview the clips a data configuration makes.
+    /// Check recipes: syntax, names, types, units, ranges, cross-field rules (exit 1 on errors)
+    Check(cli::check::Args),
+    /// Print recipes in canonical form (or rewrite them with --write)
+    Fmt(cli::fmt::Args),
+    /// Show the jobs a recipe runs: the DAG with costs, as text, DOT or JSON
+    Plan(cli::plan::Args),
+    /// Show the value of a setting in every cell, and where it came from
+    Explain(cli::explain::Args),
+    /// Run a recipe: every job not yet done (resuming interrupted ones), then print its reports
+    Run(cli::run::Args),
+    /// Show each job of a recipe's plan as done, running, interrupted, failed or pending
+    Status(cli::status::Args),
+    /// Show the model a recipe trains: layers, parameters, GFLOPs per clip
+    Model(cli::model::Args),
+    /// Datasets: write the synthetic dataset, preview the clips a data configuration makes
     Data(cli::data::DataArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Data(args) => cli::data::run(args),
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => cli::check::run(args),
+        Command::Fmt(args) => cli::fmt::run(args),
+        Command::Plan(args) => cli::plan::run(args),
+        Command::Explain(args) => cli::explain::run(args),
+        Command::Run(args) => cli::run::run(args),
+        Command::Status(args) => cli::status::run(args),
+        Command::Model(args) => cli::model::run(args),
+        Command::Data(args) => cli::report_errors(cli::data::run(args)),
     }
 }

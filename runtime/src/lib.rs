@@ -1,1 +1,8 @@
-//! Executes a [`vst_spec::Plan`]: the executor and the jobs it runs (pretrain, evaluate, report).
+//! Executes a [`vst_spec::Plan`]: the executor and the jobs it runs (prepare, pretrain, evaluate, report).
+
+pub mod executor;
+pub mod jobs;
+pub mod model;
+pub mod objective;
+pub mod report;
+pub mod train;

@@ -35,9 +35,18 @@ pub struct DatasetSpec {
 pub enum DataSource {
     /// Kinetics-style lists as PySlowFast writes them: `path label` per line (space or comma separated), paths
     /// relative to `root`. Videos are containers (mp4) decoded by the runtime's video decoder.
-    Kinetics { root: PathBuf, train_list: PathBuf, val_list: PathBuf },
+    Kinetics {
+        root: PathBuf,
+        train_list: PathBuf,
+        val_list: PathBuf,
+    },
     /// Pre-extracted frame folders: each list entry names a folder of JPEG frames (`000001.jpg`, ...).
-    Frames { root: PathBuf, train_list: PathBuf, val_list: PathBuf, fps: f64 },
+    Frames {
+        root: PathBuf,
+        train_list: PathBuf,
+        val_list: PathBuf,
+        fps: f64,
+    },
     /// The built-in generator of labelled H.264 videos (written once under the run directory, then read back
     /// through the same decoder as real data).
     Synthetic(SynthSpec),
@@ -209,11 +218,12 @@ impl ObjectiveSpec {
 }
 
 /// Which (query, positive) clip pairs of one video enter a contrastive loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PairRule {
     /// The paper's rule: each clip in turn is the query, the other ρ − 1 clips are its positives, the loss is
     /// averaged over the ρ sub-losses.
+    #[default]
     AllPairs,
     /// The official code's SimCLR: only consecutive pairs (i, i + 1) enter the loss.
     Consecutive,
@@ -272,6 +282,10 @@ pub struct SwavSpec {
     pub freeze_prototypes_epochs: f64,
     /// Optional queue of past embeddings used when computing codes (0 = none).
     pub queue: u32,
+    /// Which (code view, predicting view) pairs enter the loss: every ordered pair (the paper's rule) or only
+    /// consecutive clips, as the official code's SwAV does.
+    #[serde(default)]
+    pub pairs: PairRule,
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -312,10 +326,19 @@ pub enum Scaling {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OptimizerSpec {
-    Sgd { momentum: f64, weight_decay: f64, nesterov: bool },
+    Sgd {
+        momentum: f64,
+        weight_decay: f64,
+        nesterov: bool,
+    },
     /// LARS (You et al.): SGD whose per-layer step is scaled by `trust × ‖w‖ / ‖g + wd·w‖`; BN parameters and biases
     /// are excluded from the adaptation and from weight decay when `exclude_bn_bias`.
-    Lars { momentum: f64, weight_decay: f64, trust: f64, exclude_bn_bias: bool },
+    Lars {
+        momentum: f64,
+        weight_decay: f64,
+        trust: f64,
+        exclude_bn_bias: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,6 +347,20 @@ pub enum Decay {
     /// Half-period cosine to zero.
     Cosine,
     Constant,
+}
+
+/// Which devices share batch-norm statistics when training runs data-parallel. Whatever the split, the global batch
+/// and LR of the schedule stay the same; this decides only how large a batch each BN layer normalises over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SyncBn {
+    /// Statistics over the whole global batch (all devices synchronised), as the paper trains.
+    #[default]
+    Global,
+    /// Each device normalises over its own part of the batch.
+    Local,
+    /// Statistics shared within groups of `devices` devices.
+    Group { devices: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -405,7 +442,11 @@ pub struct ReportSpec {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Expectation {
     /// In every row, the cell at column `higher` exceeds the cell at column `lower` by at least `margin`.
-    Above { higher: String, lower: String, margin: f64 },
+    Above {
+        higher: String,
+        lower: String,
+        margin: f64,
+    },
     /// Every cell with a paper number lies within `tolerance` points of it.
     NearPaper { tolerance: f64 },
     /// Every cell is at least `value`.

@@ -5,7 +5,9 @@
 //! snapshot-tested and sent to another machine. Units are fixed by the field names (`_s` seconds, `_epochs`
 //! epochs, probabilities in [0, 1]); the compiler checked every range before building these values.
 
+pub mod arch;
 pub mod config;
+pub mod paper;
 pub mod plan;
 
 pub use config::*;

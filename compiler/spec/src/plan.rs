@@ -86,6 +86,9 @@ pub struct PretrainJob {
     pub checkpoint_every: u32,
     pub seed: u64,
     pub device: DeviceSpec,
+    /// Batch-norm synchronisation across devices (a no-op on one device).
+    #[serde(default)]
+    pub sync_bn: SyncBn,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

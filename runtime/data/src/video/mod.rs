@@ -1,6 +1,7 @@
 //! Video readers: every source (H.264 mp4 through OpenH264, any codec through FFmpeg, JPEG frame folders) hands
 //! out frames by presentation index, so the sampler and the augmentations never care where frames come from.
 
+pub mod cache;
 pub mod frame;
 pub mod h264;
 pub mod jpeg_folder;

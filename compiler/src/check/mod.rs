@@ -1,0 +1,5 @@
+//! Checking: keys resolved against the schema, values type-checked, declarations collected.
+
+pub mod collect;
+pub mod typecheck;
+pub mod value;

@@ -1,0 +1,365 @@
+//! Errors and warnings about a recipe, rendered the way rustc, just and typst do:
+//!
+//! ```text
+//! error: unknown key `objectiv` in `pretrain`
+//!   --> recipes/x.vst:12:3
+//!    |
+//! 12 |   objectiv: byol
+//!    |   ^^^^^^^^
+//!    |
+//! help: did you mean `objective`?
+//! ```
+
+use crate::source::SourceMap;
+use crate::syntax::Span;
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A span to underline, with an optional short text after the underline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Label {
+    pub span: Span,
+    pub text: Option<String>,
+}
+
+/// A further remark: with a span it is shown as its own snippet (e.g. "first set here"), without one as a line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub message: String,
+    pub span: Option<Span>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    pub primary: Option<Label>,
+    pub notes: Vec<Note>,
+    pub help: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            primary: None,
+            notes: vec![],
+            help: vec![],
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            message: message.into(),
+            primary: None,
+            notes: vec![],
+            help: vec![],
+        }
+    }
+
+    /// Underline `span` (no text).
+    pub fn at(mut self, span: Span) -> Diagnostic {
+        self.primary = Some(Label { span, text: None });
+        self
+    }
+
+    /// Underline `span` with a short text after the carets.
+    pub fn label(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.primary = Some(Label {
+            span,
+            text: Some(text.into()),
+        });
+        self
+    }
+
+    pub fn note(mut self, message: impl Into<String>) -> Diagnostic {
+        self.notes.push(Note {
+            message: message.into(),
+            span: None,
+        });
+        self
+    }
+
+    pub fn note_at(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.notes.push(Note {
+            message: message.into(),
+            span: Some(span),
+        });
+        self
+    }
+
+    pub fn help(mut self, message: impl Into<String>) -> Diagnostic {
+        self.help.push(message.into());
+        self
+    }
+
+    /// Adds "did you mean `x`?" when a candidate is close enough.
+    pub fn suggest(self, suggestion: Option<String>) -> Diagnostic {
+        match suggestion {
+            Some(s) => self.help(format!("did you mean `{s}`?")),
+            None => self,
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// The rendered message, without colour.
+    pub fn render(&self, sources: &SourceMap) -> String {
+        self.render_with(sources, false)
+    }
+
+    /// The rendered message; `color` adds ANSI colours for a terminal.
+    pub fn render_with(&self, sources: &SourceMap, color: bool) -> String {
+        let style = Style { color };
+        let mut out = String::new();
+        let (word, accent) = match self.severity {
+            Severity::Error => ("error", RED),
+            Severity::Warning => ("warning", YELLOW),
+        };
+        let _ = writeln!(
+            out,
+            "{}{}",
+            style.paint(accent, word),
+            style.paint(BOLD, &format!(": {}", self.message))
+        );
+
+        let mut snippets: Vec<(Span, Option<&str>, char, &str)> = Vec::new();
+        if let Some(label) = &self.primary {
+            snippets.push((label.span, label.text.as_deref(), '^', accent));
+        }
+        let gutter = snippets
+            .iter()
+            .map(|(span, ..)| span)
+            .chain(self.notes.iter().filter_map(|n| n.span.as_ref()))
+            .filter_map(|span| {
+                sources
+                    .get(span.file)
+                    .map(|f| f.line_col(span.start as usize).0)
+            })
+            .max()
+            .map(|line| line.to_string().len())
+            .unwrap_or(1);
+
+        if let Some((span, text, mark, color)) = snippets.first() {
+            render_snippet(
+                &mut out, sources, *span, *text, *mark, color, gutter, &style,
+            );
+        }
+        for note in &self.notes {
+            match note.span.filter(|s| sources.get(s.file).is_some()) {
+                Some(span) => {
+                    let _ = writeln!(out, "{}: {}", style.paint(BLUE, "note"), note.message);
+                    render_snippet(&mut out, sources, span, None, '-', BLUE, gutter, &style);
+                }
+                None => {
+                    let _ = writeln!(out, "{}: {}", style.paint(BLUE, "note"), note.message);
+                }
+            }
+        }
+        for help in &self.help {
+            let _ = writeln!(out, "{}: {}", style.paint(CYAN, "help"), help);
+        }
+        out
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_snippet(
+    out: &mut String,
+    sources: &SourceMap,
+    span: Span,
+    text: Option<&str>,
+    mark: char,
+    color: &str,
+    gutter: usize,
+    style: &Style,
+) {
+    let Some(file) = sources.get(span.file) else {
+        return;
+    };
+    let (line, col) = file.line_col(span.start as usize);
+    let pad = " ".repeat(gutter);
+    let _ = writeln!(
+        out,
+        "{pad}{} {}:{line}:{col}",
+        style.paint(BLUE, "-->"),
+        file.path.display()
+    );
+    let _ = writeln!(out, "{pad} {}", style.paint(BLUE, "|"));
+
+    // Show the line with tabs expanded; the underline covers the span on this line (at least one column).
+    let source_line = file.line(line);
+    let line_start = file.line_start(line);
+    let start_in_line = (span.start as usize)
+        .saturating_sub(line_start)
+        .min(source_line.len());
+    let end_in_line = (span.end as usize)
+        .saturating_sub(line_start)
+        .min(source_line.len())
+        .max(start_in_line);
+    let expand = |s: &str| s.replace('\t', "    ");
+    let before = source_line
+        .get(..start_in_line)
+        .map(expand)
+        .unwrap_or_default();
+    let covered = source_line
+        .get(start_in_line..end_in_line)
+        .map(expand)
+        .unwrap_or_default();
+    let width = covered.chars().count().max(1);
+    let _ = writeln!(
+        out,
+        "{} {} {}",
+        style.paint(BLUE, &format!("{line:>gutter$}")),
+        style.paint(BLUE, "|"),
+        expand(source_line)
+    );
+    let underline: String = std::iter::repeat_n(mark, width).collect();
+    let mut marker = format!(
+        "{}{}",
+        " ".repeat(before.chars().count()),
+        style.paint(color, &underline)
+    );
+    if let Some(text) = text {
+        marker.push(' ');
+        marker.push_str(&style.paint(color, text));
+    }
+    let _ = writeln!(out, "{pad} {} {marker}", style.paint(BLUE, "|"));
+    let _ = writeln!(out, "{pad} {}", style.paint(BLUE, "|"));
+}
+
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[1;33m";
+const BLUE: &str = "\x1b[1;34m";
+const CYAN: &str = "\x1b[1;36m";
+const BOLD: &str = "\x1b[1m";
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("{code}{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// All the diagnostics of one compilation, in the order they were found.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics {
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        // The same finding from several sweep cells is reported once.
+        if !self
+            .items
+            .iter()
+            .any(|e| e.message == d.message && same_place(e, &d))
+        {
+            self.items.push(d);
+        }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.is_error())
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| d.is_error())
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| !d.is_error())
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        for d in other.items {
+            self.push(d);
+        }
+    }
+
+    /// Every diagnostic rendered, separated by blank lines, then a one-line summary.
+    pub fn render(&self, sources: &SourceMap, color: bool) -> String {
+        let mut out = String::new();
+        for d in &self.items {
+            out.push_str(&d.render_with(sources, color));
+            out.push('\n');
+        }
+        let errors = self.errors().count();
+        let warnings = self.warnings().count();
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        if errors > 0 {
+            let _ = writeln!(
+                out,
+                "{}",
+                plural(errors, "error")
+                    + &if warnings > 0 {
+                        format!(", {}", plural(warnings, "warning"))
+                    } else {
+                        String::new()
+                    }
+            );
+        } else if warnings > 0 {
+            let _ = writeln!(out, "{}", plural(warnings, "warning"));
+        }
+        out
+    }
+}
+
+fn same_place(a: &Diagnostic, b: &Diagnostic) -> bool {
+    match (&a.primary, &b.primary) {
+        (Some(x), Some(y)) => {
+            x.span.file == y.span.file && x.span.start == y.span.start && x.span.end == y.span.end
+        }
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// The candidate closest to `name`, if close enough to be a likely misspelling.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut best: Option<(f64, &str)> = None;
+    for candidate in candidates {
+        if candidate == name {
+            continue;
+        }
+        let score = strsim::jaro_winkler(name, candidate);
+        let distance = strsim::damerau_levenshtein(name, candidate);
+        // Close in edit distance relative to length, or a strong prefix match.
+        let plausible = distance <= (name.len().max(candidate.len()) / 3).max(1) || score > 0.88;
+        if plausible && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, candidate));
+        }
+    }
+    best.map(|(_, c)| c.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_find_misspellings_and_ignore_strangers() {
+        let keys = ["objective", "clips", "span", "schedule"];
+        assert_eq!(closest("objectiv", keys).as_deref(), Some("objective"));
+        assert_eq!(closest("clip", keys).as_deref(), Some("clips"));
+        assert_eq!(closest("shedule", keys).as_deref(), Some("schedule"));
+        assert_eq!(closest("xyz", keys), None);
+        assert_eq!(closest("clips", keys), None);
+    }
+}

@@ -1,0 +1,204 @@
+//! `vst plan --gpus N` / `--nodes N --gpus-per-node M`: what each device does when a plan runs data-parallel.
+//!
+//! The recipe states the global batch and the LR for it; splitting over devices changes neither (the point of
+//! stating them globally). What changes, and is shown here: the batch each device holds, the number of optimiser
+//! steps of the warm-up, and how many devices share batch-norm statistics.
+
+use crate::build::DataInfo;
+use std::fmt::Write as _;
+use vst_spec::{EvalSpec, JobKind, Plan, Scaling, SyncBn};
+
+/// How many devices, and how they are grouped into nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct World {
+    pub nodes: u32,
+    pub per_node: u32,
+}
+
+impl World {
+    /// All devices (saturating: no real cluster comes near `u32::MAX`).
+    pub fn devices(&self) -> u32 {
+        self.nodes.saturating_mul(self.per_node)
+    }
+
+    fn describe(&self) -> String {
+        if self.nodes == 1 {
+            format!(
+                "{} device{}",
+                self.per_node,
+                if self.per_node == 1 { "" } else { "s" }
+            )
+        } else {
+            format!(
+                "{} devices ({} nodes × {} GPUs)",
+                self.devices(),
+                self.nodes,
+                self.per_node
+            )
+        }
+    }
+}
+
+fn group(n: u64, thousands: bool) -> String {
+    let s = n.to_string();
+    if !thousands {
+        return s;
+    }
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn rule(base: f64, per: u32, scaling: Scaling, batch: u32) -> String {
+    match scaling {
+        Scaling::None => "as stated".into(),
+        Scaling::Linear => format!("{base} per {per} × {batch}/{per}"),
+        Scaling::Sqrt => format!("{base} per {per} × √({batch}/{per})"),
+    }
+}
+
+/// The per-device view of every training job, or the problems that prevent the split.
+pub fn per_device(
+    plan: &Plan,
+    datasets: &[(String, DataInfo)],
+    world: World,
+) -> Result<String, Vec<String>> {
+    let devices = world.devices();
+    let mut problems = Vec::new();
+    let mut rows: Vec<[String; 5]> = Vec::new();
+    let train_videos = |name: &str| {
+        datasets
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.train_videos)
+            .unwrap_or(0)
+    };
+    for job in &plan.jobs {
+        match &job.kind {
+            JobKind::Pretrain(p) => {
+                let s = &p.schedule;
+                if s.batch % devices != 0 {
+                    problems.push(format!(
+                        "{}: the global batch of {} videos does not split evenly over {devices} devices",
+                        job.name, s.batch
+                    ));
+                    continue;
+                }
+                let per_device = s.batch / devices;
+                let views = p.clips.count.max(2);
+                let steps_per_epoch = train_videos(&p.dataset.name) / u64::from(s.batch);
+                let warmup_steps = (s.warmup_epochs * steps_per_epoch as f64).round() as u64;
+                let bn_devices = match p.sync_bn {
+                    SyncBn::Global => devices,
+                    SyncBn::Local => 1,
+                    SyncBn::Group { devices: g } => {
+                        if !devices.is_multiple_of(g) {
+                            problems.push(format!(
+                                "{}: sync-BN groups of {g} devices do not divide {devices} devices",
+                                job.name
+                            ));
+                            continue;
+                        }
+                        g
+                    }
+                };
+                let bn_videos = u64::from(per_device) * u64::from(bn_devices);
+                rows.push([
+                    job.name.clone(),
+                    format!(
+                        "{per_device} videos ({} clips)",
+                        u64::from(per_device) * u64::from(views)
+                    ),
+                    format!(
+                        "{} ({})",
+                        crate::check::value::number(s.lr),
+                        rule(s.lr_rule.base, s.lr_rule.per, s.lr_rule.scaling, s.batch)
+                    ),
+                    format!(
+                        "{} epochs = {} steps",
+                        s.warmup_epochs,
+                        group(warmup_steps, true)
+                    ),
+                    format!(
+                        "{bn_devices} device{} ({bn_videos} videos, {} clips)",
+                        if bn_devices == 1 { "" } else { "s" },
+                        bn_videos * u64::from(views)
+                    ),
+                ]);
+            }
+            JobKind::Eval(e) => {
+                if let EvalSpec::Linear(l) = &e.eval {
+                    if l.batch % devices != 0 {
+                        problems.push(format!(
+                            "{}: the probe's batch of {} videos does not split evenly over {devices} devices",
+                            job.name, l.batch
+                        ));
+                        continue;
+                    }
+                    let steps_per_epoch = train_videos(&e.dataset.name) / u64::from(l.batch);
+                    let warmup_steps = (l.warmup_epochs * steps_per_epoch as f64).round() as u64;
+                    rows.push([
+                        job.name.clone(),
+                        format!("{} videos", l.batch / devices),
+                        format!(
+                            "{} ({})",
+                            crate::check::value::number(l.lr),
+                            rule(l.lr_rule.base, l.lr_rule.per, l.lr_rule.scaling, l.batch)
+                        ),
+                        format!(
+                            "{} epochs = {} steps",
+                            l.warmup_epochs,
+                            group(warmup_steps, true)
+                        ),
+                        "frozen encoder".into(),
+                    ]);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let header = [
+        "job",
+        "batch per device",
+        "learning rate (global)",
+        "warm-up",
+        "sync-BN group",
+    ];
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "on {}: the global batch and LR of the recipe, split per device",
+        world.describe()
+    );
+    let _ = writeln!(out);
+    let mut line = |cells: [&str; 5]| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            s.push_str(cell);
+            s.push_str(&" ".repeat(w.saturating_sub(cell.chars().count())));
+        }
+        let _ = writeln!(out, "{}", s.trim_end());
+    };
+    line(header);
+    for row in &rows {
+        line([&row[0], &row[1], &row[2], &row[3], &row[4]].map(String::as_str));
+    }
+    Ok(out)
+}

@@ -1,0 +1,9 @@
+//! Text ↔ syntax tree: the pest parser (text → [`ast::File`]) and the formatter (tree → canonical text).
+
+pub mod ast;
+mod format;
+mod parser;
+
+pub use ast::Span;
+pub use format::{format_expr, format_file, quote};
+pub use parser::{parse, parse_expr};

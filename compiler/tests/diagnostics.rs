@@ -1,0 +1,457 @@
+//! Every diagnostic the compiler gives, pinned by a snapshot of the whole rendered message (no colour).
+//!
+//! Each case is a small recipe (most include a valid `base.vst`, so that the message is about one thing).
+
+use std::path::Path;
+use vst_compiler::load::MemoryLoader;
+use vst_compiler::{Options, compile};
+
+/// A valid, tiny study that the cases include and then break.
+const BASE: &str = r#"
+data tiny = synthetic(classes: 4, train_per_class: 8, val_per_class: 2, frames: 32, width: 32, height: 32)
+
+pretrain {
+  data: tiny
+  objective: byol
+  backbone: slow_r18(frames: 4, stride: 4, width: 0.25)
+  augment {
+    S: [resized_crop(32), flip]
+  }
+  schedule {
+    epochs: 4
+    batch: 8
+    warmup: 1 epoch
+  }
+  moco {
+    queue: 16
+  }
+}
+
+evaluate linear {
+  epochs: 2
+  batch: 8
+  warmup: 0 epochs
+  augment: [crop(32)]
+  view_size: 32
+}
+"#;
+
+fn render(files: &[(&str, &str)]) -> String {
+    let loader = MemoryLoader::new(files.iter().copied().chain([("base.vst", BASE)]));
+    let env = |name: &str| (name == "DATA_ROOT").then(|| "/srv/data".to_string());
+    let compilation = compile(
+        Path::new(files[0].0),
+        &Options {
+            loader: &loader,
+            env: &env,
+        },
+    )
+    .expect("the root file exists");
+    compilation.render_diagnostics(false)
+}
+
+macro_rules! case {
+    ($name:ident, $source:expr) => {
+        #[test]
+        fn $name() {
+            let out = render(&[("recipe.vst", $source)]);
+            assert!(!out.is_empty(), "no diagnostic for {}", stringify!($name));
+            insta::assert_snapshot!(stringify!($name), out);
+        }
+    };
+}
+
+#[test]
+fn the_base_is_clean() {
+    assert_eq!(render(&[("recipe.vst", "use \"base.vst\"\n")]), "");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Syntax and files
+
+case!(syntax_missing_colon, "pretrain {\n  clips 2\n}\n");
+case!(
+    syntax_unterminated_string,
+    "data d = kinetics(root: \"/data/k400, train_videos: 1, val_videos: 1)\n"
+);
+case!(syntax_unclosed_block, "pretrain {\n  clips: 2\n");
+case!(syntax_equals_in_setting, "pretrain {\n  clips = 2\n}\n");
+case!(
+    syntax_number_followed_by_letters,
+    "pretrain {\n  clips: 2x\n}\n"
+);
+case!(include_missing, "use \"missing.vst\"\n");
+case!(
+    use_after_other_statements,
+    "pretrain {}\nuse \"base.vst\"\n"
+);
+
+#[test]
+fn include_cycle() {
+    let out = render(&[
+        ("recipe.vst", "use \"a.vst\"\n"),
+        ("a.vst", "use \"b.vst\"\n"),
+        ("b.vst", "use \"a.vst\"\n"),
+    ]);
+    insta::assert_snapshot!("include_cycle", out);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Blocks and keys
+
+case!(
+    unknown_block,
+    "use \"base.vst\"\n\npretrian {\n  clips: 2\n}\n"
+);
+case!(setting_outside_a_block, "use \"base.vst\"\n\nclips: 2\n");
+case!(
+    second_pretrain_block,
+    "use \"base.vst\"\n\npretrain {\n  clips: 2\n}\n\npretrain {\n  clips: 3\n}\n"
+);
+case!(
+    evaluate_without_name,
+    "use \"base.vst\"\n\nevaluate {\n  epochs: 2\n}\n"
+);
+case!(
+    unknown_evaluation_kind,
+    "use \"base.vst\"\n\nevaluate probe {\n  epochs: 2\n}\n"
+);
+case!(
+    unknown_key,
+    "use \"base.vst\"\n\npretrain {\n  objectiv: moco\n}\n"
+);
+case!(
+    unknown_key_in_group,
+    "use \"base.vst\"\n\npretrain {\n  schedule {\n    lrr: 0.1\n  }\n}\n"
+);
+case!(
+    key_outside_its_group,
+    "use \"base.vst\"\n\npretrain {\n  weight_decay: 0.1\n}\n"
+);
+case!(
+    objective_key_in_wrong_objective,
+    "use \"base.vst\"\n\npretrain {\n  byol {\n    temperature: 0.2\n  }\n}\n"
+);
+case!(
+    duplicate_key,
+    "use \"base.vst\"\n\npretrain {\n  clips: 2\n  seed: 1\n  clips: 3\n}\n"
+);
+case!(
+    group_used_as_a_key,
+    "use \"base.vst\"\n\npretrain {\n  schedule: 200\n}\n"
+);
+case!(
+    unknown_group,
+    "use \"base.vst\"\n\npretrain {\n  augmentation {\n    T: []\n  }\n}\n"
+);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Functions and arguments
+
+case!(
+    unknown_function,
+    "use \"base.vst\"\n\npretrain {\n  backbone: slow_r52(frames: 8)\n}\n"
+);
+case!(
+    function_of_the_wrong_kind,
+    "use \"base.vst\"\n\npretrain {\n  backbone: mlp(layers: 2)\n}\n"
+);
+case!(
+    unknown_argument,
+    "use \"base.vst\"\n\npretrain {\n  byol {\n    head: mlp(layer: 3)\n  }\n}\n"
+);
+case!(
+    missing_required_argument,
+    "data k = kinetics(train_videos: 240k, val_videos: 20k)\n"
+);
+case!(
+    too_many_arguments_without_name,
+    "use \"base.vst\"\n\npretrain {\n  augment {\n    C: [grayscale(0.2, 0.4)]\n  }\n}\n"
+);
+case!(
+    argument_given_twice,
+    "use \"base.vst\"\n\npretrain {\n  augment {\n    S: [crop(32, size: 16)]\n  }\n}\n"
+);
+case!(
+    unnamed_argument_after_named,
+    "use \"base.vst\"\n\npretrain {\n  augment {\n    C: [blur(p: 0.5, 0.1..2.0)]\n  }\n}\n"
+);
+case!(
+    argument_does_not_apply,
+    "use \"base.vst\"\n\npretrain {\n  schedule.optimizer: sgd\n  schedule.optimizer.trust: 0.01\n}\n"
+);
+case!(
+    unknown_dataset,
+    "use \"base.vst\"\n\npretrain {\n  data: tinny\n}\n"
+);
+case!(
+    dataset_declared_twice,
+    "data a = synthetic(classes: 2)\ndata a = synthetic(classes: 3)\n"
+);
+case!(
+    env_variable_not_set,
+    "data k = kinetics(root: env(\"NOT_SET_ANYWHERE\"), train_videos: 1k, val_videos: 100)\n"
+);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Types, units and ranges
+
+case!(
+    type_mismatch,
+    "use \"base.vst\"\n\npretrain {\n  clips: \"two\"\n}\n"
+);
+case!(
+    not_a_whole_number,
+    "use \"base.vst\"\n\npretrain {\n  clips: 2.5\n}\n"
+);
+case!(
+    duration_without_unit,
+    "use \"base.vst\"\n\npretrain {\n  span: 10\n}\n"
+);
+case!(
+    wrong_unit,
+    "use \"base.vst\"\n\npretrain {\n  span: 10 epochs\n}\n"
+);
+case!(
+    epochs_without_unit,
+    "use \"base.vst\"\n\npretrain {\n  schedule.warmup: 5\n}\n"
+);
+case!(
+    below_minimum,
+    "use \"base.vst\"\n\npretrain {\n  clips: 0\n}\n"
+);
+case!(
+    probability_out_of_range,
+    "use \"base.vst\"\n\npretrain {\n  augment.S: [resized_crop(32), flip(p: 1.5)]\n}\n"
+);
+case!(
+    empty_range,
+    "use \"base.vst\"\n\npretrain {\n  augment.S: [resized_crop(32, area: 0.8..0.2)]\n}\n"
+);
+case!(
+    learning_rate_not_positive,
+    "use \"base.vst\"\n\npretrain {\n  schedule.lr: 0 per 256\n}\n"
+);
+case!(
+    unknown_word,
+    "use \"base.vst\"\n\npretrain {\n  schedule.decay: cosin\n}\n"
+);
+case!(
+    bad_test_views,
+    "use \"base.vst\"\n\nevaluate linear {\n  views: 0x3\n}\n"
+);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sweeps and conditions
+
+case!(
+    sweep_over_unknown_key,
+    "use \"base.vst\"\n\nsweep {\n  objectiv: [moco, byol]\n}\n"
+);
+case!(
+    sweep_not_a_list,
+    "use \"base.vst\"\n\nsweep {\n  clips: 2\n}\n"
+);
+case!(
+    sweep_repeats_a_value,
+    "use \"base.vst\"\n\nsweep {\n  clips: [1, 2, 1]\n}\n"
+);
+case!(
+    sweep_value_of_wrong_type,
+    "use \"base.vst\"\n\nsweep {\n  objective: [moco, bayol]\n}\n"
+);
+case!(
+    label_axis_named_like_a_setting,
+    "use \"base.vst\"\n\nsweep {\n  axis clips: [1, 2]\n}\n"
+);
+case!(
+    condition_value_not_on_axis,
+    "use \"base.vst\"\n\nsweep {\n  axis depth: [2, 3]\n}\n\nwhen(depth: 4) {\n  byol.predictor.layers: 4\n}\n"
+);
+case!(
+    exclude_names_a_non_axis,
+    "use \"base.vst\"\n\nsweep {\n  clips: [1, 2]\n  exclude(objective: moco)\n}\n"
+);
+case!(
+    when_sets_what_it_tests,
+    "use \"base.vst\"\n\nwhen(seed: 0) {\n  seed: 1\n}\n"
+);
+case!(
+    every_cell_excluded,
+    "use \"base.vst\"\n\nsweep {\n  clips: [1, 2]\n  exclude(clips: 1)\n  exclude(clips: 2)\n}\n"
+);
+case!(
+    exclude_matches_nothing,
+    "use \"base.vst\"\n\nsweep {\n  clips: [1, 2]\n  objective: [moco, byol]\n  exclude(clips: 1)\n  exclude(clips: 1, objective: moco)\n}\n"
+);
+case!(
+    when_matches_nothing,
+    "use \"base.vst\"\n\nwhen(objective: swav) {\n  swav.prototypes: 10\n}\n"
+);
+case!(
+    overridden_by_the_sweep,
+    "use \"base.vst\"\n\npretrain {\n  clips: 3\n}\n\nsweep {\n  clips: [1, 2]\n}\n"
+);
+case!(
+    identical_cells,
+    "use \"base.vst\"\n\nsweep {\n  axis run: [a, b]\n}\n"
+);
+case!(
+    too_many_cells,
+    "use \"base.vst\"\n\nsweep {\n  seed: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]\n  clips: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]\n  schedule.epochs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]\n}\n"
+);
+case!(
+    two_sweeps,
+    "use \"base.vst\"\n\nsweep {\n  clips: [1, 2]\n}\n\nsweep {\n  seed: [1, 2]\n}\n"
+);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Checks across settings
+
+case!(
+    missing_objective,
+    "data d = synthetic(classes: 2)\n\npretrain {\n  data: d\n}\n\nsweep {\n  clips: [1, 2]\n}\n"
+);
+case!(
+    moco_queue_not_a_multiple_of_the_batch,
+    "use \"base.vst\"\n\npretrain {\n  objective: moco\n  moco.queue: 20\n}\n"
+);
+case!(
+    moco_queue_longer_than_the_dataset,
+    "use \"base.vst\"\n\npretrain {\n  objective: moco\n  moco.queue: 64\n}\n"
+);
+case!(
+    one_clip_with_deterministic_crops,
+    "use \"base.vst\"\n\npretrain {\n  clips: 1\n  augment.S: [center_crop(32)]\n}\n"
+);
+case!(
+    warmup_longer_than_training,
+    "use \"base.vst\"\n\npretrain {\n  schedule.warmup: 10 epochs\n}\n"
+);
+case!(
+    clip_longer_than_the_video,
+    "use \"base.vst\"\n\npretrain {\n  backbone: slow_r18(frames: 8, stride: 8)\n}\n"
+);
+case!(
+    crop_larger_than_the_frames,
+    "use \"base.vst\"\n\npretrain {\n  augment.S: [crop(48)]\n}\n"
+);
+case!(
+    crop_larger_than_the_short_side,
+    "use \"base.vst\"\n\nevaluate linear {\n  augment: [short_side(24..32), crop(28)]\n}\n"
+);
+case!(
+    no_crop,
+    "use \"base.vst\"\n\npretrain {\n  augment.S: [flip]\n}\n"
+);
+case!(
+    two_crops,
+    "use \"base.vst\"\n\npretrain {\n  augment.S: [crop(32), resized_crop(32)]\n}\n"
+);
+case!(
+    op_twice,
+    "use \"base.vst\"\n\npretrain {\n  augment.C: [grayscale(p: 0.2), grayscale(p: 0.4)]\n}\n"
+);
+case!(
+    color_jitter_incomplete,
+    "use \"base.vst\"\n\npretrain {\n  augment.C: [color_jitter(0.4, 0.4)]\n}\n"
+);
+case!(
+    width_not_whole_channels,
+    "use \"base.vst\"\n\npretrain {\n  backbone.width: 0.1\n}\n"
+);
+case!(
+    batch_larger_than_the_dataset,
+    "use \"base.vst\"\n\npretrain {\n  schedule.batch: 64\n}\n"
+);
+case!(
+    objective_settings_never_read,
+    "use \"base.vst\"\n\npretrain {\n  swav {\n    prototypes: 100\n  }\n}\n"
+);
+case!(
+    scaling_rule_never_read,
+    "use \"base.vst\"\n\npretrain {\n  schedule {\n    lr: 0.1\n    lr_scaling: sqrt\n  }\n}\n"
+);
+case!(
+    span_with_one_clip,
+    "use \"base.vst\"\n\npretrain {\n  clips: 1\n  span: 2s\n}\n"
+);
+case!(
+    dataset_never_used,
+    "use \"base.vst\"\n\ndata other = synthetic(classes: 3)\n"
+);
+case!(
+    knn_with_more_neighbours_than_videos,
+    "use \"base.vst\"\n\nevaluate knn {\n  k: 200\n  view_size: 32\n}\n"
+);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reports
+
+const SWEPT: &str =
+    "use \"base.vst\"\n\nsweep {\n  objective: [moco, byol]\n  clips: [1, 2]\n}\n\n";
+
+case!(
+    report_axis_unknown,
+    &format!("{SWEPT}report \"T\" {{\n  rows: objectiv\n  cols: clips\n  cell: linear.top1\n}}\n")
+);
+case!(
+    report_metric_unknown,
+    &format!("{SWEPT}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linear.top3\n}}\n")
+);
+case!(
+    report_evaluation_unknown,
+    &format!("{SWEPT}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linaer.top1\n}}\n")
+);
+case!(
+    report_paper_table_unknown,
+    &format!(
+        "{SWEPT}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linear.top1\n  paper: tabel2\n}}\n"
+    )
+);
+case!(
+    report_without_cell,
+    &format!("{SWEPT}report \"T\" {{\n  rows: objective\n  cols: clips\n}}\n")
+);
+case!(
+    report_unknown_key,
+    &format!(
+        "{SWEPT}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linear.top1\n  colums: clips\n}}\n"
+    )
+);
+case!(
+    report_without_title,
+    &format!("{SWEPT}report {{\n  cell: linear.top1\n}}\n")
+);
+case!(
+    expectation_on_rows,
+    &format!(
+        "{SWEPT}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linear.top1\n  expect: [objective moco above byol]\n}}\n"
+    )
+);
+case!(
+    expectation_value_not_on_axis,
+    &format!(
+        "{SWEPT}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linear.top1\n  expect: [clips 4 above 1]\n}}\n"
+    )
+);
+case!(
+    expectation_needs_paper,
+    &format!(
+        "{SWEPT}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linear.top1\n  expect: [within 2 of paper]\n}}\n"
+    )
+);
+case!(
+    not_an_expectation,
+    &format!(
+        "{SWEPT}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linear.top1\n  expect: [clips]\n}}\n"
+    )
+);
+case!(
+    report_axis_not_shown,
+    &format!("{SWEPT}report \"T\" {{\n  rows: objective\n  cell: linear.top1\n}}\n")
+);
+case!(
+    report_rows_equal_cols,
+    &format!("{SWEPT}report \"T\" {{\n  rows: clips\n  cols: clips\n  cell: linear.top1\n}}\n")
+);

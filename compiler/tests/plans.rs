@@ -1,0 +1,368 @@
+//! The shipped recipes: each compiles without a diagnostic, is in canonical form, and its plan is pinned by a
+//! snapshot; plus the properties of plans that the executor relies on.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use vst_compiler::load::Loader;
+use vst_compiler::render::devices::{World, per_device};
+use vst_compiler::render::{explain, plan};
+use vst_compiler::{Compilation, Options, compile};
+use vst_spec::{JobKind, Plan};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("compiler/ is in the workspace")
+        .to_path_buf()
+}
+
+/// Reads files relative to the workspace root (so plans show `recipes/table2.vst`), with optional replacements.
+struct Workspace {
+    root: PathBuf,
+    overrides: HashMap<PathBuf, String>,
+}
+
+impl Loader for Workspace {
+    fn load(&self, path: &Path) -> std::io::Result<String> {
+        match self.overrides.get(path) {
+            Some(text) => Ok(text.clone()),
+            None => std::fs::read_to_string(self.root.join(path)),
+        }
+    }
+}
+
+fn compile_with(path: &str, overrides: &[(&str, String)]) -> Compilation {
+    let loader = Workspace {
+        root: workspace(),
+        overrides: overrides
+            .iter()
+            .map(|(p, t)| (PathBuf::from(p), t.clone()))
+            .collect(),
+    };
+    // No environment: paths take their defaults whatever the developer's shell has.
+    let env = |_: &str| None;
+    compile(
+        Path::new(path),
+        &Options {
+            loader: &loader,
+            env: &env,
+        },
+    )
+    .expect("the recipe exists")
+}
+
+fn compile_shipped(path: &str) -> Compilation {
+    compile_with(path, &[])
+}
+
+/// Every recipe the repository ships (not the shared `base` files, which are included by them).
+fn shipped() -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in ["recipes", "recipes/mini", "tests/recipes"] {
+        let Ok(entries) = std::fs::read_dir(workspace().join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".vst") && name != "base.vst" {
+                out.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn plan_of(c: &Compilation) -> &Plan {
+    c.plan.as_ref().expect("the recipe has a plan")
+}
+
+#[test]
+fn every_shipped_recipe_compiles_without_a_diagnostic_and_its_plan_is_pinned() {
+    let recipes = shipped();
+    assert!(recipes.len() >= 12, "found only {recipes:?}");
+    for recipe in recipes {
+        let c = compile_shipped(&recipe);
+        assert_eq!(c.render_diagnostics(false), "", "{recipe}");
+        let name = format!(
+            "plan__{}",
+            recipe.trim_end_matches(".vst").replace('/', "__")
+        );
+        insta::assert_snapshot!(name, plan::text(plan_of(&c)));
+    }
+}
+
+#[test]
+fn every_shipped_file_is_in_canonical_form() {
+    let mut files = shipped();
+    files.extend(
+        [
+            "recipes/base/k400.vst",
+            "recipes/base/slow_r50.vst",
+            "recipes/base/objectives.vst",
+            "recipes/mini/base.vst",
+        ]
+        .map(String::from),
+    );
+    for path in files {
+        let text = std::fs::read_to_string(workspace().join(&path)).expect("readable");
+        let file =
+            vst_compiler::syntax::parse(&text, vst_compiler::source::FileId(0)).expect("parses");
+        assert_eq!(
+            vst_compiler::syntax::format_file(&file),
+            text,
+            "`vst fmt {path}` would change it"
+        );
+    }
+}
+
+#[test]
+fn table2_has_16_pretrain_16_linear_and_1_report() {
+    let c = compile_shipped("recipes/table2.vst");
+    let plan = plan_of(&c);
+    let json = serde_json::to_string(plan).expect("serialises");
+    let back: Plan = serde_json::from_str(&json).expect("deserialises");
+    assert_eq!(&back, plan);
+    assert_eq!(plan.count("pretrain"), 16);
+    let linear = plan
+        .jobs
+        .iter()
+        .filter(|j| matches!(&j.kind, JobKind::Eval(e) if e.name == "linear"))
+        .count();
+    assert_eq!(linear, 16);
+    assert_eq!(plan.count("report"), 1);
+    assert_eq!(plan.count("prepare"), 1);
+    let JobKind::Report(report) = &plan.jobs.last().expect("jobs").kind else {
+        panic!("the report comes last")
+    };
+    assert_eq!(report.cells.len(), 16);
+    assert_eq!(report.report.rows.as_deref(), Some("objective"));
+    assert_eq!(report.report.cols.as_deref(), Some("clips"));
+}
+
+#[test]
+fn jobs_come_after_their_dependencies_and_ids_are_unique() {
+    for recipe in shipped() {
+        let c = compile_shipped(&recipe);
+        let plan = plan_of(&c);
+        let mut seen = BTreeSet::new();
+        for job in &plan.jobs {
+            for dep in &job.deps {
+                assert!(
+                    seen.contains(dep),
+                    "{recipe}: {} runs before its dependency {dep}",
+                    job.name
+                );
+            }
+            assert!(
+                seen.insert(job.id.clone()),
+                "{recipe}: duplicate id {}",
+                job.id
+            );
+        }
+        assert_eq!(
+            c.graph.as_ref().map(|g| g.node_count()),
+            Some(plan.jobs.len())
+        );
+    }
+}
+
+#[test]
+fn the_paper_recipe_resolves_as_the_paper_trains() {
+    let c = compile_shipped("recipes/table2.vst");
+    let plan = plan_of(&c);
+    let pretrain = |objective: &str, clips: &str| {
+        plan.jobs
+            .iter()
+            .find(|j| {
+                j.kind.label() == "pretrain"
+                    && j.cell["objective"] == objective
+                    && j.cell["clips"] == clips
+            })
+            .and_then(|j| match &j.kind {
+                JobKind::Pretrain(p) => Some(p.clone()),
+                _ => None,
+            })
+            .expect("the cell exists")
+    };
+    let moco = pretrain("moco", "2");
+    assert!(
+        matches!(moco.schedule.optimizer, vst_spec::OptimizerSpec::Sgd { weight_decay, .. } if weight_decay == 1e-4)
+    );
+    assert_eq!(moco.schedule.lr, 0.4);
+    let vst_spec::ObjectiveSpec::Moco(m) = &moco.objective else {
+        panic!("moco")
+    };
+    assert_eq!(
+        (m.queue, m.momentum.base, m.head.layers, m.head.bn),
+        (65536, 0.994, 3, false)
+    );
+    let byol = pretrain("byol", "4");
+    assert!(
+        matches!(byol.schedule.optimizer, vst_spec::OptimizerSpec::Lars { trust, .. } if trust == 0.001)
+    );
+    assert_eq!(
+        (
+            byol.schedule.lr,
+            byol.schedule.warmup_epochs,
+            byol.schedule.epochs
+        ),
+        (4.8, 35.0, 200)
+    );
+    assert_eq!(byol.clips.count, 4);
+    assert_eq!(
+        byol.backbone,
+        vst_spec::BackboneSpec {
+            depth: 50,
+            frames: 8,
+            stride: 8,
+            width: 1.0
+        }
+    );
+    let s = &byol.augment.spatial;
+    assert_eq!(s.size, 224);
+    assert_eq!(s.short_side, Some(vst_spec::Range::new(256.0, 320.0)));
+    let vst_spec::DataSource::Kinetics {
+        root, train_list, ..
+    } = &byol.dataset.source
+    else {
+        panic!("kinetics")
+    };
+    assert_eq!(root, Path::new("data/kinetics400"));
+    assert_eq!(train_list, Path::new("data/kinetics400/train.csv"));
+    // 200 epochs × 240k videos (whole batches of 512) × 4 clips; R-50 8×8 at 224² is 41.9 GFLOPs per clip.
+    let pretrain_job = plan
+        .jobs
+        .iter()
+        .find(|j| j.name == "pretrain[objective=byol,clips=4]")
+        .expect("job");
+    assert_eq!(pretrain_job.cost.clips, 200 * (240_000 / 512 * 512) * 4);
+    let per_clip = pretrain_job.cost.gflops / pretrain_job.cost.clips as f64 / 2.0;
+    assert!((per_clip - 41.9).abs() < 0.05, "{per_clip}");
+}
+
+/// Changing one cell of the sweep changes that cell's jobs and the report, nothing else.
+#[test]
+fn a_per_cell_override_changes_only_the_ids_downstream_of_it() {
+    let original =
+        std::fs::read_to_string(workspace().join("recipes/table2.vst")).expect("readable");
+    let edited = original.replace(
+        "  clips: [1, 2, 3, 4]\n",
+        "  clips: [1, 2, 3, 4]\n\n  when(objective: byol, clips: 4) {\n    schedule.lr: 1.2 per 64\n  }\n",
+    );
+    assert_ne!(original, edited);
+    let before = compile_shipped("recipes/table2.vst");
+    let after = compile_with("recipes/table2.vst", &[("recipes/table2.vst", edited)]);
+    assert_eq!(after.render_diagnostics(false), "");
+    let (before, after) = (plan_of(&before), plan_of(&after));
+    assert_eq!(before.jobs.len(), after.jobs.len());
+    let changed: Vec<&str> = before
+        .jobs
+        .iter()
+        .zip(&after.jobs)
+        .filter(|(a, b)| a.id != b.id)
+        .map(|(a, b)| {
+            assert_eq!(a.name, b.name);
+            a.name.as_str()
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        vec![
+            "pretrain[objective=byol,clips=4]",
+            "linear[objective=byol,clips=4]",
+            "report[Table 2: number of temporal clips ρ (K400 linear top-1)]"
+        ]
+    );
+    let job = after
+        .jobs
+        .iter()
+        .find(|j| j.name == "pretrain[objective=byol,clips=4]")
+        .expect("job");
+    let JobKind::Pretrain(p) = &job.kind else {
+        panic!("pretrain")
+    };
+    // 1.2 per 64, scaled linearly to the batch of 512.
+    assert!((p.schedule.lr - 9.6).abs() < 1e-12);
+}
+
+#[test]
+fn the_results_version_is_part_of_every_id() {
+    let c = compile_shipped("tests/recipes/smoke.vst");
+    let job = &plan_of(&c).jobs[1];
+    assert_eq!(vst_compiler::lower::job_id(&job.kind, &job.deps), job.id);
+    let other = vst_compiler::lower::job_id(&job.kind, &[]);
+    assert_ne!(other, job.id, "dependencies are part of the id");
+}
+
+#[test]
+fn explain_shows_values_and_where_they_come_from() {
+    let c = compile_shipped("recipes/table2.vst");
+    for key in [
+        "schedule.lr",
+        "backbone",
+        "backbone.width",
+        "clips",
+        "evaluate.linear.lr",
+        "moco",
+    ] {
+        let text = explain::explain(&c, key).expect("known key");
+        insta::assert_snapshot!(format!("explain__table2__{}", key.replace('.', "_")), text);
+    }
+    let c = compile_shipped("recipes/table16.vst");
+    insta::assert_snapshot!(
+        "explain__table16__byol_predictor",
+        explain::explain(&c, "byol.predictor").expect("known")
+    );
+    let err = explain::explain(&c, "shedule.lr").expect_err("unknown key");
+    assert_eq!(
+        err,
+        "the recipe has no setting `shedule.lr`; did you mean `schedule.lr`?"
+    );
+}
+
+#[test]
+fn per_device_view_splits_batch_and_keeps_the_global_lr() {
+    let c = compile_shipped("recipes/table4.vst");
+    let view = per_device(
+        plan_of(&c),
+        &c.datasets,
+        World {
+            nodes: 8,
+            per_node: 8,
+        },
+    )
+    .expect("512 splits over 64");
+    insta::assert_snapshot!("devices__table4__8x8", view);
+    let problems = per_device(
+        plan_of(&c),
+        &c.datasets,
+        World {
+            nodes: 1,
+            per_node: 48,
+        },
+    )
+    .expect_err("512 / 48");
+    assert!(
+        problems[0].contains("does not split evenly over 48 devices"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn dot_output_names_every_job_and_edge() {
+    let c = compile_shipped("tests/recipes/smoke.vst");
+    let plan = plan_of(&c);
+    let dot = plan::dot(plan);
+    assert!(dot.starts_with("digraph plan {"));
+    for job in &plan.jobs {
+        assert!(
+            dot.contains(&format!("\"{}\" [label=", job.id)),
+            "{}",
+            job.name
+        );
+        for dep in &job.deps {
+            assert!(dot.contains(&format!("\"{dep}\" -> \"{}\";", job.id)));
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `vst-cuda-check`: the GPU machine's half of scripts/gpu-check.sh (that machine has no Rust, so this binary is
+//! built here and carried there).
+//!
+//! - `numerics`: every `Backend` method on the CUDA backend against the CPU backend on the same random inputs
+//!   (every Slow R-50 convolution geometry included); prints one line per case and exits non-zero on a mismatch.
+//! - `bench`: forward + backward of the Slow R-50 backbone (the conv / BN / pool stack of the paper's encoder)
+//!   through the engine on the GPU; prints clips/s and peak memory, as JSON lines with `--json`.
+
+mod bench;
+mod numerics;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use vst_cuda::{CudaOptions, Precision};
+
+#[derive(Parser)]
+#[command(
+    name = "vst-cuda-check",
+    about = "GPU numerics check and benchmark for vst's CUDA backend"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compare every kernel of the CUDA backend with the CPU backend.
+    Numerics {
+        #[arg(long, default_value_t = 0)]
+        gpu: usize,
+        /// f32, tf32 or bf16 (tolerances widen for the reduced-precision modes).
+        #[arg(long, default_value = "f32")]
+        precision: String,
+    },
+    /// Time forward + backward of the Slow R-50 backbone on the GPU.
+    Bench {
+        #[arg(long, default_value_t = 0)]
+        gpu: usize,
+        #[arg(long, default_value = "f32")]
+        precision: String,
+        /// Clips per step.
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[arg(long, default_value_t = 8)]
+        frames: u32,
+        #[arg(long, default_value_t = 224)]
+        size: u32,
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Print one JSON object per result instead of a sentence.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn options(precision: &str) -> Result<CudaOptions, String> {
+    let precision = Precision::parse(precision)
+        .ok_or_else(|| format!("unknown precision `{precision}` (expected f32, tf32 or bf16)"))?;
+    Ok(CudaOptions {
+        precision,
+        ..CudaOptions::default()
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Numerics { gpu, precision } => {
+            options(&precision).and_then(|o| numerics::run(gpu, o))
+        }
+        Command::Bench {
+            gpu,
+            precision,
+            batch,
+            frames,
+            size,
+            warmup,
+            steps,
+            json,
+        } => options(&precision).and_then(|o| {
+            bench::run(&bench::BenchArgs {
+                gpu,
+                options: o,
+                batch,
+                frames,
+                size,
+                warmup,
+                steps,
+                json,
+            })
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vst-cuda-check: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The fast stride-1 path against the general im2col path on geometries the fixtures do not reach
+//! (3D kernels, padding without kernel extent on an axis, large weights that split across threads).
+
+use super::{im2col, shifted};
+use crate::backend::Conv3dGeometry;
+use crate::cpu::buffer_pool::BufferPool;
+
+fn data(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    (0..len)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn max_rel(a: &[f32], b: &[f32]) -> f32 {
+    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+    a.iter()
+        .zip(b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+        / scale
+}
+
+#[test]
+fn shifted_window_path_equals_im2col() {
+    let pool = BufferPool::new(1 << 30);
+    // (N, T, H, W, Cin, Cout, kernel, padding)
+    let cases = [
+        (2, 3, 5, 6, 3, 4, [1, 3, 3], [0, 1, 1]),
+        (2, 4, 3, 3, 5, 4, [3, 1, 1], [1, 0, 0]),
+        (1, 4, 5, 5, 3, 2, [3, 3, 3], [1, 1, 1]),
+        (1, 4, 5, 6, 2, 3, [3, 3, 3], [0, 0, 0]),
+        (2, 2, 5, 5, 3, 3, [1, 3, 3], [0, 0, 0]),
+        (1, 3, 4, 6, 2, 2, [2, 2, 3], [1, 1, 2]),
+        (1, 5, 3, 6, 2, 3, [3, 1, 3], [2, 0, 1]),
+        (1, 3, 2, 2, 700, 128, [3, 1, 1], [1, 0, 0]),
+    ];
+    for (i, (n, t, h, w, ci, co, kernel, padding)) in cases.into_iter().enumerate() {
+        let g = Conv3dGeometry {
+            batch: n,
+            input: [t, h, w],
+            in_channels: ci,
+            out_channels: co,
+            kernel,
+            stride: [1, 1, 1],
+            padding,
+            groups: 1,
+        };
+        assert!(shifted::applies(&g));
+        let x = data(n * t * h * w * ci, 1 + i as u64);
+        let wt = data(co * kernel.iter().product::<usize>() * ci, 50 + i as u64);
+        let [to, ho, wo] = g.output();
+        let ylen = n * to * ho * wo * co;
+        let dy = data(ylen, 100 + i as u64);
+
+        let (mut y1, mut y2) = (vec![0.0; ylen], vec![0.0; ylen]);
+        shifted::forward(&x, &wt, &g, &mut y1, &pool);
+        im2col::forward(&x, &wt, &g, &mut y2);
+        assert!(
+            max_rel(&y1, &y2) < 1e-5,
+            "case {i} forward: {}",
+            max_rel(&y1, &y2)
+        );
+
+        let (mut dx1, mut dx2) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        shifted::backward_data(&dy, &wt, &g, &mut dx1, &pool);
+        im2col::backward_data(&dy, &wt, &g, &mut dx2);
+        assert!(
+            max_rel(&dx1, &dx2) < 1e-5,
+            "case {i} backward data: {}",
+            max_rel(&dx1, &dx2)
+        );
+
+        let (mut dw1, mut dw2) = (vec![0.0; wt.len()], vec![0.0; wt.len()]);
+        shifted::backward_filter(&x, &dy, &g, &mut dw1, &pool);
+        im2col::backward_filter(&x, &dy, &g, &mut dw2);
+        assert!(
+            max_rel(&dw1, &dw2) < 1e-5,
+            "case {i} backward filter: {}",
+            max_rel(&dw1, &dw2)
+        );
+    }
+}
+
+#[test]
+fn pointwise_path_equals_im2col() {
+    use super::pointwise;
+    // Small weight with many positions (partials path) and a wide weight (row-block path).
+    for (i, (n, t, h, w, ci, co)) in [
+        (2, 4, 16, 16, 8, 40),
+        (1, 2, 3, 3, 20, 7),
+        (1, 1, 2, 2, 1100, 1000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let g = Conv3dGeometry {
+            batch: n,
+            input: [t, h, w],
+            in_channels: ci,
+            out_channels: co,
+            kernel: [1, 1, 1],
+            stride: [1, 1, 1],
+            padding: [0, 0, 0],
+            groups: 1,
+        };
+        let rows = n * t * h * w;
+        let x = data(rows * ci, 7 + i as u64);
+        let wt = data(co * ci, 8 + i as u64);
+        let dy = data(rows * co, 9 + i as u64);
+        let (mut y1, mut y2) = (vec![0.0; rows * co], vec![0.0; rows * co]);
+        pointwise::forward(&x, &wt, &g, &mut y1);
+        im2col::forward(&x, &wt, &g, &mut y2);
+        assert!(max_rel(&y1, &y2) < 1e-5, "case {i} forward");
+        let (mut dx1, mut dx2) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        pointwise::backward_data(&dy, &wt, &g, &mut dx1);
+        im2col::backward_data(&dy, &wt, &g, &mut dx2);
+        assert!(max_rel(&dx1, &dx2) < 1e-5, "case {i} backward data");
+        let (mut dw1, mut dw2) = (vec![0.0; wt.len()], vec![0.0; wt.len()]);
+        pointwise::backward_filter(&x, &dy, &g, &mut dw1);
+        im2col::backward_filter(&x, &dy, &g, &mut dw2);
+        assert!(
+            max_rel(&dw1, &dw2) < 1e-5,
+            "case {i} backward filter: {}",
+            max_rel(&dw1, &dw2)
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! Elementwise kernels: unary maps, broadcasting binary ops, axpby, the ReLU mask.
+
+use rayon::prelude::*;
+
+use super::parallel::{PAR_MIN, for_chunks_mut};
+use super::strided::{collapse, row_offsets};
+use crate::backend::{BinaryOp, UnaryOp};
+use crate::shape::{broadcast_strides, numel, strides};
+
+pub fn unary(op: UnaryOp, x: &[f32], out: &mut [f32]) {
+    for_chunks_mut(out, 1 << 14, |off, o| {
+        let x = &x[off..off + o.len()];
+        match op {
+            UnaryOp::Relu => o
+                .iter_mut()
+                .zip(x)
+                .for_each(|(o, &x)| *o = if x > 0.0 { x } else { 0.0 }),
+            UnaryOp::Exp => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x.exp()),
+            UnaryOp::Log => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x.ln()),
+            UnaryOp::Neg => o.iter_mut().zip(x).for_each(|(o, &x)| *o = -x),
+            UnaryOp::Sqrt => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x.sqrt()),
+            UnaryOp::Recip => o.iter_mut().zip(x).for_each(|(o, &x)| *o = 1.0 / x),
+            UnaryOp::Square => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x * x),
+            UnaryOp::Step => o
+                .iter_mut()
+                .zip(x)
+                .for_each(|(o, &x)| *o = if x > 0.0 { 1.0 } else { 0.0 }),
+            UnaryOp::Scale(s) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x * s),
+            UnaryOp::AddScalar(s) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x + s),
+            UnaryOp::ClampMin(s) => o
+                .iter_mut()
+                .zip(x)
+                .for_each(|(o, &x)| *o = if x > s { x } else { s }),
+            UnaryOp::Powf(p) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x.powf(p)),
+        }
+    });
+}
+
+#[inline(always)]
+fn apply(op: BinaryOp, a: f32, b: f32) -> f32 {
+    match op {
+        BinaryOp::Add => a + b,
+        BinaryOp::Sub => a - b,
+        BinaryOp::Mul => a * b,
+        BinaryOp::Div => a / b,
+    }
+}
+
+/// Inner loop specialised on the operands' inner strides (1 or 0) so that it vectorises.
+#[inline(always)]
+fn row(op: BinaryOp, a: &[f32], sa: usize, b: &[f32], sb: usize, o: &mut [f32]) {
+    let n = o.len();
+    macro_rules! body {
+        ($f:expr) => {
+            match (sa, sb) {
+                (1, 1) => o
+                    .iter_mut()
+                    .zip(&a[..n])
+                    .zip(&b[..n])
+                    .for_each(|((o, &a), &b)| *o = $f(a, b)),
+                (1, 0) => {
+                    let b = b[0];
+                    o.iter_mut().zip(&a[..n]).for_each(|(o, &a)| *o = $f(a, b))
+                }
+                (0, 1) => {
+                    let a = a[0];
+                    o.iter_mut().zip(&b[..n]).for_each(|(o, &b)| *o = $f(a, b))
+                }
+                _ => {
+                    for (i, o) in o.iter_mut().enumerate() {
+                        *o = $f(a[i * sa], b[i * sb]);
+                    }
+                }
+            }
+        };
+    }
+    match op {
+        BinaryOp::Add => body!(|a: f32, b: f32| a + b),
+        BinaryOp::Sub => body!(|a: f32, b: f32| a - b),
+        BinaryOp::Mul => body!(|a: f32, b: f32| a * b),
+        BinaryOp::Div => body!(|a: f32, b: f32| apply(BinaryOp::Div, a, b)),
+    }
+}
+
+pub fn binary(
+    op: BinaryOp,
+    a: &[f32],
+    a_shape: &[usize],
+    b: &[f32],
+    b_shape: &[usize],
+    out_shape: &[usize],
+    out: &mut [f32],
+) {
+    if out.is_empty() {
+        return;
+    }
+    let sa = broadcast_strides(a_shape, out_shape);
+    let sb = broadcast_strides(b_shape, out_shape);
+    let so = strides(out_shape);
+    let (shape, st) = collapse(out_shape, &[so, sa, sb]);
+    let inner = *shape.last().unwrap_or(&1);
+    let (ia, ib) = (st[1][shape.len() - 1], st[2][shape.len() - 1]);
+    let rows = numel(&shape) / inner.max(1);
+    let do_rows = |r0: usize, o: &mut [f32]| {
+        let mut offs = [0usize; 3];
+        for (k, orow) in o.chunks_mut(inner).enumerate() {
+            row_offsets(&shape, &st, r0 + k, &mut offs);
+            row(op, &a[offs[1]..], ia, &b[offs[2]..], ib, orow);
+        }
+    };
+    if out.len() <= PAR_MIN || rows == 1 {
+        if rows == 1 {
+            // One long row: split it.
+            for_chunks_mut(out, 1 << 14, |off, o| {
+                let a0 = if ia == 0 { 0 } else { off };
+                let b0 = if ib == 0 { 0 } else { off };
+                row(op, &a[a0..], ia, &b[b0..], ib, o);
+            });
+        } else {
+            do_rows(0, out);
+        }
+    } else {
+        let rows_per = ((1 << 14) / inner).max(1);
+        out.par_chunks_mut(rows_per * inner)
+            .enumerate()
+            .for_each(|(i, o)| do_rows(i * rows_per, o));
+    }
+}
+
+/// `y = a·y + b·x`.
+pub fn axpby(y: &mut [f32], a: f32, b: f32, x: &[f32]) {
+    for_chunks_mut(y, 1 << 14, |off, y| {
+        let x = &x[off..off + y.len()];
+        if a == 0.0 {
+            y.iter_mut().zip(x).for_each(|(y, &x)| *y = b * x);
+        } else if a == 1.0 {
+            y.iter_mut().zip(x).for_each(|(y, &x)| *y += b * x);
+        } else {
+            y.iter_mut().zip(x).for_each(|(y, &x)| *y = a * *y + b * x);
+        }
+    });
+}
+
+pub fn relu_backward(y: &[f32], dy: &[f32], out: &mut [f32]) {
+    for_chunks_mut(out, 1 << 14, |off, o| {
+        let (y, dy) = (&y[off..off + o.len()], &dy[off..off + o.len()]);
+        o.iter_mut()
+            .zip(y)
+            .zip(dy)
+            .for_each(|((o, &y), &g)| *o = if y > 0.0 { g } else { 0.0 });
+    });
+}

@@ -1,0 +1,267 @@
+//! Walks a [`Plan`] in topological order: skips complete jobs, resumes interrupted ones, records every outcome
+//! under `runs/<job-id>/`, and keeps going past a failed job with everything that does not depend on it.
+
+mod atomic;
+mod lock;
+mod store;
+
+pub use atomic::{write_atomic, write_json_atomic};
+pub use lock::{LockError, LockInfo, RunLock, holder as lock_holder};
+pub use store::{DONE_FILE, DoneRecord, FailedRecord, JobState, RunStore};
+
+use anyhow::Context as _;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Instant;
+use vst_spec::{Job, JobId, Plan};
+
+/// What a job runner gets: its own directory and its dependencies' outputs.
+pub struct JobContext<'a> {
+    pub plan: &'a Plan,
+    pub dir: PathBuf,
+    /// Each dependency's directory and the result it recorded in `done.json`.
+    pub deps: BTreeMap<JobId, (PathBuf, Value)>,
+}
+
+impl JobContext<'_> {
+    /// The dependency's output directory and result, or an error naming it.
+    pub fn dep(&self, id: &JobId) -> anyhow::Result<&(PathBuf, Value)> {
+        self.deps
+            .get(id)
+            .with_context(|| format!("internal: dependency {id} has no result"))
+    }
+}
+
+/// Runs one kind of job. The executor owns the bookkeeping; a runner owns the work.
+pub trait JobRunner {
+    /// Checks, before anything is created on disk, that `job` can run at all (its data exists, its device is
+    /// present). A failure here stops the whole run before it starts.
+    fn preflight(&self, _job: &Job) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Does the job's work in `ctx.dir` (resuming from whatever it saved there before) and returns its result.
+    fn run(&self, job: &Job, ctx: &JobContext) -> anyhow::Result<Value>;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Run only the job with this name (or id prefix), with whatever it needs.
+    pub only: Option<String>,
+    /// Report what would run, run nothing, create nothing.
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    AlreadyDone,
+    WouldRun {
+        resume: bool,
+    },
+    Ran,
+    Failed(String),
+    /// Not attempted because a dependency failed.
+    Blocked(String),
+}
+
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    pub outcomes: Vec<(String, Outcome)>,
+}
+
+impl RunSummary {
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &Outcome)> {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Failed(_) | Outcome::Blocked(_)))
+            .map(|(n, o)| (n.as_str(), o))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("no job named `{0}` in this plan (see `vst plan`)")]
+    UnknownJob(String),
+    #[error("`{0}` matches several jobs: {1}")]
+    AmbiguousJob(String, String),
+    #[error("cannot run `{job}`: {error:#}")]
+    Preflight { job: String, error: anyhow::Error },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("run directory {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Finds the job a user named, by exact name or by a unique prefix of its id.
+pub fn find_job<'p>(plan: &'p Plan, wanted: &str) -> Result<&'p Job, ExecError> {
+    if let Some(job) = plan
+        .jobs
+        .iter()
+        .find(|j| j.name == wanted || j.id.0 == wanted)
+    {
+        return Ok(job);
+    }
+    let matches: Vec<&Job> = plan
+        .jobs
+        .iter()
+        .filter(|j| j.id.0.starts_with(wanted) && wanted.len() >= 4)
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one),
+        [] => Err(ExecError::UnknownJob(wanted.to_string())),
+        many => Err(ExecError::AmbiguousJob(
+            wanted.to_string(),
+            many.iter()
+                .map(|j| j.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        )),
+    }
+}
+
+/// The jobs to consider: all of them, or the one asked for and its ancestors.
+fn selection(plan: &Plan, only: Option<&str>) -> Result<BTreeSet<JobId>, ExecError> {
+    let Some(wanted) = only else {
+        return Ok(plan.jobs.iter().map(|j| j.id.clone()).collect());
+    };
+    let target = find_job(plan, wanted)?;
+    let mut chosen = BTreeSet::new();
+    let mut stack = vec![target.id.clone()];
+    while let Some(id) = stack.pop() {
+        if chosen.insert(id.clone())
+            && let Some(job) = plan.job(&id)
+        {
+            stack.extend(job.deps.iter().cloned());
+        }
+    }
+    Ok(chosen)
+}
+
+pub struct Executor<'a> {
+    pub plan: &'a Plan,
+    pub store: RunStore,
+    pub runner: &'a dyn JobRunner,
+}
+
+impl Executor<'_> {
+    pub fn run(&self, options: &RunOptions) -> Result<RunSummary, ExecError> {
+        let chosen = selection(self.plan, options.only.as_deref())?;
+        let todo: Vec<&Job> = self
+            .plan
+            .jobs
+            .iter()
+            .filter(|j| {
+                chosen.contains(&j.id) && !matches!(self.store.state(&j.id), JobState::Done(_))
+            })
+            .collect();
+
+        // Everything that can be known to fail is found before the first byte is written.
+        for job in &todo {
+            self.runner
+                .preflight(job)
+                .map_err(|error| ExecError::Preflight {
+                    job: job.name.clone(),
+                    error,
+                })?;
+        }
+
+        let mut summary = RunSummary::default();
+        if options.dry_run {
+            for job in self.plan.jobs.iter().filter(|j| chosen.contains(&j.id)) {
+                let outcome = match self.store.state(&job.id) {
+                    JobState::Done(_) => Outcome::AlreadyDone,
+                    JobState::Started | JobState::Failed(_) => Outcome::WouldRun { resume: true },
+                    JobState::Pending => Outcome::WouldRun { resume: false },
+                };
+                summary.outcomes.push((job.name.clone(), outcome));
+            }
+            return Ok(summary);
+        }
+
+        let mut lock = RunLock::acquire(self.store.root(), &self.plan.recipe)?;
+        let mut broken: BTreeMap<JobId, String> = BTreeMap::new();
+        for job in self.plan.jobs.iter().filter(|j| chosen.contains(&j.id)) {
+            if let JobState::Done(_) = self.store.state(&job.id) {
+                summary
+                    .outcomes
+                    .push((job.name.clone(), Outcome::AlreadyDone));
+                continue;
+            }
+            if let Some(cause) = job.deps.iter().find_map(|d| broken.get(d)) {
+                let cause = cause.clone();
+                broken.insert(job.id.clone(), cause.clone());
+                summary
+                    .outcomes
+                    .push((job.name.clone(), Outcome::Blocked(cause)));
+                continue;
+            }
+            let _ = lock.set_job(Some(&job.name));
+            let outcome = self.run_one(job)?;
+            if let Outcome::Failed(_) = &outcome {
+                broken.insert(job.id.clone(), job.name.clone());
+            }
+            summary.outcomes.push((job.name.clone(), outcome));
+        }
+        let _ = lock.set_job(None);
+        Ok(summary)
+    }
+
+    fn run_one(&self, job: &Job) -> Result<Outcome, ExecError> {
+        let io = |source| ExecError::Io {
+            path: self.store.job_dir(&job.id),
+            source,
+        };
+        let resumed = matches!(
+            self.store.state(&job.id),
+            JobState::Started | JobState::Failed(_)
+        );
+        let dir = self.store.begin(job).map_err(io)?;
+        let mut deps = BTreeMap::new();
+        for dep in &job.deps {
+            if let JobState::Done(record) = self.store.state(dep) {
+                deps.insert(dep.clone(), (self.store.job_dir(dep), record.result));
+            }
+        }
+        tracing::info!(job = %job.name, id = %job.id, resumed, "starting");
+        let started = Instant::now();
+        let ctx = JobContext {
+            plan: self.plan,
+            dir,
+            deps,
+        };
+        match self.runner.run(job, &ctx) {
+            Ok(result) => {
+                let seconds = started.elapsed().as_secs_f64();
+                self.store.finish(job, seconds, result).map_err(io)?;
+                tracing::info!(job = %job.name, seconds, "done");
+                Ok(Outcome::Ran)
+            }
+            Err(error) => {
+                let message = format!("{error:#}");
+                tracing::error!(job = %job.name, "failed: {message}");
+                self.store.fail(job, &message).map_err(io)?;
+                Ok(Outcome::Failed(message))
+            }
+        }
+    }
+}
+
+/// Each job's state, for `vst status`; a started job is "running" while another process holds the lock on it.
+pub fn job_states(plan: &Plan, store: &RunStore) -> Vec<(String, &'static str)> {
+    let running = lock::holder(store.root()).and_then(|h| h.job);
+    plan.jobs
+        .iter()
+        .map(|job| {
+            let state = store.state(&job.id);
+            let label = match state {
+                JobState::Started if running.as_deref() == Some(job.name.as_str()) => "running",
+                _ => state.label(),
+            };
+            (job.name.clone(), label)
+        })
+        .collect()
+}

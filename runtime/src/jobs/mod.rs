@@ -1,0 +1,75 @@
+//! The jobs a Plan is made of, run for the executor: prepare a dataset, pre-train an encoder, evaluate it (linear
+//! probe, kNN), fill a report. [`PlanRunner`] dispatches on the job kind and owns what every job shares (threads,
+//! the video decoder, whether to draw progress bars).
+
+mod device;
+mod eval;
+mod knn;
+mod linear;
+mod metrics_log;
+mod prepare;
+mod pretrain;
+mod progress;
+mod report;
+
+pub use device::open_device;
+pub use report::{ReportOutput, report_output};
+
+use crate::executor::{JobContext, JobRunner};
+use anyhow::Result;
+use serde_json::Value;
+use vst_data::video::DecoderKind;
+use vst_spec::{Job, JobKind};
+
+/// The checkpoint a pre-training job keeps in its directory (the latest; the final one once the job is done).
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+/// Per-step and per-epoch records of a job, one JSON object per line.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// Worker threads for data loading (the engine's kernels use rayon's pool).
+    pub threads: usize,
+    pub decoder: DecoderKind,
+    /// Draw progress bars on stderr (otherwise one log line per epoch).
+    pub progress: bool,
+    /// Memory for decoded frames a job may keep (each video decoded once and served from memory after that).
+    pub cache_bytes: usize,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        RunnerOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            decoder: DecoderKind::best_available(),
+            progress: false,
+            cache_bytes: 4 << 30,
+        }
+    }
+}
+
+/// Runs every kind of job of a plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanRunner {
+    pub options: RunnerOptions,
+}
+
+impl JobRunner for PlanRunner {
+    fn preflight(&self, job: &Job) -> Result<()> {
+        match &job.kind {
+            JobKind::Prepare(p) => prepare::preflight(&p.dataset),
+            JobKind::Pretrain(p) => device::check_device(&p.device),
+            JobKind::Eval(e) => device::check_device(&e.device),
+            JobKind::Report(_) => Ok(()),
+        }
+    }
+
+    fn run(&self, job: &Job, ctx: &JobContext) -> Result<Value> {
+        match &job.kind {
+            JobKind::Prepare(p) => prepare::run(&p.dataset, ctx, &self.options),
+            JobKind::Pretrain(p) => pretrain::run(job, p, ctx, &self.options),
+            JobKind::Eval(e) => eval::run(job, e, ctx, &self.options),
+            JobKind::Report(r) => report::run(r, ctx),
+        }
+    }
+}

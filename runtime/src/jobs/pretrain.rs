@@ -1,0 +1,209 @@
+//! `pretrain(config)`: self-supervised training of the encoder on ρ clips per video.
+//!
+//! The job resumes from `checkpoint.safetensors` in its directory when one is there (written atomically every
+//! `checkpoint_every` epochs and at the end, always at an epoch boundary), so a killed run continues where its
+//! last checkpoint left it and — the loader's batches being a pure function of (seed, epoch, index) and the CPU
+//! kernels deterministic — ends with the same weights and metrics as an uninterrupted run.
+
+use super::metrics_log::{MetricsLog, read_records};
+use super::{CHECKPOINT_FILE, METRICS_FILE, RunnerOptions, device, prepare, progress};
+use crate::executor::JobContext;
+use crate::train::{Learner, TrainError};
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+use vst_data::loader::{Loader, LoaderConfig};
+use vst_data::metrics::DataMetrics;
+use vst_data::pipeline::{ClipShape, SampleMode};
+use vst_data::video::cache::CachedBackend;
+use vst_engine::Tensor;
+use vst_spec::{Job, JobKind, PretrainJob};
+
+/// The directory of the prepare job among a job's dependencies.
+pub(super) fn prepare_dir<'c>(job: &Job, ctx: &'c JobContext) -> Result<&'c std::path::Path> {
+    for dep in &job.deps {
+        if let Some(JobKind::Prepare(_)) = ctx.plan.job(dep).map(|j| &j.kind) {
+            return Ok(ctx.dep(dep)?.0.as_path());
+        }
+    }
+    bail!(
+        "internal: job `{}` has no prepare job among its dependencies",
+        job.name
+    )
+}
+
+/// The clip shape a backbone consumes.
+pub(super) fn clip_shape(spec: &vst_spec::BackboneSpec) -> ClipShape {
+    ClipShape {
+        frames: spec.frames as usize,
+        stride: spec.stride as usize,
+    }
+}
+
+/// A learner for `spec` (fresh weights; the caller loads a checkpoint into it).
+pub(super) fn learner(
+    spec: &PretrainJob,
+    total_steps: u64,
+    device: &vst_engine::Device,
+) -> Result<Learner> {
+    Learner::new(
+        &spec.backbone,
+        spec.augment.spatial.size,
+        &spec.objective,
+        &spec.schedule,
+        total_steps,
+        spec.seed,
+        device,
+    )
+    .context("cannot build the model")
+}
+
+pub fn run(
+    job: &Job,
+    spec: &PretrainJob,
+    ctx: &JobContext,
+    options: &RunnerOptions,
+) -> Result<Value> {
+    let dataset = prepare::open(&spec.dataset, prepare_dir(job, ctx)?, options)?;
+    let device = device::open_device(&spec.device)?;
+    let train_videos = dataset.train.len();
+    let mut config = LoaderConfig::new(
+        SampleMode::Pretrain {
+            clips: spec.clips.clone(),
+            augment: spec.augment.clone(),
+        },
+        clip_shape(&spec.backbone),
+        spec.schedule.batch as usize,
+        spec.seed,
+    );
+    config.threads = options.threads;
+    let data_metrics = Arc::new(DataMetrics::new());
+    let backend = Box::new(CachedBackend::new(dataset.backend()?, options.cache_bytes));
+    let loader = Loader::new(dataset.train, backend, config, data_metrics.clone())
+        .with_context(|| format!("cannot load the training videos of `{}`", spec.dataset.name))?;
+    let steps_per_epoch = loader.batches_per_epoch() as u64;
+    if steps_per_epoch == 0 {
+        bail!(
+            "the batch of {} videos is larger than the {train_videos} training videos of `{}`; lower schedule.batch",
+            spec.schedule.batch,
+            spec.dataset.name
+        );
+    }
+    let epochs = u64::from(spec.schedule.epochs);
+    let total_steps = epochs * steps_per_epoch;
+    let mut learner = learner(spec, total_steps, &device)?;
+
+    let checkpoint = ctx.dir.join(CHECKPOINT_FILE);
+    if checkpoint.exists() {
+        learner
+            .load(&checkpoint)
+            .context("cannot resume from the last checkpoint")?;
+        tracing::info!(job = %job.name, step = learner.steps_done(), "resuming from checkpoint");
+    }
+    let start_step = learner.steps_done();
+    if start_step % steps_per_epoch != 0 {
+        bail!(
+            "checkpoint {} is not at an epoch boundary (step {start_step})",
+            checkpoint.display()
+        );
+    }
+    let mut log = MetricsLog::open(&ctx.dir.join(METRICS_FILE), start_step, steps_per_epoch)?;
+    let bar = progress::bar(options.progress, total_steps, "pretrain");
+    bar.set_position(start_step);
+    let every = u64::from(spec.checkpoint_every.max(1));
+
+    for epoch in start_step / steps_per_epoch..epochs {
+        let started = Instant::now();
+        let (mut loss_sum, mut std_sum, mut counted, mut clips) = (0.0, 0.0, 0u64, 0usize);
+        for (index, batch) in loader.epoch(epoch).enumerate() {
+            let batch = batch.with_context(|| format!("epoch {epoch}: cannot load a batch"))?;
+            let step = epoch * steps_per_epoch + index as u64;
+            let rows = batch.shape[0];
+            let tensor = Tensor::from_vec(batch.data, &batch.shape, &device)?;
+            let stats = learner.step(&tensor, batch.rows_per_video, step).map_err(|e| match e {
+                TrainError::NonFinite { .. } => anyhow::Error::new(e).context(format!(
+                    "training diverged at step {step} (epoch {epoch}); nothing of that step was applied. {} \
+                     Lower the learning rate or lengthen the warm-up, then run again",
+                    last_checkpoint_note(&checkpoint, learner.steps_done(), steps_per_epoch)
+                )),
+                other => anyhow::Error::new(other).context(format!("step {step} failed")),
+            })?;
+            clips += rows;
+            if stats.updated {
+                loss_sum += stats.loss;
+                std_sum += stats.embedding_std;
+                counted += 1;
+            }
+            log.write(&stats)?;
+            let rate = clips as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "epoch {epoch}  loss {:.4}  {rate:.0} clips/s",
+                stats.loss
+            ));
+            bar.inc(1);
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let n = counted.max(1) as f64;
+        let record = json!({
+            "epoch_end": epoch,
+            "loss": loss_sum / n,
+            "embedding_std": std_sum / n,
+            "updated_steps": counted,
+        });
+        log.write(&record)?;
+        tracing::info!(
+            job = %job.name,
+            epoch,
+            loss = loss_sum / n,
+            embedding_std = std_sum / n,
+            clips_per_s = clips as f64 / seconds.max(1e-9),
+            "epoch done"
+        );
+        if (epoch + 1) % every == 0 || epoch + 1 == epochs {
+            log.flush()?;
+            learner
+                .save(&checkpoint)
+                .context("cannot save the checkpoint")?;
+        }
+    }
+    bar.finish_and_clear();
+    log.flush()?;
+
+    let records = read_records(&ctx.dir.join(METRICS_FILE))?;
+    let last_epoch = records
+        .iter()
+        .rev()
+        .find(|r| r.get("epoch_end").is_some())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let data = data_metrics.snapshot();
+    Ok(json!({
+        "steps": total_steps,
+        "epochs": epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "final_loss": last_epoch.get("loss"),
+        "final_embedding_std": last_epoch.get("embedding_std"),
+        "checkpoint": CHECKPOINT_FILE,
+        "parameters": learner.summary().total_parameters(),
+        "data": {
+            "train_videos": train_videos,
+            "unreadable_videos": data.skipped.len(),
+            "unreadable_examples": data.skipped.iter().take(20).map(|(p, why)| format!("{}: {why}", p.display())).collect::<Vec<_>>(),
+            "replaced_samples": data.replaced_samples,
+            "looped_videos": data.looped_videos.len(),
+        },
+    }))
+}
+
+fn last_checkpoint_note(path: &std::path::Path, steps_done: u64, steps_per_epoch: u64) -> String {
+    if path.exists() {
+        format!(
+            "The last good checkpoint (after epoch {}) is kept at {}.",
+            steps_done / steps_per_epoch,
+            path.display()
+        )
+    } else {
+        "No checkpoint had been written yet.".to_string()
+    }
+}

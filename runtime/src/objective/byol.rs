@@ -1,0 +1,36 @@
+//! BYOL (Grill et al., 2020) over ρ clips: an online encoder with a predictor regresses the projections of a
+//! momentum ("target") encoder: `2 − 2·cos(p_a, z̄_b)` for every ordered pair of views (a query's prediction, the
+//! target projection of another view of the same video), averaged. Every view runs through both encoders.
+//!
+//! The official code computes `−cos/T` with T = 0.5, which has the same gradient. The target encoder is updated by
+//! momentum at the start of each step (as the official code does), with the momentum annealed by a half cosine
+//! from `base` to 1 when asked.
+
+use vst_engine::{Graph, Tensor, Var};
+use vst_spec::PairRule;
+
+use super::{ClipLayout, NORMALIZE_EPS, check_rows};
+use crate::model::ModelError;
+
+/// The BYOL loss of raw online predictions (with gradient) against raw target projections (no gradient), rows in
+/// `layout` order; every ordered pair of views enters.
+pub fn byol_loss(
+    g: &mut Graph,
+    predictions: &Var,
+    targets: &Tensor,
+    layout: &ClipLayout,
+) -> Result<Var, ModelError> {
+    check_rows("BYOL predictions", predictions.shape(), layout)?;
+    check_rows("BYOL targets", targets.shape(), layout)?;
+    let (queries, positives) = layout.pair_rows(PairRule::AllPairs);
+    let p = g.l2_normalize(predictions, NORMALIZE_EPS)?;
+    let p = g.index_select(&p, 0, &queries)?;
+    let t = targets
+        .l2_normalize(NORMALIZE_EPS)?
+        .index_select(0, &positives)?;
+    let cos = g.mul(&p, &Var::constant(t))?;
+    let cos = g.sum(&cos, &[-1], false)?;
+    let mean = g.mean(&cos, &[], false)?;
+    let loss = g.scale(&mean, -2.0)?;
+    Ok(g.add_scalar(&loss, 2.0)?)
+}

@@ -1,0 +1,81 @@
+//! MoCo (He et al., 2020; v2 head) over ρ clips: queries from the online encoder, keys from a momentum ("key")
+//! encoder, negatives from a queue of past keys.
+//!
+//! For a query row a and positive key row b the logits are `[q_a·k_b, q_a·queue₁, …, q_a·queue_K] / T` with the
+//! positive at index 0, and the loss is their cross-entropy averaged over all (query, positive) pairs — every view
+//! runs through both encoders, so every view is a query once and a key for the others (multi-view queries as the
+//! official `SEQUENTIAL` mode does). After the step all V·N keys are enqueued (the official
+//! `MOCO_MULTI_VIEW_QUEUE`).
+//!
+//! Details kept from the official code:
+//! - The queue starts as uniform noise in ±1/√(dim/3), not normalised.
+//! - The key encoder is updated by momentum at the start of each step, before the keys are computed.
+//! - No parameter update is made until the queue has been filled once with real keys (the official trainer skips
+//!   the first `queue / batch` iterations); the learner reports those steps with `updated: false`.
+//!
+//! Shuffle-BN: with several replicas, the official code shuffles the key batch across devices so that a query
+//! and its key are not normalised with the same batch statistics. With one replica every clip of a view is in one
+//! batch-norm batch whatever the order, so shuffling changes nothing but the order of floating-point sums: our
+//! single-replica learner therefore does not permute (a no-op, as it is in the official code on one GPU).
+
+use rand::{Rng, RngExt};
+use vst_engine::{Device, Graph, Tensor, Var};
+use vst_spec::PairRule;
+
+use super::{ClipLayout, NORMALIZE_EPS, RowQueue, check_rows};
+use crate::model::{ModelError, invalid};
+
+/// The initial queue: uniform in ±1/√(dim/3), as PySlowFast's `queue_x`.
+pub fn initial_queue(
+    len: usize,
+    dim: usize,
+    rng: &mut impl Rng,
+    device: &Device,
+) -> Result<RowQueue, ModelError> {
+    let stdv = 1.0 / (dim as f64 / 3.0).sqrt();
+    let data: Vec<f32> = (0..len * dim)
+        .map(|_| (rng.random::<f64>() * 2.0 * stdv - stdv) as f32)
+        .collect();
+    RowQueue::new(Tensor::from_vec(data, &[len, dim], device)?)
+}
+
+/// The MoCo loss of raw online projections `q` (with gradient) against raw key-encoder projections `keys` (no
+/// gradient; both normalised here) and the queue (K×D, used as is), rows in `layout` order.
+pub fn moco_loss(
+    g: &mut Graph,
+    q: &Var,
+    keys: &Tensor,
+    queue: &Tensor,
+    layout: &ClipLayout,
+    temperature: f32,
+    rule: PairRule,
+) -> Result<Var, ModelError> {
+    check_rows("MoCo queries", q.shape(), layout)?;
+    check_rows("MoCo keys", keys.shape(), layout)?;
+    if queue.rank() != 2 || queue.shape()[1] != q.shape()[1] {
+        return invalid(format!(
+            "MoCo queue must be K×{}, got {:?}",
+            q.shape()[1],
+            queue.shape()
+        ));
+    }
+    if temperature.is_nan() || temperature <= 0.0 {
+        return invalid(format!(
+            "MoCo temperature must be positive, got {temperature}"
+        ));
+    }
+    let qn = g.l2_normalize(q, NORMALIZE_EPS)?;
+    let kn = keys.l2_normalize(NORMALIZE_EPS)?;
+    let (queries, positives) = layout.pair_rows(rule);
+
+    let q_pairs = g.index_select(&qn, 0, &queries)?;
+    let k_pairs = Var::constant(kn.index_select(0, &positives)?);
+    let pos = g.mul(&q_pairs, &k_pairs)?;
+    let pos = g.sum(&pos, &[-1], true)?;
+    let neg_all = g.matmul_t(&qn, &Var::constant(queue.clone()), false, true)?;
+    let neg = g.index_select(&neg_all, 0, &queries)?;
+    let logits = g.concat(&[&pos, &neg], 1)?;
+    let logits = g.scale(&logits, 1.0 / temperature)?;
+    let targets = vec![0; queries.len()];
+    Ok(g.cross_entropy(&logits, &targets)?)
+}

@@ -1,0 +1,122 @@
+//! SwAV (Caron et al., 2020) over ρ clips: L2-normalised projections are scored against L2-normalised prototypes;
+//! each view's codes come from the Sinkhorn-Knopp algorithm on its scores (no gradient through the codes), and the
+//! other views predict them with a softmax at temperature T.
+//!
+//! For a code view j and a predicting view p ≠ j the loss is `−mean_i Σ_k q_j[i,k] · log softmax(s_p[i] / T)_k`,
+//! averaged over the (j, p) pairs of the [`PairRule`] (all ordered pairs by default; consecutive pairs in the
+//! official code). The learner re-normalises the prototypes before every step (as the official code does to the
+//! prototype weights in place), drops their gradient during the first `freeze_prototypes_epochs` epochs, and —
+//! when `queue > 0` — prepends a queue of past embeddings to every Sinkhorn input from epoch
+//! [`QUEUE_START_EPOCH`] on, once the queue is full (the official queue keeps one ring per assigned crop; ours is
+//! one ring shared by all views, which serves the same purpose: more rows for the equipartition constraint).
+
+use vst_engine::{Graph, Result as EngineResult, Tensor, Var};
+use vst_spec::PairRule;
+
+use super::{ClipLayout, NORMALIZE_EPS, check_rows};
+use crate::model::{ModelError, invalid};
+
+/// Epoch from which the queue enters the codes (the official code's fixed `epoch_exact >= 15`).
+pub const QUEUE_START_EPOCH: f64 = 15.0;
+
+/// Settings of the SwAV loss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SwavLoss {
+    pub temperature: f32,
+    /// Sinkhorn's entropic regularisation ε (scores are divided by it before `exp`).
+    pub epsilon: f32,
+    pub iterations: u32,
+    pub rule: PairRule,
+}
+
+/// Sinkhorn-Knopp codes (B×K, each row a distribution over the K prototypes) for scores B×K: `Q = exp(S/ε)`
+/// normalised to total mass 1, then `iterations` rounds of giving every prototype mass 1/K and every sample mass
+/// 1/B, and finally every sample's row normalised to sum 1 — the official `sinkhorn` (which works on Qᵀ).
+pub fn sinkhorn(scores: &Tensor, epsilon: f32, iterations: u32) -> EngineResult<Tensor> {
+    let (b, k) = (scores.shape()[0] as f32, scores.shape()[1] as f32);
+    // Subtracting the largest score cancels in the first normalisation and keeps exp in range.
+    let max = scores.max(&[], false)?.to_scalar()?;
+    let q = scores.add_scalar(-max)?.scale(1.0 / epsilon)?.exp()?;
+    let total = q.sum(&[], false)?.to_scalar()?;
+    let mut q = q.scale(1.0 / total)?;
+    let tiny = f32::MIN_POSITIVE;
+    for _ in 0..iterations {
+        let per_prototype = q.sum(&[0], true)?.clamp_min(tiny)?;
+        q = q.div(&per_prototype)?.scale(1.0 / k)?;
+        let per_sample = q.sum(&[1], true)?.clamp_min(tiny)?;
+        q = q.div(&per_sample)?.scale(1.0 / b)?;
+    }
+    let per_sample = q.sum(&[1], true)?.clamp_min(tiny)?;
+    q.div(&per_sample)
+}
+
+/// The SwAV loss of raw projections `z` (normalised here) against `prototypes` (K×D, normalised by the caller),
+/// rows in `layout` order. `queue` (L×D normalised past embeddings), when given, is prepended to every Sinkhorn
+/// input.
+pub fn swav_loss(
+    g: &mut Graph,
+    z: &Var,
+    prototypes: &Var,
+    layout: &ClipLayout,
+    settings: &SwavLoss,
+    queue: Option<&Tensor>,
+) -> Result<Var, ModelError> {
+    check_rows("SwAV embeddings", z.shape(), layout)?;
+    let dim = z.shape()[1];
+    if prototypes.shape().len() != 2 || prototypes.shape()[1] != dim {
+        return invalid(format!(
+            "SwAV prototypes must be K×{dim}, got {:?}",
+            prototypes.shape()
+        ));
+    }
+    if settings.temperature.is_nan() || settings.temperature <= 0.0 {
+        return invalid(format!(
+            "SwAV temperature must be positive, got {}",
+            settings.temperature
+        ));
+    }
+    if settings.epsilon.is_nan() || settings.epsilon <= 0.0 {
+        return invalid(format!(
+            "Sinkhorn ε must be positive, got {}",
+            settings.epsilon
+        ));
+    }
+    let k = prototypes.shape()[0];
+    let zn = g.l2_normalize(z, NORMALIZE_EPS)?;
+    let scores = g.matmul_t(&zn, prototypes, false, true)?;
+    let scaled = g.scale(&scores, 1.0 / settings.temperature)?;
+    let log_p = g.log_softmax(&scaled)?;
+
+    let queue_scores = match queue {
+        Some(q) => Some(q.matmul_t(prototypes.value(), false, true)?),
+        None => None,
+    };
+    let pairs = layout.view_pairs(settings.rule);
+    let n = layout.videos();
+    let mut codes_by_view: Vec<Option<Tensor>> = vec![None; layout.views()];
+    let mut code_parts = Vec::with_capacity(pairs.len());
+    let mut predict_rows = Vec::with_capacity(pairs.len() * n);
+    for &(j, p) in &pairs {
+        if codes_by_view[j].is_none() {
+            let own = scores.value().index_select(0, &layout.view_rows(j))?;
+            let input = match &queue_scores {
+                Some(qs) => Tensor::concat(&[qs, &own], 0)?,
+                None => own,
+            };
+            let codes = sinkhorn(&input, settings.epsilon, settings.iterations)?;
+            let rows = codes.shape()[0];
+            codes_by_view[j] = Some(codes.slice(0, rows - n, n)?);
+        }
+        if let Some(codes) = &codes_by_view[j] {
+            code_parts.push(codes.clone());
+        }
+        predict_rows.extend(layout.view_rows(p));
+    }
+    let parts: Vec<&Tensor> = code_parts.iter().collect();
+    let codes = Tensor::concat(&parts, 0)?;
+    debug_assert_eq!(codes.shape(), [predict_rows.len(), k]);
+    let predicted = g.index_select(&log_p, 0, &predict_rows)?;
+    let cross = g.mul(&predicted, &Var::constant(codes))?;
+    let total = g.sum(&cross, &[], false)?;
+    Ok(g.scale(&total, -1.0 / predict_rows.len() as f32)?)
+}

@@ -1,0 +1,232 @@
+//! The report as a line plot (SVG): the metric against the column variable, one line per row, the paper's
+//! numbers as dashed lines with hollow markers — like the paper's Figure 1 (accuracy against ρ per method).
+
+use super::Table;
+use std::fmt::Write;
+
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 440.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 170.0;
+const TOP: f64 = 48.0;
+const BOTTOM: f64 = 56.0;
+const COLOURS: [&str; 8] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+];
+
+/// A "nice" tick step (1, 2 or 5 × 10^k) giving about `target` ticks over `span`.
+fn tick_step(span: f64, target: f64) -> f64 {
+    let raw = (span / target).max(1e-9);
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw);
+    step.unwrap_or(10.0 * magnitude)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+pub fn render_svg(table: &Table) -> String {
+    // x: numeric when every column label is a number (ρ, epochs, seconds), else evenly spaced categories.
+    let numeric: Option<Vec<f64>> = table.cols.iter().map(|c| c.parse::<f64>().ok()).collect();
+    let xs: Vec<f64> = numeric
+        .clone()
+        .unwrap_or_else(|| (0..table.cols.len()).map(|i| i as f64).collect());
+    let (x_lo, x_hi) = xs
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    let (x_lo, x_hi) = if x_hi > x_lo {
+        (x_lo, x_hi)
+    } else {
+        (x_lo - 1.0, x_lo + 1.0)
+    };
+
+    let values: Vec<f64> = table
+        .cells
+        .iter()
+        .flat_map(|c| c.ours.into_iter().chain(c.paper.as_ref().map(|p| p.value)))
+        .collect();
+    let (mut y_lo, mut y_hi) = values
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    if values.is_empty() {
+        (y_lo, y_hi) = (0.0, 100.0);
+    }
+    let step = tick_step((y_hi - y_lo).max(1.0), 6.0);
+    y_lo = (y_lo / step).floor() * step;
+    y_hi = (y_hi / step).ceil() * step;
+    if y_hi <= y_lo {
+        y_hi = y_lo + step;
+    }
+
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let px = |x: f64| LEFT + 20.0 + (x - x_lo) / (x_hi - x_lo) * (plot_w - 40.0);
+    let py = |y: f64| TOP + plot_h - (y - y_lo) / (y_hi - y_lo) * plot_h;
+
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="13">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="28" font-size="16" text-anchor="middle">{}</text>"#,
+        WIDTH / 2.0,
+        escape(&table.title)
+    );
+
+    // Grid and y ticks.
+    let mut y = y_lo;
+    while y <= y_hi + step * 0.5 {
+        let yy = py(y);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{LEFT}" x2="{}" y1="{yy:.1}" y2="{yy:.1}" stroke="#e0e0e0"/>"##,
+            LEFT + plot_w
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+            LEFT - 8.0,
+            yy + 4.0,
+            trim_number(y)
+        );
+        y += step;
+    }
+    // Axes and x ticks.
+    let _ = writeln!(
+        s,
+        r#"<polyline points="{LEFT},{TOP} {LEFT},{} {},{}" fill="none" stroke="black"/>"#,
+        TOP + plot_h,
+        LEFT + plot_w,
+        TOP + plot_h
+    );
+    for (label, &x) in table.cols.iter().zip(&xs) {
+        let xx = px(x);
+        let _ = writeln!(
+            s,
+            r#"<line x1="{xx:.1}" x2="{xx:.1}" y1="{}" y2="{}" stroke="black"/>"#,
+            TOP + plot_h,
+            TOP + plot_h + 5.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{xx:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            TOP + plot_h + 20.0,
+            escape(label)
+        );
+    }
+    let x_title = table.col_key.clone().unwrap_or_default();
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+        LEFT + plot_w / 2.0,
+        HEIGHT - 12.0,
+        escape(&x_title)
+    );
+    let _ = writeln!(
+        s,
+        r#"<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">{}</text>"#,
+        TOP + plot_h / 2.0,
+        escape(&table.metric)
+    );
+
+    // One line per row: ours solid with filled markers, the paper's dashed with hollow markers.
+    for (i, row) in table.rows.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let series = |paper: bool| -> Vec<(f64, f64)> {
+            table
+                .cols
+                .iter()
+                .zip(&xs)
+                .filter_map(|(col, &x)| {
+                    let cell = table.cell(row, col)?;
+                    let v = if paper {
+                        cell.paper.as_ref().map(|p| p.value)
+                    } else {
+                        cell.ours
+                    };
+                    v.map(|v| (px(x), py(v)))
+                })
+                .collect()
+        };
+        for (paper, points) in [(false, series(false)), (true, series(true))] {
+            if points.len() > 1 {
+                let pts: Vec<String> = points
+                    .iter()
+                    .map(|(x, y)| format!("{x:.1},{y:.1}"))
+                    .collect();
+                let dash = if paper {
+                    r#" stroke-dasharray="6 4""#
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    s,
+                    r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>"#,
+                    pts.join(" ")
+                );
+            }
+            for (x, y) in points {
+                let fill = if paper { "white" } else { colour };
+                let _ = writeln!(
+                    s,
+                    r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{fill}" stroke="{colour}" stroke-width="2"/>"#
+                );
+            }
+        }
+        let ly = TOP + 10.0 + i as f64 * 22.0;
+        let lx = LEFT + plot_w + 16.0;
+        let _ = writeln!(
+            s,
+            r#"<line x1="{lx}" x2="{}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="2"/>"#,
+            lx + 24.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}">{}</text>"#,
+            lx + 30.0,
+            ly + 4.0,
+            escape(row)
+        );
+    }
+    if table.cells.iter().any(|c| c.paper.is_some()) {
+        let ly = TOP + 10.0 + table.rows.len() as f64 * 22.0 + 8.0;
+        let lx = LEFT + plot_w + 16.0;
+        let _ = writeln!(
+            s,
+            r##"<line x1="{lx}" x2="{}" y1="{ly}" y2="{ly}" stroke="#555" stroke-width="2" stroke-dasharray="6 4"/>"##,
+            lx + 24.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}">paper</text>"#,
+            lx + 30.0,
+            ly + 4.0
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+fn trim_number(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tick_steps_are_nice() {
+        assert_eq!(super::tick_step(30.0, 6.0), 5.0);
+        assert_eq!(super::tick_step(1.0, 6.0), 0.2);
+        assert_eq!(super::tick_step(100.0, 6.0), 20.0);
+    }
+}

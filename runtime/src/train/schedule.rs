@@ -1,0 +1,199 @@
+//! Learning-rate and momentum schedules, as PySlowFast computes them per fractional epoch
+//! (`slowfast/utils/lr_policy.py`, `ContrastiveModel.momentum_anneal_cosine`).
+//!
+//! - Cosine: `lr(e) = lr · (cos(π·e/E) + 1) / 2` over the whole run (E epochs; the warm-up is not cut out of the
+//!   cosine, as PySlowFast's default `COSINE_AFTER_WARMUP: False`).
+//! - Warm-up: for `e < W`, a straight line from `warmup_start_lr` at e = 0 to the schedule's value at e = W.
+//! - Momentum of a target encoder: `m = 1 − (1 − base)·(cos(π·k/K) + 1)/2` when annealed (k/K the fraction of
+//!   training done), `base` otherwise.
+//! - The LR at the global batch comes from [`LrRule`] (`base × batch/per`, `base × √(batch/per)` or `base`); the
+//!   compiler applies it and stores the result in `ScheduleSpec::lr`, which is what the schedule uses.
+
+use std::f64::consts::PI;
+
+use vst_spec::{Anneal, Decay, LrRule, MomentumSpec, Scaling, ScheduleSpec};
+
+use crate::model::{ModelError, invalid};
+
+/// The learning rate at a global batch of `batch` videos under `rule`.
+pub fn scaled_lr(rule: &LrRule, batch: u32) -> f64 {
+    let ratio = f64::from(batch) / f64::from(rule.per.max(1));
+    match rule.scaling {
+        Scaling::Linear => rule.base * ratio,
+        Scaling::Sqrt => rule.base * ratio.sqrt(),
+        Scaling::None => rule.base,
+    }
+}
+
+/// The learning rate and momentum at every step of a run of `total_steps` steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    lr: f64,
+    epochs: f64,
+    warmup_epochs: f64,
+    warmup_start_lr: f64,
+    decay: Decay,
+    total_steps: u64,
+}
+
+impl Schedule {
+    pub fn new(spec: &ScheduleSpec, total_steps: u64) -> Result<Schedule, ModelError> {
+        if spec.epochs == 0 || total_steps == 0 {
+            return invalid(format!(
+                "a schedule needs at least one epoch and one step (epochs {}, steps {total_steps})",
+                spec.epochs
+            ));
+        }
+        if !(spec.lr.is_finite() && spec.lr >= 0.0 && spec.warmup_start_lr.is_finite()) {
+            return invalid(format!(
+                "learning rates must be finite and non-negative (lr {}, warm-up start {})",
+                spec.lr, spec.warmup_start_lr
+            ));
+        }
+        if !(spec.warmup_epochs >= 0.0 && spec.warmup_epochs <= f64::from(spec.epochs)) {
+            return invalid(format!(
+                "warm-up of {} epochs does not fit in {} epochs",
+                spec.warmup_epochs, spec.epochs
+            ));
+        }
+        Ok(Schedule {
+            lr: spec.lr,
+            epochs: f64::from(spec.epochs),
+            warmup_epochs: spec.warmup_epochs,
+            warmup_start_lr: spec.warmup_start_lr,
+            decay: spec.decay,
+            total_steps,
+        })
+    }
+
+    pub fn total_steps(&self) -> u64 {
+        self.total_steps
+    }
+
+    pub fn steps_per_epoch(&self) -> f64 {
+        self.total_steps as f64 / self.epochs
+    }
+
+    /// The fractional epoch at the start of step `step` (0-based).
+    pub fn epoch_at(&self, step: u64) -> f64 {
+        step as f64 / self.steps_per_epoch()
+    }
+
+    fn decayed(&self, epoch: f64) -> f64 {
+        match self.decay {
+            Decay::Cosine => self.lr * ((PI * epoch / self.epochs).cos() + 1.0) * 0.5,
+            Decay::Constant => self.lr,
+        }
+    }
+
+    /// The learning rate at a fractional epoch.
+    pub fn lr_at_epoch(&self, epoch: f64) -> f64 {
+        if epoch < self.warmup_epochs {
+            let end = self.decayed(self.warmup_epochs);
+            self.warmup_start_lr + epoch * (end - self.warmup_start_lr) / self.warmup_epochs
+        } else {
+            self.decayed(epoch)
+        }
+    }
+
+    /// The learning rate of step `step`.
+    pub fn lr_at(&self, step: u64) -> f64 {
+        self.lr_at_epoch(self.epoch_at(step))
+    }
+
+    /// The momentum of a target/key encoder at step `step`.
+    pub fn momentum_at(&self, momentum: &MomentumSpec, step: u64) -> f64 {
+        match momentum.anneal {
+            Anneal::None => momentum.base,
+            Anneal::Cosine => {
+                let progress = step as f64 / self.total_steps as f64;
+                1.0 - (1.0 - momentum.base) * ((PI * progress).cos() + 1.0) * 0.5
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vst_spec::OptimizerSpec;
+
+    fn spec(decay: Decay) -> ScheduleSpec {
+        ScheduleSpec {
+            epochs: 200,
+            batch: 512,
+            optimizer: OptimizerSpec::Sgd {
+                momentum: 0.9,
+                weight_decay: 1e-4,
+                nesterov: false,
+            },
+            lr: 4.8,
+            lr_rule: LrRule {
+                base: 4.8,
+                per: 512,
+                scaling: Scaling::Linear,
+            },
+            warmup_epochs: 35.0,
+            warmup_start_lr: 0.001,
+            decay,
+        }
+    }
+
+    #[test]
+    fn warmup_then_half_cosine_as_pyslowfast() {
+        // 10 steps per epoch.
+        let s = Schedule::new(&spec(Decay::Cosine), 2000).unwrap();
+        assert_eq!(s.lr_at(0), 0.001);
+        // End of warm-up: the cosine's own value at epoch 35 (the warm-up is not cut out of the cosine).
+        let at_35 = 4.8 * ((PI * 35.0 / 200.0).cos() + 1.0) / 2.0;
+        assert!((s.lr_at(350) - at_35).abs() < 1e-12);
+        assert!((s.lr_at(349) - (0.001 + 34.9 * (at_35 - 0.001) / 35.0)).abs() < 1e-12);
+        // Half-way through the cosine and at the end.
+        assert!((s.lr_at(1000) - 2.4).abs() < 1e-12);
+        assert!(s.lr_at(1999) < 1e-3 && s.lr_at(1999) > 0.0);
+        let constant = Schedule::new(&spec(Decay::Constant), 2000).unwrap();
+        assert_eq!(constant.lr_at(1500), 4.8);
+    }
+
+    #[test]
+    fn momentum_anneals_from_base_to_one() {
+        let s = Schedule::new(&spec(Decay::Cosine), 100).unwrap();
+        let m = MomentumSpec {
+            base: 0.994,
+            anneal: Anneal::Cosine,
+        };
+        assert!((s.momentum_at(&m, 0) - 0.994).abs() < 1e-15);
+        assert!((s.momentum_at(&m, 50) - 0.997).abs() < 1e-12);
+        assert!((s.momentum_at(&m, 100) - 1.0).abs() < 1e-15);
+        let fixed = MomentumSpec {
+            base: 0.99,
+            anneal: Anneal::None,
+        };
+        assert_eq!(s.momentum_at(&fixed, 70), 0.99);
+    }
+
+    #[test]
+    fn lr_scaling_rules() {
+        let rule = |scaling| LrRule {
+            base: 0.6,
+            per: 64,
+            scaling,
+        };
+        assert!((scaled_lr(&rule(Scaling::Linear), 512) - 4.8).abs() < 1e-12);
+        assert!((scaled_lr(&rule(Scaling::Sqrt), 256) - 1.2).abs() < 1e-12);
+        assert_eq!(scaled_lr(&rule(Scaling::None), 512), 0.6);
+    }
+
+    #[test]
+    fn rejects_impossible_schedules() {
+        assert!(Schedule::new(&spec(Decay::Cosine), 0).is_err());
+        let mut s = spec(Decay::Cosine);
+        s.warmup_epochs = 300.0;
+        assert!(
+            Schedule::new(&s, 10)
+                .unwrap_err()
+                .to_string()
+                .contains("warm-up")
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! The executor's bookkeeping, with a scripted runner: skipping, resuming, failure isolation, --only, dry runs.
+
+use serde_json::{Value, json};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use vst_runtime::executor::*;
+use vst_spec::*;
+
+fn job(name: &str, deps: &[&str]) -> Job {
+    Job {
+        id: JobId(format!("{name}-id")),
+        name: name.to_string(),
+        cell: BTreeMap::new(),
+        deps: deps.iter().map(|d| JobId(format!("{d}-id"))).collect(),
+        cost: Cost::default(),
+        kind: JobKind::Report(ReportJob {
+            report: ReportSpec {
+                title: name.to_string(),
+                rows: None,
+                cols: None,
+                cell: "linear.top1".into(),
+                paper: None,
+                expect: vec![],
+            },
+            cells: vec![],
+        }),
+    }
+}
+
+/// prepare → a, b; a → report_a; b → report_b.
+fn plan() -> Plan {
+    Plan {
+        recipe: "test.vst".into(),
+        jobs: vec![
+            job("prepare", &[]),
+            job("a", &["prepare"]),
+            job("b", &["prepare"]),
+            job("report_a", &["a"]),
+            job("report_b", &["b"]),
+        ],
+    }
+}
+
+#[derive(Default)]
+struct Scripted {
+    fail: Vec<&'static str>,
+    preflight_fail: Vec<&'static str>,
+    ran: RefCell<Vec<String>>,
+}
+
+impl JobRunner for Scripted {
+    fn preflight(&self, job: &Job) -> anyhow::Result<()> {
+        if self.preflight_fail.contains(&job.name.as_str()) {
+            anyhow::bail!("data root /nowhere does not exist");
+        }
+        Ok(())
+    }
+    fn run(&self, job: &Job, ctx: &JobContext) -> anyhow::Result<Value> {
+        self.ran.borrow_mut().push(job.name.clone());
+        for dep in &job.deps {
+            let (_, result) = ctx.dep(dep)?;
+            assert_eq!(result["name"], json!(ctx.plan.job(dep).unwrap().name));
+        }
+        if self.fail.contains(&job.name.as_str()) {
+            anyhow::bail!("scripted failure");
+        }
+        Ok(json!({ "name": job.name }))
+    }
+}
+
+fn temp_root(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vst-exec-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn runs_in_order_then_skips_everything() {
+    let root = temp_root("order");
+    let plan = plan();
+    let runner = Scripted::default();
+    let exec = Executor {
+        plan: &plan,
+        store: RunStore::new(&root),
+        runner: &runner,
+    };
+    let summary = exec.run(&RunOptions::default()).unwrap();
+    assert_eq!(
+        *runner.ran.borrow(),
+        ["prepare", "a", "b", "report_a", "report_b"]
+    );
+    assert!(summary.outcomes.iter().all(|(_, o)| *o == Outcome::Ran));
+
+    let again = Scripted::default();
+    let exec = Executor {
+        plan: &plan,
+        store: RunStore::new(&root),
+        runner: &again,
+    };
+    let summary = exec.run(&RunOptions::default()).unwrap();
+    assert!(again.ran.borrow().is_empty());
+    assert!(
+        summary
+            .outcomes
+            .iter()
+            .all(|(_, o)| *o == Outcome::AlreadyDone)
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_failure_blocks_only_its_dependents_and_is_retried_next_time() {
+    let root = temp_root("fail");
+    let plan = plan();
+    let runner = Scripted {
+        fail: vec!["a"],
+        ..Default::default()
+    };
+    let exec = Executor {
+        plan: &plan,
+        store: RunStore::new(&root),
+        runner: &runner,
+    };
+    let summary = exec.run(&RunOptions::default()).unwrap();
+    assert_eq!(*runner.ran.borrow(), ["prepare", "a", "b", "report_b"]);
+    let failures: Vec<_> = summary.failures().map(|(n, _)| n).collect();
+    assert_eq!(failures, ["a", "report_a"]);
+    let states: BTreeMap<_, _> = job_states(&plan, &RunStore::new(&root))
+        .into_iter()
+        .collect();
+    assert_eq!(states["a"], "failed");
+    assert_eq!(states["report_a"], "pending");
+    assert_eq!(states["report_b"], "done");
+
+    let fixed = Scripted::default();
+    let exec = Executor {
+        plan: &plan,
+        store: RunStore::new(&root),
+        runner: &fixed,
+    };
+    exec.run(&RunOptions::default()).unwrap();
+    assert_eq!(*fixed.ran.borrow(), ["a", "report_a"]);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn only_runs_the_named_job_and_its_ancestors() {
+    let root = temp_root("only");
+    let plan = plan();
+    let runner = Scripted::default();
+    let exec = Executor {
+        plan: &plan,
+        store: RunStore::new(&root),
+        runner: &runner,
+    };
+    exec.run(&RunOptions {
+        only: Some("report_b".into()),
+        dry_run: false,
+    })
+    .unwrap();
+    assert_eq!(*runner.ran.borrow(), ["prepare", "b", "report_b"]);
+    let err = exec
+        .run(&RunOptions {
+            only: Some("report_c".into()),
+            dry_run: false,
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no job named `report_c` in this plan (see `vst plan`)"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn dry_runs_and_failed_preflights_create_nothing() {
+    let root = temp_root("dry");
+    let plan = plan();
+    let runner = Scripted::default();
+    let exec = Executor {
+        plan: &plan,
+        store: RunStore::new(&root),
+        runner: &runner,
+    };
+    let summary = exec
+        .run(&RunOptions {
+            only: None,
+            dry_run: true,
+        })
+        .unwrap();
+    assert_eq!(summary.outcomes.len(), 5);
+    assert!(
+        summary
+            .outcomes
+            .iter()
+            .all(|(_, o)| *o == Outcome::WouldRun { resume: false })
+    );
+    assert!(!root.exists());
+
+    let runner = Scripted {
+        preflight_fail: vec!["b"],
+        ..Default::default()
+    };
+    let exec = Executor {
+        plan: &plan,
+        store: RunStore::new(&root),
+        runner: &runner,
+    };
+    let err = exec.run(&RunOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot run `b`: data root /nowhere does not exist"
+    );
+    assert!(runner.ran.borrow().is_empty());
+    assert!(!root.exists());
+}
+
+#[test]
+fn a_second_run_in_the_same_directory_is_refused() {
+    let root = temp_root("lock");
+    let _held = RunLock::acquire(&root, "other.vst").unwrap();
+    let plan = plan();
+    let runner = Scripted::default();
+    let exec = Executor {
+        plan: &plan,
+        store: RunStore::new(&root),
+        runner: &runner,
+    };
+    let err = exec.run(&RunOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("another `vst run`"), "{err}");
+    assert!(err.to_string().contains("other.vst"), "{err}");
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -1,0 +1,210 @@
+//! The four objectives against PyTorch references written as the official code computes them (loops over query
+//! clips): loss and gradients with respect to the embeddings (and SwAV's prototypes), for ρ ∈ {1, 2, 3, 4} and
+//! both pair rules.
+
+mod common;
+
+use common::{FIXTURE_TOL, Fixture, assert_close};
+use vst_engine::{Graph, Tensor};
+use vst_runtime::objective::byol::byol_loss;
+use vst_runtime::objective::moco::moco_loss;
+use vst_runtime::objective::simclr::simclr_loss;
+use vst_runtime::objective::swav::{SwavLoss, sinkhorn, swav_loss};
+use vst_runtime::objective::{ClipLayout, PairRule};
+
+fn rule(case: &serde_json::Value) -> PairRule {
+    match case["rule"].as_str().unwrap() {
+        "all_pairs" => PairRule::AllPairs,
+        "consecutive" => PairRule::Consecutive,
+        other => panic!("unknown rule {other}"),
+    }
+}
+
+fn layout(case: &serde_json::Value) -> ClipLayout {
+    ClipLayout::new(
+        case["videos"].as_u64().unwrap() as usize,
+        case["views"].as_u64().unwrap() as usize,
+    )
+    .unwrap()
+}
+
+fn f(case: &serde_json::Value, key: &str) -> f32 {
+    case[key].as_f64().unwrap() as f32
+}
+
+fn cases(fx: &Fixture, kind: &str) -> Vec<(String, serde_json::Value)> {
+    let all = fx.cases.as_object().unwrap();
+    let list: Vec<_> = all
+        .iter()
+        .filter(|(_, c)| c["kind"] == kind)
+        .map(|(n, c)| (n.clone(), c.clone()))
+        .collect();
+    assert!(!list.is_empty(), "no {kind} cases");
+    list
+}
+
+fn scalar_close(what: &str, got: &Tensor, want: &Tensor) {
+    let (g, w) = (got.to_scalar().unwrap(), want.to_vec().unwrap()[0]);
+    assert!(
+        (g - w).abs() <= FIXTURE_TOL * w.abs().max(1.0),
+        "{what}: loss {g} vs PyTorch {w}"
+    );
+}
+
+#[test]
+fn simclr_matches_pytorch_for_every_rho_and_pair_rule() {
+    let fx = Fixture::load("objectives.safetensors");
+    let list = cases(&fx, "simclr");
+    assert_eq!(list.len(), 6);
+    for (name, case) in list {
+        let mut g = Graph::new();
+        let z = g.leaf(fx.get(&format!("{name}.z")));
+        let loss = simclr_loss(
+            &mut g,
+            &z,
+            &layout(&case),
+            f(&case, "temperature"),
+            rule(&case),
+        )
+        .unwrap();
+        scalar_close(&name, loss.value(), &fx.get(&format!("{name}.loss")));
+        let grads = g.backward(&loss).unwrap();
+        assert_close(
+            &format!("{name} dz"),
+            grads.get(&z).unwrap(),
+            &fx.get(&format!("{name}.dz")),
+            FIXTURE_TOL,
+        );
+    }
+}
+
+#[test]
+fn moco_matches_pytorch_for_every_rho_and_pair_rule() {
+    let fx = Fixture::load("objectives.safetensors");
+    for (name, case) in cases(&fx, "moco") {
+        let mut g = Graph::new();
+        let q = g.leaf(fx.get(&format!("{name}.q")));
+        let loss = moco_loss(
+            &mut g,
+            &q,
+            &fx.get(&format!("{name}.keys")),
+            &fx.get(&format!("{name}.queue")),
+            &layout(&case),
+            f(&case, "temperature"),
+            rule(&case),
+        )
+        .unwrap();
+        scalar_close(&name, loss.value(), &fx.get(&format!("{name}.loss")));
+        let grads = g.backward(&loss).unwrap();
+        assert_close(
+            &format!("{name} dq"),
+            grads.get(&q).unwrap(),
+            &fx.get(&format!("{name}.dq")),
+            FIXTURE_TOL,
+        );
+    }
+}
+
+#[test]
+fn byol_matches_pytorch_for_every_rho() {
+    let fx = Fixture::load("objectives.safetensors");
+    let list = cases(&fx, "byol");
+    assert_eq!(list.len(), 4);
+    for (name, case) in list {
+        let mut g = Graph::new();
+        let p = g.leaf(fx.get(&format!("{name}.predictions")));
+        let loss = byol_loss(
+            &mut g,
+            &p,
+            &fx.get(&format!("{name}.targets")),
+            &layout(&case),
+        )
+        .unwrap();
+        scalar_close(&name, loss.value(), &fx.get(&format!("{name}.loss")));
+        let grads = g.backward(&loss).unwrap();
+        assert_close(
+            &format!("{name} dp"),
+            grads.get(&p).unwrap(),
+            &fx.get(&format!("{name}.dpredictions")),
+            FIXTURE_TOL,
+        );
+    }
+}
+
+#[test]
+fn swav_matches_pytorch_for_every_rho_pair_rule_and_queue() {
+    let fx = Fixture::load("objectives.safetensors");
+    let list = cases(&fx, "swav");
+    assert_eq!(list.len(), 7);
+    for (name, case) in list {
+        let settings = SwavLoss {
+            temperature: f(&case, "temperature"),
+            epsilon: f(&case, "epsilon"),
+            iterations: case["iterations"].as_u64().unwrap() as u32,
+            rule: rule(&case),
+        };
+        let queue = fx.tensors.get(&format!("{name}.queue")).cloned();
+        let mut g = Graph::new();
+        let z = g.leaf(fx.get(&format!("{name}.z")));
+        let c = g.leaf(fx.get(&format!("{name}.prototypes")));
+        let loss = swav_loss(&mut g, &z, &c, &layout(&case), &settings, queue.as_ref()).unwrap();
+        scalar_close(&name, loss.value(), &fx.get(&format!("{name}.loss")));
+        let grads = g.backward(&loss).unwrap();
+        assert_close(
+            &format!("{name} dz"),
+            grads.get(&z).unwrap(),
+            &fx.get(&format!("{name}.dz")),
+            FIXTURE_TOL,
+        );
+        assert_close(
+            &format!("{name} dprototypes"),
+            grads.get(&c).unwrap(),
+            &fx.get(&format!("{name}.dprototypes")),
+            FIXTURE_TOL,
+        );
+    }
+}
+
+#[test]
+fn sinkhorn_codes_match_pytorch_and_are_distributions() {
+    let fx = Fixture::load("objectives.safetensors");
+    let case = &fx.cases["sinkhorn"];
+    let codes = sinkhorn(
+        &fx.get("sinkhorn.scores"),
+        f(case, "epsilon"),
+        case["iterations"].as_u64().unwrap() as u32,
+    )
+    .unwrap();
+    assert_close("codes", &codes, &fx.get("sinkhorn.codes"), FIXTURE_TOL);
+    for row in codes.sum(&[1], false).unwrap().to_vec().unwrap() {
+        assert!((row - 1.0).abs() < 1e-5, "a code sums to {row}");
+    }
+}
+
+#[test]
+fn rho_1_and_rho_2_layouts_are_the_same_two_view_loss() {
+    // ρ = 1 (two spatial crops) and ρ = 2 (two clips) are both two views per video; with two views the two pair
+    // rules coincide, so SimCLR gives the same value under either rule.
+    let fx = Fixture::load("objectives.safetensors");
+    for name in ["simclr_rho1_all_pairs", "simclr_rho2_all_pairs"] {
+        let z = fx.get(&format!("{name}.z"));
+        let l = ClipLayout::new(4, 2).unwrap();
+        let mut g = Graph::no_grad();
+        let a = simclr_loss(&mut g, &z.clone().into(), &l, 0.1, PairRule::AllPairs).unwrap();
+        let b = simclr_loss(&mut g, &z.into(), &l, 0.1, PairRule::Consecutive).unwrap();
+        assert_eq!(
+            a.value().to_scalar().unwrap(),
+            b.value().to_scalar().unwrap()
+        );
+    }
+}
+
+#[test]
+fn losses_reject_batches_that_do_not_fit_the_layout() {
+    let fx = Fixture::load("objectives.safetensors");
+    let z = fx.get("simclr_rho3_all_pairs.z"); // 12 rows
+    let wrong = ClipLayout::new(5, 2).unwrap();
+    let mut g = Graph::new();
+    let err = simclr_loss(&mut g, &z.into(), &wrong, 0.1, PairRule::AllPairs).unwrap_err();
+    assert!(err.to_string().contains("5 videos × 2 views"), "{err}");
+}

@@ -1,0 +1,82 @@
+//! `vst fmt FILE... [--check | --write]`
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use vst_compiler::source::{FileId, SourceMap};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Recipes to format
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Rewrite the files in place instead of printing them
+    #[arg(long, conflicts_with = "check")]
+    write: bool,
+    /// Print the names of files that are not in canonical form, and exit 1 if any
+    #[arg(long)]
+    check: bool,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let mut code = 0u8;
+    for path in &args.files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", path.display());
+                code = super::USAGE_ERRORS;
+                continue;
+            }
+        };
+        let mut sources = SourceMap::new();
+        let id: FileId = sources.add(path.clone(), text.clone());
+        let formatted = match vst_compiler::syntax::parse(&text, id) {
+            Ok(file) => vst_compiler::syntax::format_file(&file),
+            Err(d) => {
+                eprint!("{}", d.render_with(&sources, super::color()));
+                code = code.max(super::RECIPE_ERRORS);
+                continue;
+            }
+        };
+        if args.check {
+            if formatted != text {
+                println!("{}", path.display());
+                code = code.max(super::RECIPE_ERRORS);
+            }
+        } else if args.write {
+            if formatted != text
+                && let Err(e) = write_atomically(path, &formatted)
+            {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                code = super::USAGE_ERRORS;
+            }
+        } else {
+            print!("{formatted}");
+        }
+    }
+    ExitCode::from(code)
+}
+
+/// Temp file in the same folder, fsync, rename: a crash leaves the old file or the new one, never half of one.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}

@@ -1,0 +1,259 @@
+//! The `vst` binary as a user meets it: exit codes (0 ok, 1 recipe errors, 2 usage or I/O errors), what goes to
+//! stdout and stderr, and the commands `check`, `fmt`, `plan`, `explain`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn vst_in(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_vst"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("K400_ROOT")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the vst binary runs");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn vst(args: &[&str]) -> Output {
+    vst_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// A scratch folder of this test's own.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+fn shipped_recipes() -> Vec<String> {
+    let mut out: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes"))
+            .expect("recipes/")
+            .flatten()
+            .map(|e| format!("recipes/{}", e.file_name().to_string_lossy()))
+            .filter(|p| p.ends_with(".vst"))
+            .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn check_passes_on_every_shipped_recipe() {
+    let recipes = shipped_recipes();
+    assert!(recipes.len() >= 8, "{recipes:?}");
+    let args: Vec<&str> = std::iter::once("check")
+        .chain(recipes.iter().map(String::as_str))
+        .collect();
+    let out = vst(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.lines().filter(|l| l.starts_with("ok: ")).count(),
+        recipes.len(),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+}
+
+#[test]
+fn plan_of_table2_as_json_has_16_pretrain_16_linear_and_1_report() {
+    let out = vst(&["plan", "recipes/table2.vst", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan: vst_spec::Plan = serde_json::from_str(&out.stdout).expect("the plan is JSON");
+    assert_eq!(plan.count("pretrain"), 16);
+    let linear = plan
+        .jobs
+        .iter()
+        .filter(|j| matches!(&j.kind, vst_spec::JobKind::Eval(e) if e.name == "linear"))
+        .count();
+    assert_eq!(linear, 16);
+    assert_eq!(plan.count("report"), 1);
+    assert_eq!(plan.recipe, "recipes/table2.vst");
+}
+
+#[test]
+fn a_misspelt_key_exits_1_with_its_location_and_a_suggestion() {
+    let dir = scratch("misspelt");
+    std::fs::write(
+        dir.join("typo.vst"),
+        "data d = synthetic(classes: 2)\n\npretrain {\n  data: d\n  objectiv: byol\n}\n",
+    )
+    .expect("write");
+    let out = vst_in(&dir, &["check", "typo.vst"]);
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    insta::assert_snapshot!("misspelt_key", out.stderr);
+}
+
+#[test]
+fn a_missing_file_or_a_bad_flag_exits_2() {
+    let out = vst(&["check", "recipes/no_such_recipe.vst"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .starts_with("error: cannot read `recipes/no_such_recipe.vst`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        vst(&["plan", "recipes/table2.vst", "--format", "yaml"]).code,
+        2
+    );
+    assert_eq!(vst(&["plan", "recipes/table2.vst", "--gpus", "0"]).code, 2);
+    assert_eq!(vst(&["frobnicate"]).code, 2);
+}
+
+#[test]
+fn check_reports_the_worst_outcome_over_several_files() {
+    let dir = scratch("several");
+    std::fs::write(dir.join("bad.vst"), "pretrain {\n  clips: 0\n}\n").expect("write");
+    let out = vst_in(&dir, &["check", "bad.vst", "missing.vst"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = vst_in(&dir, &["check", "bad.vst"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+}
+
+#[test]
+fn fmt_prints_checks_and_rewrites() {
+    let shipped = shipped_recipes();
+    let mut args = vec!["fmt", "--check"];
+    args.extend(shipped.iter().map(String::as_str));
+    let out = vst(&args);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, ""),
+        "not canonical: {}",
+        out.stdout
+    );
+
+    let dir = scratch("fmt");
+    let messy = "pretrain{clips:2,seed:1 # the seed\n}\n";
+    std::fs::write(dir.join("messy.vst"), messy).expect("write");
+    let printed = vst_in(&dir, &["fmt", "messy.vst"]);
+    assert_eq!(printed.code, 0);
+    assert_eq!(
+        printed.stdout,
+        "pretrain {\n  clips: 2\n  seed: 1  # the seed\n}\n"
+    );
+    let checked = vst_in(&dir, &["fmt", "--check", "messy.vst"]);
+    assert_eq!((checked.code, checked.stdout.as_str()), (1, "messy.vst\n"));
+    assert_eq!(vst_in(&dir, &["fmt", "--write", "messy.vst"]).code, 0);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("messy.vst")).expect("read"),
+        printed.stdout
+    );
+    assert_eq!(vst_in(&dir, &["fmt", "--check", "messy.vst"]).code, 0);
+
+    std::fs::write(dir.join("broken.vst"), "pretrain {\n").expect("write");
+    let broken = vst_in(&dir, &["fmt", "broken.vst"]);
+    assert_eq!(broken.code, 1);
+    assert!(
+        broken.stderr.contains("broken.vst:2:1"),
+        "{}",
+        broken.stderr
+    );
+}
+
+#[test]
+fn plan_prints_text_dot_and_the_per_device_split() {
+    let text = vst(&["plan", "tests/recipes/smoke.vst"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.starts_with(
+        "plan of tests/recipes/smoke.vst: 26 jobs (1 prepare, 8 pretrain, 16 eval, 1 report)"
+    ));
+    let dot = vst(&["plan", "tests/recipes/smoke.vst", "--format", "dot"]);
+    assert!(dot.stdout.starts_with("digraph plan {"));
+
+    let split = vst(&[
+        "plan",
+        "recipes/table2.vst",
+        "--nodes",
+        "8",
+        "--gpus-per-node",
+        "8",
+    ]);
+    assert_eq!(split.code, 0, "{}", split.stderr);
+    assert!(split.stdout.contains("on 64 devices (8 nodes × 8 GPUs)"));
+    assert!(split.stdout.contains("8 videos (16 clips)"));
+    let uneven = vst(&["plan", "recipes/table2.vst", "--gpus", "48"]);
+    assert_eq!(uneven.code, 1);
+    assert!(
+        uneven
+            .stderr
+            .contains("does not split evenly over 48 devices"),
+        "{}",
+        uneven.stderr
+    );
+}
+
+#[test]
+fn explain_shows_where_a_value_comes_from() {
+    let out = vst(&["explain", "recipes/table4.vst", "objective"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "objective: byol\n  set at recipes/table4.vst:6:3  `objective: byol`\n  in all 6 cells\n"
+    );
+    let unknown = vst(&["explain", "recipes/table4.vst", "objectiv"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("did you mean `objective`?"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn plan_marks_the_jobs_already_done_in_the_run_directory() {
+    let dir = scratch("states");
+    std::fs::create_dir_all(dir.join("tests/recipes")).expect("mkdir");
+    let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recipes/smoke.vst");
+    std::fs::copy(smoke, dir.join("tests/recipes/smoke.vst")).expect("copy");
+    // No run directory: no state column.
+    let before = vst_in(&dir, &["plan", "tests/recipes/smoke.vst"]);
+    assert!(!before.stdout.contains("state"), "{}", before.stdout);
+
+    let json = vst_in(
+        &dir,
+        &["plan", "tests/recipes/smoke.vst", "--format", "json"],
+    );
+    let plan: vst_spec::Plan = serde_json::from_str(&json.stdout).expect("JSON");
+    let store = vst_runtime::executor::RunStore::new(dir.join("runs"));
+    let prepare = &plan.jobs[0];
+    store.begin(prepare).expect("begin");
+    store
+        .finish(prepare, 0.1, serde_json::Value::Null)
+        .expect("finish");
+    store.begin(&plan.jobs[1]).expect("begin");
+
+    let after = vst_in(&dir, &["plan", "tests/recipes/smoke.vst"]);
+    assert_eq!(after.code, 0, "{}", after.stderr);
+    let line = |n: &str| {
+        after
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{n} ")))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(line("1").ends_with("done"), "{}", after.stdout);
+    assert!(line("2").ends_with("interrupted"), "{}", after.stdout);
+    assert!(line("3").ends_with("pending"), "{}", after.stdout);
+    assert!(
+        after.stdout.ends_with("done: 1 of 26 jobs\n"),
+        "{}",
+        after.stdout
+    );
+}
