@@ -26,8 +26,9 @@ import torch.nn.functional as F
 MEAN, STD = 0.45, 0.225
 
 
-def decode_clip(container, stream, frames):
-    """The frames (presentation indices, ascending) of one clip as T×H×W×3 uint8."""
+def decode_clip(container, stream, frames, to_rgb=True):
+    """The frames (presentation indices, ascending) of one clip as T×H×W×3 uint8 (or the decoded frames
+    themselves, unconverted, when `to_rgb` is false)."""
     rate = stream.average_rate
     tb = stream.time_base
     start = stream.start_time or 0
@@ -40,10 +41,10 @@ def decode_clip(container, stream, frames):
     for frame in container.decode(stream):
         i = index_of(frame.pts)
         if i in wanted and i not in got:
-            got[i] = frame.to_ndarray(format="rgb24")
+            got[i] = frame.to_ndarray(format="rgb24") if to_rgb else frame
         if i >= last and len(got) == len(wanted):
             break
-    return np.stack([got[f] for f in frames])
+    return np.stack([got[f] for f in frames]) if to_rgb else [got[f] for f in frames]
 
 
 def resized_crop_params(h, w, rng, area=(0.2, 0.766), ratio=(0.75, 1.333)):
@@ -168,8 +169,10 @@ def run_sample(args):
         stream.thread_type = "NONE"
         stream.codec_context.thread_count = 1
         for frames in sample["clips"]:
-            clip = decode_clip(container, stream, frames)
-            out.append(clip if decode_only else augment(clip, rng, size))
+            if decode_only:
+                out.append(decode_clip(container, stream, frames, to_rgb=False))
+            else:
+                out.append(augment(decode_clip(container, stream, frames), rng, size))
     return len(out)
 
 
@@ -181,7 +184,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("plan")
     parser.add_argument("--processes", type=int, default=1)
-    parser.add_argument("--decode-only", action="store_true", help="decode and convert to RGB, no augmentation")
+    parser.add_argument("--decode-only", action="store_true", help="decode only: no RGB conversion, no augmentation")
     args = parser.parse_args()
     with open(args.plan) as f:
         plan = json.load(f)

@@ -4,10 +4,14 @@ CNN trained with SimCLR on ρ = 2 clips from different times of a video must lea
 same model trained on ρ = 1 (two crops of one moment), measured by kNN and a linear probe on frozen features.
 
     vst data synth --out data/trend --width 64 --height 48 --classes 10 --train-per-class 24 --val-per-class 8
-    python3 scripts/synth_trend_check.py data/trend --epochs 60
+    python3 scripts/synth_trend_check.py data/trend
 
 Videos are decoded with PyAV (also checking that our mp4 files read in a standard decoder). Runs on the CPU in
-minutes. Prints one line per ρ and a JSON summary.
+minutes on a quiet machine (about 30 on a loaded 2-core one). Prints one line per ρ and a JSON summary.
+
+Measured (generator version 2, 10 classes x 24 train / 8 val videos at 64x48, one seed): linear probe
+ρ = 1 8.8 %, ρ = 2 16.2 %, random init 10.0 %; kNN 7.5 / 11.2 / 7.5 %. The gap has the paper's sign but this tiny
+model learns little in 700 steps; a supervised run of the same encoder reaches about 65 % (shapes are learnable).
 """
 import argparse
 import json
@@ -169,8 +173,8 @@ def train(rho, train_videos, args, seed):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("root")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--batch", type=int, default=48)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--frames", type=int, default=4)
     parser.add_argument("--stride", type=int, default=4)
     parser.add_argument("--size", type=int, default=48)

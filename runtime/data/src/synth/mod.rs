@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use vst_spec::SynthSpec;
 
 /// Bumped whenever the generator's output for the same spec changes (a stale dataset is then regenerated).
-pub const GENERATOR_VERSION: u32 = 1;
+pub const GENERATOR_VERSION: u32 = 2;
 
 /// The manifest written last into the dataset directory: its presence marks a complete dataset.
 pub const MANIFEST: &str = "synth.json";

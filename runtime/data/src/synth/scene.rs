@@ -79,7 +79,7 @@ impl Backdrop {
             // Cycles across the frame width: coarse to fine.
             let freq = rng.uniform(1.5, 7.0) as f32 / width as f32;
             let phase = rng.uniform(0.0, std::f64::consts::TAU) as f32;
-            let strength = rng.uniform(0.25, 0.55) as f32;
+            let strength = rng.uniform(0.15, 0.4) as f32;
             gratings.push((
                 color,
                 square,
@@ -236,7 +236,7 @@ impl VideoScript {
         backdrops.sort_by_key(|b| b.start);
         let fade = ((scene_len / 6.0).round() as usize).clamp(1, 4);
 
-        let radius = rng.uniform(0.2, 0.27) as f32 * short;
+        let radius = rng.uniform(0.28, 0.36) as f32 * short;
         let scale = Wave::draw(rng, 0.25 * n, (0.5, 1.5));
         let reach = radius * (1.0 + scale.amplitude) * 1.05;
         let free = (
@@ -311,7 +311,7 @@ impl VideoScript {
             Occluder {
                 vertical,
                 color: random_color(rng),
-                half_width: rng.uniform(0.05, 0.1) as f32,
+                half_width: rng.uniform(0.04, 0.08) as f32,
                 speed: rng.uniform(0.7, 1.4) as f32 * if rng.chance(0.5) { 1.0 } else { -1.0 },
                 offset: rng.unit() as f32,
             }
