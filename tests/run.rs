@@ -65,6 +65,32 @@ fn result_of(dir: &Path) -> serde_json::Value {
     done["result"].clone()
 }
 
+/// Replaces each numeric table cell (after checking it is a percentage) and the data fingerprint by a marker.
+fn redact_volatile(line: &str) -> String {
+    if let Some(at) = line.find("fingerprint ") {
+        let rest = &line[at + "fingerprint ".len()..];
+        let end = rest.find(';').unwrap_or(rest.len());
+        return format!("{}fingerprint <hash>{}", &line[..at], &rest[end..]);
+    }
+    if !line.starts_with("| ") || line.starts_with("|---") {
+        return line.to_string();
+    }
+    line.split('|')
+        // Accuracies print with one decimal; the header's ρ values are integers and stay.
+        .map(|cell| match cell.trim().parse::<f64>() {
+            Ok(v) if cell.contains('.') => {
+                assert!(
+                    (0.0..=100.0).contains(&v),
+                    "{line}: {v} is not a percentage"
+                );
+                " <acc> ".to_string()
+            }
+            _ => cell.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 #[test]
 fn smoke_runs_every_objective_through_every_job_kind() {
     let dir = scratch("smoke");
@@ -74,10 +100,13 @@ fn smoke_runs_every_objective_through_every_job_kind() {
         stderr.contains("26 jobs ran, 0 were already done, 0 failed or blocked"),
         "{stderr}"
     );
-    // The report as printed, without the line naming where its files were written.
+    // The report as printed, without the line naming where its files were written. Accuracies on four
+    // validation videos and the data fingerprint depend on float rounding in the kernels the machine picks,
+    // so the snapshot pins the report's shape; each cell is checked to be a percentage.
     let report: String = stdout
         .lines()
         .filter(|l| !l.starts_with("written:"))
+        .map(redact_volatile)
         .collect::<Vec<_>>()
         .join("\n");
     insta::assert_snapshot!(report);
