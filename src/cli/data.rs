@@ -13,8 +13,8 @@ use vst_data::synth;
 use vst_data::video::DecoderKind;
 use vst_data::video::jpeg_folder::JpegFolderBackend;
 use vst_spec::{
-    AugmentSpec, BackboneSpec, Blur, ClipSpec, ColorAug, ColorJitter, Normalize, Range,
-    ResizedCrop, SpatialAug, SynthSpec, TemporalAug, Timespan,
+    AugmentSpec, BackboneSpec, ClipSpec, ColorAug, Normalize, Range, SpatialAug, SynthSpec,
+    TemporalAug, Timespan,
 };
 
 #[derive(Args)]
@@ -142,41 +142,10 @@ struct PreviewArgs {
 /// The paper's augmentation with the short-side jitter [256, 320] scaled to the crop size (224 in the paper).
 pub fn paper_augment(size: u32) -> AugmentSpec {
     let scale = size as f64 / 224.0;
-    AugmentSpec {
-        temporal: TemporalAug {
-            random_start: true,
-            frame_rate_jitter: None,
-            temporal_difference: None,
-        },
-        spatial: SpatialAug {
-            size,
-            short_side: Some(Range::new((256.0 * scale).round(), (320.0 * scale).round())),
-            resized_crop: Some(ResizedCrop {
-                area: Range::new(0.2, 0.766),
-                aspect: Range::new(0.75, 1.333),
-            }),
-            flip: Some(0.5),
-            center: false,
-        },
-        color: ColorAug {
-            jitter: Some(ColorJitter {
-                brightness: 0.6,
-                contrast: 0.6,
-                saturation: 0.6,
-                hue: 0.15,
-                p: 0.8,
-            }),
-            grayscale: Some(0.2),
-            blur: Some(Blur {
-                sigma: Range::new(0.1, 2.0),
-                p: 0.5,
-            }),
-        },
-        normalize: Normalize {
-            mean: [0.45; 3],
-            std: [0.225; 3],
-        },
-    }
+    vst_data::augment::paper_augment(
+        size,
+        Range::new((256.0 * scale).round(), (320.0 * scale).round()),
+    )
 }
 
 fn no_augment(size: u32) -> AugmentSpec {

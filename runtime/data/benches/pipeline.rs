@@ -22,10 +22,7 @@ use vst_data::metrics::DataMetrics;
 use vst_data::pipeline::{ClipShape, SampleMode, make_sample};
 use vst_data::synth::{self, SynthEncoding};
 use vst_data::video::DecoderKind;
-use vst_spec::{
-    AugmentSpec, Blur, ClipSpec, ColorAug, ColorJitter, Normalize, Range, ResizedCrop, SpatialAug,
-    SynthSpec, TemporalAug, Timespan,
-};
+use vst_spec::{ClipSpec, Range, SynthSpec, Timespan};
 
 const SHAPE: ClipShape = ClipShape {
     frames: 8,
@@ -39,41 +36,7 @@ fn mode() -> SampleMode {
             count: 2,
             span: Timespan::Anywhere,
         },
-        augment: AugmentSpec {
-            temporal: TemporalAug {
-                random_start: true,
-                frame_rate_jitter: None,
-                temporal_difference: None,
-            },
-            spatial: SpatialAug {
-                size: SIZE,
-                short_side: Some(Range::new(256.0, 320.0)),
-                resized_crop: Some(ResizedCrop {
-                    area: Range::new(0.2, 0.766),
-                    aspect: Range::new(0.75, 1.333),
-                }),
-                flip: Some(0.5),
-                center: false,
-            },
-            color: ColorAug {
-                jitter: Some(ColorJitter {
-                    brightness: 0.6,
-                    contrast: 0.6,
-                    saturation: 0.6,
-                    hue: 0.15,
-                    p: 0.8,
-                }),
-                grayscale: Some(0.2),
-                blur: Some(Blur {
-                    sigma: Range::new(0.1, 2.0),
-                    p: 0.5,
-                }),
-            },
-            normalize: Normalize {
-                mean: [0.45; 3],
-                std: [0.225; 3],
-            },
-        },
+        augment: vst_data::augment::paper_augment(SIZE, Range::new(256.0, 320.0)),
     }
 }
 

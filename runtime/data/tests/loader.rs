@@ -8,10 +8,7 @@ use vst_data::metrics::DataMetrics;
 use vst_data::pipeline::{ClipShape, SampleMode, make_sample};
 use vst_data::synth;
 use vst_data::video::DecoderKind;
-use vst_spec::{
-    AugmentSpec, Blur, ClipSpec, ColorAug, ColorJitter, Normalize, Range, ResizedCrop, SpatialAug,
-    SynthSpec, TemporalAug, Timespan,
-};
+use vst_spec::{AugmentSpec, ClipSpec, Normalize, Range, SynthSpec, Timespan};
 
 fn dataset(dir: &Path, classes: u32, per_class: u32) -> Vec<VideoEntry> {
     let spec = SynthSpec {
@@ -31,41 +28,11 @@ fn dataset(dir: &Path, classes: u32, per_class: u32) -> Vec<VideoEntry> {
 }
 
 fn augment(size: u32) -> AugmentSpec {
-    AugmentSpec {
-        temporal: TemporalAug {
-            random_start: true,
-            frame_rate_jitter: Some(0.3),
-            temporal_difference: Some(0.3),
-        },
-        spatial: SpatialAug {
-            size,
-            short_side: Some(Range::new(20.0, 30.0)),
-            resized_crop: Some(ResizedCrop {
-                area: Range::new(0.2, 0.766),
-                aspect: Range::new(0.75, 1.333),
-            }),
-            flip: Some(0.5),
-            center: false,
-        },
-        color: ColorAug {
-            jitter: Some(ColorJitter {
-                brightness: 0.6,
-                contrast: 0.6,
-                saturation: 0.6,
-                hue: 0.15,
-                p: 0.8,
-            }),
-            grayscale: Some(0.2),
-            blur: Some(Blur {
-                sigma: Range::new(0.1, 2.0),
-                p: 0.5,
-            }),
-        },
-        normalize: Normalize {
-            mean: [0.45; 3],
-            std: [0.225; 3],
-        },
-    }
+    // The paper's augmentation plus both temporal ones, so every code path of the loader runs.
+    let mut spec = vst_data::augment::paper_augment(size, Range::new(20.0, 30.0));
+    spec.temporal.frame_rate_jitter = Some(0.3);
+    spec.temporal.temporal_difference = Some(0.3);
+    spec
 }
 
 fn pretrain(rho: u32) -> SampleMode {

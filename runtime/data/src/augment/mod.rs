@@ -10,7 +10,52 @@ pub use spatial::{CropBox, draw_crop, resample, test_crop};
 
 use crate::rng::DataRng;
 use crate::video::Frame;
-use vst_spec::{AugmentSpec, Normalize};
+use vst_spec::{
+    AugmentSpec, Blur, ColorAug, ColorJitter, Normalize, Range, ResizedCrop, SpatialAug,
+    TemporalAug,
+};
+
+/// The paper's pre-training augmentation (reference.md): random start, the short side jittered in `short_side`,
+/// a random resized crop (area 0.2–0.766, aspect 3/4–4/3) to `size`², flip, colour jitter 0.6/0.6/0.6/0.15 with
+/// p 0.8, grayscale p 0.2, blur σ 0.1–2 with p 0.5, Kinetics normalisation. For tools, tests and benchmarks;
+/// recipes spell their augmentation out.
+pub fn paper_augment(size: u32, short_side: Range) -> AugmentSpec {
+    AugmentSpec {
+        temporal: TemporalAug {
+            random_start: true,
+            frame_rate_jitter: None,
+            temporal_difference: None,
+        },
+        spatial: SpatialAug {
+            size,
+            short_side: Some(short_side),
+            resized_crop: Some(ResizedCrop {
+                area: Range::new(0.2, 0.766),
+                aspect: Range::new(0.75, 1.333),
+            }),
+            flip: Some(0.5),
+            center: false,
+        },
+        color: ColorAug {
+            jitter: Some(ColorJitter {
+                brightness: 0.6,
+                contrast: 0.6,
+                saturation: 0.6,
+                hue: 0.15,
+                p: 0.8,
+            }),
+            grayscale: Some(0.2),
+            blur: Some(Blur {
+                sigma: Range::new(0.1, 2.0),
+                p: 0.5,
+            }),
+        },
+        normalize: Normalize {
+            mean: [0.45; 3],
+            std: [0.225; 3],
+        },
+    }
+}
 
 /// Every random choice of S and C for one clip.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,44 +144,10 @@ mod tests {
     use crate::rng::{Stream, rng_for};
     use crate::video::Pixels;
     use proptest::prelude::*;
-    use vst_spec::{Blur, ColorAug, ColorJitter, Range, ResizedCrop, SpatialAug, TemporalAug};
+    use vst_spec::Range;
 
     fn paper_augment(size: u32) -> AugmentSpec {
-        AugmentSpec {
-            temporal: TemporalAug {
-                random_start: true,
-                frame_rate_jitter: None,
-                temporal_difference: None,
-            },
-            spatial: SpatialAug {
-                size,
-                short_side: Some(Range::new(256.0, 320.0)),
-                resized_crop: Some(ResizedCrop {
-                    area: Range::new(0.2, 0.766),
-                    aspect: Range::new(0.75, 1.333),
-                }),
-                flip: Some(0.5),
-                center: false,
-            },
-            color: ColorAug {
-                jitter: Some(ColorJitter {
-                    brightness: 0.6,
-                    contrast: 0.6,
-                    saturation: 0.6,
-                    hue: 0.15,
-                    p: 0.8,
-                }),
-                grayscale: Some(0.2),
-                blur: Some(Blur {
-                    sigma: Range::new(0.1, 2.0),
-                    p: 0.5,
-                }),
-            },
-            normalize: Normalize {
-                mean: [0.45; 3],
-                std: [0.225; 3],
-            },
-        }
+        super::paper_augment(size, Range::new(256.0, 320.0))
     }
 
     fn random_frame(rng: &mut DataRng, w: usize, h: usize) -> Frame {
