@@ -74,10 +74,11 @@ pub fn run(job: &ReportJob, ctx: &JobContext) -> Result<Value> {
     let store_root = ctx.dir.parent().map(PathBuf::from).unwrap_or_default();
     table.notes = data_notes(ctx.plan, &store_root, job);
     if let Some(t) = paper_table {
-        table.notes.push(format!(
-            "Paper ({}): {} Trend: {}",
-            t.title, t.setting, t.trend
-        ));
+        let mut line = format!("Paper ({}): {}.", t.title, t.setting);
+        if !t.trend.is_empty() {
+            line.push_str(&format!(" Trend: {}.", t.trend.trim_end_matches('.')));
+        }
+        table.notes.push(line);
     }
 
     let markdown = render_markdown(&table);
