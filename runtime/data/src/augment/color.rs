@@ -205,23 +205,10 @@ mod tests {
     use super::*;
     use crate::rng::{Stream, rng_for};
     use proptest::prelude::*;
-    use vst_spec::{Blur, ColorJitter, Range};
+    use vst_spec::Range;
 
     pub fn paper_color() -> ColorAug {
-        ColorAug {
-            jitter: Some(ColorJitter {
-                brightness: 0.6,
-                contrast: 0.6,
-                saturation: 0.6,
-                hue: 0.15,
-                p: 0.8,
-            }),
-            grayscale: Some(0.2),
-            blur: Some(Blur {
-                sigma: Range::new(0.1, 2.0),
-                p: 0.5,
-            }),
-        }
+        crate::augment::paper_augment(8, Range::new(8.0, 8.0)).color
     }
 
     proptest! {
