@@ -1,50 +1,21 @@
 //! The `vst` binary as a user meets it: exit codes (0 ok, 1 recipe errors, 2 usage or I/O errors), what goes to
 //! stdout and stderr, and the commands `check`, `fmt`, `plan`, `explain`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn vst_in(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_vst"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("K400_ROOT")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the vst binary runs");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use common::{Output, root, scratch, vst_in};
 
 fn vst(args: &[&str]) -> Output {
-    vst_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
-}
-
-/// A scratch folder of this test's own.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
+    vst_in(root(), args)
 }
 
 fn shipped_recipes() -> Vec<String> {
-    let mut out: Vec<String> =
-        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes"))
-            .expect("recipes/")
-            .flatten()
-            .map(|e| format!("recipes/{}", e.file_name().to_string_lossy()))
-            .filter(|p| p.ends_with(".vst"))
-            .collect();
+    let mut out: Vec<String> = std::fs::read_dir(root().join("recipes"))
+        .expect("recipes/")
+        .flatten()
+        .map(|e| format!("recipes/{}", e.file_name().to_string_lossy()))
+        .filter(|p| p.ends_with(".vst"))
+        .collect();
     out.sort();
     out
 }
@@ -219,7 +190,7 @@ fn explain_shows_where_a_value_comes_from() {
 fn plan_marks_the_jobs_already_done_in_the_run_directory() {
     let dir = scratch("states");
     std::fs::create_dir_all(dir.join("tests/recipes")).expect("mkdir");
-    let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recipes/smoke.vst");
+    let smoke = root().join("tests/recipes/smoke.vst");
     std::fs::copy(smoke, dir.join("tests/recipes/smoke.vst")).expect("copy");
     // No run directory: no state column.
     let before = vst_in(&dir, &["plan", "tests/recipes/smoke.vst"]);

@@ -6,31 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-fn vst(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vst"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("K400_ROOT")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the vst binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
-}
+use common::{Output, root, scratch, vst_in};
 
 fn recipe(name: &str) -> String {
     root()
@@ -94,7 +72,11 @@ fn redact_volatile(line: &str) -> String {
 #[test]
 fn smoke_runs_every_objective_through_every_job_kind() {
     let dir = scratch("smoke");
-    let (code, stdout, stderr) = vst(&dir, &["run", &recipe("smoke.vst"), "--runs", "runs"]);
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(&dir, &["run", &recipe("smoke.vst"), "--runs", "runs"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains("26 jobs ran, 0 were already done, 0 failed or blocked"),
@@ -112,13 +94,15 @@ fn smoke_runs_every_objective_through_every_job_kind() {
     insta::assert_snapshot!(report);
 
     // A second run finds everything done.
-    let (code, _, stderr) = vst(&dir, &["run", &recipe("smoke.vst"), "--runs", "runs"]);
+    let Output { code, stderr, .. } =
+        vst_in(&dir, &["run", &recipe("smoke.vst"), "--runs", "runs"]);
     assert_eq!(code, 0);
     assert!(
         stderr.contains("0 jobs ran, 26 were already done"),
         "{stderr}"
     );
-    let (_, status, _) = vst(&dir, &["status", &recipe("smoke.vst"), "--runs", "runs"]);
+    let Output { stdout: status, .. } =
+        vst_in(&dir, &["status", &recipe("smoke.vst"), "--runs", "runs"]);
     assert!(status.contains("26 jobs: 26 done"), "{status}");
 }
 
@@ -126,7 +110,7 @@ fn smoke_runs_every_objective_through_every_job_kind() {
 fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one() {
     // The reference: one uninterrupted run.
     let reference = scratch("resume-reference");
-    let (code, _, stderr) = vst(
+    let Output { code, stderr, .. } = vst_in(
         &reference,
         &["run", &recipe("resume.vst"), "--runs", "runs"],
     );
@@ -166,11 +150,13 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
         !pretrain.join("done.json").exists(),
         "pre-training finished before the kill; the test proves nothing"
     );
-    let (_, status, _) = vst(&dir, &["status", &recipe("resume.vst"), "--runs", "runs"]);
+    let Output { stdout: status, .. } =
+        vst_in(&dir, &["status", &recipe("resume.vst"), "--runs", "runs"]);
     assert!(status.contains("interrupted"), "{status}");
 
     // Rerun: the prepare job is skipped, pre-training resumes, everything ends as in the reference.
-    let (code, _, stderr) = vst(&dir, &["run", &recipe("resume.vst"), "--runs", "runs"]);
+    let Output { code, stderr, .. } =
+        vst_in(&dir, &["run", &recipe("resume.vst"), "--runs", "runs"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("resuming from checkpoint"), "{stderr}");
     assert!(stderr.contains("1 were already done"), "{stderr}");
@@ -209,7 +195,11 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
 fn missing_kinetics_data_fails_at_once_and_writes_nothing() {
     let dir = scratch("missing-data");
     let table2 = root().join("recipes/table2.vst").display().to_string();
-    let (code, stdout, stderr) = vst(&dir, &["run", &table2]);
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(&dir, &["run", &table2]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stdout.is_empty());
     assert!(
@@ -236,7 +226,7 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint() {
         .replace("batch: 4", "batch: 8")
         .replace("lr: 0.05", "lr: 1e12");
     std::fs::write(dir.join("diverge.vst"), broken).expect("write recipe");
-    let (code, _, stderr) = vst(&dir, &["run", "diverge.vst", "--runs", "runs"]);
+    let Output { code, stderr, .. } = vst_in(&dir, &["run", "diverge.vst", "--runs", "runs"]);
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("training diverged at step"), "{stderr}");
     assert!(stderr.contains("Lower the learning rate"), "{stderr}");
@@ -246,6 +236,6 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint() {
     if stderr.contains("The last good checkpoint") {
         assert!(pretrain.join("checkpoint.safetensors").exists());
     }
-    let (_, status, _) = vst(&dir, &["status", "diverge.vst", "--runs", "runs"]);
+    let Output { stdout: status, .. } = vst_in(&dir, &["status", "diverge.vst", "--runs", "runs"]);
     assert!(status.contains("failed"), "{status}");
 }

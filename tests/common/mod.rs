@@ -1,0 +1,42 @@
+//! What the integration tests share: running the `vst` binary as a user would, and scratch folders.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What one `vst` invocation printed and how it exited.
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The repository root (where `recipes/` and `tests/recipes/` live).
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `vst ARGS` in `dir`, without colour and without a `K400_ROOT` from the caller's environment.
+pub fn vst_in(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_vst"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("K400_ROOT")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the vst binary runs");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A fresh, empty scratch folder of this test's own.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
