@@ -75,12 +75,18 @@ pub fn render_svg(table: &Table) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="13">"#
     );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="28" font-size="16" text-anchor="middle">{}</text>"#,
-        WIDTH / 2.0,
-        escape(&table.title)
-    );
+    let (title_lines, title_size) = fit_title(&table.title);
+    let line_gap = title_size * 1.2;
+    let first_y = if title_lines.len() == 1 { 28.0 } else { 20.0 };
+    for (i, line) in title_lines.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{:.1}" font-size="{title_size:.1}" text-anchor="middle">{}</text>"#,
+            WIDTH / 2.0,
+            first_y + i as f64 * line_gap,
+            escape(line)
+        );
+    }
 
     // Grid and y ticks.
     let mut y = y_lo;
@@ -182,6 +188,9 @@ pub fn render_svg(table: &Table) -> String {
                 );
             }
         }
+        if table.row_key.is_none() {
+            continue; // one unnamed row: nothing for a legend entry to tell apart
+        }
         let ly = TOP + 10.0 + i as f64 * 22.0;
         let lx = LEFT + plot_w + 16.0;
         let _ = writeln!(
@@ -216,6 +225,36 @@ pub fn render_svg(table: &Table) -> String {
     s
 }
 
+/// Average advance of a DejaVu Sans / Helvetica glyph, in ems: enough to keep titles inside the canvas.
+const GLYPH_EM: f64 = 0.58;
+const TITLE_SIZE: f64 = 16.0;
+const TITLE_MIN_SIZE: f64 = 11.0;
+
+/// The title as one line at 16 px when it fits the canvas, else as two lines split at the space nearest the
+/// middle, shrunk (down to 11 px) until the longer line fits. Report titles are long ("Mini Table 4: maximum
+/// frame distance between positives (BYOL, ρ = 2, synthetic, linear top-1)") and SVG does not wrap text.
+fn fit_title(title: &str) -> (Vec<String>, f64) {
+    let room = WIDTH - 24.0;
+    let width_at = |text: &str, size: f64| text.chars().count() as f64 * size * GLYPH_EM;
+    if width_at(title, TITLE_SIZE) <= room {
+        return (vec![title.to_string()], TITLE_SIZE);
+    }
+    let middle = title.chars().count() / 2;
+    let split = title
+        .char_indices()
+        .filter(|(_, c)| *c == ' ')
+        .map(|(byte, _)| (byte, title[..byte].chars().count().abs_diff(middle)))
+        .min_by_key(|&(_, distance)| distance)
+        .map(|(byte, _)| byte);
+    let lines = match split {
+        Some(byte) => vec![title[..byte].to_string(), title[byte + 1..].to_string()],
+        None => vec![title.to_string()],
+    };
+    let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(1) as f64;
+    let size = (room / (longest * GLYPH_EM)).clamp(TITLE_MIN_SIZE, TITLE_SIZE);
+    (lines, size)
+}
+
 fn trim_number(v: f64) -> String {
     let s = format!("{v:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -223,6 +262,23 @@ fn trim_number(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_titles_stay_on_one_line_and_long_ones_split_near_the_middle() {
+        let (lines, size) = super::fit_title("Mini Table 2 (linear top-1)");
+        assert_eq!((lines.len(), size), (1, super::TITLE_SIZE));
+        let long = "Mini Table 4: maximum frame distance between positives (BYOL, ρ = 2, synthetic, linear top-1)";
+        let (lines, size) = super::fit_title(long);
+        assert_eq!(
+            lines,
+            [
+                "Mini Table 4: maximum frame distance between",
+                "positives (BYOL, ρ = 2, synthetic, linear top-1)"
+            ]
+        );
+        let widest = lines.iter().map(|l| l.chars().count()).max().unwrap() as f64;
+        assert!(widest * size * super::GLYPH_EM <= super::WIDTH - 24.0);
+    }
+
     #[test]
     fn tick_steps_are_nice() {
         assert_eq!(super::tick_step(30.0, 6.0), 5.0);
