@@ -3,12 +3,12 @@
 //! run stops with a clear error.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Output, root, scratch, vst_in};
+use common::{Output, root, scratch, vst_command, vst_in};
 
 fn recipe(name: &str) -> String {
     root()
@@ -118,9 +118,7 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
 
     // The same run, SIGKILLed as soon as pre-training has written a checkpoint.
     let dir = scratch("resume-killed");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vst"))
-        .args(["run", &recipe("resume.vst"), "--runs", "runs"])
-        .current_dir(&dir)
+    let mut child = vst_command(&dir, &["run", &recipe("resume.vst"), "--runs", "runs"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

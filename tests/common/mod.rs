@@ -17,13 +17,21 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `vst ARGS` in `dir`, without colour and without a `K400_ROOT` from the caller's environment.
-pub fn vst_in(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_vst"))
+/// `vst ARGS` in `dir`, without colour and without a `K400_ROOT` from the caller's environment — for tests that
+/// need the child process itself (to kill it); the others call [`vst_in`].
+pub fn vst_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vst"));
+    command
         .args(args)
         .current_dir(dir)
         .env_remove("K400_ROOT")
-        .env("NO_COLOR", "1")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// Runs `vst ARGS` in `dir` (see [`vst_command`]) to the end.
+pub fn vst_in(dir: &Path, args: &[&str]) -> Output {
+    let out = vst_command(dir, args)
         .output()
         .expect("the vst binary runs");
     Output {

@@ -89,6 +89,13 @@ pub fn render_svg(table: &Table) -> String {
     }
 
     // Grid and y ticks.
+    // One unnamed row (a report without `rows:`) has nothing for a legend entry to tell apart.
+    let legend_rows = if table.row_key.is_some() {
+        table.rows.len()
+    } else {
+        0
+    };
+
     let mut y = y_lo;
     while y <= y_hi + step * 0.5 {
         let yy = py(y);
@@ -188,8 +195,8 @@ pub fn render_svg(table: &Table) -> String {
                 );
             }
         }
-        if table.row_key.is_none() {
-            continue; // one unnamed row: nothing for a legend entry to tell apart
+        if legend_rows == 0 {
+            continue;
         }
         let ly = TOP + 10.0 + i as f64 * 22.0;
         let lx = LEFT + plot_w + 16.0;
@@ -207,7 +214,7 @@ pub fn render_svg(table: &Table) -> String {
         );
     }
     if table.cells.iter().any(|c| c.paper.is_some()) {
-        let ly = TOP + 10.0 + table.rows.len() as f64 * 22.0 + 8.0;
+        let ly = TOP + 10.0 + legend_rows as f64 * 22.0 + 8.0;
         let lx = LEFT + plot_w + 16.0;
         let _ = writeln!(
             s,
@@ -250,8 +257,8 @@ fn fit_title(title: &str) -> (Vec<String>, f64) {
         Some(byte) => vec![title[..byte].to_string(), title[byte + 1..].to_string()],
         None => vec![title.to_string()],
     };
-    let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(1) as f64;
-    let size = (room / (longest * GLYPH_EM)).clamp(TITLE_MIN_SIZE, TITLE_SIZE);
+    let widest_at_1px = lines.iter().map(|l| width_at(l, 1.0)).fold(0.0, f64::max);
+    let size = (room / widest_at_1px).clamp(TITLE_MIN_SIZE, TITLE_SIZE);
     (lines, size)
 }
 
