@@ -5,9 +5,13 @@ PyTorch computes in float64 on fixed random inputs, tensors are stored as float3
 channels-last N,T,H,W,C; convolution weights Cout,kT,kH,kW,Cin), case parameters go in the metadata as JSON.
 
   objectives.safetensors  SimCLR, MoCo, BYOL, SwAV over rho clips: loss and gradients w.r.t. the embeddings (and
-                          SwAV's prototypes), for rho in {1, 2, 3, 4} (rho = 1: two spatial crops, so 2 views) and
-                          both pair rules. The references are written as the official code computes them (loops
-                          over query clips), independently of vst's vectorised versions.
+                          SwAV's prototypes), for rho in {1, 2, 3, 4} (rho = 1: two spatial crops, so 2 views).
+                          The default (official) cases follow PySlowFast's structure, not vst's: contrastive.py's
+                          per-query MoCo/BYOL loss and per-pair SimCLR loss, each back-propagated by its own
+                          backward() call (SEQUENTIAL: True), SwAV's single loss with codes from clips 0 and 1.
+                          The other cases (`mean`, other pair rules) are vst's documented alternatives, written
+                          row by row in loops independent of vst's vectorised code; they check vst's rule, not
+                          the official one.
   optim.safetensors       two steps of SGD (plain and Nesterov) and of PySlowFast's LARS wrapper on conv, linear,
                           bias and batch-norm parameters; the PySlowFast learning-rate schedule at a few epochs.
   pyslowfast_slow_r50.safetensors
@@ -58,56 +62,98 @@ def partners(V, rule):
     """Ordered (query view, positive view) pairs."""
     if rule == "all_pairs":
         return [(q, p) for q in range(V) for p in range(V) if p != q]
+    if rule == "first_two":  # the official SwAV's crops_for_assign = [0, 1]
+        return [(q, p) for q in range(2) for p in range(V) if p != q]
     return [pair for k in range(V - 1) for pair in ((k, k + 1), (k + 1, k))]
 
 
-def simclr_all_pairs(z, N, V, T):
-    """Every ordered pair; for query a with positive b the denominator holds b and every row of other videos (the
-    official pos_mask / neg_mask formulation)."""
+# Each reference returns the list of SUB-LOSSES the official trainer back-propagates one by one
+# (contrastive_forward with SEQUENTIAL: True: one backward per query clip for MoCo/BYOL, per consecutive clip pair
+# for SimCLR; SwAV is not sequential: one loss). `reduce` turns them into what is differentiated: "sum" (the
+# official gradients, accumulated by separate backward() calls below) or "mean" (every (query, positive) row
+# weighted equally: the paper's wording, vst's `clip_loss: mean`).
+
+def simclr_rows(z, N, V, T, rule):
+    """Per-row SimCLR losses for every ordered pair of `rule`. Consecutive: each pair (k, k+1) is the official
+    two-clip NT-Xent (denominator: every other row of those two clips). All pairs: for query a with positive b the
+    denominator holds b and every row of other videos (the official pos_mask / neg_mask formulation)."""
     zn = F.normalize(z, dim=1)
     s = zn @ zn.T / T
-    terms = []
-    for q, p in partners(V, "all_pairs"):
+    rows = {}
+    for q, p in partners(V, rule):
         for i in range(N):
             a, b = i * V + q, i * V + p
-            neg = [c for c in range(N * V) if c // V != i]
+            if rule == "consecutive":
+                neg = [c for c in range(N * V) if c // V != i and c % V in (q, p)]
+            else:
+                neg = [c for c in range(N * V) if c // V != i]
             logits = torch.cat([s[a, b].reshape(1), s[a, neg]])
-            terms.append(torch.logsumexp(logits, 0) - s[a, b])
-    return torch.stack(terms).mean()
+            rows[(q, p, i)] = torch.logsumexp(logits, 0) - s[a, b]
+    return rows
 
 
-def simclr_consecutive(z, N, V, T):
-    """The official SimCLR loss on each consecutive clip pair (k, k+1), averaged over the pairs."""
+def simclr_official_pair(z, N, V, T, k):
+    """The official (non-distributed) SimCLR loss of clips k and k+1, written as contrastive.py computes it."""
     zn = F.normalize(z, dim=1)
-    total = 0.0
-    for k in range(V - 1):
-        q, q2 = zn[k::V], zn[k + 1::V]
-        out = torch.cat([q, q2], dim=0)
-        sim = torch.exp(out @ out.t() / T)
-        mask = (torch.ones_like(sim) - torch.eye(2 * N, dtype=D)).bool()
-        sim = sim.masked_select(mask).view(2 * N, -1)
-        pos = torch.exp(torch.sum(q * q2, dim=-1) / T)
-        pos = torch.cat([pos, pos], dim=0)
-        total = total + (-torch.log(pos / sim.sum(dim=-1))).mean()
-    return total / (V - 1)
+    q, q2 = zn[k::V], zn[k + 1::V]
+    out = torch.cat([q, q2], dim=0)
+    sim = torch.exp(out @ out.t() / T)
+    mask = (torch.ones_like(sim) - torch.eye(2 * N, dtype=D)).bool()
+    sim = sim.masked_select(mask).view(2 * N, -1)
+    pos = torch.exp(torch.sum(q * q2, dim=-1) / T)
+    pos = torch.cat([pos, pos], dim=0)
+    return (-torch.log(pos / sim.sum(dim=-1))).mean()
 
 
-def moco(q_raw, k_raw, queue, N, V, T, rule):
+def group(rows, N, V, rule, by):
+    """Sub-losses: the mean of the rows of each query (by="query") or each unordered pair (by="pair")."""
+    keys = {}
+    for q, p in partners(V, rule):
+        key = q if by == "query" else tuple(sorted((q, p)))
+        keys.setdefault(key, []).extend(rows[(q, p, i)] for i in range(N))
+    return [torch.stack(v).mean() for v in keys.values()]
+
+
+def moco_rows(q_raw, k_raw, queue, N, V, T, rule):
     q, k = F.normalize(q_raw, dim=1), F.normalize(k_raw, dim=1)
-    rows = []
+    rows = {}
     for a, b in partners(V, rule):
         qa, kb = q[a::V], k[b::V]
         pos = torch.einsum("nc,nc->n", qa, kb).unsqueeze(-1)
         neg = torch.einsum("nc,kc->nk", qa, queue)
-        rows.append(torch.cat([pos, neg], dim=1))
-    logits = torch.cat(rows, dim=0) / T
+        ce = F.cross_entropy(torch.cat([pos, neg], dim=1) / T, torch.zeros(N, dtype=torch.long), reduction="none")
+        for i in range(N):
+            rows[(a, b, i)] = ce[i]
+    return rows
+
+
+def moco_official_query(q_raw, k_raw, queue, N, V, T, a):
+    """The official per-query MoCo loss: the query clip a against every other clip's keys, logits stacked key by
+    key, one mean cross-entropy (contrastive.py, `self.type == "moco"` with keys given)."""
+    q, k = F.normalize(q_raw, dim=1), F.normalize(k_raw, dim=1)
+    qa = q[a::V]
+    queue_neg = torch.einsum("nc,kc->nk", qa, queue)
+    logits = torch.cat([torch.cat([torch.einsum("nc,nc->n", qa, k[b::V]).unsqueeze(-1), queue_neg], dim=1)
+                        for b in range(V) if b != a], dim=0) / T
     return F.cross_entropy(logits, torch.zeros(logits.shape[0], dtype=torch.long))
 
 
-def byol(p_raw, t_raw, N, V):
+def byol_rows(p_raw, t_raw, N, V):
     p, t = F.normalize(p_raw, dim=1), F.normalize(t_raw, dim=1)
-    terms = [2 - 2 * (p[a::V] * t[b::V]).sum(dim=1) for a, b in partners(V, "all_pairs")]
-    return torch.cat(terms).mean()
+    rows = {}
+    for a, b in partners(V, "all_pairs"):
+        cos = (p[a::V] * t[b::V]).sum(dim=1)
+        for i in range(N):
+            rows[(a, b, i)] = 2 - 2 * cos[i]
+    return rows
+
+
+def byol_official_query(p_raw, t_raw, N, V, a):
+    """The official per-query BYOL loss: mean over the other clips' targets of sim_loss = −mean(cos)/T, T = 0.5;
+    plus 2, so that the value is vst's 2 − 2·cos (a constant: the gradient is the official one)."""
+    p, t = F.normalize(p_raw, dim=1), F.normalize(t_raw, dim=1)
+    others = [b for b in range(V) if b != a]
+    return 2 + sum(-(p[a::V] * t[b::V]).sum(dim=1).mean() / 0.5 for b in others) / len(others)
 
 
 def sinkhorn(Q, iters):
@@ -126,6 +172,10 @@ def sinkhorn(Q, iters):
 
 
 def swav(z_raw, prototypes, N, V, T, eps, iters, rule, queue=None):
+    """One loss (the official SwAV is not sequential): for each code clip j, the mean over its predicting clips of
+    the cross-entropy between j's Sinkhorn codes and the prediction's softmax; then the mean over code clips (with
+    `first_two`, the official crops_for_assign = [0, 1]). Every rule here gives each code clip the same number of
+    predictors except `consecutive`, whose mean is taken over all (code, predictor) pairs."""
     z = F.normalize(z_raw, dim=1)
     out = z @ prototypes.t()
     terms = []
@@ -135,72 +185,99 @@ def swav(z_raw, prototypes, N, V, T, eps, iters, rule, queue=None):
             if queue is not None:
                 o = torch.cat([queue @ prototypes.detach().t(), o])
             codes = sinkhorn(torch.exp(o / eps), iters)[-N:]
-        log_p = F.log_softmax(out[p::V] / T, dim=1)
+        log_p = torch.log(torch.softmax(out[p::V] / T, dim=1))
         terms.append(-torch.mean(torch.sum(codes * log_p, dim=1)))
     return torch.stack(terms).mean()
 
 
+def backward_sum(sub_losses, xs):
+    """The official structure: one backward() per sub-loss, gradients accumulating. Returns (Σ losses, grads)."""
+    for x in xs:
+        x.grad = None
+    for loss in sub_losses:
+        loss.backward(retain_graph=True)
+    return torch.stack([l.detach() for l in sub_losses]).sum(), [x.grad.clone() for x in xs]
+
+
+def backward_mean(rows, xs):
+    loss = torch.stack(list(rows.values())).mean()
+    return loss.detach(), list(torch.autograd.grad(loss, xs))
+
+
 def objective_fixtures():
+    torch.manual_seed(4321)  # each fixture file its own stream: adding a case to one leaves the others as they were
     N, Dim, K, P, L = 4, 8, 12, 6, 8
     T, eps, iters = 0.1, 0.05, 3
     tensors, meta = {}, {}
 
-    def grads(loss, xs):
-        return torch.autograd.grad(loss, xs)
+    def put(name, case, loss, inputs, grads):
+        tensors.update({f"{name}.{k}": v.detach() for k, v in inputs.items()})
+        tensors[f"{name}.loss"] = loss.reshape(1)
+        tensors.update({f"{name}.d{k}": g for k, g in grads.items()})
+        meta[name] = case
 
     for rho in (1, 2, 3, 4):
         V = max(rho, 2)
-        rules = ["all_pairs"] + (["consecutive"] if V >= 3 else [])
-        for rule in rules:
-            base = dict(rho=rho, videos=N, views=V, rule=rule, temperature=T)
-            # SimCLR
-            name = f"simclr_rho{rho}_{rule}"
+        base = dict(rho=rho, videos=N, views=V, temperature=T)
+        # SimCLR: official = consecutive pairs, one backward per pair (written as contrastive.py computes it);
+        # the mean over all ordered pairs and the sum over all pairs as the other settings.
+        for rule, reduce in [("consecutive", "sum"), ("all_pairs", "mean")] + \
+                            ([("all_pairs", "sum"), ("consecutive", "mean")] if V >= 3 else []):
+            name = f"simclr_rho{rho}_{rule}_{reduce}"
             z = torch.randn(N * V, Dim, dtype=D, requires_grad=True)
-            loss = (simclr_all_pairs if rule == "all_pairs" else simclr_consecutive)(z, N, V, T)
-            (dz,) = grads(loss, [z])
-            tensors.update({f"{name}.z": z, f"{name}.loss": loss.reshape(1), f"{name}.dz": dz})
-            meta[name] = dict(base, kind="simclr")
-            # MoCo
-            name = f"moco_rho{rho}_{rule}"
+            if rule == "consecutive" and reduce == "sum":
+                loss, (dz,) = backward_sum([simclr_official_pair(z, N, V, T, k) for k in range(V - 1)], [z])
+            elif reduce == "sum":
+                loss, (dz,) = backward_sum(group(simclr_rows(z, N, V, T, rule), N, V, rule, "pair"), [z])
+            else:
+                loss, (dz,) = backward_mean(simclr_rows(z, N, V, T, rule), [z])
+            put(name, dict(base, kind="simclr", rule=rule, reduction=reduce), loss, {"z": z}, {"z": dz})
+        # MoCo: official = every other clip's key, one backward per query clip.
+        for rule, reduce in [("all_pairs", "sum"), ("all_pairs", "mean")] + \
+                            ([("consecutive", "sum")] if V >= 3 else []):
+            name = f"moco_rho{rho}_{rule}_{reduce}"
             q = torch.randn(N * V, Dim, dtype=D, requires_grad=True)
             k = torch.randn(N * V, Dim, dtype=D)
             stdv = 1.0 / math.sqrt(Dim / 3)
             queue = torch.rand(K, Dim, dtype=D) * 2 * stdv - stdv
-            loss = moco(q, k, queue, N, V, T, rule)
-            (dq,) = grads(loss, [q])
-            tensors.update({f"{name}.q": q, f"{name}.keys": k, f"{name}.queue": queue,
-                            f"{name}.loss": loss.reshape(1), f"{name}.dq": dq})
-            meta[name] = dict(base, kind="moco")
-            # SwAV
+            if rule == "all_pairs" and reduce == "sum":
+                loss, (dq,) = backward_sum([moco_official_query(q, k, queue, N, V, T, a) for a in range(V)], [q])
+            elif reduce == "sum":
+                loss, (dq,) = backward_sum(group(moco_rows(q, k, queue, N, V, T, rule), N, V, rule, "query"), [q])
+            else:
+                loss, (dq,) = backward_mean(moco_rows(q, k, queue, N, V, T, rule), [q])
+            put(name, dict(base, kind="moco", rule=rule, reduction=reduce), loss,
+                {"q": q, "keys": k, "queue": queue}, {"q": dq})
+        # BYOL: official = one backward per query clip against every other clip's target.
+        for reduce in ("sum", "mean"):
+            name = f"byol_rho{rho}_all_pairs_{reduce}"
+            p = torch.randn(N * V, Dim, dtype=D, requires_grad=True)
+            t = torch.randn(N * V, Dim, dtype=D)
+            if reduce == "sum":
+                loss, (dp,) = backward_sum([byol_official_query(p, t, N, V, a) for a in range(V)], [p])
+            else:
+                loss, (dp,) = backward_mean(byol_rows(p, t, N, V), [p])
+            put(name, dict(rho=rho, videos=N, views=V, rule="all_pairs", reduction=reduce, kind="byol"), loss,
+                {"predictions": p, "targets": t}, {"predictions": dp})
+        # SwAV: official = codes of clips 0 and 1 predicted by every other clip, one loss.
+        for rule in ["first_two", "all_pairs"] + (["consecutive"] if V >= 3 else []):
             name = f"swav_rho{rho}_{rule}"
             z = torch.randn(N * V, Dim, dtype=D, requires_grad=True)
             protos = F.normalize(torch.randn(P, Dim, dtype=D), dim=1).requires_grad_(True)
             loss = swav(z, protos, N, V, T, eps, iters, rule)
-            dz, dp = grads(loss, [z, protos])
-            tensors.update({f"{name}.z": z, f"{name}.prototypes": protos, f"{name}.loss": loss.reshape(1),
-                            f"{name}.dz": dz, f"{name}.dprototypes": dp})
-            meta[name] = dict(base, kind="swav", epsilon=eps, iterations=iters)
-        # BYOL (every pair: the official sequential mode)
-        name = f"byol_rho{rho}_all_pairs"
-        p = torch.randn(N * V, Dim, dtype=D, requires_grad=True)
-        t = torch.randn(N * V, Dim, dtype=D)
-        loss = byol(p, t, N, V)
-        (dp,) = grads(loss, [p])
-        tensors.update({f"{name}.predictions": p, f"{name}.targets": t, f"{name}.loss": loss.reshape(1),
-                        f"{name}.dpredictions": dp})
-        meta[name] = dict(rho=rho, videos=N, views=V, rule="all_pairs", kind="byol")
+            loss, (dz, dp) = backward_sum([loss], [z, protos])
+            put(name, dict(base, kind="swav", rule=rule, epsilon=eps, iterations=iters), loss,
+                {"z": z, "prototypes": protos}, {"z": dz, "prototypes": dp})
 
     # SwAV with a queue of past (normalised) embeddings prepended to every Sinkhorn input.
     name, V = "swav_rho2_all_pairs_queue", 2
     z = torch.randn(N * V, Dim, dtype=D, requires_grad=True)
     protos = F.normalize(torch.randn(P, Dim, dtype=D), dim=1).requires_grad_(True)
     queue = F.normalize(torch.randn(L, Dim, dtype=D), dim=1)
-    loss = swav(z, protos, N, V, T, eps, iters, "all_pairs", queue)
-    dz, dp = torch.autograd.grad(loss, [z, protos])
-    tensors.update({f"{name}.z": z, f"{name}.prototypes": protos, f"{name}.queue": queue,
-                    f"{name}.loss": loss.reshape(1), f"{name}.dz": dz, f"{name}.dprototypes": dp})
-    meta[name] = dict(rho=2, videos=N, views=V, rule="all_pairs", temperature=T, kind="swav", epsilon=eps,
-                      iterations=iters)
+    loss, (dz, dp) = backward_sum([swav(z, protos, N, V, T, eps, iters, "all_pairs", queue)], [z, protos])
+    put(name, dict(rho=2, videos=N, views=V, rule="all_pairs", temperature=T, kind="swav", epsilon=eps,
+                   iterations=iters), loss, {"z": z, "prototypes": protos, "queue": queue},
+        {"z": dz, "prototypes": dp})
 
     # Sinkhorn alone (codes of a batch).
     scores = F.normalize(torch.randn(10, Dim, dtype=D), dim=1) @ F.normalize(torch.randn(P, Dim, dtype=D), dim=1).t()
@@ -237,6 +314,7 @@ def lars_step(sgd, trust, eps=1e-8):
 
 
 def optim_fixtures():
+    torch.manual_seed(4322)  # each fixture file its own stream: adding a case to one leaves the others as they were
     shapes = {"conv.weight": (4, 3, 1, 3, 3), "fc.weight": (5, 6), "fc.bias": (5,), "fc2.weight": (3, 5),
               "bn.weight": (4,), "bn.bias": (4,)}
     roles = {"conv.weight": "weight", "fc.weight": "weight", "fc.bias": "bias", "fc2.weight": "weight",
@@ -250,6 +328,8 @@ def optim_fixtures():
         "sgd_nesterov": dict(kind="sgd", momentum=0.9, weight_decay=1e-3, nesterov=True, lrs=[0.5, 0.3]),
         "lars": dict(kind="lars", momentum=0.9, weight_decay=1e-3, trust=0.001, lrs=[4.8, 3.0]),
         "lars_trust02": dict(kind="lars", momentum=0.9, weight_decay=1e-6, trust=0.02, lrs=[0.6, 0.4]),
+        "lars_nesterov": dict(kind="lars", momentum=0.9, weight_decay=1e-6, trust=0.02, nesterov=True,
+                              lrs=[0.6, 0.4]),
     }
     layout = lambda n, t: w_cl(t) if t.dim() == 5 else t
     tensors = {}
@@ -426,6 +506,7 @@ def init_like_pyslowfast_but_varied(model):
 
 
 def pyslowfast_checkpoint_fixture():
+    torch.manual_seed(4323)  # each fixture file its own stream: adding a case to one leaves the others as they were
     width, head = 1 / 32, (8, 16, 3, True)  # head: out, hidden, layers, BN (MoCo's official head has no BN)
     model = ContrastiveModel(width, head, queue_len=16).to(D)
     init_like_pyslowfast_but_varied(model)

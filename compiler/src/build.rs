@@ -249,10 +249,18 @@ fn anneal(word: &str) -> Anneal {
 }
 
 fn pairs(word: &str) -> PairRule {
-    if word == "consecutive" {
-        PairRule::Consecutive
+    match word {
+        "consecutive" => PairRule::Consecutive,
+        "first_two" => PairRule::FirstTwo,
+        _ => PairRule::AllPairs,
+    }
+}
+
+fn clip_loss(word: &str) -> ClipLoss {
+    if word == "mean" {
+        ClipLoss::Mean
     } else {
-        PairRule::AllPairs
+        ClipLoss::Sum
     }
 }
 
@@ -544,11 +552,13 @@ impl CellBuilder<'_> {
                 momentum: momentum(&view, "moco"),
                 shuffle_bn: view.bool("moco.shuffle_bn"),
                 pairs: pairs(view.word("moco.pairs")),
+                clip_loss: clip_loss(view.word("moco.clip_loss")),
             }),
             "simclr" => ObjectiveSpec::SimClr(SimClrSpec {
                 temperature: view.float("simclr.temperature"),
                 head: mlp(view.call("simclr.head")),
                 pairs: pairs(view.word("simclr.pairs")),
+                clip_loss: clip_loss(view.word("simclr.clip_loss")),
             }),
             "swav" => ObjectiveSpec::Swav(SwavSpec {
                 temperature: view.float("swav.temperature"),
@@ -564,6 +574,7 @@ impl CellBuilder<'_> {
                 head: mlp(view.call("byol.head")),
                 predictor: mlp(view.call("byol.predictor")),
                 momentum: momentum(&view, "byol"),
+                clip_loss: clip_loss(view.word("byol.clip_loss")),
             }),
         };
 
@@ -592,13 +603,14 @@ impl CellBuilder<'_> {
             Some("sgd") => OptimizerSpec::Sgd {
                 momentum: opt_float("momentum", 0.9),
                 weight_decay,
-                nesterov: opt_bool("nesterov", false),
+                nesterov: opt_bool("nesterov", true),
             },
             _ => OptimizerSpec::Lars {
                 momentum: opt_float("momentum", 0.9),
                 weight_decay,
                 trust: opt_float("trust", 0.001),
                 exclude_bn_bias: opt_bool("exclude_bn_bias", true),
+                nesterov: opt_bool("nesterov", true),
             },
         };
         let warmup_epochs = view.float("schedule.warmup");

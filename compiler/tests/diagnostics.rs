@@ -370,7 +370,7 @@ case!(
 );
 case!(
     scaling_rule_never_read,
-    "use \"base.vst\"\n\npretrain {\n  schedule {\n    lr: 0.1\n    lr_scaling: sqrt\n  }\n}\n"
+    "use \"base.vst\"\n\npretrain {\n  schedule {\n    lr: 0.1\n    warmup_start: 0\n    lr_scaling: sqrt\n  }\n}\n"
 );
 case!(
     span_with_one_clip,

@@ -207,8 +207,42 @@ fn the_paper_recipe_resolves_as_the_paper_trains() {
             byol.schedule.warmup_epochs,
             byol.schedule.epochs
         ),
-        (4.8, 35.0, 200)
+        // The released ρ = 4 configurations double the ρ = 2 base LR (recipes/table2.vst).
+        (9.6, 35.0, 200)
     );
+    assert_eq!(pretrain("byol", "2").schedule.lr, 4.8);
+    // The official optimiser and warm-up: Nesterov everywhere, warm-up from 0.001 × 8 machines at 512 videos.
+    assert!(matches!(
+        byol.schedule.optimizer,
+        vst_spec::OptimizerSpec::Lars { nesterov: true, .. }
+    ));
+    assert!(matches!(
+        moco.schedule.optimizer,
+        vst_spec::OptimizerSpec::Sgd { nesterov: true, .. }
+    ));
+    assert_eq!(byol.schedule.warmup_start_lr, 0.008);
+    // The official loss over ρ clips for every objective.
+    let vst_spec::ObjectiveSpec::Byol(b) = &byol.objective else {
+        panic!("byol")
+    };
+    assert_eq!(b.clip_loss, vst_spec::ClipLoss::Sum);
+    assert_eq!(
+        (m.pairs, m.clip_loss),
+        (vst_spec::PairRule::AllPairs, vst_spec::ClipLoss::Sum)
+    );
+    let vst_spec::ObjectiveSpec::SimClr(c) = &pretrain("simclr", "4").objective else {
+        panic!("simclr")
+    };
+    assert_eq!(
+        (c.pairs, c.clip_loss),
+        (vst_spec::PairRule::Consecutive, vst_spec::ClipLoss::Sum)
+    );
+    let vst_spec::ObjectiveSpec::Swav(w) = &pretrain("swav", "4").objective else {
+        panic!("swav")
+    };
+    assert_eq!(w.pairs, vst_spec::PairRule::FirstTwo);
+    // The study's baseline augmentation: colour strength 0.5, scale jitter + a plain 224 crop.
+    assert_eq!(byol.augment.spatial.resized_crop, None);
     assert_eq!(byol.clips.count, 4);
     assert_eq!(
         byol.backbone,
@@ -248,7 +282,7 @@ fn a_per_cell_override_changes_only_the_ids_downstream_of_it() {
         std::fs::read_to_string(workspace().join("recipes/table2.vst")).expect("readable");
     let edited = original.replace(
         "  clips: [1, 2, 3, 4]\n",
-        "  clips: [1, 2, 3, 4]\n\n  when(objective: byol, clips: 4) {\n    schedule.lr: 1.2 per 64\n  }\n",
+        "  clips: [1, 2, 3, 4]\n\n  when(objective: byol, clips: 3) {\n    schedule.lr: 1.2 per 64\n  }\n",
     );
     assert_ne!(original, edited);
     let before = compile_shipped("recipes/table2.vst");
@@ -269,8 +303,8 @@ fn a_per_cell_override_changes_only_the_ids_downstream_of_it() {
     assert_eq!(
         changed,
         vec![
-            "pretrain[objective=byol,clips=4]",
-            "linear[objective=byol,clips=4]",
+            "pretrain[objective=byol,clips=3]",
+            "linear[objective=byol,clips=3]",
             "report[Table 2: number of temporal clips ρ (K400 linear top-1)]"
         ]
     );

@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::time::Instant;
 use vst_engine::{Device, Tensor};
 use vst_spec::{
-    Anneal, BackboneSpec, ByolSpec, Decay, LrRule, MlpSpec, MomentumSpec, ObjectiveSpec,
+    Anneal, BackboneSpec, ByolSpec, ClipLoss, Decay, LrRule, MlpSpec, MomentumSpec, ObjectiveSpec,
     OptimizerSpec, Scaling, ScheduleSpec,
 };
 
@@ -48,6 +48,7 @@ fn paper_byol() -> ObjectiveSpec {
             base: 0.996,
             anneal: Anneal::Cosine,
         },
+        clip_loss: ClipLoss::Sum,
     })
 }
 
@@ -71,6 +72,7 @@ pub fn byol_rho2_step(bench: &StepBench, device: &Device) -> Result<StepTiming> 
             weight_decay: 1e-6,
             trust: 0.001,
             exclude_bn_bias: true,
+            nesterov: true,
         },
         lr: 4.8 * f64::from(bench.batch) / 512.0,
         lr_rule,

@@ -7,8 +7,8 @@ use rand_chacha::ChaCha8Rng;
 use vst_engine::{Device, Tensor};
 use vst_runtime::train::{Learner, StepStats, TrainError};
 use vst_spec::{
-    Anneal, BackboneSpec, ByolSpec, Decay, LrRule, MlpSpec, MocoSpec, MomentumSpec, ObjectiveSpec,
-    OptimizerSpec, PairRule, Scaling, ScheduleSpec, SimClrSpec, SwavSpec,
+    Anneal, BackboneSpec, ByolSpec, ClipLoss, Decay, LrRule, MlpSpec, MocoSpec, MomentumSpec,
+    ObjectiveSpec, OptimizerSpec, PairRule, Scaling, ScheduleSpec, SimClrSpec, SwavSpec,
 };
 
 const FRAMES: usize = 4;
@@ -48,6 +48,7 @@ fn objective(kind: &str) -> ObjectiveSpec {
             temperature: 0.1,
             head: head(true),
             pairs: PairRule::AllPairs,
+            clip_loss: ClipLoss::Sum,
         }),
         "moco" => ObjectiveSpec::Moco(MocoSpec {
             temperature: 0.1,
@@ -56,11 +57,13 @@ fn objective(kind: &str) -> ObjectiveSpec {
             momentum: momentum(0.9),
             shuffle_bn: true,
             pairs: PairRule::AllPairs,
+            clip_loss: ClipLoss::Sum,
         }),
         "byol" => ObjectiveSpec::Byol(ByolSpec {
             head: head(true),
             predictor: head(true),
             momentum: momentum(0.99),
+            clip_loss: ClipLoss::Sum,
         }),
         "swav" => ObjectiveSpec::Swav(SwavSpec {
             temperature: 0.1,
@@ -278,6 +281,7 @@ fn byol_learns_without_collapse_under_lars() {
         weight_decay: 1e-6,
         trust: 0.02,
         exclude_bn_bias: true,
+        nesterov: true,
     };
     let stats = train("byol", lars, 2.0, 2, 25, 5, POOL);
     check_learns("byol", &stats);

@@ -10,8 +10,8 @@ use vst_runtime::model::{BnUpdates, MlpHead, Mode, ModelSummary, ParamRoles, Slo
 use vst_runtime::train::Learner;
 use vst_runtime::train::checkpoint::read_checkpoint;
 use vst_spec::{
-    BackboneSpec, Decay, LrRule, MlpSpec, MocoSpec, MomentumSpec, ObjectiveSpec, OptimizerSpec,
-    PairRule, Scaling, ScheduleSpec, SimClrSpec,
+    BackboneSpec, ClipLoss, Decay, LrRule, MlpSpec, MocoSpec, MomentumSpec, ObjectiveSpec,
+    OptimizerSpec, PairRule, Scaling, ScheduleSpec, SimClrSpec,
 };
 
 fn slow_r50() -> BackboneSpec {
@@ -50,6 +50,7 @@ fn slow_r50_8x8_at_224_is_41_9_gflops_per_clip() {
             base: 0.996,
             anneal: vst_spec::Anneal::Cosine,
         },
+        clip_loss: ClipLoss::Sum,
     });
     let with_heads = summary.with_objective(&byol).unwrap();
     let projector = 2048 * 4096 + 2 * 4096 + 4096 * 256 + 256;
@@ -224,6 +225,7 @@ fn learner_loads_converted_pyslowfast_weights_and_round_trips_them() {
         temperature: 0.1,
         head,
         pairs: PairRule::AllPairs,
+        clip_loss: ClipLoss::Sum,
     });
     let dev = Device::cpu();
     let mut learner =
@@ -287,6 +289,7 @@ fn moco_learner_rejects_weights_of_another_shape() {
         },
         shuffle_bn: true,
         pairs: PairRule::AllPairs,
+        clip_loss: ClipLoss::Sum,
     });
     let mut learner = Learner::new(
         &backbone,

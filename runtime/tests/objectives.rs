@@ -1,6 +1,7 @@
-//! The four objectives against PyTorch references written as the official code computes them (loops over query
-//! clips): loss and gradients with respect to the embeddings (and SwAV's prototypes), for ρ ∈ {1, 2, 3, 4} and
-//! both pair rules.
+//! The four objectives against PyTorch references (scripts/make_model_fixtures.py): loss and gradients with
+//! respect to the embeddings (and SwAV's prototypes), for ρ ∈ {1, 2, 3, 4}. The default settings' references
+//! follow the official code's structure (one backward per query clip or clip pair, gradients accumulating; SwAV's
+//! single loss); the other pair rules and `clip_loss: mean` are checked against row-by-row loops.
 
 mod common;
 
@@ -10,13 +11,22 @@ use vst_runtime::objective::byol::byol_loss;
 use vst_runtime::objective::moco::moco_loss;
 use vst_runtime::objective::simclr::simclr_loss;
 use vst_runtime::objective::swav::{SwavLoss, sinkhorn, swav_loss};
-use vst_runtime::objective::{ClipLayout, PairRule};
+use vst_runtime::objective::{ClipLayout, ClipLoss, PairRule};
 
 fn rule(case: &serde_json::Value) -> PairRule {
     match case["rule"].as_str().unwrap() {
         "all_pairs" => PairRule::AllPairs,
         "consecutive" => PairRule::Consecutive,
+        "first_two" => PairRule::FirstTwo,
         other => panic!("unknown rule {other}"),
+    }
+}
+
+fn reduction(case: &serde_json::Value) -> ClipLoss {
+    match case["reduction"].as_str().unwrap() {
+        "sum" => ClipLoss::Sum,
+        "mean" => ClipLoss::Mean,
+        other => panic!("unknown reduction {other}"),
     }
 }
 
@@ -55,7 +65,8 @@ fn scalar_close(what: &str, got: &Tensor, want: &Tensor) {
 fn simclr_matches_pytorch_for_every_rho_and_pair_rule() {
     let fx = Fixture::load("objectives.safetensors");
     let list = cases(&fx, "simclr");
-    assert_eq!(list.len(), 6);
+    // ρ = 1, 2: the official rule and the mean; ρ = 3, 4: also all pairs summed and consecutive averaged.
+    assert_eq!(list.len(), 12);
     for (name, case) in list {
         let mut g = Graph::new();
         let z = g.leaf(fx.get(&format!("{name}.z")));
@@ -65,6 +76,7 @@ fn simclr_matches_pytorch_for_every_rho_and_pair_rule() {
             &layout(&case),
             f(&case, "temperature"),
             rule(&case),
+            reduction(&case),
         )
         .unwrap();
         scalar_close(&name, loss.value(), &fx.get(&format!("{name}.loss")));
@@ -81,7 +93,9 @@ fn simclr_matches_pytorch_for_every_rho_and_pair_rule() {
 #[test]
 fn moco_matches_pytorch_for_every_rho_and_pair_rule() {
     let fx = Fixture::load("objectives.safetensors");
-    for (name, case) in cases(&fx, "moco") {
+    let list = cases(&fx, "moco");
+    assert_eq!(list.len(), 10);
+    for (name, case) in list {
         let mut g = Graph::new();
         let q = g.leaf(fx.get(&format!("{name}.q")));
         let loss = moco_loss(
@@ -92,6 +106,7 @@ fn moco_matches_pytorch_for_every_rho_and_pair_rule() {
             &layout(&case),
             f(&case, "temperature"),
             rule(&case),
+            reduction(&case),
         )
         .unwrap();
         scalar_close(&name, loss.value(), &fx.get(&format!("{name}.loss")));
@@ -109,7 +124,7 @@ fn moco_matches_pytorch_for_every_rho_and_pair_rule() {
 fn byol_matches_pytorch_for_every_rho() {
     let fx = Fixture::load("objectives.safetensors");
     let list = cases(&fx, "byol");
-    assert_eq!(list.len(), 4);
+    assert_eq!(list.len(), 8);
     for (name, case) in list {
         let mut g = Graph::new();
         let p = g.leaf(fx.get(&format!("{name}.predictions")));
@@ -118,6 +133,7 @@ fn byol_matches_pytorch_for_every_rho() {
             &p,
             &fx.get(&format!("{name}.targets")),
             &layout(&case),
+            reduction(&case),
         )
         .unwrap();
         scalar_close(&name, loss.value(), &fx.get(&format!("{name}.loss")));
@@ -135,7 +151,7 @@ fn byol_matches_pytorch_for_every_rho() {
 fn swav_matches_pytorch_for_every_rho_pair_rule_and_queue() {
     let fx = Fixture::load("objectives.safetensors");
     let list = cases(&fx, "swav");
-    assert_eq!(list.len(), 7);
+    assert_eq!(list.len(), 11);
     for (name, case) in list {
         let settings = SwavLoss {
             temperature: f(&case, "temperature"),
@@ -186,12 +202,27 @@ fn rho_1_and_rho_2_layouts_are_the_same_two_view_loss() {
     // ρ = 1 (two spatial crops) and ρ = 2 (two clips) are both two views per video; with two views the two pair
     // rules coincide, so SimCLR gives the same value under either rule.
     let fx = Fixture::load("objectives.safetensors");
-    for name in ["simclr_rho1_all_pairs", "simclr_rho2_all_pairs"] {
+    for name in ["simclr_rho1_all_pairs_mean", "simclr_rho2_all_pairs_mean"] {
         let z = fx.get(&format!("{name}.z"));
         let l = ClipLayout::new(4, 2).unwrap();
         let mut g = Graph::no_grad();
-        let a = simclr_loss(&mut g, &z.clone().into(), &l, 0.1, PairRule::AllPairs).unwrap();
-        let b = simclr_loss(&mut g, &z.into(), &l, 0.1, PairRule::Consecutive).unwrap();
+        let a = simclr_loss(
+            &mut g,
+            &z.clone().into(),
+            &l,
+            0.1,
+            PairRule::AllPairs,
+            ClipLoss::Mean,
+        );
+        let b = simclr_loss(
+            &mut g,
+            &z.into(),
+            &l,
+            0.1,
+            PairRule::Consecutive,
+            ClipLoss::Sum,
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!(
             a.value().to_scalar().unwrap(),
             b.value().to_scalar().unwrap()
@@ -202,9 +233,17 @@ fn rho_1_and_rho_2_layouts_are_the_same_two_view_loss() {
 #[test]
 fn losses_reject_batches_that_do_not_fit_the_layout() {
     let fx = Fixture::load("objectives.safetensors");
-    let z = fx.get("simclr_rho3_all_pairs.z"); // 12 rows
+    let z = fx.get("simclr_rho3_all_pairs_mean.z"); // 12 rows
     let wrong = ClipLayout::new(5, 2).unwrap();
     let mut g = Graph::new();
-    let err = simclr_loss(&mut g, &z.into(), &wrong, 0.1, PairRule::AllPairs).unwrap_err();
+    let err = simclr_loss(
+        &mut g,
+        &z.into(),
+        &wrong,
+        0.1,
+        PairRule::AllPairs,
+        ClipLoss::Sum,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("5 videos × 2 views"), "{err}");
 }

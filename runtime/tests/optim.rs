@@ -34,6 +34,7 @@ fn spec(case: &serde_json::Value) -> OptimizerSpec {
             weight_decay,
             trust: case["trust"].as_f64().unwrap(),
             exclude_bn_bias: true,
+            nesterov: case["nesterov"].as_bool().unwrap_or(false),
         },
         other => panic!("unknown optimiser {other}"),
     }
@@ -53,7 +54,7 @@ fn two_steps_of_sgd_and_lars_match_pytorch() {
         roles.set(n, role(r.as_str().unwrap()));
     }
     let cases = fx.cases["cases"].as_object().unwrap();
-    assert_eq!(cases.len(), 4);
+    assert_eq!(cases.len(), 5);
     for (case_name, case) in cases {
         let mut store = ParamStore::new();
         for n in &names {
@@ -136,6 +137,7 @@ fn rejects_bad_optimiser_settings() {
         weight_decay: 0.0,
         trust: 0.0,
         exclude_bn_bias: true,
+        nesterov: true,
     };
     assert!(
         Optimizer::new(&bad)

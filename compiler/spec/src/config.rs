@@ -217,16 +217,35 @@ impl ObjectiveSpec {
     }
 }
 
-/// Which (query, positive) clip pairs of one video enter a contrastive loss.
+/// Which (query, positive) clip pairs of one video enter a contrastive loss. Clips are in temporal order (the
+/// sampler sorts their start times, as the official decoder does), so "consecutive" means neighbours in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PairRule {
-    /// The paper's rule: each clip in turn is the query, the other ρ − 1 clips are its positives, the loss is
-    /// averaged over the ρ sub-losses.
+    /// Each clip in turn is the query; the other ρ − 1 clips are its positives (the official MoCo and BYOL).
     #[default]
     AllPairs,
-    /// The official code's SimCLR: only consecutive pairs (i, i + 1) enter the loss.
+    /// Only neighbouring clips (k, k + 1) and (k + 1, k) (the official SimCLR, one loss per pair).
     Consecutive,
+    /// Only clips 0 and 1 are queries (SwAV: code clips); every other clip is their positive (the official SwAV's
+    /// `crops_for_assign = [0, 1]`).
+    FirstTwo,
+}
+
+/// How the sub-losses over ρ clips combine into the loss that is differentiated. The official trainer
+/// (PySlowFast's `contrastive_forward` with `SEQUENTIAL: True`) back-propagates once per query clip (MoCo, BYOL)
+/// or per clip pair (SimCLR), so its gradient is the *sum* of the sub-losses, each a mean over its rows; the paper's
+/// text describes their average. Under SGD the two differ by a factor that grows with ρ in the effective
+/// learning rate (under LARS only for the parameters LARS does not rescale: batch norm and biases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipLoss {
+    /// The sum over sub-losses (queries for MoCo/BYOL, clip pairs for SimCLR), each the mean over its rows: the
+    /// official code's gradients.
+    #[default]
+    Sum,
+    /// The mean over every (query, positive) row: the paper's "average over the ρ sub-losses".
+    Mean,
 }
 
 /// Momentum of a target/key encoder: `m = 1 − (1 − base)(cos(πk/K) + 1)/2` when `anneal` is cosine.
@@ -250,6 +269,8 @@ pub struct SimClrSpec {
     pub temperature: f64,
     pub head: MlpSpec,
     pub pairs: PairRule,
+    /// Sum over clip pairs (official) or mean.
+    pub clip_loss: ClipLoss,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -262,6 +283,8 @@ pub struct MocoSpec {
     /// Shuffle BN across replicas for the key encoder (a no-op with one replica; see the runtime docs).
     pub shuffle_bn: bool,
     pub pairs: PairRule,
+    /// Sum over query clips (official) or mean.
+    pub clip_loss: ClipLoss,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -269,6 +292,8 @@ pub struct ByolSpec {
     pub head: MlpSpec,
     pub predictor: MlpSpec,
     pub momentum: MomentumSpec,
+    /// Sum over query clips (official) or mean.
+    pub clip_loss: ClipLoss,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -282,9 +307,9 @@ pub struct SwavSpec {
     pub freeze_prototypes_epochs: f64,
     /// Optional queue of past embeddings used when computing codes (0 = none).
     pub queue: u32,
-    /// Which (code view, predicting view) pairs enter the loss: every ordered pair (the paper's rule) or only
-    /// consecutive clips, as the official code's SwAV does.
-    #[serde(default)]
+    /// Which (code clip, predicting clip) pairs enter the loss: codes from clips 0 and 1 predicted by every other
+    /// clip (the official SwAV), every ordered pair, or neighbouring clips. The loss is their mean (the official
+    /// SwAV is not sequential: one loss, averaged over predicting clips and code clips).
     pub pairs: PairRule,
 }
 
@@ -338,6 +363,8 @@ pub enum OptimizerSpec {
         weight_decay: f64,
         trust: f64,
         exclude_bn_bias: bool,
+        /// Nesterov momentum in the SGD that LARS wraps (on in every official configuration).
+        nesterov: bool,
     },
 }
 

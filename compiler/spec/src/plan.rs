@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// Bumped whenever a change to the runtime changes what a job computes from the same configuration, so that job
 /// hashes (and therefore cached results under `runs/<hash>/`) from older code are not reused.
-pub const RESULTS_VERSION: u32 = 2;
+pub const RESULTS_VERSION: u32 = 3;
 
 /// A job's identity: hex of a content hash over its resolved configuration, its inputs' ids and
 /// [`RESULTS_VERSION`].

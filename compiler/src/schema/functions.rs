@@ -135,7 +135,12 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
             doc: "SGD with momentum",
             params: vec![
                 p("momentum", Ty::unit_interval_open_top(), "0.9", "momentum"),
-                p("nesterov", Ty::Bool, "false", "Nesterov momentum"),
+                p(
+                    "nesterov",
+                    Ty::Bool,
+                    "true",
+                    "Nesterov momentum (on in every official configuration)",
+                ),
             ],
         },
         Function {
@@ -150,6 +155,12 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
                     Ty::Bool,
                     "true",
                     "leave BN parameters and biases out of the adaptation and decay",
+                ),
+                p(
+                    "nesterov",
+                    Ty::Bool,
+                    "true",
+                    "Nesterov momentum in the wrapped SGD (on in every official configuration)",
                 ),
             ],
         },

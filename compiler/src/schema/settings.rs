@@ -188,7 +188,8 @@ static PRETRAIN: LazyLock<Vec<Setting>> = LazyLock::new(|| {
         max_open: false,
     };
     let anneal = Ty::Word(&["cosine", "none"]);
-    let pairs = Ty::Word(&["all", "consecutive"]);
+    let pairs = Ty::Word(&["all", "consecutive", "first_two"]);
+    let clip_loss = Ty::Word(&["sum", "mean"]);
     vec![
         required(
             "data",
@@ -331,8 +332,8 @@ static PRETRAIN: LazyLock<Vec<Setting>> = LazyLock::new(|| {
         s(
             "schedule.warmup_start",
             Ty::Lr { zero: true },
-            "0.001",
-            "learning rate at the start of the warm-up",
+            "0.008 per 512",
+            "learning rate at the start of the warm-up (the official 0.001 per machine × 8 machines at 512 videos)",
         ),
         s(
             "schedule.decay",
@@ -401,7 +402,18 @@ static PRETRAIN: LazyLock<Vec<Setting>> = LazyLock::new(|| {
                 "moco.pairs",
                 pairs.clone(),
                 "all",
-                "positive pairs: `all` (every clip against the others) or `consecutive`",
+                "positive pairs: `all` (each clip a query, the others its keys: the official MoCo), `consecutive` \
+                 (neighbouring clips) or `first_two` (only clips 0 and 1 are queries)",
+            ),
+        ),
+        of(
+            "moco",
+            s(
+                "moco.clip_loss",
+                clip_loss.clone(),
+                "sum",
+                "how the ρ query losses combine: `sum` (the official trainer: one backward per query clip) or \
+                 `mean` (their average, as the paper's text puts it)",
             ),
         ),
         // SimCLR.
@@ -428,8 +440,18 @@ static PRETRAIN: LazyLock<Vec<Setting>> = LazyLock::new(|| {
             s(
                 "simclr.pairs",
                 pairs.clone(),
-                "all",
-                "positive pairs: `all` or `consecutive`",
+                "consecutive",
+                "positive pairs: `consecutive` (clips k and k + 1, one loss per pair: the official SimCLR), `all` \
+                 or `first_two`",
+            ),
+        ),
+        of(
+            "simclr",
+            s(
+                "simclr.clip_loss",
+                clip_loss.clone(),
+                "sum",
+                "how the pair losses combine: `sum` (the official trainer: one backward per clip pair) or `mean`",
             ),
         ),
         // BYOL.
@@ -467,6 +489,16 @@ static PRETRAIN: LazyLock<Vec<Setting>> = LazyLock::new(|| {
                 anneal,
                 "cosine",
                 "momentum annealing to 1: `cosine` or `none`",
+            ),
+        ),
+        of(
+            "byol",
+            s(
+                "byol.clip_loss",
+                clip_loss,
+                "sum",
+                "how the ρ query losses combine: `sum` (the official trainer: one backward per query clip) or \
+                 `mean`",
             ),
         ),
         // SwAV.
@@ -542,8 +574,9 @@ static PRETRAIN: LazyLock<Vec<Setting>> = LazyLock::new(|| {
             s(
                 "swav.pairs",
                 pairs,
-                "all",
-                "(code, prediction) clip pairs: `all` or `consecutive` (the official code's SwAV)",
+                "first_two",
+                "(code, prediction) clip pairs: `first_two` (codes of clips 0 and 1, predicted by every other clip: \
+                 the official SwAV), `all` or `consecutive`",
             ),
         ),
     ]

@@ -95,7 +95,8 @@ pub fn run(eval: &EvalContext, spec: &LinearEvalSpec, dir: &Path) -> Result<Valu
     let optimizer_spec = OptimizerSpec::Sgd {
         momentum: spec.momentum,
         weight_decay: spec.weight_decay,
-        nesterov: false,
+        // As every official configuration, the linear probe's included (SOLVER.NESTEROV defaults to True).
+        nesterov: true,
     };
     let schedule = Schedule::new(
         &ScheduleSpec {

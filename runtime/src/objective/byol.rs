@@ -1,6 +1,8 @@
 //! BYOL (Grill et al., 2020) over ρ clips: an online encoder with a predictor regresses the projections of a
 //! momentum ("target") encoder: `2 − 2·cos(p_a, z̄_b)` for every ordered pair of views (a query's prediction, the
-//! target projection of another view of the same video), averaged. Every view runs through both encoders.
+//! target projection of another view of the same video). Every view runs through both encoders. By default each
+//! query's loss is the mean over its rows and the query losses add up ([`ClipLoss::Sum`], one backward per query
+//! in the official trainer); [`ClipLoss::Mean`] averages over all rows.
 //!
 //! The official code computes `−cos/T` with T = 0.5, which has the same gradient. The target encoder is updated by
 //! momentum at the start of each step (as the official code does), with the momentum annealed by a half cosine
@@ -9,7 +11,7 @@
 use vst_engine::{Graph, Tensor, Var};
 use vst_spec::PairRule;
 
-use super::{ClipLayout, NORMALIZE_EPS, check_rows};
+use super::{ClipLayout, ClipLoss, NORMALIZE_EPS, SubLoss, check_rows, row_weights, weighted_sum};
 use crate::model::ModelError;
 
 /// The BYOL loss of raw online predictions (with gradient) against raw target projections (no gradient), rows in
@@ -19,6 +21,7 @@ pub fn byol_loss(
     predictions: &Var,
     targets: &Tensor,
     layout: &ClipLayout,
+    reduction: ClipLoss,
 ) -> Result<Var, ModelError> {
     check_rows("BYOL predictions", predictions.shape(), layout)?;
     check_rows("BYOL targets", targets.shape(), layout)?;
@@ -30,7 +33,9 @@ pub fn byol_loss(
         .index_select(0, &positives)?;
     let cos = g.mul(&p, &Var::constant(t))?;
     let cos = g.sum(&cos, &[-1], false)?;
-    let mean = g.mean(&cos, &[], false)?;
-    let loss = g.scale(&mean, -2.0)?;
-    Ok(g.add_scalar(&loss, 2.0)?)
+    // Σ w·(2 − 2·cos) = 2·Σw − 2·Σ w·cos.
+    let weights = row_weights(layout, PairRule::AllPairs, reduction, SubLoss::PerQuery);
+    let total: f32 = weights.iter().sum();
+    let loss = weighted_sum(g, &cos, &weights, -2.0)?;
+    Ok(g.add_scalar(&loss, 2.0 * total)?)
 }

@@ -2,16 +2,18 @@
 //! encoder, negatives from a queue of past keys.
 //!
 //! For a query row a and positive key row b the logits are `[q_a·k_b, q_a·queue₁, …, q_a·queue_K] / T` with the
-//! positive at index 0, and the loss is their cross-entropy averaged over all (query, positive) pairs — every view
-//! runs through both encoders, so every view is a query once and a key for the others (multi-view queries as the
-//! official `SEQUENTIAL` mode does). After the step all V·N keys are enqueued (the official
-//! `MOCO_MULTI_VIEW_QUEUE`).
+//! positive at index 0, and the row's loss is their cross-entropy. Every view runs through both encoders, so every
+//! view is a query once and a key for the others (multi-view queries as the official `SEQUENTIAL` mode does); by
+//! default each query's loss is the mean over its rows and the query losses add up ([`ClipLoss::Sum`], one backward
+//! per query in the official trainer). All queries of a step see the same queue; after the step all V·N keys are
+//! enqueued, clip by clip (the official `MOCO_MULTI_VIEW_QUEUE`).
 //!
 //! Details kept from the official code:
 //! - The queue starts as uniform noise in ±1/√(dim/3), not normalised.
 //! - The key encoder is updated by momentum at the start of each step, before the keys are computed.
-//! - No parameter update is made until the queue has been filled once with real keys (the official trainer skips
-//!   the first `queue / batch` iterations); the learner reports those steps with `updated: false`.
+//! - No parameter update is made during the first `queue / batch` iterations of the first epoch (batch in videos:
+//!   the official `contrastive_parameter_surgery`, which counts one key per video although all V are enqueued);
+//!   the learner reports those steps with `updated: false`. See [`no_update_steps`].
 //!
 //! Shuffle-BN: with several replicas, the official code shuffles the key batch across devices so that a query
 //! and its key are not normalised with the same batch statistics. With one replica every clip of a view is in one
@@ -22,7 +24,10 @@ use rand::{Rng, RngExt};
 use vst_engine::{Device, Graph, Tensor, Var};
 use vst_spec::PairRule;
 
-use super::{ClipLayout, NORMALIZE_EPS, RowQueue, check_rows};
+use super::{
+    ClipLayout, ClipLoss, NORMALIZE_EPS, RowQueue, SubLoss, check_rows, row_weights,
+    weighted_cross_entropy,
+};
 use crate::model::{ModelError, invalid};
 
 /// The initial queue: uniform in ±1/√(dim/3), as PySlowFast's `queue_x`.
@@ -39,6 +44,13 @@ pub fn initial_queue(
     RowQueue::new(Tensor::from_vec(data, &[len, dim], device)?)
 }
 
+/// The steps at the start of training that make no parameter update: the official `queue // batch` (global batch in
+/// videos), counted only within the first epoch.
+pub fn no_update_steps(queue: u32, batch: u32, steps_per_epoch: f64) -> u64 {
+    let official = u64::from(queue) / u64::from(batch.max(1));
+    official.min(steps_per_epoch.ceil().max(0.0) as u64)
+}
+
 /// The MoCo loss of raw online projections `q` (with gradient) against raw key-encoder projections `keys` (no
 /// gradient; both normalised here) and the queue (K×D, used as is), rows in `layout` order.
 pub fn moco_loss(
@@ -49,6 +61,7 @@ pub fn moco_loss(
     layout: &ClipLayout,
     temperature: f32,
     rule: PairRule,
+    reduction: ClipLoss,
 ) -> Result<Var, ModelError> {
     check_rows("MoCo queries", q.shape(), layout)?;
     check_rows("MoCo keys", keys.shape(), layout)?;
@@ -77,5 +90,6 @@ pub fn moco_loss(
     let logits = g.concat(&[&pos, &neg], 1)?;
     let logits = g.scale(&logits, 1.0 / temperature)?;
     let targets = vec![0; queries.len()];
-    Ok(g.cross_entropy(&logits, &targets)?)
+    let weights = row_weights(layout, rule, reduction, SubLoss::PerQuery);
+    weighted_cross_entropy(g, &logits, &targets, &weights)
 }

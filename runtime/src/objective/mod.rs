@@ -3,29 +3,31 @@
 //!
 //! # The ρ-clip rule
 //! A batch holds N videos × V views, video-major: view j of video i is row `i·V + j` ([`ClipLayout`]). V = ρ when
-//! ρ ≥ 2 (ρ clips at different times of one video); ρ = 1 means two spatial crops of one moment, so V = 2. Each
-//! view in turn is the query and the other V − 1 views of the same video are its positives; the loss is the
-//! average over the V sub-losses, i.e. over every ordered (query, positive) pair of views and every video
-//! ([`PairRule::AllPairs`]). Every loss here takes the embeddings of the whole batch in this order and returns one
-//! scalar; the [`crate::train::Learner`] runs the encoders and feeds them.
+//! ρ ≥ 2 (ρ clips at different times of one video, in temporal order); ρ = 1 means two spatial crops of one
+//! moment, so V = 2. A [`PairRule`] says which ordered (query, positive) view pairs enter a loss, a [`ClipLoss`]
+//! how their sub-losses combine. Every loss here takes the embeddings of the whole batch in this order and returns
+//! one scalar; the [`crate::train::Learner`] runs the encoders and feeds them.
 //!
-//! # Where the official code (PySlowFast `slowfast/models/contrastive.py`, `CONTRASTIVE.SEQUENTIAL: True`) differs
-//! - **SimCLR and SwAV use only consecutive clip pairs** there: clip k is paired with clip k + 1 (k = 0..ρ−2), each
-//!   pair is a two-view loss over just those two clips (SimCLR's negatives are the other videos' rows of those two
-//!   clips). Our default is every pair (the paper's rule); [`PairRule::Consecutive`] reproduces the official pairing
-//!   and is a recipe option (`pairs: consecutive`), never a silent choice. For ρ ≤ 2 the two rules coincide.
+//! # The official rules (PySlowFast `slowfast/models/contrastive.py`, the released `configs/contrastive_ssl`)
+//! and the defaults that follow them
+//! - **MoCo, BYOL** (`SEQUENTIAL: True`): each clip in turn is the query against the keys of all other clips
+//!   ([`PairRule::AllPairs`]); each query's loss is the mean over its (V − 1)·N rows and is back-propagated on its
+//!   own, so the gradient is that of the *sum* over queries ([`ClipLoss::Sum`]) — V times the mean over all rows.
+//! - **SimCLR** (`SEQUENTIAL: True`): one two-clip NT-Xent loss per pair of neighbouring clips (k, k + 1)
+//!   ([`PairRule::Consecutive`]), each the mean over its 2N rows, summed over the V − 1 pairs ([`ClipLoss::Sum`]).
+//!   The negatives of a row are the other videos' rows of those two clips.
+//! - **SwAV** (not sequential): codes from clips 0 and 1 only (`crops_for_assign`), each predicted by every other
+//!   clip ([`PairRule::FirstTwo`]); one loss, the mean over predicting clips and code clips. For V = 2 every rule
+//!   gives the same pairs, and SwAV's official loss is then the mean of its two directions.
+//! - [`ClipLoss::Mean`] (the paper's text: "the loss is the average over the ρ sub-losses") and the other pair
+//!   rules stay available as recipe settings (`clip_loss: mean`, `pairs: all`), never silent choices.
 //! - **SimCLR over all pairs**: for a query q with positive p the softmax runs over p and every view of every other
 //!   video; the query's other positives are left out of its denominator (as the official `pos_mask`/`neg_mask`
-//!   formulation does). For V = 2 this is exactly the NT-Xent loss.
-//! - **Sum versus mean**: the official sequential loop back-propagates the *sum* of its per-query (MoCo, BYOL) or
-//!   per-pair (SimCLR, SwAV) losses; we take the mean, as the paper states. Under SGD (MoCo) that is a factor ρ
-//!   (ρ − 1 for consecutive pairs) in the effective learning rate; under LARS it only changes how strongly weight
-//!   decay and the BN/bias parameters (which LARS does not rescale) act. For ρ = 2 SimCLR and SwAV agree exactly.
+//!   formulation does).
 //! - **BYOL** there is `−cos/T` with T = 0.5, the same gradient as our `2 − 2·cos`.
 //! - **MoCo's queue** starts as uniform noise in ±1/√(dim/3) (as the official code) and the official trainer makes
-//!   no parameter update until the queue could have been filled once; see [`moco`].
-//! - **SwAV's queue** is one queue shared by all views (the official code keeps one per assigned crop) and, as
-//!   there, it enters the codes only from epoch 15 on and once it is full; see [`swav`].
+//!   no parameter update during its first `queue / batch` iterations; see [`moco`].
+//! - **SwAV's queue** (none in the official configuration); see [`swav`].
 
 pub mod byol;
 pub mod moco;
@@ -34,7 +36,9 @@ pub mod simclr;
 pub mod swav;
 
 pub use queue::RowQueue;
-pub use vst_spec::PairRule;
+pub use vst_spec::{ClipLoss, PairRule};
+
+use vst_engine::{Graph, Var};
 
 use crate::model::{ModelError, invalid};
 
@@ -115,6 +119,9 @@ impl ClipLayout {
                 .flat_map(|q| (0..v).filter(move |&p| p != q).map(move |p| (q, p)))
                 .collect(),
             PairRule::Consecutive => (0..v - 1).flat_map(|k| [(k, k + 1), (k + 1, k)]).collect(),
+            PairRule::FirstTwo => (0..2)
+                .flat_map(|q| (0..v).filter(move |&p| p != q).map(move |p| (q, p)))
+                .collect(),
         }
     }
 
@@ -130,6 +137,86 @@ impl ClipLayout {
         }
         (queries, positives)
     }
+}
+
+/// What one sub-loss of the official sequential trainer is, for [`ClipLoss::Sum`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubLoss {
+    /// One loss per query clip (MoCo, BYOL): the mean over that query's rows.
+    PerQuery,
+    /// One loss per unordered clip pair (SimCLR): the mean over both directions' rows.
+    PerPair,
+}
+
+/// The weight of each row of [`ClipLayout::pair_rows`] in the loss: the loss is `Σ_r w_r · ℓ_r` over the rows'
+/// losses ℓ_r. [`ClipLoss::Mean`]: 1 / rows. [`ClipLoss::Sum`]: one over (the number of rows of the row's
+/// sub-loss), so that each sub-loss is a mean and the sub-losses add up.
+pub fn row_weights(
+    layout: &ClipLayout,
+    rule: PairRule,
+    reduction: ClipLoss,
+    unit: SubLoss,
+) -> Vec<f32> {
+    let pairs = layout.view_pairs(rule);
+    let n = layout.videos();
+    let total = (pairs.len() * n) as f64;
+    let mut weights = Vec::with_capacity(pairs.len() * n);
+    for &(q, p) in &pairs {
+        let w = match reduction {
+            ClipLoss::Mean => 1.0 / total,
+            ClipLoss::Sum => {
+                let in_sub_loss = pairs
+                    .iter()
+                    .filter(|&&(a, b)| match unit {
+                        SubLoss::PerQuery => a == q,
+                        SubLoss::PerPair => (a, b) == (q, p) || (a, b) == (p, q),
+                    })
+                    .count();
+                1.0 / (in_sub_loss * n) as f64
+            }
+        };
+        weights.extend(std::iter::repeat_n(w as f32, n));
+    }
+    weights
+}
+
+/// `Σ_r w_r · (−log softmax(logits_r)[target_r])`: the weighted cross-entropy of rows×classes logits. Equal
+/// weights take the fused cross-entropy (a mean) scaled by their sum.
+pub(crate) fn weighted_cross_entropy(
+    g: &mut Graph,
+    logits: &Var,
+    targets: &[usize],
+    weights: &[f32],
+) -> Result<Var, ModelError> {
+    if weights.len() != targets.len() {
+        return invalid(format!(
+            "internal: {} row weights for {} rows",
+            weights.len(),
+            targets.len()
+        ));
+    }
+    if let Some(&first) = weights.first()
+        && weights.iter().all(|&w| w == first)
+    {
+        let mean = g.cross_entropy(logits, targets)?;
+        return Ok(g.scale(&mean, first * weights.len() as f32)?);
+    }
+    let log_p = g.log_softmax(logits)?;
+    let picked = g.pick(&log_p, targets)?;
+    weighted_sum(g, &picked, weights, -1.0)
+}
+
+/// `sign · Σ_r w_r · x_r` for a vector x of per-row values.
+pub(crate) fn weighted_sum(
+    g: &mut Graph,
+    rows: &Var,
+    weights: &[f32],
+    sign: f32,
+) -> Result<Var, ModelError> {
+    let signed: Vec<f32> = weights.iter().map(|w| w * sign).collect();
+    let w = vst_engine::Tensor::from_vec(signed, rows.shape(), rows.value().device())?;
+    let weighted = g.mul(rows, &Var::constant(w))?;
+    Ok(g.sum(&weighted, &[], false)?)
 }
 
 /// Checks that an embedding matrix has one row per clip of `layout`.
@@ -180,11 +267,47 @@ mod tests {
             l.view_pairs(PairRule::Consecutive),
             vec![(0, 1), (1, 0), (1, 2), (2, 1)]
         );
-        let two = ClipLayout::new(4, 2).unwrap();
         assert_eq!(
-            two.view_pairs(PairRule::AllPairs),
-            two.view_pairs(PairRule::Consecutive)
+            l.view_pairs(PairRule::FirstTwo),
+            vec![(0, 1), (0, 2), (1, 0), (1, 2)]
         );
+        let two = ClipLayout::new(4, 2).unwrap();
+        for rule in [PairRule::Consecutive, PairRule::FirstTwo] {
+            assert_eq!(two.view_pairs(PairRule::AllPairs), two.view_pairs(rule));
+        }
+    }
+
+    #[test]
+    fn official_sums_weigh_each_sub_loss_as_a_mean() {
+        let sum_of = |w: &[f32]| w.iter().map(|&x| f64::from(x)).sum::<f64>();
+        // ρ = 4, 3 videos. MoCo/BYOL: 4 queries, each a mean over its 3·3 rows: total weight 4 = V × the mean's.
+        let l = ClipLayout::new(3, 4).unwrap();
+        let q = row_weights(&l, PairRule::AllPairs, ClipLoss::Sum, SubLoss::PerQuery);
+        assert_eq!(q.len(), 36);
+        assert!(q.iter().all(|&w| (w - 1.0 / 9.0).abs() < 1e-7));
+        assert!((sum_of(&q) - 4.0).abs() < 1e-5);
+        // SimCLR: 3 neighbouring pairs, each a mean over its 2·3 rows: total weight 3.
+        let p = row_weights(&l, PairRule::Consecutive, ClipLoss::Sum, SubLoss::PerPair);
+        assert!(p.iter().all(|&w| (w - 1.0 / 6.0).abs() < 1e-7));
+        assert!((sum_of(&p) - 3.0).abs() < 1e-5);
+        // Queries with different numbers of positives (consecutive MoCo): the end clips' rows weigh double.
+        let c = row_weights(&l, PairRule::Consecutive, ClipLoss::Sum, SubLoss::PerQuery);
+        assert!((c[0] - 1.0 / 3.0).abs() < 1e-7 && (c[3] - 1.0 / 6.0).abs() < 1e-7);
+        // The mean: total weight 1, whatever the rule.
+        for rule in [
+            PairRule::AllPairs,
+            PairRule::Consecutive,
+            PairRule::FirstTwo,
+        ] {
+            let m = row_weights(&l, rule, ClipLoss::Mean, SubLoss::PerQuery);
+            assert!((sum_of(&m) - 1.0).abs() < 1e-5);
+        }
+        // Two views: MoCo's sum is twice the mean, SimCLR's single pair is the mean.
+        let two = ClipLayout::new(5, 2).unwrap();
+        let q2 = row_weights(&two, PairRule::AllPairs, ClipLoss::Sum, SubLoss::PerQuery);
+        assert!((sum_of(&q2) - 2.0).abs() < 1e-5);
+        let p2 = row_weights(&two, PairRule::Consecutive, ClipLoss::Sum, SubLoss::PerPair);
+        assert!((sum_of(&p2) - 1.0).abs() < 1e-5);
     }
 
     #[test]

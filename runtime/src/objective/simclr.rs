@@ -1,15 +1,19 @@
 //! SimCLR (Chen et al., 2020) over ρ clips: InfoNCE over the whole batch with a temperature.
 //!
 //! With embeddings z L2-normalised and s(a, b) = z_a·z_b / T, the loss of a query row a with positive row b is
-//! `−log( exp s(a,b) / (exp s(a,b) + Σ_{n ∈ negatives(a)} exp s(a,n)) )`, averaged over all (query, positive)
-//! pairs. [`PairRule::AllPairs`]: every ordered pair of views of a video; the negatives are every view of every
-//! other video. [`PairRule::Consecutive`] (the official code): pairs (k, k + 1) and (k + 1, k) only, each a two-view
-//! NT-Xent loss whose negatives are the other videos' rows of views k and k + 1.
+//! `−log( exp s(a,b) / (exp s(a,b) + Σ_{n ∈ negatives(a)} exp s(a,n)) )`. [`PairRule::Consecutive`] (the official
+//! code, the default): pairs (k, k + 1) and (k + 1, k) only, each pair a two-view NT-Xent loss (the mean over its
+//! 2N rows) whose negatives are the other videos' rows of views k and k + 1; the pair losses add up
+//! ([`ClipLoss::Sum`], one backward per pair in the official trainer) or are averaged ([`ClipLoss::Mean`]).
+//! [`PairRule::AllPairs`]: every ordered pair of views of a video; the negatives are every view of every other
+//! video.
 
 use vst_engine::{Graph, Tensor, Var};
 use vst_spec::PairRule;
 
-use super::{ClipLayout, NORMALIZE_EPS, check_rows};
+use super::{
+    ClipLayout, ClipLoss, NORMALIZE_EPS, SubLoss, check_rows, row_weights, weighted_cross_entropy,
+};
 use crate::model::{ModelError, invalid};
 
 /// Added to the logits a query must not see (itself, its other positives): exp underflows to exactly 0.
@@ -22,6 +26,7 @@ pub fn simclr_loss(
     layout: &ClipLayout,
     temperature: f32,
     rule: PairRule,
+    reduction: ClipLoss,
 ) -> Result<Var, ModelError> {
     check_rows("SimCLR embeddings", z.shape(), layout)?;
     if temperature.is_nan() || temperature <= 0.0 {
@@ -43,7 +48,7 @@ pub fn simclr_loss(
         for (col, m) in row.iter_mut().enumerate() {
             let other_video = col / views != video;
             let view_ok = match rule {
-                PairRule::AllPairs => true,
+                PairRule::AllPairs | PairRule::FirstTwo => true,
                 PairRule::Consecutive => col % views == qv || col % views == pv,
             };
             if col == b || (other_video && view_ok) {
@@ -54,5 +59,6 @@ pub fn simclr_loss(
     let mask = Tensor::from_vec(mask, &[queries.len(), rows], z.value().device())?;
     let logits = g.index_select(&sim, 0, &queries)?;
     let logits = g.add(&logits, &Var::constant(mask))?;
-    Ok(g.cross_entropy(&logits, &positives)?)
+    let weights = row_weights(layout, rule, reduction, SubLoss::PerPair);
+    weighted_cross_entropy(g, &logits, &positives, &weights)
 }

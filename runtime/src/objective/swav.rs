@@ -3,12 +3,17 @@
 //! other views predict them with a softmax at temperature T.
 //!
 //! For a code view j and a predicting view p ≠ j the loss is `−mean_i Σ_k q_j[i,k] · log softmax(s_p[i] / T)_k`,
-//! averaged over the (j, p) pairs of the [`PairRule`] (all ordered pairs by default; consecutive pairs in the
-//! official code). The learner re-normalises the prototypes before every step (as the official code does to the
-//! prototype weights in place), drops their gradient during the first `freeze_prototypes_epochs` epochs, and —
-//! when `queue > 0` — prepends a queue of past embeddings to every Sinkhorn input from epoch
-//! [`QUEUE_START_EPOCH`] on, once the queue is full (the official queue keeps one ring per assigned crop; ours is
-//! one ring shared by all views, which serves the same purpose: more rows for the equipartition constraint).
+//! averaged over the (j, p) pairs of the [`PairRule`]: by default [`PairRule::FirstTwo`], codes from clips 0 and 1
+//! predicted by every other clip, as the official code's `crops_for_assign` (its mean over predicting clips, then
+//! over code clips, is this plain mean: every code clip has V − 1 predictors).
+//!
+//! The learner re-normalises the prototypes before every step (as the official code does to the prototype weights
+//! in place) and drops their gradient while the epoch is at most `freeze_prototypes_epochs` (the official
+//! `epoch_exact <= 1.0`). When `queue > 0` it prepends a queue of past embeddings to every Sinkhorn input from
+//! epoch [`QUEUE_START_EPOCH`] on, once the queue is full. Where this deliberately differs from the official queue
+//! (which the released SwAV configuration does not use: `SWAV_QEUE_LEN: 0`): the official code keeps one ring per
+//! code clip and starts filling it only at epoch 15; ours is one ring shared by all views, filled from the start —
+//! more rows for the equipartition constraint as soon as it is allowed to act.
 
 use vst_engine::{Graph, Result as EngineResult, Tensor, Var};
 use vst_spec::PairRule;

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! # One step
-//! 1. The schedule gives the step's learning rate, fractional epoch and (MoCo/BYOL) target momentum.
+//! 1. The schedule gives the step's learning rate, fractional epoch and (MoCo/BYOL) target momentum (the value
+//!    annealed for the previous step, as the official trainer's order has it: [`Schedule::key_momentum_at`]).
 //! 2. MoCo/BYOL: the momentum encoder moves towards the online one, `θ̄ ← m·θ̄ + (1 − m)·θ` (before the keys are
 //!    computed, as the official code does). SwAV: the prototypes are re-normalised.
 //! 3. Each view (the N clips j of every video) runs through the online encoder as its own batch-norm batch — as
@@ -21,8 +22,8 @@
 //!    (training-mode batch norm, no gradient).
 //! 4. The objective's loss over all ρ views ([`crate::objective`]). A NaN or infinite loss or gradient returns
 //!    [`TrainError::NonFinite`] and changes nothing (weights, BN statistics, queues, momentum encoder).
-//! 5. Backward; SwAV drops the prototypes' gradient during its first `freeze_prototypes_epochs` epochs; the
-//!    optimiser steps (MoCo: only once its queue holds real keys, see [`crate::objective::moco`]).
+//! 5. Backward; SwAV drops the prototypes' gradient while the epoch is at most `freeze_prototypes_epochs`; the
+//!    optimiser steps (MoCo: not during its first `queue / batch` steps, see [`crate::objective::moco`]).
 //! 6. The batch-norm running statistics recorded in the forward passes are applied, the queues take this step's
 //!    embeddings (MoCo: every view's keys; SwAV: every view's embeddings).
 //!
@@ -56,10 +57,10 @@ use crate::model::{
     BnUpdates, MlpHead, Mode, ModelSummary, ParamRole, ParamRoles, SlowResNetModel,
 };
 use crate::objective::byol::byol_loss;
-use crate::objective::moco::{initial_queue, moco_loss};
+use crate::objective::moco::{initial_queue, moco_loss, no_update_steps};
 use crate::objective::simclr::simclr_loss;
 use crate::objective::swav::{QUEUE_START_EPOCH, SwavLoss, swav_loss};
-use crate::objective::{ClipLayout, NORMALIZE_EPS, RowQueue};
+use crate::objective::{ClipLayout, ClipLoss, NORMALIZE_EPS, RowQueue};
 
 /// Module path of the projection head (PySlowFast's `backbone.head.projection`).
 const PROJECTION: &str = "backbone.head.projection";
@@ -92,15 +93,20 @@ enum Method {
     SimClr {
         temperature: f32,
         pairs: PairRule,
+        clip_loss: ClipLoss,
     },
     Moco {
         temperature: f32,
         pairs: PairRule,
+        clip_loss: ClipLoss,
         momentum: MomentumSpec,
         queue: RowQueue,
+        /// Steps at the start that make no parameter update (see [`no_update_steps`]).
+        no_update_steps: u64,
     },
     Byol {
         momentum: MomentumSpec,
+        clip_loss: ClipLoss,
     },
     Swav {
         loss: SwavLoss,
@@ -112,7 +118,7 @@ enum Method {
 impl Method {
     fn momentum(&self) -> Option<&MomentumSpec> {
         match self {
-            Method::Moco { momentum, .. } | Method::Byol { momentum } => Some(momentum),
+            Method::Moco { momentum, .. } | Method::Byol { momentum, .. } => Some(momentum),
             _ => None,
         }
     }
@@ -257,6 +263,7 @@ impl Learner {
             ObjectiveSpec::SimClr(s) => Method::SimClr {
                 temperature: check_positive("SimCLR temperature", s.temperature)?,
                 pairs: s.pairs,
+                clip_loss: s.clip_loss,
             },
             ObjectiveSpec::Moco(s) => {
                 check_momentum("MoCo", &s.momentum)?;
@@ -266,14 +273,21 @@ impl Learner {
                 Method::Moco {
                     temperature: check_positive("MoCo temperature", s.temperature)?,
                     pairs: s.pairs,
+                    clip_loss: s.clip_loss,
                     momentum: s.momentum,
                     queue: initial_queue(s.queue as usize, dim, &mut rng, device)?,
+                    no_update_steps: no_update_steps(
+                        s.queue,
+                        schedule.batch,
+                        schedule_model.steps_per_epoch(),
+                    ),
                 }
             }
             ObjectiveSpec::Byol(s) => {
                 check_momentum("BYOL", &s.momentum)?;
                 Method::Byol {
                     momentum: s.momentum,
+                    clip_loss: s.clip_loss,
                 }
             }
             ObjectiveSpec::Swav(s) => {
@@ -517,7 +531,7 @@ impl Learner {
         let momentum = self
             .method
             .momentum()
-            .map(|m| self.schedule.momentum_at(m, step_index));
+            .map(|m| self.schedule.key_momentum_at(m, step_index));
 
         // The momentum encoder's update goes into a copy, committed only if the step succeeds.
         let target_next = match (&self.target, momentum) {
@@ -558,16 +572,20 @@ impl Learner {
         let mut updated = true;
         let mut swav_queue_rows = None;
         let loss = match &self.method {
-            Method::SimClr { temperature, pairs } => {
-                simclr_loss(&mut g, &emb.z, &layout, *temperature, *pairs)?
-            }
+            Method::SimClr {
+                temperature,
+                pairs,
+                clip_loss,
+            } => simclr_loss(&mut g, &emb.z, &layout, *temperature, *pairs, *clip_loss)?,
             Method::Moco {
                 temperature,
                 pairs,
+                clip_loss,
                 queue,
+                no_update_steps,
                 ..
             } => {
-                updated = queue.is_full();
+                updated = step_index >= *no_update_steps;
                 let keys = emb.target.as_ref().ok_or_else(|| {
                     TrainError::Input("internal: MoCo without key encoder".into())
                 })?;
@@ -579,13 +597,14 @@ impl Learner {
                     &layout,
                     *temperature,
                     *pairs,
+                    *clip_loss,
                 )?
             }
-            Method::Byol { .. } => {
+            Method::Byol { clip_loss, .. } => {
                 let (Some(p), Some(t)) = (&emb.predictions, &emb.target) else {
                     return input_err("internal: BYOL without predictor or target");
                 };
-                byol_loss(&mut g, p, t, &layout)?
+                byol_loss(&mut g, p, t, &layout, *clip_loss)?
             }
             Method::Swav { loss, queue, .. } => {
                 let prototypes = g.param(&self.online, PROTOTYPES)?;
@@ -631,7 +650,7 @@ impl Learner {
                 Method::Swav {
                     freeze_prototypes_epochs,
                     ..
-                } => epoch < *freeze_prototypes_epochs,
+                } => epoch <= *freeze_prototypes_epochs,
                 _ => false,
             };
             let mut list: Vec<(String, Tensor)> = Vec::new();
@@ -849,8 +868,9 @@ impl Learner {
 
     /// Loads pretrained weights (e.g. converted from PySlowFast by `scripts/convert_pyslowfast.py`) into the
     /// entries of the same name: online entries under their names, momentum-encoder entries under
-    /// `backbone_hist.`. Returns the names of this learner's entries the file did not have. Shapes must match.
-    /// The optimiser, queues and step are left alone.
+    /// `backbone_hist.`, and MoCo's queue from `queue_x` when the file has it (PySlowFast checkpoints do; its
+    /// write pointer restarts at 0, as converted files do not keep it). Returns the names of this learner's
+    /// entries the file did not have. Shapes must match. The optimiser, the SwAV queue and the step are left alone.
     pub fn load_weights(&mut self, path: &Path) -> Result<Vec<String>, TrainError> {
         let file = read_checkpoint(path, &self.device)?;
         let err = |message: String| TrainError::Checkpoint {
@@ -892,11 +912,27 @@ impl Learner {
                 "holds no `backbone.` entries: not a vst or converted PySlowFast checkpoint".into(),
             ));
         }
+        let moco_queue = match (&self.method, file.tensors.get(MOCO_QUEUE)) {
+            (Method::Moco { queue, .. }, Some(rows)) => {
+                if rows.shape() != queue.tensor().shape() {
+                    return Err(err(format!(
+                        "entry `{MOCO_QUEUE}` has shape {:?}, expected {:?}",
+                        rows.shape(),
+                        queue.tensor().shape()
+                    )));
+                }
+                Some(RowQueue::new(rows.deep_clone()?)?)
+            }
+            _ => None,
+        };
         for (is_target, name, t) in updates {
             match (&mut self.target, is_target) {
                 (Some(store), true) => store.set(&name, t)?,
                 _ => self.online.set(&name, t)?,
             }
+        }
+        if let (Some(loaded), Method::Moco { queue, .. }) = (moco_queue, &mut self.method) {
+            *queue = loaded;
         }
         Ok(missing)
     }

@@ -12,7 +12,8 @@
 //! denominator is `‖g‖ + wd·‖w‖`, not `‖g + wd·w‖`.
 //!
 //! The momentum step is PyTorch's: `buf ← μ·buf + g` (`buf ← g` on the first step), then `w ← w − lr·buf`
-//! (Nesterov: `w ← w − lr·(g + μ·buf)`).
+//! (Nesterov: `w ← w − lr·(g + μ·buf)`). Every official configuration uses Nesterov (`SOLVER.NESTEROV: True`,
+//! also inside LARS, which wraps `torch.optim.SGD`), so the language's default is Nesterov for both.
 
 use std::collections::BTreeMap;
 
@@ -126,7 +127,9 @@ impl Optimizer {
             OptimizerSpec::Sgd {
                 momentum, nesterov, ..
             } => (momentum, nesterov),
-            OptimizerSpec::Lars { momentum, .. } => (momentum, false),
+            OptimizerSpec::Lars {
+                momentum, nesterov, ..
+            } => (momentum, nesterov),
         };
         for (name, grad) in grads {
             let Some(role) = roles.get(name) else {

@@ -101,7 +101,15 @@ impl Schedule {
         self.lr_at_epoch(self.epoch_at(step))
     }
 
-    /// The momentum of a target/key encoder at step `step`.
+    /// The momentum the key/target encoder's update of step `step` uses. The official trainer moves the key
+    /// encoder (`compute_key_feat`) before the forward pass that anneals the momentum for the current step
+    /// (`momentum_anneal_cosine` in `ContrastiveModel.forward`), so step k uses the value annealed for step k − 1
+    /// (step 0 the base value). The difference is O(1/K²); we keep the official order.
+    pub fn key_momentum_at(&self, momentum: &MomentumSpec, step: u64) -> f64 {
+        self.momentum_at(momentum, step.saturating_sub(1))
+    }
+
+    /// The momentum of a target/key encoder annealed for step `step`.
     pub fn momentum_at(&self, momentum: &MomentumSpec, step: u64) -> f64 {
         match momentum.anneal {
             Anneal::None => momentum.base,
@@ -125,7 +133,7 @@ mod tests {
             optimizer: OptimizerSpec::Sgd {
                 momentum: 0.9,
                 weight_decay: 1e-4,
-                nesterov: false,
+                nesterov: true,
             },
             lr: 4.8,
             lr_rule: LrRule {
@@ -170,6 +178,10 @@ mod tests {
             anneal: Anneal::None,
         };
         assert_eq!(s.momentum_at(&fixed, 70), 0.99);
+        // The key encoder's update lags the annealing by one step, as the official trainer's.
+        assert_eq!(s.key_momentum_at(&m, 0), s.momentum_at(&m, 0));
+        assert_eq!(s.key_momentum_at(&m, 1), s.momentum_at(&m, 0));
+        assert_eq!(s.key_momentum_at(&m, 51), s.momentum_at(&m, 50));
     }
 
     #[test]
