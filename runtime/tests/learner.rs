@@ -262,13 +262,15 @@ fn simclr_learns_without_collapse() {
 #[test]
 fn moco_learns_without_collapse_after_filling_its_queue() {
     // A pool of videos, so that the queue's negatives are mostly other videos than the batch's.
-    let stats = train("moco", sgd(), 0.05, 3, 60, 5, POOL);
-    // 8 videos × 3 views = 24 keys a step: the 48-key queue holds only real keys from the third step on.
+    // LR 0.02: the official loss sums the 3 query losses, so the step is about 3× that of their mean.
+    let stats = train("moco", sgd(), 0.02, 3, 60, 5, POOL);
+    // The official rule: no update during the first queue / batch = 48 / 8 = 6 steps (of the first epoch), although
+    // with 3 views the queue holds only real keys from the third step on.
     assert_eq!(
-        stats.iter().map(|s| s.updated).collect::<Vec<_>>()[..4],
-        [false, false, true, true]
+        stats.iter().map(|s| s.updated).collect::<Vec<_>>()[..8],
+        [false, false, false, false, false, false, true, true]
     );
-    assert!(stats[0].grad_norm.is_none() && stats[2].grad_norm.is_some());
+    assert!(stats[5].grad_norm.is_none() && stats[6].grad_norm.is_some());
     let m: Vec<f64> = stats.iter().map(|s| s.momentum.unwrap()).collect();
     assert!((m[0] - 0.9).abs() < 1e-12 && m.windows(2).all(|w| w[1] >= w[0]));
     check_learns("moco", &stats);
@@ -399,7 +401,8 @@ fn refuses_bad_input_with_clear_messages() {
 
 #[test]
 fn swav_prototypes_stay_put_during_the_first_epoch_then_learn() {
-    // 2 epochs of 2 steps, prototypes frozen for the first epoch.
+    // 2 epochs of 2 steps, prototypes frozen while the epoch is at most 1 (the official `epoch_exact <= 1.0`):
+    // steps 0, 1 and 2 (epochs 0, 0.5 and 1.0).
     let mut l = learner("swav", 4);
     let mut videos = Videos::new(8, 4);
     let prototypes = |l: &Learner| {
@@ -417,7 +420,7 @@ fn swav_prototypes_stay_put_during_the_first_epoch_then_learn() {
             .unwrap()
     };
     let (p0, c0) = (prototypes(&l), conv(&l));
-    for k in 0..2 {
+    for k in 0..3 {
         l.step(&videos.batch(4, 2), 2, k).unwrap();
     }
     let moved = |a: &[f32], b: &[f32]| {
@@ -431,7 +434,7 @@ fn swav_prototypes_stay_put_during_the_first_epoch_then_learn() {
         "prototypes moved in the first epoch"
     );
     assert!(moved(&conv(&l), &c0) > 1e-4, "the backbone did not train");
-    l.step(&videos.batch(4, 2), 2, 2).unwrap();
+    l.step(&videos.batch(4, 2), 2, 3).unwrap();
     assert!(
         moved(&prototypes(&l), &p0) > 1e-4,
         "prototypes still frozen after the first epoch"

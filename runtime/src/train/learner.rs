@@ -399,6 +399,12 @@ impl Learner {
         self.target.as_ref()
     }
 
+    /// The objective's queue (MoCo's negative keys, SwAV's past embeddings) as stored: rows in ring order, the
+    /// next write at the pointer the checkpoint records.
+    pub fn queue_rows(&self) -> Option<&Tensor> {
+        self.method.queue().map(|(_, q)| q.tensor())
+    }
+
     /// Channels of the pool5 features [`Learner::features`] returns.
     pub fn feature_dim(&self) -> usize {
         self.backbone.feature_dim()
