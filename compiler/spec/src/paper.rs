@@ -235,28 +235,6 @@ static TABLES: &[PaperTable] = &[
         ],
     },
     PaperTable {
-        key: "model_zoo",
-        title: "Released models (PySlowFast model zoo, projects/contrastive_ssl)",
-        setting: "Slow R-50 8×8, K400 pre-training, 200 epochs, the released configurations (aug+); K400 linear \
-                  top-1 and UCF101 split-1 fine-tune",
-        trend: "the released ρ = 2 models sit 1–2 points above the paper's Table 2 (aug+); ρ = 4 adds ~3–4 points \
-                for MoCo and BYOL",
-        cells: &[
-            cell!(LINEAR, [("objective", "moco"), ("clips", "2")], Reported(66.6)),
-            cell!(LINEAR, [("objective", "byol"), ("clips", "2")], Reported(67.4)),
-            cell!(LINEAR, [("objective", "simclr"), ("clips", "2")], Reported(61.5)),
-            cell!(LINEAR, [("objective", "swav"), ("clips", "2")], Reported(62.6)),
-            cell!(LINEAR, [("objective", "moco"), ("clips", "4")], Reported(71.0)),
-            cell!(LINEAR, [("objective", "byol"), ("clips", "4")], Reported(70.1)),
-            cell!(UCF, [("objective", "moco"), ("clips", "2")], Reported(91.3)),
-            cell!(UCF, [("objective", "byol"), ("clips", "2")], Reported(94.0)),
-            cell!(UCF, [("objective", "simclr"), ("clips", "2")], Reported(88.3)),
-            cell!(UCF, [("objective", "swav"), ("clips", "2")], Reported(90.2)),
-            cell!(UCF, [("objective", "moco"), ("clips", "4")], Reported(94.5)),
-            cell!(UCF, [("objective", "byol"), ("clips", "4")], Reported(94.7)),
-        ],
-    },
-    PaperTable {
         key: "table3",
         title: "Table 3: training epochs",
         setting: "Slow R-50 8×8, K400 pre-training, ρ = 2",

@@ -316,7 +316,7 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
                     "sigma",
                     Ty::Range(Box::new(Ty::positive())),
                     "0.1..2.0",
-                    "σ range in pixels",
+                    "σ range in pixels of the decoded frame (the official code blurs before the crop)",
                 )),
                 p("p", probability.clone(), "0.5", "probability"),
             ],

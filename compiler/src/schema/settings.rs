@@ -257,14 +257,16 @@ static PRETRAIN: LazyLock<Vec<Setting>> = LazyLock::new(|| {
         s(
             "augment.S",
             s_ops,
-            "[short_side(256..320), resized_crop(224, area: 0.2..0.766, aspect: 0.75..1.333), flip]",
-            "spatial augmentation ops (one of them must be a crop: it sets the clip size)",
+            "[short_side(256..320), crop(224), flip]",
+            "spatial augmentation ops (one of them must be a crop: it sets the clip size); the default is the study's \
+             baseline (Table 8's scale jitter + crop)",
         ),
         s(
             "augment.C",
             c_ops,
-            "[color_jitter(0.6, 0.6, 0.6, 0.15, p: 0.8), grayscale(p: 0.2), blur(0.1..2.0, p: 0.5)]",
-            "colour augmentation ops (one draw per clip, the same for all its frames)",
+            "[color_jitter(strength: 0.5, p: 0.8), grayscale(p: 0.2), blur(0.1..2.0, p: 0.5)]",
+            "colour augmentation ops (one draw per clip, the same for all its frames); the default is the study's \
+             baseline (Table 7's colour strength 0.5)",
         ),
         s(
             "augment.mean",

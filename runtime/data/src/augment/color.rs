@@ -22,7 +22,8 @@ pub struct JitterDraw {
 pub struct ColorDraw {
     pub jitter: Option<JitterDraw>,
     pub grayscale: bool,
-    /// Gaussian blur σ in output pixels.
+    /// Gaussian blur σ in pixels of the decoded frame (as the official code blurs before cropping); the renderer
+    /// converts it to output pixels ([`super::output_sigma`]).
     pub blur_sigma: Option<f32>,
 }
 

@@ -76,6 +76,14 @@ pub fn draw_clip(
     ClipDraw { crop, color }
 }
 
+/// The blur σ in output pixels for a σ drawn in source pixels. The official code blurs the decoded frames at their
+/// stored resolution, before the scale jitter and the crop; blurring the `size`² output with σ scaled by the crop's
+/// magnification is the same filter up to resampling and border effects, at a fraction of the cost.
+pub fn output_sigma(source_sigma: f32, crop: &CropBox, size: usize) -> f32 {
+    let side = (crop.width * crop.height).sqrt().max(1e-6);
+    source_sigma * (size as f64 / side) as f32
+}
+
 /// Renders one clip: crops `frames` (T of them, or T + 1 with `difference`), applies colour and blur, then either
 /// normalises (`(x − mean) / std`) or — for temporal difference — writes the T differences of consecutive frames
 /// divided by std (their mean is about zero already). `out` holds `T × size × size × 3` values.
@@ -98,7 +106,7 @@ pub fn render_clip(
         }
         apply_color(buffer, &draw.color);
         if let Some(sigma) = draw.color.blur_sigma {
-            blur_frames(buffer, size, sigma);
+            blur_frames(buffer, size, output_sigma(sigma, &draw.crop, size));
         }
     };
     if difference {
