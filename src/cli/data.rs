@@ -8,13 +8,13 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use vst_data::list::read_list;
+use vst_data::pipeline::{ClipShape, TARGET_FPS};
 use vst_data::preview::render_preview;
 use vst_data::synth;
 use vst_data::video::DecoderKind;
 use vst_data::video::jpeg_folder::JpegFolderBackend;
 use vst_spec::{
-    AugmentSpec, BackboneSpec, ClipSpec, ColorAug, Normalize, Range, SpatialAug, SynthSpec,
-    TemporalAug, Timespan,
+    AugmentSpec, ClipSpec, ColorAug, Normalize, Range, SpatialAug, SynthSpec, TemporalAug, Timespan,
 };
 
 #[derive(Args)]
@@ -268,18 +268,17 @@ fn preview(p: PreviewArgs) -> Result<()> {
             .within
             .map_or(Timespan::Anywhere, |seconds| Timespan::Within { seconds }),
     };
-    let backbone = BackboneSpec {
-        depth: 50,
-        frames: p.frames_per_clip,
-        stride: p.stride,
-        width: 1.0,
-    };
     let image = render_preview(
         &entries,
         backend.as_ref(),
         &clips,
         &augment,
-        &backbone,
+        // Listed real videos: sampled at the official 30 fps, as a recipe on them would be.
+        ClipShape {
+            frames: p.frames_per_clip.max(1) as usize,
+            stride: p.stride.max(1) as usize,
+            target_fps: Some(TARGET_FPS),
+        },
         p.videos,
         p.preview_seed,
     )?;
@@ -326,7 +325,7 @@ fn preview_recipe(p: &PreviewArgs, recipe: &std::path::Path, decoder: DecoderKin
         dataset.backend()?.as_ref(),
         &spec.clips,
         &spec.augment,
-        &spec.backbone,
+        ClipShape::of(&spec.backbone, &spec.dataset.source),
         p.videos,
         p.preview_seed,
     )?;

@@ -27,6 +27,7 @@ use vst_spec::{ClipSpec, Range, SynthSpec, Timespan};
 const SHAPE: ClipShape = ClipShape {
     frames: 8,
     stride: 8,
+    target_fps: None,
 };
 const SIZE: u32 = 224;
 

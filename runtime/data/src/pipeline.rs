@@ -69,6 +69,38 @@ impl SampleMode {
 pub struct ClipShape {
     pub frames: usize,
     pub stride: usize,
+    /// The frame rate τ counts frames in. The official loader resamples every video to `TARGET_FPS` (30) before
+    /// taking T frames τ apart, so that a clip spans the same time whatever a video's own rate; `None` counts the
+    /// video's own frames (vst's synthetic videos, whose recipes state τ in their frames).
+    pub target_fps: Option<u32>,
+}
+
+/// The frame rate real videos are sampled at (PySlowFast's `DATA.TARGET_FPS`).
+pub const TARGET_FPS: u32 = 30;
+
+impl ClipShape {
+    /// The clips `backbone` consumes from videos of `source`: real videos are sampled at [`TARGET_FPS`], the
+    /// synthetic ones in their own frames.
+    pub fn of(backbone: &vst_spec::BackboneSpec, source: &vst_spec::DataSource) -> ClipShape {
+        let target_fps = match source {
+            vst_spec::DataSource::Synthetic(_) => None,
+            _ => Some(TARGET_FPS),
+        };
+        ClipShape {
+            frames: backbone.frames.max(1) as usize,
+            stride: backbone.stride.max(1) as usize,
+            target_fps,
+        }
+    }
+
+    /// The stride in the video's own frames for a video at `fps`.
+    pub fn stride_in_frames(&self, fps: f64) -> f64 {
+        let tau = self.stride.max(1) as f64;
+        match self.target_fps {
+            Some(target) if fps > 0.0 && target > 0 => tau * fps / f64::from(target),
+            _ => tau,
+        }
+    }
 }
 
 /// The clips of one video, rendered.
@@ -105,6 +137,7 @@ pub fn make_sample(
     }
     let mut rng = rng_for(seed, Stream::Sample, epoch, index);
     let size = mode.size();
+    let stride = shape.stride_in_frames(info.fps);
     let (clips, draws, views): (
         VideoClips,
         Vec<Option<ClipDraw>>,
@@ -116,7 +149,7 @@ pub fn make_sample(
                 info.frames,
                 info.fps,
                 shape.frames,
-                shape.stride,
+                stride,
                 clips,
                 &augment.temporal,
             );
@@ -141,7 +174,7 @@ pub fn make_sample(
                 info.frames,
                 info.fps,
                 shape.frames,
-                shape.stride,
+                stride,
                 &one,
                 &temporal,
             );
@@ -152,7 +185,7 @@ pub fn make_sample(
         SampleMode::Test {
             temporal, spatial, ..
         } => {
-            let t = test_clips(info.frames, shape.frames, shape.stride, *temporal as usize);
+            let t = test_clips(info.frames, shape.frames, stride, *temporal as usize);
             let m = (*spatial as usize).max(1);
             let mut views = Vec::new();
             for c in 0..t.clips.len() {
@@ -212,4 +245,20 @@ pub fn make_sample(
         clips,
         draws,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn real_videos_are_sampled_at_30_fps() {
+        let shape = |target_fps| super::ClipShape {
+            frames: 8,
+            stride: 8,
+            target_fps,
+        };
+        // A 25 fps video: τ = 8 at 30 fps is 6.67 of its own frames, so a clip spans the same 2.1 s.
+        assert!((shape(Some(30)).stride_in_frames(25.0) - 8.0 * 25.0 / 30.0).abs() < 1e-12);
+        assert_eq!(shape(Some(30)).stride_in_frames(30.0), 8.0);
+        assert_eq!(shape(None).stride_in_frames(25.0), 8.0);
+    }
 }

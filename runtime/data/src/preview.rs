@@ -9,7 +9,7 @@ use crate::list::VideoEntry;
 use crate::pipeline::{ClipShape, SampleMode, make_sample};
 use crate::rng::{Stream, rng_for};
 use crate::video::{Frame, VideoBackend};
-use vst_spec::{AugmentSpec, BackboneSpec, ClipSpec};
+use vst_spec::{AugmentSpec, ClipSpec};
 
 const GAP: usize = 2;
 const VIDEO_GAP: usize = 10;
@@ -22,7 +22,7 @@ pub fn render_preview(
     backend: &dyn VideoBackend,
     clips: &ClipSpec,
     augment: &AugmentSpec,
-    backbone: &BackboneSpec,
+    shape: ClipShape,
     videos: usize,
     seed: u64,
 ) -> Result<RgbImage> {
@@ -31,10 +31,6 @@ pub fn render_preview(
         augment: augment.clone(),
     };
     mode.check()?;
-    let shape = ClipShape {
-        frames: backbone.frames.max(1) as usize,
-        stride: backbone.stride.max(1) as usize,
-    };
     let size = mode.size();
     let mut order: Vec<usize> = (0..entries.len()).collect();
     rng_for(seed, Stream::Preview, 0, 0).shuffle(&mut order);

@@ -62,7 +62,8 @@ fn span_frames(frames: usize, stride: f64) -> usize {
 
 /// Draws the clips of one training sample.
 ///
-/// - `frames`/`stride`: T and τ of the backbone; `total` and `fps` describe the video.
+/// - `frames`/`stride`: T and τ of the backbone, τ in the video's own frames (see
+///   [`crate::pipeline::ClipShape::stride_in_frames`]); `total` and `fps` describe the video.
 /// - ρ = 1 yields two identical clips (one moment, seen through two augmentations later).
 /// - [`Timespan::Anywhere`]: starts independent and uniform over the video, distinct when the video allows;
 ///   [`Timespan::Within`]: all starts lie within that many seconds of each other.
@@ -72,7 +73,7 @@ pub fn draw_clips(
     total: usize,
     fps: f64,
     frames: usize,
-    stride: usize,
+    stride: f64,
     clips: &ClipSpec,
     temporal: &TemporalAug,
 ) -> VideoClips {
@@ -83,7 +84,7 @@ pub fn draw_clips(
     let mut differences = Vec::with_capacity(count);
     for _ in 0..count {
         let jitter = temporal.frame_rate_jitter.unwrap_or(0.0).clamp(0.0, 1.0);
-        strides.push((stride as f64 * rng.uniform(1.0 - jitter, 1.0 + jitter)).max(1e-3));
+        strides.push((stride * rng.uniform(1.0 - jitter, 1.0 + jitter)).max(1e-3));
         differences.push(temporal.temporal_difference.is_some_and(|p| rng.chance(p)));
     }
     let lengths: Vec<usize> = (0..count)
@@ -149,16 +150,16 @@ fn distinct_uniform(rng: &mut DataRng, lo: usize, hi: usize, count: usize) -> Ve
 
 /// Test-time clips: `views` starts evenly spread over the video (the centres of `views` equal parts of the range
 /// of possible starts), with the nominal stride.
-pub fn test_clips(total: usize, frames: usize, stride: usize, views: usize) -> VideoClips {
+pub fn test_clips(total: usize, frames: usize, stride: f64, views: usize) -> VideoClips {
     let total = total.max(1);
-    let length = span_frames(frames, stride as f64);
+    let length = span_frames(frames, stride);
     let last_start = total.saturating_sub(length);
     let views = views.max(1);
     let clips = (0..views)
         .map(|i| {
             let start = ((i as f64 + 0.5) * last_start as f64 / views as f64).round() as usize;
             ClipFrames {
-                frames: clip_indices(start, frames, stride as f64, total),
+                frames: clip_indices(start, frames, stride, total),
                 difference: false,
             }
         })
@@ -193,7 +194,7 @@ mod tests {
             let span = seconds.map_or(Timespan::Anywhere, |seconds| Timespan::Within { seconds });
             let spec = ClipSpec { count: rho, span };
             let mut rng = rng_for(seed, Stream::Sample, 0, 0);
-            let v = draw_clips(&mut rng, total, fps, t, tau, &spec, &temporal(random_start, jitter, diff));
+            let v = draw_clips(&mut rng, total, fps, t, tau as f64, &spec, &temporal(random_start, jitter, diff));
             prop_assert_eq!(v.clips.len(), clips_per_video(rho));
             let longest = v.clips.iter().map(|c| *c.frames.iter().max().unwrap()).max().unwrap();
             prop_assert!(longest < total, "frame {} of a {}-frame video", longest, total);
@@ -219,7 +220,7 @@ mod tests {
         fn rho_one_is_two_views_of_the_same_moment(seed in 0u64..1000, total in 1usize..300) {
             let spec = ClipSpec { count: 1, span: Timespan::Anywhere };
             let mut rng = rng_for(seed, Stream::Sample, 0, 0);
-            let v = draw_clips(&mut rng, total, 30.0, 8, 4, &spec, &temporal(true, None, None));
+            let v = draw_clips(&mut rng, total, 30.0, 8, 4.0, &spec, &temporal(true, None, None));
             prop_assert_eq!(v.clips.len(), 2);
             prop_assert_eq!(&v.clips[0], &v.clips[1]);
         }
@@ -230,7 +231,7 @@ mod tests {
             let total = span_frames(8, 4.0) + rho as usize - 1 + extra;
             let spec = ClipSpec { count: rho, span: Timespan::Anywhere };
             let mut rng = rng_for(seed, Stream::Sample, 0, 0);
-            let v = draw_clips(&mut rng, total, 30.0, 8, 4, &spec, &temporal(true, None, None));
+            let v = draw_clips(&mut rng, total, 30.0, 8, 4.0, &spec, &temporal(true, None, None));
             let mut starts: Vec<usize> = v.clips.iter().map(|c| c.start()).collect();
             starts.sort_unstable();
             starts.dedup();
@@ -250,7 +251,7 @@ mod tests {
             300,
             30.0,
             8,
-            8,
+            8.0,
             &spec,
             &temporal(false, None, None),
         );
@@ -269,7 +270,7 @@ mod tests {
             300,
             30.0,
             8,
-            8,
+            8.0,
             &spec,
             &temporal(true, None, None),
         );
@@ -291,7 +292,7 @@ mod tests {
                 100,
                 30.0,
                 8,
-                8,
+                8.0,
                 &spec,
                 &temporal(true, None, None),
             );
@@ -310,18 +311,26 @@ mod tests {
             span: Timespan::Anywhere,
         };
         let mut rng = rng_for(1, Stream::Sample, 0, 0);
-        let v = draw_clips(&mut rng, 10, 30.0, 8, 4, &spec, &temporal(true, None, None));
+        let v = draw_clips(
+            &mut rng,
+            10,
+            30.0,
+            8,
+            4.0,
+            &spec,
+            &temporal(true, None, None),
+        );
         assert!(v.looped);
         assert_eq!(v.clips[0].frames, vec![0, 4, 8, 2, 6, 0, 4, 8]);
     }
 
     #[test]
     fn test_views_spread_evenly() {
-        let v = test_clips(100, 8, 4, 3);
+        let v = test_clips(100, 8, 4.0, 3);
         let starts: Vec<usize> = v.clips.iter().map(|c| c.start()).collect();
         // 71 possible starts (0..=71): centres of three equal parts.
         assert_eq!(starts, vec![12, 36, 59]);
-        assert_eq!(test_clips(100, 8, 4, 1).clips[0].start(), 36);
-        assert!(test_clips(10, 8, 4, 2).looped);
+        assert_eq!(test_clips(100, 8, 4.0, 1).clips[0].start(), 36);
+        assert!(test_clips(10, 8, 4.0, 2).looped);
     }
 }

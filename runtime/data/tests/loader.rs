@@ -48,6 +48,7 @@ fn pretrain(rho: u32) -> SampleMode {
 const SHAPE: ClipShape = ClipShape {
     frames: 4,
     stride: 2,
+    target_fps: None,
 };
 
 fn epoch_batches(
@@ -252,6 +253,7 @@ fn short_videos_are_looped_and_counted() {
         ClipShape {
             frames: 8,
             stride: 4,
+            target_fps: None,
         },
         2,
         0,

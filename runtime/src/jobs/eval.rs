@@ -41,7 +41,7 @@ impl EvalContext<'_> {
     ) -> Result<Loader> {
         let mut config = LoaderConfig::new(
             mode,
-            pretrain::clip_shape(&self.spec.backbone),
+            pretrain::clip_shape(&self.spec.backbone, &self.spec.dataset),
             batch.max(1),
             self.spec.seed,
         );

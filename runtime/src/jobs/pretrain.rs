@@ -33,12 +33,9 @@ pub(super) fn prepare_dir<'c>(job: &Job, ctx: &'c JobContext) -> Result<&'c std:
     )
 }
 
-/// The clip shape a backbone consumes.
-pub(super) fn clip_shape(spec: &vst_spec::BackboneSpec) -> ClipShape {
-    ClipShape {
-        frames: spec.frames as usize,
-        stride: spec.stride as usize,
-    }
+/// The clip shape a backbone consumes from a dataset.
+pub(super) fn clip_shape(spec: &vst_spec::BackboneSpec, data: &vst_spec::DatasetSpec) -> ClipShape {
+    ClipShape::of(spec, &data.source)
 }
 
 /// A learner for `spec` (fresh weights; the caller loads a checkpoint into it).
@@ -73,7 +70,7 @@ pub fn run(
             clips: spec.clips.clone(),
             augment: spec.augment.clone(),
         },
-        clip_shape(&spec.backbone),
+        clip_shape(&spec.backbone, &spec.dataset),
         spec.schedule.batch as usize,
         spec.seed,
     );
