@@ -214,6 +214,7 @@ pub fn lower(
                 deps.push(eval.clone());
             }
         }
+        check_near_paper(report, &spec, &report_cells, diags);
         for (i, axis) in recipe.axes.iter().enumerate() {
             if Some(i) != report.rows && Some(i) != report.cols && axis.values.len() > 1 {
                 diags.push(
@@ -250,6 +251,114 @@ pub fn lower(
             jobs: b.jobs,
         },
         graph: b.graph,
+    }
+}
+
+/// A cell's coordinates as a paper table addresses them: the report's row and column axes with the cell's labels.
+fn paper_coords<'a>(spec: &'a ReportSpec, cell: &'a ReportCell) -> Vec<(&'a str, &'a str)> {
+    let mut coords = Vec::new();
+    if let (Some(axis), Some(label)) = (&spec.rows, &cell.row) {
+        coords.push((axis.as_str(), label.as_str()));
+    }
+    if let (Some(axis), Some(label)) = (&spec.cols, &cell.col) {
+        coords.push((axis.as_str(), label.as_str()));
+    }
+    coords
+}
+
+/// Up to `max` items joined by `; `, with how many were left out.
+fn listed(items: &[String], max: usize) -> String {
+    let mut text = items[..items.len().min(max)].join("; ");
+    if items.len() > max {
+        text.push_str(&format!("; and {} more", items.len() - max));
+    }
+    text
+}
+
+/// `within t of paper` on a report none of whose cells has a paper number could never be missed: an error.
+fn check_near_paper(
+    report: &crate::check::collect::ReportDecl,
+    spec: &ReportSpec,
+    cells: &[ReportCell],
+    diags: &mut Diagnostics,
+) {
+    let Some(table) = spec.paper.as_deref().and_then(vst_spec::paper::table) else {
+        return;
+    };
+    let compared = cells
+        .iter()
+        .filter(|cell| {
+            table
+                .lookup(&spec.cell, &paper_coords(spec, cell))
+                .and_then(|c| c.value.value())
+                .is_some()
+        })
+        .count();
+    if compared > 0 {
+        return;
+    }
+    let words = |coords: &[(&str, &str)]| {
+        let parts: Vec<String> = coords.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        if parts.is_empty() {
+            "the only cell".to_string()
+        } else {
+            parts.join(", ")
+        }
+    };
+    let mut ours: Vec<String> = Vec::new();
+    for cell in cells {
+        let text = words(&paper_coords(spec, cell));
+        if !ours.contains(&text) {
+            ours.push(text);
+        }
+    }
+    // The table's numbers, one note per metric.
+    let mut theirs: Vec<(&str, Vec<String>)> = Vec::new();
+    for c in table.cells.iter().filter(|c| c.value.value().is_some()) {
+        let at = words(c.coords);
+        match theirs.iter_mut().find(|(m, _)| *m == c.metric) {
+            Some((_, list)) => list.push(at),
+            None => theirs.push((c.metric, vec![at])),
+        }
+    }
+    let mut notes: Vec<String> = theirs
+        .iter()
+        .map(|(metric, at)| {
+            format!(
+                "paper table `{}` has `{metric}` numbers at {}",
+                table.key,
+                listed(at, 4)
+            )
+        })
+        .collect();
+    if notes.is_empty() {
+        notes.push(format!(
+            "paper table `{}` has no published number at all",
+            table.key
+        ));
+    }
+    for (expectation, span) in report.expect.iter().zip(&report.expect_spans) {
+        let Expectation::NearPaper { tolerance } = expectation else {
+            continue;
+        };
+        let mut d = Diagnostic::error(format!(
+            "`within {tolerance} of paper` has nothing to compare: paper table `{}` has no number for any cell \
+             of report \"{}\"",
+            table.key, report.title
+        ))
+        .at(*span)
+        .note(format!(
+            "the report's cells: `{}` at {}",
+            spec.cell,
+            listed(&ours, 4)
+        ));
+        for note in &notes {
+            d = d.note(note.clone());
+        }
+        diags.push(d.help(
+            "sweep values the paper table has numbers for, or state the expectation as `at least v` or \
+             `COLS a above b`",
+        ));
     }
 }
 
