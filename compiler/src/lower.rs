@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use vst_spec::*;
 
 /// A job's id: blake3 over the canonical JSON of its configuration, its inputs' ids and [`RESULTS_VERSION`]
-/// (first 16 hex digits: 64 bits, plenty for the jobs of one machine's `runs/`).
+/// (first 16 hex digits: 64 bits, plenty for the jobs of one machine's `runs/`). Every float is canonicalised
+/// first ([`canonical_json`]), so that a computed `0.75 × 0.8 = 0.6000000000000001` is the same job as `0.6`.
 pub fn job_id(kind: &JobKind, deps: &[JobId]) -> JobId {
     #[derive(Serialize)]
     struct Identity<'a> {
@@ -27,9 +28,72 @@ pub fn job_id(kind: &JobKind, deps: &[JobId]) -> JobId {
     };
     // Serialising plain data cannot fail; the Debug form is a stable fallback all the same.
     let bytes =
-        serde_json::to_vec(&identity).unwrap_or_else(|_| format!("{kind:?}{deps:?}").into_bytes());
+        canonical_json(&identity).unwrap_or_else(|| format!("{kind:?}{deps:?}").into_bytes());
     let hash = blake3::hash(&bytes);
     JobId(hash.to_hex()[..16].to_string())
+}
+
+/// Significant digits a float keeps in a job's identity: far more than any setting means, far fewer than the
+/// 15–17 at which floating-point arithmetic leaves its noise.
+pub const HASH_SIGNIFICANT_DIGITS: usize = 12;
+
+/// `x` rounded to [`HASH_SIGNIFICANT_DIGITS`] significant digits (the nearest f64 to that decimal), and -0 as 0.
+/// A float that already has at most that many digits is returned unchanged.
+pub fn canonical_f64(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return if x == 0.0 { 0.0 } else { x };
+    }
+    let text = format!("{x:.prec$e}", prec = HASH_SIGNIFICANT_DIGITS - 1);
+    text.parse().unwrap_or(x)
+}
+
+/// `value` as compact JSON (fields in declaration order, as serde writes them) with every float replaced by
+/// [`canonical_f64`] of it; integers and strings are untouched. None only if `value` cannot be serialised.
+///
+/// Floats are rewritten in the JSON text rather than in a `serde_json::Value`, whose maps would reorder the
+/// fields (changing every id). A float with at most 12 significant digits is written exactly as before, so ids
+/// of plans without arithmetic noise do not change.
+pub fn canonical_json<T: Serialize>(value: &T) -> Option<Vec<u8>> {
+    let json = serde_json::to_string(value).ok()?;
+    let bytes = json.as_bytes();
+    let mut out = String::with_capacity(json.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // A string, copied as is: up to the closing quote that no backslash escapes.
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(bytes.len());
+                out.push_str(&json[start..i]);
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let number = &json[start..i];
+                let is_float = number.contains(['.', 'e', 'E']);
+                match number.parse::<f64>() {
+                    Ok(x) if is_float => {
+                        out.push_str(&serde_json::to_string(&canonical_f64(x)).ok()?)
+                    }
+                    _ => out.push_str(number),
+                }
+            }
+            _ => {
+                // Structure and literals (`{`, `:`, `true`, `null`...): ASCII outside strings.
+                out.push(bytes[i] as char);
+                i += 1;
+            }
+        }
+    }
+    Some(out.into_bytes())
 }
 
 /// The plan and its graph (node weights are indices into `plan.jobs`).
@@ -401,5 +465,108 @@ pub fn with_device(plan: &Plan, device: DeviceSpec) -> Plan {
     Plan {
         recipe: plan.recipe.clone(),
         jobs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::MemoryLoader;
+    use crate::{Options, compile};
+    use std::path::Path;
+
+    /// The seconds-scale smoke study (every job kind, two evaluations, a report), compiled in memory.
+    fn smoke_plan() -> Plan {
+        let source = include_str!("../../tests/recipes/smoke.vst");
+        let loader = MemoryLoader::new([("smoke.vst", source)]);
+        let env = |_: &str| None;
+        let c = compile(
+            Path::new("smoke.vst"),
+            &Options {
+                loader: &loader,
+                env: &env,
+            },
+        )
+        .expect("the recipe is in memory");
+        assert!(!c.has_errors(), "{}", c.render_diagnostics(false));
+        c.plan.expect("a plan")
+    }
+
+    fn first_pretrain(plan: &Plan) -> (PretrainJob, Vec<JobId>) {
+        let job = plan
+            .jobs
+            .iter()
+            .find(|j| matches!(j.kind, JobKind::Pretrain(_)))
+            .expect("a pretrain job");
+        let JobKind::Pretrain(p) = &job.kind else {
+            unreachable!("matched above")
+        };
+        (p.clone(), job.deps.clone())
+    }
+
+    #[test]
+    fn floats_are_rounded_to_12_significant_digits() {
+        let noisy = 0.75 * 0.8;
+        assert_ne!(noisy, 0.6, "the test needs arithmetic noise");
+        assert_eq!(canonical_f64(noisy), 0.6);
+        assert_eq!(canonical_f64(0.1 + 0.2), 0.3);
+        assert_eq!(canonical_f64(-0.0).to_bits(), 0f64.to_bits());
+        // Values with at most 12 significant digits are unchanged, bit for bit.
+        for clean in [0.6, 1e-4, 4.8, 512.0, 0.994, 123456.789, -2.5e-7, 1e300] {
+            assert_eq!(canonical_f64(clean).to_bits(), clean.to_bits(), "{clean}");
+        }
+        assert!(canonical_f64(f64::NAN).is_nan());
+        assert_eq!(canonical_f64(f64::INFINITY), f64::INFINITY);
+    }
+
+    #[test]
+    fn canonical_json_rewrites_floats_only() {
+        #[derive(Serialize)]
+        struct Sample {
+            name: &'static str,
+            quoted: &'static str,
+            count: u64,
+            negative: i64,
+            lr: f64,
+            list: Vec<f64>,
+            none: Option<f64>,
+        }
+        let sample = Sample {
+            name: "lr = 0.6000000000000001",
+            quoted: "a \"0.30000000000000004\" \\ b",
+            count: 12345678901234567890,
+            negative: -42,
+            lr: 0.75 * 0.8,
+            list: vec![0.1 + 0.2, 2.0, -1e-5],
+            none: None,
+        };
+        let json = String::from_utf8(canonical_json(&sample).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"name":"lr = 0.6000000000000001","quoted":"a \"0.30000000000000004\" \\ b","count":12345678901234567890,"negative":-42,"lr":0.6,"list":[0.3,2.0,-0.00001],"none":null}"#
+        );
+    }
+
+    #[test]
+    fn a_float_differing_only_by_rounding_noise_is_the_same_job() {
+        let plan = smoke_plan();
+        let (p, deps) = first_pretrain(&plan);
+        let with_lr = |lr: f64| {
+            let mut p = p.clone();
+            p.schedule.lr = lr;
+            job_id(&JobKind::Pretrain(p), &deps)
+        };
+        assert_eq!(with_lr(0.75 * 0.8), with_lr(0.6));
+        assert_eq!(with_lr(0.1 + 0.2), with_lr(0.3));
+        // A real change is another job, however small in the 12 digits kept.
+        assert_ne!(with_lr(0.6), with_lr(0.61));
+        assert_ne!(with_lr(0.6), with_lr(0.600000001));
+        // The id the plan has is the one job_id gives.
+        let job = plan
+            .jobs
+            .iter()
+            .find(|j| matches!(j.kind, JobKind::Pretrain(_)))
+            .unwrap();
+        assert_eq!(job_id(&job.kind, &job.deps), job.id);
     }
 }
