@@ -473,6 +473,7 @@ mod tests {
     use super::*;
     use crate::load::MemoryLoader;
     use crate::{Options, compile};
+    use std::collections::HashSet;
     use std::path::Path;
 
     /// The seconds-scale smoke study (every job kind, two evaluations, a report), compiled in memory.
@@ -568,5 +569,65 @@ mod tests {
             .find(|j| matches!(j.kind, JobKind::Pretrain(_)))
             .unwrap();
         assert_eq!(job_id(&job.kind, &job.deps), job.id);
+    }
+
+    #[test]
+    fn with_device_moves_every_job_and_recomputes_ids_downstream() {
+        let plan = smoke_plan();
+        let cuda = DeviceSpec::Cuda { index: 1 };
+        let moved = with_device(&plan, cuda);
+        assert_eq!(moved.recipe, plan.recipe);
+        assert_eq!(moved.jobs.len(), plan.jobs.len());
+        let ids: HashSet<&JobId> = moved.jobs.iter().map(|j| &j.id).collect();
+        assert_eq!(ids.len(), moved.jobs.len(), "ids stay unique");
+        let (mut pretrains, mut evals, mut reports) = (0, 0, 0);
+        for (old, new) in plan.jobs.iter().zip(&moved.jobs) {
+            assert_eq!((&old.name, &old.cell), (&new.name, &new.cell));
+            // Every id is the documented hash of the job as it now is.
+            assert_eq!(new.id, job_id(&new.kind, &new.deps), "{}", new.name);
+            for dep in &new.deps {
+                assert!(
+                    ids.contains(dep),
+                    "{} needs {dep}, not in the plan",
+                    new.name
+                );
+            }
+            match &new.kind {
+                JobKind::Prepare(_) => {
+                    // Data preparation does not run on a device: the same job, the same id.
+                    assert_eq!(new.id, old.id);
+                }
+                JobKind::Pretrain(p) => {
+                    pretrains += 1;
+                    assert_eq!(p.device, cuda);
+                    assert_ne!(new.id, old.id, "{}", new.name);
+                }
+                JobKind::Eval(e) => {
+                    evals += 1;
+                    assert_eq!(e.device, cuda);
+                    assert_ne!(new.id, old.id, "{}", new.name);
+                    assert!(new.deps.contains(&e.pretrain));
+                    let pretrain = moved
+                        .job(&e.pretrain)
+                        .expect("its pre-training is in the plan");
+                    assert!(matches!(&pretrain.kind, JobKind::Pretrain(p) if p.device == cuda));
+                }
+                JobKind::Report(r) => {
+                    reports += 1;
+                    assert_ne!(new.id, old.id, "its evaluations changed");
+                    for cell in &r.cells {
+                        let eval = moved
+                            .job(&cell.eval)
+                            .expect("the cell's evaluation is in the plan");
+                        assert!(matches!(&eval.kind, JobKind::Eval(e) if e.device == cuda));
+                        assert!(new.deps.contains(&cell.eval));
+                    }
+                }
+            }
+        }
+        assert_eq!((pretrains, evals, reports), (8, 16, 1));
+        // Moving back gives the original plan; moving to the device the recipe names changes nothing.
+        assert_eq!(with_device(&moved, DeviceSpec::Cpu), plan);
+        assert_eq!(with_device(&plan, DeviceSpec::Cpu), plan);
     }
 }
