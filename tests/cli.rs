@@ -144,8 +144,22 @@ fn plan_prints_text_dot_and_the_per_device_split() {
     assert!(text.stdout.starts_with(
         "plan of tests/recipes/smoke.vst: 26 jobs (1 prepare, 8 pretrain, 16 eval, 1 report)"
     ));
+    // Costs are multiply-adds, and say so.
+    assert!(text.stdout.contains("  28.8 MMACs\n"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("total: 320 clips, 346 MMACs forward (multiply-adds"),
+        "{}",
+        text.stdout
+    );
     let dot = vst(&["plan", "tests/recipes/smoke.vst", "--format", "dot"]);
     assert!(dot.stdout.starts_with("digraph plan {"));
+    assert!(
+        dot.stdout.contains("\\n16 clips, 28.8 MMACs\""),
+        "{}",
+        dot.stdout
+    );
+    assert!(!dot.stdout.contains("FLOP"), "{}", dot.stdout);
 
     let split = vst(&[
         "plan",
@@ -226,5 +240,27 @@ fn plan_marks_the_jobs_already_done_in_the_run_directory() {
         after.stdout.ends_with("done: 1 of 26 jobs\n"),
         "{}",
         after.stdout
+    );
+}
+
+#[test]
+fn model_prints_multiply_adds_per_clip() {
+    // The paper's "41.9 GFLOPs" for Slow R-50 8×224² are multiply-adds.
+    let out = vst(&["model", "recipes/table2.vst"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("forward cost: 41.9 GMACs per clip (multiply-adds"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("params      GMACs\n"), "{}", out.stdout);
+    // A backbone under one GMAC is shown in MMACs, not as 0.0.
+    let mini = vst(&["model", "recipes/mini/table2.vst"]);
+    assert_eq!(mini.code, 0, "{}", mini.stderr);
+    assert!(
+        mini.stdout.contains("forward cost: 14.7 MMACs per clip"),
+        "{}",
+        mini.stdout
     );
 }

@@ -123,6 +123,12 @@ fn table2_has_16_pretrain_16_linear_and_1_report() {
     let json = serde_json::to_string(plan).expect("serialises");
     let back: Plan = serde_json::from_str(&json).expect("deserialises");
     assert_eq!(&back, plan);
+    // The cost is labelled as what it counts, multiply-adds; a plan written before (`gflops`) still reads.
+    assert!(json.contains(r#""cost":{"clips":"#) && json.contains(r#","gmacs":"#));
+    assert!(!json.contains("gflops"));
+    let old: vst_spec::Cost =
+        serde_json::from_str(r#"{"clips":3,"gflops":41.9}"#).expect("old name");
+    assert_eq!(old.gflops, 41.9);
     assert_eq!(plan.count("pretrain"), 16);
     let linear = plan
         .jobs
