@@ -59,15 +59,18 @@ fn compile_shipped(path: &str) -> Compilation {
 fn shipped() -> Vec<String> {
     let mut out = Vec::new();
     for dir in ["recipes", "recipes/mini", "tests/recipes"] {
-        let Ok(entries) = std::fs::read_dir(workspace().join(dir)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
+        // Every folder is read, and holds recipes: a folder that moved must not silently drop out of the checks.
+        let entries = std::fs::read_dir(workspace().join(dir))
+            .unwrap_or_else(|e| panic!("cannot list {dir}/: {e}"));
+        let before = out.len();
+        for entry in entries {
+            let entry = entry.unwrap_or_else(|e| panic!("cannot list {dir}/: {e}"));
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.ends_with(".vst") && name != "base.vst" {
                 out.push(format!("{dir}/{name}"));
             }
         }
+        assert!(out.len() > before, "no recipe in {dir}/");
     }
     out.sort();
     out
