@@ -31,7 +31,7 @@ enum Command {
     Run(cli::run::Args),
     /// Show each job of a recipe's plan as done, running, interrupted, failed or pending
     Status(cli::status::Args),
-    /// Show the model a recipe trains: layers, parameters, GFLOPs per clip
+    /// Show the model a recipe trains: layers, parameters, GMACs (multiply-adds) per clip
     Model(cli::model::Args),
     /// Benchmarks: one whole training step (`step`), or the same on a GPU as scripts/gpu-check.sh runs it (`gpu`)
     Bench(cli::bench::Args),

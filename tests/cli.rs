@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Output, root, scratch, vst_in};
+use common::{Output, copy_tree, root, scratch, vst_in};
 
 fn vst(args: &[&str]) -> Output {
     vst_in(root(), args)
@@ -144,8 +144,22 @@ fn plan_prints_text_dot_and_the_per_device_split() {
     assert!(text.stdout.starts_with(
         "plan of tests/recipes/smoke.vst: 26 jobs (1 prepare, 8 pretrain, 16 eval, 1 report)"
     ));
+    // Costs are multiply-adds, and say so.
+    assert!(text.stdout.contains("  28.8 MMACs\n"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("total: 320 clips, 346 MMACs forward (multiply-adds"),
+        "{}",
+        text.stdout
+    );
     let dot = vst(&["plan", "tests/recipes/smoke.vst", "--format", "dot"]);
     assert!(dot.stdout.starts_with("digraph plan {"));
+    assert!(
+        dot.stdout.contains("\\n16 clips, 28.8 MMACs\""),
+        "{}",
+        dot.stdout
+    );
+    assert!(!dot.stdout.contains("FLOP"), "{}", dot.stdout);
 
     let split = vst(&[
         "plan",
@@ -226,5 +240,228 @@ fn plan_marks_the_jobs_already_done_in_the_run_directory() {
         after.stdout.ends_with("done: 1 of 26 jobs\n"),
         "{}",
         after.stdout
+    );
+}
+
+#[test]
+fn model_prints_multiply_adds_per_clip() {
+    // The paper's "41.9 GFLOPs" for Slow R-50 8×224² are multiply-adds.
+    let out = vst(&["model", "recipes/table2.vst"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("forward cost: 41.9 GMACs per clip (multiply-adds"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("params      GMACs\n"), "{}", out.stdout);
+    // A backbone under one GMAC is shown in MMACs, not as 0.0.
+    let mini = vst(&["model", "recipes/mini/table2.vst"]);
+    assert_eq!(mini.code, 0, "{}", mini.stderr);
+    assert!(
+        mini.stdout.contains("forward cost: 14.7 MMACs per clip"),
+        "{}",
+        mini.stdout
+    );
+}
+
+/// A fresh copy of the repository's recipes, as a new user has them after cloning: the README's mini Table 2 with
+/// the synthetic dataset cut from 512 to 80 videos (same `use` layout and data block; only the counts change), so
+/// that generating it takes seconds in a test.
+fn fresh_clone(name: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
+    copy_tree(&root().join("recipes"), &dir.join("recipes"));
+    let base = dir.join("recipes/mini/base.vst");
+    let text = std::fs::read_to_string(&base).expect("recipes/mini/base.vst");
+    let small = text
+        .replace("  train_per_class: 48,\n", "  train_per_class: 8,\n")
+        .replace("  val_per_class: 16,\n", "  val_per_class: 2,\n");
+    assert_ne!(
+        small, text,
+        "the mini dataset's size was not found in base.vst"
+    );
+    std::fs::write(&base, small).expect("write base.vst");
+    dir
+}
+
+/// The synthetic dataset folder `vst run` uses for the mini Table 2 under `dir/runs`.
+fn mini_synthetic_dir(dir: &std::path::Path) -> std::path::PathBuf {
+    let plan = vst_in(
+        dir,
+        &["plan", "recipes/mini/table2.vst", "--format", "json"],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let plan: vst_spec::Plan = serde_json::from_str(&plan.stdout).expect("JSON");
+    let prepare = plan
+        .jobs
+        .iter()
+        .find(|j| j.name == "prepare[synth]")
+        .expect("the mini study prepares `synth`");
+    dir.join("runs").join(&prepare.id.0).join("synthetic")
+}
+
+fn assert_png(path: &std::path::Path) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is not a PNG",
+        path.display()
+    );
+}
+
+#[test]
+fn the_quick_start_works_from_a_fresh_clone_before_any_run() {
+    // check and plan on the shipped mini recipes, exactly as cloned.
+    let dir = scratch("fresh-clone-shipped");
+    copy_tree(&root().join("recipes"), &dir.join("recipes"));
+    let check = vst_in(&dir, &["check", "recipes/mini/table2.vst"]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert_eq!(check.stderr, "ok: recipes/mini/table2.vst (27 jobs)\n");
+    let plan = vst_in(&dir, &["plan", "recipes/mini/table2.vst"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.starts_with(
+            "plan of recipes/mini/table2.vst: 27 jobs (1 prepare, 8 pretrain, 16 eval, 2 report)"
+        ),
+        "{}",
+        plan.stdout
+    );
+
+    // The preview before any run generates the data where `vst run` keeps it (relative paths, from the root).
+    let dir = fresh_clone("fresh-clone-preview-first");
+    let synthetic = mini_synthetic_dir(&dir);
+    let preview = vst_in(
+        &dir,
+        &["data", "preview", "--recipe", "recipes/mini/table2.vst"],
+    );
+    assert_eq!(preview.code, 0, "{}", preview.stderr);
+    assert!(
+        preview.stderr.contains(&format!(
+            "generating the synthetic dataset `synth` into runs/{}/synthetic (where `vst run recipes/mini/table2.vst` keeps it",
+            synthetic.parent().unwrap().file_name().unwrap().to_string_lossy()
+        )),
+        "{}",
+        preview.stderr
+    );
+    assert!(
+        preview.stdout.starts_with("wrote preview.png (")
+            && preview
+                .stdout
+                .contains("for pretrain[objective=moco,clips=1]"),
+        "{}",
+        preview.stdout
+    );
+    assert_png(&dir.join("preview.png"));
+    let list = synthetic.join("train.csv");
+    assert_eq!(
+        std::fs::read_to_string(&list)
+            .expect("train.csv")
+            .lines()
+            .count(),
+        64
+    );
+    let generated_at = std::fs::metadata(&list)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+
+    // `vst run`'s prepare job then finds the preview's data complete and keeps it.
+    let run = vst_in(
+        &dir,
+        &["run", "recipes/mini/table2.vst", "--only", "prepare[synth]"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1 jobs ran, 0 were already done"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::metadata(&list)
+            .and_then(|m| m.modified())
+            .expect("mtime"),
+        generated_at,
+        "the run generated the data again"
+    );
+}
+
+#[test]
+fn the_preview_reads_the_data_of_an_earlier_run() {
+    let dir = fresh_clone("fresh-clone-run-first");
+    let run = vst_in(
+        &dir,
+        &["run", "recipes/mini/table2.vst", "--only", "prepare[synth]"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let list = mini_synthetic_dir(&dir).join("train.csv");
+    let generated_at = std::fs::metadata(&list)
+        .and_then(|m| m.modified())
+        .expect("the run's data");
+
+    let preview = vst_in(
+        &dir,
+        &[
+            "data",
+            "preview",
+            "--recipe",
+            "recipes/mini/table2.vst",
+            "--job",
+            "pretrain[objective=simclr,clips=2]",
+            "--out",
+            "simclr.png",
+        ],
+    );
+    assert_eq!(preview.code, 0, "{}", preview.stderr);
+    assert!(!preview.stderr.contains("generating"), "{}", preview.stderr);
+    assert!(
+        preview
+            .stdout
+            .contains("for pretrain[objective=simclr,clips=2]"),
+        "{}",
+        preview.stdout
+    );
+    assert_png(&dir.join("simclr.png"));
+    assert_eq!(
+        std::fs::metadata(&list)
+            .and_then(|m| m.modified())
+            .expect("mtime"),
+        generated_at
+    );
+
+    // A run folder elsewhere is honoured too, and a job that does not exist is named.
+    let elsewhere = vst_in(
+        &dir,
+        &[
+            "data",
+            "preview",
+            "--recipe",
+            "recipes/mini/table2.vst",
+            "--runs",
+            "other/runs",
+        ],
+    );
+    assert_eq!(elsewhere.code, 0, "{}", elsewhere.stderr);
+    assert!(
+        elsewhere.stderr.contains("into other/runs/"),
+        "{}",
+        elsewhere.stderr
+    );
+    let unknown = vst_in(
+        &dir,
+        &[
+            "data",
+            "preview",
+            "--recipe",
+            "recipes/mini/table2.vst",
+            "--job",
+            "pretrain[x]",
+        ],
+    );
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(
+        unknown
+            .stderr
+            .contains("no pre-training job named `pretrain[x]` (see `vst plan`)"),
+        "{}",
+        unknown.stderr
     );
 }

@@ -1,6 +1,6 @@
 //! `vst run` and `vst status` end to end on seconds-scale recipes: every job kind runs; a SIGKILLed run resumes
 //! and ends exactly where an uninterrupted one does; missing data fails before anything is written; a diverging
-//! run stops with a clear error.
+//! run stops with a clear error; a missed expectation exits with code 4.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -231,9 +231,63 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint() {
     let pretrain = &job_dirs(&dir.join("runs"), "pretrain")[0];
     assert!(pretrain.join("failed.json").exists());
     assert!(!pretrain.join("done.json").exists());
-    if stderr.contains("The last good checkpoint") {
-        assert!(pretrain.join("checkpoint.safetensors").exists());
-    }
+    // Step 0 starts from the (finite) initial weights, so it is applied and the first epoch's checkpoint
+    // (checkpoint_every: 1 epoch) is written before the huge learning rate breaks a later step.
+    assert!(
+        stderr.contains("The last good checkpoint (after epoch "),
+        "{stderr}"
+    );
+    assert!(pretrain.join("checkpoint.safetensors").exists());
     let Output { stdout: status, .. } = vst_in(&dir, &["status", "diverge.vst", "--runs", "runs"]);
     assert!(status.contains("failed"), "{status}");
+}
+
+#[test]
+fn a_missed_expectation_exits_with_code_4_and_the_report_says_missed() {
+    let dir = scratch("missed-expectation");
+    let source = std::fs::read_to_string(root().join("tests/recipes/resume.vst")).expect("recipe");
+    // Two epochs of the resume study, and a top-1 no model can reach.
+    let impossible = source.replace("epochs: 40", "epochs: 2").replace(
+        "  cell: knn.top1\n",
+        "  cell: knn.top1\n  expect: [at least 101]\n",
+    );
+    assert!(
+        impossible.contains("expect: [at least 101]"),
+        "{impossible}"
+    );
+    std::fs::write(dir.join("impossible.vst"), impossible).expect("write recipe");
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(&dir, &["run", "impossible.vst", "--runs", "runs"]);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("4 jobs ran, 0 were already done, 0 failed or blocked"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: a report's declared expectation was missed"),
+        "{stderr}"
+    );
+    // The printed report and the report's files mark it missed, naming the cell.
+    assert!(
+        stdout.contains("- MISSED: every cell at least 101 — "),
+        "{stdout}"
+    );
+    let report = &job_dirs(&dir.join("runs"), "report")[0];
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(report.join("report.json")).expect("report.json"),
+    )
+    .expect("json");
+    assert_eq!(json["verdicts"][0]["met"], false, "{json}");
+    assert_eq!(result_of(report)["all_met"], false);
+
+    // Rerunning does not turn a miss into a success: the report is done, and still missed.
+    let Output { code, stderr, .. } = vst_in(&dir, &["run", "impossible.vst", "--runs", "runs"]);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("0 jobs ran, 4 were already done"),
+        "{stderr}"
+    );
 }

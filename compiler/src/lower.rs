@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use vst_spec::*;
 
 /// A job's id: blake3 over the canonical JSON of its configuration, its inputs' ids and [`RESULTS_VERSION`]
-/// (first 16 hex digits: 64 bits, plenty for the jobs of one machine's `runs/`).
+/// (first 16 hex digits: 64 bits, plenty for the jobs of one machine's `runs/`). Every float is canonicalised
+/// first ([`canonical_json`]), so that a computed `0.75 × 0.8 = 0.6000000000000001` is the same job as `0.6`.
 pub fn job_id(kind: &JobKind, deps: &[JobId]) -> JobId {
     #[derive(Serialize)]
     struct Identity<'a> {
@@ -27,9 +28,72 @@ pub fn job_id(kind: &JobKind, deps: &[JobId]) -> JobId {
     };
     // Serialising plain data cannot fail; the Debug form is a stable fallback all the same.
     let bytes =
-        serde_json::to_vec(&identity).unwrap_or_else(|_| format!("{kind:?}{deps:?}").into_bytes());
+        canonical_json(&identity).unwrap_or_else(|| format!("{kind:?}{deps:?}").into_bytes());
     let hash = blake3::hash(&bytes);
     JobId(hash.to_hex()[..16].to_string())
+}
+
+/// Significant digits a float keeps in a job's identity: far more than any setting means, far fewer than the
+/// 15–17 at which floating-point arithmetic leaves its noise.
+pub const HASH_SIGNIFICANT_DIGITS: usize = 12;
+
+/// `x` rounded to [`HASH_SIGNIFICANT_DIGITS`] significant digits (the nearest f64 to that decimal), and -0 as 0.
+/// A float that already has at most that many digits is returned unchanged.
+pub fn canonical_f64(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return if x == 0.0 { 0.0 } else { x };
+    }
+    let text = format!("{x:.prec$e}", prec = HASH_SIGNIFICANT_DIGITS - 1);
+    text.parse().unwrap_or(x)
+}
+
+/// `value` as compact JSON (fields in declaration order, as serde writes them) with every float replaced by
+/// [`canonical_f64`] of it; integers and strings are untouched. None only if `value` cannot be serialised.
+///
+/// Floats are rewritten in the JSON text rather than in a `serde_json::Value`, whose maps would reorder the
+/// fields (changing every id). A float with at most 12 significant digits is written exactly as before, so ids
+/// of plans without arithmetic noise do not change.
+pub fn canonical_json<T: Serialize>(value: &T) -> Option<Vec<u8>> {
+    let json = serde_json::to_string(value).ok()?;
+    let bytes = json.as_bytes();
+    let mut out = String::with_capacity(json.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // A string, copied as is: up to the closing quote that no backslash escapes.
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(bytes.len());
+                out.push_str(&json[start..i]);
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let number = &json[start..i];
+                let is_float = number.contains(['.', 'e', 'E']);
+                match number.parse::<f64>() {
+                    Ok(x) if is_float => {
+                        out.push_str(&serde_json::to_string(&canonical_f64(x)).ok()?)
+                    }
+                    _ => out.push_str(number),
+                }
+            }
+            _ => {
+                // Structure and literals (`{`, `:`, `true`, `null`...): ASCII outside strings.
+                out.push(bytes[i] as char);
+                i += 1;
+            }
+        }
+    }
+    Some(out.into_bytes())
 }
 
 /// The plan and its graph (node weights are indices into `plan.jobs`).
@@ -214,6 +278,7 @@ pub fn lower(
                 deps.push(eval.clone());
             }
         }
+        check_near_paper(report, &spec, &report_cells, diags);
         for (i, axis) in recipe.axes.iter().enumerate() {
             if Some(i) != report.rows && Some(i) != report.cols && axis.values.len() > 1 {
                 diags.push(
@@ -250,6 +315,114 @@ pub fn lower(
             jobs: b.jobs,
         },
         graph: b.graph,
+    }
+}
+
+/// A cell's coordinates as a paper table addresses them: the report's row and column axes with the cell's labels.
+fn paper_coords<'a>(spec: &'a ReportSpec, cell: &'a ReportCell) -> Vec<(&'a str, &'a str)> {
+    let mut coords = Vec::new();
+    if let (Some(axis), Some(label)) = (&spec.rows, &cell.row) {
+        coords.push((axis.as_str(), label.as_str()));
+    }
+    if let (Some(axis), Some(label)) = (&spec.cols, &cell.col) {
+        coords.push((axis.as_str(), label.as_str()));
+    }
+    coords
+}
+
+/// Up to `max` items joined by `; `, with how many were left out.
+fn listed(items: &[String], max: usize) -> String {
+    let mut text = items[..items.len().min(max)].join("; ");
+    if items.len() > max {
+        text.push_str(&format!("; and {} more", items.len() - max));
+    }
+    text
+}
+
+/// `within t of paper` on a report none of whose cells has a paper number could never be missed: an error.
+fn check_near_paper(
+    report: &crate::check::collect::ReportDecl,
+    spec: &ReportSpec,
+    cells: &[ReportCell],
+    diags: &mut Diagnostics,
+) {
+    let Some(table) = spec.paper.as_deref().and_then(vst_spec::paper::table) else {
+        return;
+    };
+    let compared = cells
+        .iter()
+        .filter(|cell| {
+            table
+                .lookup(&spec.cell, &paper_coords(spec, cell))
+                .and_then(|c| c.value.value())
+                .is_some()
+        })
+        .count();
+    if compared > 0 {
+        return;
+    }
+    let words = |coords: &[(&str, &str)]| {
+        let parts: Vec<String> = coords.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        if parts.is_empty() {
+            "the only cell".to_string()
+        } else {
+            parts.join(", ")
+        }
+    };
+    let mut ours: Vec<String> = Vec::new();
+    for cell in cells {
+        let text = words(&paper_coords(spec, cell));
+        if !ours.contains(&text) {
+            ours.push(text);
+        }
+    }
+    // The table's numbers, one note per metric.
+    let mut theirs: Vec<(&str, Vec<String>)> = Vec::new();
+    for c in table.cells.iter().filter(|c| c.value.value().is_some()) {
+        let at = words(c.coords);
+        match theirs.iter_mut().find(|(m, _)| *m == c.metric) {
+            Some((_, list)) => list.push(at),
+            None => theirs.push((c.metric, vec![at])),
+        }
+    }
+    let mut notes: Vec<String> = theirs
+        .iter()
+        .map(|(metric, at)| {
+            format!(
+                "paper table `{}` has `{metric}` numbers at {}",
+                table.key,
+                listed(at, 4)
+            )
+        })
+        .collect();
+    if notes.is_empty() {
+        notes.push(format!(
+            "paper table `{}` has no published number at all",
+            table.key
+        ));
+    }
+    for (expectation, span) in report.expect.iter().zip(&report.expect_spans) {
+        let Expectation::NearPaper { tolerance } = expectation else {
+            continue;
+        };
+        let mut d = Diagnostic::error(format!(
+            "`within {tolerance} of paper` has nothing to compare: paper table `{}` has no number for any cell \
+             of report \"{}\"",
+            table.key, report.title
+        ))
+        .at(*span)
+        .note(format!(
+            "the report's cells: `{}` at {}",
+            spec.cell,
+            listed(&ours, 4)
+        ));
+        for note in &notes {
+            d = d.note(note.clone());
+        }
+        diags.push(d.help(
+            "sweep values the paper table has numbers for, or state the expectation as `at least v` or \
+             `COLS a above b`",
+        ));
     }
 }
 
@@ -292,5 +465,169 @@ pub fn with_device(plan: &Plan, device: DeviceSpec) -> Plan {
     Plan {
         recipe: plan.recipe.clone(),
         jobs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::MemoryLoader;
+    use crate::{Options, compile};
+    use std::collections::HashSet;
+    use std::path::Path;
+
+    /// The seconds-scale smoke study (every job kind, two evaluations, a report), compiled in memory.
+    fn smoke_plan() -> Plan {
+        let source = include_str!("../../tests/recipes/smoke.vst");
+        let loader = MemoryLoader::new([("smoke.vst", source)]);
+        let env = |_: &str| None;
+        let c = compile(
+            Path::new("smoke.vst"),
+            &Options {
+                loader: &loader,
+                env: &env,
+            },
+        )
+        .expect("the recipe is in memory");
+        assert!(!c.has_errors(), "{}", c.render_diagnostics(false));
+        c.plan.expect("a plan")
+    }
+
+    fn first_pretrain(plan: &Plan) -> (PretrainJob, Vec<JobId>) {
+        let job = plan
+            .jobs
+            .iter()
+            .find(|j| matches!(j.kind, JobKind::Pretrain(_)))
+            .expect("a pretrain job");
+        let JobKind::Pretrain(p) = &job.kind else {
+            unreachable!("matched above")
+        };
+        (p.clone(), job.deps.clone())
+    }
+
+    #[test]
+    fn floats_are_rounded_to_12_significant_digits() {
+        let noisy = 0.75 * 0.8;
+        assert_ne!(noisy, 0.6, "the test needs arithmetic noise");
+        assert_eq!(canonical_f64(noisy), 0.6);
+        assert_eq!(canonical_f64(0.1 + 0.2), 0.3);
+        assert_eq!(canonical_f64(-0.0).to_bits(), 0f64.to_bits());
+        // Values with at most 12 significant digits are unchanged, bit for bit.
+        for clean in [0.6, 1e-4, 4.8, 512.0, 0.994, 123456.789, -2.5e-7, 1e300] {
+            assert_eq!(canonical_f64(clean).to_bits(), clean.to_bits(), "{clean}");
+        }
+        assert!(canonical_f64(f64::NAN).is_nan());
+        assert_eq!(canonical_f64(f64::INFINITY), f64::INFINITY);
+    }
+
+    #[test]
+    fn canonical_json_rewrites_floats_only() {
+        #[derive(Serialize)]
+        struct Sample {
+            name: &'static str,
+            quoted: &'static str,
+            count: u64,
+            negative: i64,
+            lr: f64,
+            list: Vec<f64>,
+            none: Option<f64>,
+        }
+        let sample = Sample {
+            name: "lr = 0.6000000000000001",
+            quoted: "a \"0.30000000000000004\" \\ b",
+            count: 12345678901234567890,
+            negative: -42,
+            lr: 0.75 * 0.8,
+            list: vec![0.1 + 0.2, 2.0, -1e-5],
+            none: None,
+        };
+        let json = String::from_utf8(canonical_json(&sample).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"name":"lr = 0.6000000000000001","quoted":"a \"0.30000000000000004\" \\ b","count":12345678901234567890,"negative":-42,"lr":0.6,"list":[0.3,2.0,-0.00001],"none":null}"#
+        );
+    }
+
+    #[test]
+    fn a_float_differing_only_by_rounding_noise_is_the_same_job() {
+        let plan = smoke_plan();
+        let (p, deps) = first_pretrain(&plan);
+        let with_lr = |lr: f64| {
+            let mut p = p.clone();
+            p.schedule.lr = lr;
+            job_id(&JobKind::Pretrain(p), &deps)
+        };
+        assert_eq!(with_lr(0.75 * 0.8), with_lr(0.6));
+        assert_eq!(with_lr(0.1 + 0.2), with_lr(0.3));
+        // A real change is another job, however small in the 12 digits kept.
+        assert_ne!(with_lr(0.6), with_lr(0.61));
+        assert_ne!(with_lr(0.6), with_lr(0.600000001));
+        // The id the plan has is the one job_id gives.
+        let job = plan
+            .jobs
+            .iter()
+            .find(|j| matches!(j.kind, JobKind::Pretrain(_)))
+            .unwrap();
+        assert_eq!(job_id(&job.kind, &job.deps), job.id);
+    }
+
+    #[test]
+    fn with_device_moves_every_job_and_recomputes_ids_downstream() {
+        let plan = smoke_plan();
+        let cuda = DeviceSpec::Cuda { index: 1 };
+        let moved = with_device(&plan, cuda);
+        assert_eq!(moved.recipe, plan.recipe);
+        assert_eq!(moved.jobs.len(), plan.jobs.len());
+        let ids: HashSet<&JobId> = moved.jobs.iter().map(|j| &j.id).collect();
+        assert_eq!(ids.len(), moved.jobs.len(), "ids stay unique");
+        let (mut pretrains, mut evals, mut reports) = (0, 0, 0);
+        for (old, new) in plan.jobs.iter().zip(&moved.jobs) {
+            assert_eq!((&old.name, &old.cell), (&new.name, &new.cell));
+            // Every id is the documented hash of the job as it now is.
+            assert_eq!(new.id, job_id(&new.kind, &new.deps), "{}", new.name);
+            for dep in &new.deps {
+                assert!(
+                    ids.contains(dep),
+                    "{} needs {dep}, not in the plan",
+                    new.name
+                );
+            }
+            match &new.kind {
+                JobKind::Prepare(_) => {
+                    // Data preparation does not run on a device: the same job, the same id.
+                    assert_eq!(new.id, old.id);
+                }
+                JobKind::Pretrain(p) => {
+                    pretrains += 1;
+                    assert_eq!(p.device, cuda);
+                    assert_ne!(new.id, old.id, "{}", new.name);
+                }
+                JobKind::Eval(e) => {
+                    evals += 1;
+                    assert_eq!(e.device, cuda);
+                    assert_ne!(new.id, old.id, "{}", new.name);
+                    assert!(new.deps.contains(&e.pretrain));
+                    let pretrain = moved
+                        .job(&e.pretrain)
+                        .expect("its pre-training is in the plan");
+                    assert!(matches!(&pretrain.kind, JobKind::Pretrain(p) if p.device == cuda));
+                }
+                JobKind::Report(r) => {
+                    reports += 1;
+                    assert_ne!(new.id, old.id, "its evaluations changed");
+                    for cell in &r.cells {
+                        let eval = moved
+                            .job(&cell.eval)
+                            .expect("the cell's evaluation is in the plan");
+                        assert!(matches!(&eval.kind, JobKind::Eval(e) if e.device == cuda));
+                        assert!(new.deps.contains(&cell.eval));
+                    }
+                }
+            }
+        }
+        assert_eq!((pretrains, evals, reports), (8, 16, 1));
+        // Moving back gives the original plan; moving to the device the recipe names changes nothing.
+        assert_eq!(with_device(&moved, DeviceSpec::Cpu), plan);
+        assert_eq!(with_device(&plan, DeviceSpec::Cpu), plan);
     }
 }

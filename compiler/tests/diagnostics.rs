@@ -441,6 +441,24 @@ case!(
         "{SWEPT}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linear.top1\n  expect: [within 2 of paper]\n}}\n"
     )
 );
+// Paper table 2 has no number for SimCLR or SwAV at ρ = 3 or 4: `within` could never be missed.
+case!(
+    expectation_paper_has_no_number_for_any_cell,
+    "use \"base.vst\"\n\nsweep {\n  objective: [simclr, swav]\n  clips: [3, 4]\n}\n\nreport \"T\" {\n  rows: objective\n  cols: clips\n  cell: linear.top1\n  paper: table2\n  expect: [clips 4 above 3, within 2 of paper]\n}\n"
+);
+
+#[test]
+fn an_expectation_within_paper_with_one_paper_number_is_fine() {
+    // MoCo at ρ = 2 has a (derived) number in paper table 2.
+    let out = render(&[(
+        "recipe.vst",
+        &format!(
+            "{SWEPT}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linear.top1\n  paper: table2\n  expect: [within 2 of paper]\n}}\n"
+        ),
+    )]);
+    assert_eq!(out, "");
+}
+
 case!(
     not_an_expectation,
     &format!(

@@ -59,15 +59,18 @@ fn compile_shipped(path: &str) -> Compilation {
 fn shipped() -> Vec<String> {
     let mut out = Vec::new();
     for dir in ["recipes", "recipes/mini", "tests/recipes"] {
-        let Ok(entries) = std::fs::read_dir(workspace().join(dir)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
+        // Every folder is read, and holds recipes: a folder that moved must not silently drop out of the checks.
+        let entries = std::fs::read_dir(workspace().join(dir))
+            .unwrap_or_else(|e| panic!("cannot list {dir}/: {e}"));
+        let before = out.len();
+        for entry in entries {
+            let entry = entry.unwrap_or_else(|e| panic!("cannot list {dir}/: {e}"));
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.ends_with(".vst") && name != "base.vst" {
                 out.push(format!("{dir}/{name}"));
             }
         }
+        assert!(out.len() > before, "no recipe in {dir}/");
     }
     out.sort();
     out
@@ -123,6 +126,12 @@ fn table2_has_16_pretrain_16_linear_and_1_report() {
     let json = serde_json::to_string(plan).expect("serialises");
     let back: Plan = serde_json::from_str(&json).expect("deserialises");
     assert_eq!(&back, plan);
+    // The cost is labelled as what it counts, multiply-adds; a plan written before (`gflops`) still reads.
+    assert!(json.contains(r#""cost":{"clips":"#) && json.contains(r#","gmacs":"#));
+    assert!(!json.contains("gflops"));
+    let old: vst_spec::Cost =
+        serde_json::from_str(r#"{"clips":3,"gflops":41.9}"#).expect("old name");
+    assert_eq!(old.gflops, 41.9);
     assert_eq!(plan.count("pretrain"), 16);
     let linear = plan
         .jobs

@@ -1,6 +1,6 @@
-//! The backbone and heads: the model summary's cost (41.9 GFLOPs for Slow R-50 8×224²), the built network
-//! matches the costed table, and a Slow R-50 written by PyTorch with PySlowFast's names (converted by
-//! scripts/convert_pyslowfast.py) gives PyTorch's features in our engine.
+//! The backbone and heads: the model summary's cost (41.9 GMACs — the paper's "GFLOPs" — for Slow R-50 8×224²),
+//! the built network matches the costed table, and a Slow R-50 written by PyTorch with PySlowFast's names (converted
+//! by scripts/convert_pyslowfast.py) gives PyTorch's features in our engine.
 
 mod common;
 
@@ -24,15 +24,18 @@ fn slow_r50() -> BackboneSpec {
 }
 
 #[test]
-fn slow_r50_8x8_at_224_is_41_9_gflops_per_clip() {
+fn slow_r50_8x8_at_224_is_41_9_gmacs_per_clip() {
     let summary = ModelSummary::new(&slow_r50(), 224).unwrap();
-    assert!((summary.gflops - 41.9).abs() < 0.05, "{}", summary.gflops);
+    assert!((summary.gmacs - 41.9).abs() < 0.05, "{}", summary.gmacs);
     let text = summary.to_string();
-    assert!(text.contains("41.9 GFLOPs per clip"), "{text}");
+    assert!(
+        text.contains("41.9 GMACs per clip (multiply-adds"),
+        "{text}"
+    );
     assert!(text.contains("res5"), "{text}");
     // The rows add up to the total.
-    let rows: f64 = summary.rows.iter().map(|r| r.gflops).sum();
-    assert!((rows - summary.gflops).abs() < 1e-9);
+    let rows: f64 = summary.rows.iter().map(|r| r.gmacs).sum();
+    assert!((rows - summary.gmacs).abs() < 1e-9);
     let params: u64 = summary.rows.iter().map(|r| r.parameters).sum();
     assert_eq!(params, summary.backbone_parameters);
     // With BYOL's heads (2048 → 4096 → 256 projector, 256 → 4096 → 256 predictor, BN in both).

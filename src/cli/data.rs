@@ -1,8 +1,8 @@
 //! `vst data ...`: generate the synthetic dataset; preview the clips a data configuration produces.
 //!
-//! The preview takes the synthetic generator's knobs or a dataset list for now; reading the data settings from a
-//! recipe comes with the compiler (the rendering is `vst_data::preview::render_preview`, which takes the resolved
-//! specs).
+//! The preview takes a recipe (`--recipe`: the data, ρ, clip shape and augmentation of one of its pre-training
+//! jobs, read where `vst run` keeps them), or the synthetic generator's knobs or a dataset list (the rendering is
+//! `vst_data::preview::render_preview`, which takes the resolved specs).
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -105,9 +105,13 @@ struct PreviewArgs {
     /// The list names folders of JPEG frames extracted at this frame rate.
     #[arg(long)]
     frames_fps: Option<f64>,
-    /// Where the synthetic dataset is (generated there if missing).
-    #[arg(long, default_value = "data/synthetic")]
+    /// Without --recipe: where the synthetic dataset is (generated there if missing).
+    #[arg(long, default_value = "data/synthetic", conflicts_with = "recipe")]
     synthetic_dir: PathBuf,
+    /// With --recipe: the run directory of `vst run --runs` — a synthetic dataset is read from (or, before any
+    /// run, generated into) the folder its prepare job uses there, so `vst run` reuses it.
+    #[arg(long, default_value = "runs")]
+    runs: PathBuf,
     #[command(flatten)]
     synth: SynthArgs,
     /// ρ: clips per video.
@@ -317,9 +321,24 @@ fn preview_recipe(p: &PreviewArgs, recipe: &std::path::Path, decoder: DecoderKin
             None => "the recipe has no pre-training job".to_string(),
         })?;
     let (job, spec) = job;
-    let dataset =
-        vst_data::dataset::open_dataset(&spec.dataset, &p.synthetic_dir, decoder, threads(None))
-            .with_context(|| format!("cannot open dataset `{}`", spec.dataset.name))?;
+    // The data `vst run` trains this job on, in the place it keeps it: a real dataset's lists (checked as `vst run`
+    // checks them), or the synthetic videos in `<runs>/<prepare job id>/synthetic` — read if a run (or an earlier
+    // preview) made them, generated there otherwise, so that the run after this preview does not make them again.
+    let store = vst_runtime::executor::RunStore::new(&p.runs);
+    let options = vst_runtime::jobs::RunnerOptions {
+        decoder,
+        ..Default::default()
+    };
+    let synthetic = vst_runtime::jobs::pretrain_synthetic_dir(&plan, job, &store)?;
+    if let Some(dir) = synthetic.as_ref().filter(|d| !d.exists()) {
+        eprintln!(
+            "generating the synthetic dataset `{}` into {} (where `vst run {}` keeps it and will reuse it)",
+            spec.dataset.name,
+            dir.display(),
+            recipe.display()
+        );
+    }
+    let dataset = vst_runtime::jobs::open_pretrain_data(&plan, job, &store, &options)?;
     let image = render_preview(
         &dataset.train,
         dataset.backend()?.as_ref(),

@@ -1,4 +1,4 @@
-//! `vst model FILE`: the encoder and heads a recipe trains — layers, parameters, GFLOPs per clip — for each
+//! `vst model FILE`: the encoder and heads a recipe trains — layers, parameters, GMACs (multiply-adds) per clip — for each
 //! distinct model among its pre-training jobs.
 
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! The Slow-only ResNet as a table of layers, by pure arithmetic: what every convolution of the backbone is (name,
-//! channels, kernel, stride, padding, output size) and how many forward FLOPs one clip costs.
+//! channels, kernel, stride, padding, output size) and how many forward multiply-adds one clip costs.
 //!
 //! One table serves two readers: the compiler's cost estimate and the runtime's model builder, so the network that
 //! is trained and the network that is costed cannot drift apart. Layer names follow PySlowFast
@@ -10,8 +10,10 @@
 //! 3×3 conv of a bottleneck, in the first conv of a basic block); temporal kernel 3 in the first conv of every block of
 //! res4 and res5, 1 elsewhere; no temporal downsampling anywhere.
 //!
-//! FLOPs follow the fvcore convention the paper's "41.9 GFLOPs" uses: a convolution counts its multiply-adds, an
+//! The cost follows the fvcore convention the paper's "41.9 GFLOPs" uses: a convolution counts its multiply-adds, an
 //! inference-mode batch norm with affine parameters counts 2 per output element; pooling and ReLU count nothing.
+//! fvcore and the paper call this count FLOPs, but it counts multiply-adds (one multiply-add is two floating-point
+//! operations), so `vst` prints it as MACs: 41.9 GMACs per clip for Slow R-50 8×224².
 
 use crate::config::BackboneSpec;
 use serde::{Deserialize, Serialize};
@@ -401,14 +403,20 @@ impl SlowResNet {
             .fold(0u64, |sum, c| sum.saturating_add(c.macs()))
     }
 
-    /// Forward GFLOPs per clip in the fvcore convention: conv multiply-adds plus 2 per batch-norm output element.
-    pub fn forward_gflops(&self) -> f64 {
+    /// Forward multiply-adds per clip in billions (GMACs), in the fvcore convention: conv multiply-adds plus 2 per
+    /// batch-norm output element. The paper calls the same number GFLOPs (41.9 for Slow R-50 8×224²).
+    pub fn forward_gmacs(&self) -> f64 {
         let bn: f64 = self
             .conv_layers()
             .iter()
             .map(|c| 2.0 * c.output_elements() as f64)
             .sum();
         (self.conv_macs() as f64 + bn) / 1e9
+    }
+
+    /// [`SlowResNet::forward_gmacs`] under the paper's name for it (GFLOPs): the same number of multiply-adds.
+    pub fn forward_gflops(&self) -> f64 {
+        self.forward_gmacs()
     }
 
     /// Learnable parameters of the backbone (conv weights plus BN scale and shift).
@@ -426,6 +434,33 @@ impl SlowResNet {
     }
 }
 
+/// Multiply-adds, given in billions (a [`crate::Cost`]'s GMACs, [`SlowResNet::forward_gmacs`]), with the SI prefix
+/// folded into the unit: `8.04 EMACs`, `41.9 GMACs`, `500 MMACs`. fvcore and the paper call these counts FLOPs;
+/// they are multiply-adds.
+pub fn macs_text(gmacs: f64) -> String {
+    let macs = gmacs * 1e9;
+    let (scaled, unit) = [
+        (1e18, "EMACs"),
+        (1e15, "PMACs"),
+        (1e12, "TMACs"),
+        (1e9, "GMACs"),
+        (1e6, "MMACs"),
+        (1e3, "kMACs"),
+    ]
+    .iter()
+    .find(|(scale, _)| macs.abs() >= *scale)
+    .map(|(scale, u)| (macs / scale, *u))
+    .unwrap_or((macs, "MACs"));
+    let digits = if scaled.abs() >= 100.0 {
+        0
+    } else if scaled.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{scaled:.digits$} {unit}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,10 +475,24 @@ mod tests {
     }
 
     #[test]
-    fn slow_r50_8x8_at_224_is_41_9_gflops() {
+    fn multiply_adds_read_with_their_unit() {
+        assert_eq!(macs_text(8.04e9), "8.04 EMACs");
+        assert_eq!(macs_text(41.9), "41.9 GMACs");
+        assert_eq!(macs_text(0.0144), "14.4 MMACs");
+        assert_eq!(macs_text(2e-6), "2.00 kMACs");
+        assert_eq!(macs_text(0.0), "0.00 MACs");
+    }
+
+    #[test]
+    fn slow_r50_8x8_at_224_is_41_9_gmacs_the_papers_gflops() {
         let net = SlowResNet::new(&backbone(50, 8, 1.0), 224).unwrap();
-        let gflops = net.forward_gflops();
-        assert!((gflops - 41.9).abs() < 0.05, "got {gflops}");
+        let gmacs = net.forward_gmacs();
+        assert!((gmacs - 41.9).abs() < 0.05, "got {gmacs}");
+        assert_eq!(
+            net.forward_gflops(),
+            gmacs,
+            "the same number under the paper's name"
+        );
         assert_eq!(net.feature_dim, 2048);
         assert_eq!(net.output, [8, 7, 7]);
         assert_eq!(net.stem.output, [8, 112, 112]);
@@ -516,25 +565,25 @@ mod tests {
         // Full-width R-18 costs less than more.
         let r18 = SlowResNet::new(&backbone(18, 8, 1.0), 224)
             .unwrap()
-            .forward_gflops();
+            .forward_gmacs();
         let r101 = SlowResNet::new(&backbone(101, 8, 1.0), 224)
             .unwrap()
-            .forward_gflops();
+            .forward_gmacs();
         assert!(r18 < 41.9 && r101 > 41.9);
     }
 
     #[test]
-    fn gflops_scale_with_frames_and_pixels() {
+    fn gmacs_scale_with_frames_and_pixels() {
         let base = SlowResNet::new(&backbone(50, 8, 1.0), 224)
             .unwrap()
-            .forward_gflops();
+            .forward_gmacs();
         let long = SlowResNet::new(&backbone(50, 16, 1.0), 224)
             .unwrap()
-            .forward_gflops();
+            .forward_gmacs();
         assert!((long / base - 2.0).abs() < 1e-9);
         let wide = SlowResNet::new(&backbone(50, 8, 0.5), 224)
             .unwrap()
-            .forward_gflops();
+            .forward_gmacs();
         assert!(wide < base / 3.0 && wide > base / 5.0);
     }
 

@@ -41,10 +41,15 @@ pub struct Job {
     pub kind: JobKind,
 }
 
-/// What a job will process: clips through the backbone and forward GFLOPs in total.
+/// What a job will process: clips through the backbone, and the forward multiply-adds through it in total, in
+/// billions (GMACs: fvcore's count, which the paper and fvcore call "GFLOPs" — Slow R-50 8×224² is 41.9 — though a
+/// multiply-add is two floating-point operations). Written as `gmacs`; files that say `gflops` (the same number,
+/// from before it was labelled so) are read too.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Cost {
     pub clips: u64,
+    /// Forward multiply-adds in billions (GMACs), whatever the field's historical name says.
+    #[serde(rename = "gmacs", alias = "gflops")]
     pub gflops: f64,
 }
 

@@ -135,6 +135,8 @@ pub struct ReportDecl {
     pub cell: Option<(usize, String)>,
     pub paper: Option<String>,
     pub expect: Vec<Expectation>,
+    /// Where each of [`ReportDecl::expect`] is written (same order).
+    pub expect_spans: Vec<Span>,
     pub spans: HashMap<&'static str, Span>,
     body: Vec<Stmt>,
 }
@@ -1256,6 +1258,7 @@ impl Collector<'_, '_> {
             cell: None,
             paper: None,
             expect: Vec::new(),
+            expect_spans: Vec::new(),
             spans: HashMap::new(),
             body: block.body.clone(),
         });
@@ -1359,6 +1362,7 @@ impl Collector<'_, '_> {
             for item in items {
                 if let Some(e) = self.expectation(report, item) {
                     report.expect.push(e);
+                    report.expect_spans.push(item.span);
                 }
             }
         }

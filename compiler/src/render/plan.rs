@@ -23,28 +23,10 @@ pub fn si(value: f64) -> String {
     format!("{scaled:.digits$}{suffix}")
 }
 
-/// GFLOPs with an SI suffix on the GFLOP count: `8.04G GFLOPs` reads badly, so the unit is folded in: 8.04 EFLOPs.
-pub fn flops(gflops: f64) -> String {
-    let flops = gflops * 1e9;
-    let (scaled, unit) = [
-        (1e18, "EFLOP"),
-        (1e15, "PFLOP"),
-        (1e12, "TFLOP"),
-        (1e9, "GFLOP"),
-        (1e6, "MFLOP"),
-    ]
-    .iter()
-    .find(|(scale, _)| flops.abs() >= *scale)
-    .map(|(scale, u)| (flops / scale, *u))
-    .unwrap_or((flops, "FLOP"));
-    let digits = if scaled.abs() >= 100.0 {
-        0
-    } else if scaled.abs() >= 10.0 {
-        1
-    } else {
-        2
-    };
-    format!("{scaled:.digits$} {unit}")
+/// Multiply-adds, given in billions (a [`vst_spec::Cost`]'s GMACs), with the SI prefix folded into the unit:
+/// `8.04 EMACs`, `41.9 GMACs`, `500 MMACs` ([`vst_spec::arch::macs_text`]).
+pub fn macs(gmacs: f64) -> String {
+    vst_spec::arch::macs_text(gmacs)
 }
 
 /// The plan as a table: one line per job in execution order, with the jobs it needs (by number) and its cost.
@@ -100,7 +82,7 @@ pub fn text_with_states(plan: &Plan, states: Option<&[&str]>) -> String {
                 "-".into()
             },
             if has_cost {
-                flops(job.cost.gflops)
+                macs(job.cost.gflops)
             } else {
                 "-".into()
             },
@@ -140,13 +122,14 @@ pub fn text_with_states(plan: &Plan, states: Option<&[&str]>) -> String {
         let _ = writeln!(out, "{}", line(&cells));
     }
     let clips: u64 = plan.jobs.iter().map(|j| j.cost.clips).sum();
-    let gflops: f64 = plan.jobs.iter().map(|j| j.cost.gflops).sum();
+    let gmacs: f64 = plan.jobs.iter().map(|j| j.cost.gflops).sum();
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "total: {} clips, {} forward (multiply-adds through the backbone; the backward pass costs about twice more)",
+        "total: {} clips, {} forward (multiply-adds through the backbone, which the paper calls FLOPs; the backward \
+         pass costs about twice more)",
         si(clips as f64),
-        flops(gflops)
+        macs(gmacs)
     );
     if let Some(states) = states {
         let done = states.iter().filter(|s| **s == "done").count();
@@ -173,7 +156,7 @@ pub fn dot(plan: &Plan) -> String {
             label.push_str(&format!(
                 "\\n{} clips, {}",
                 si(job.cost.clips as f64),
-                flops(job.cost.gflops)
+                macs(job.cost.gflops)
             ));
         }
         let _ = writeln!(
@@ -196,13 +179,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn si_and_flops_read_well() {
+    fn si_and_macs_read_well() {
         assert_eq!(si(95_846_400.0), "95.8M");
         assert_eq!(si(512.0), "512");
         assert_eq!(si(2_070_000_000.0), "2.07G");
         assert_eq!(si(0.0), "0");
-        assert_eq!(flops(8.04e9), "8.04 EFLOP");
-        assert_eq!(flops(41.9), "41.9 GFLOP");
-        assert_eq!(flops(0.5), "500 MFLOP");
+        assert_eq!(macs(8.04e9), "8.04 EMACs");
+        assert_eq!(macs(41.9), "41.9 GMACs");
+        assert_eq!(macs(0.5), "500 MMACs");
+        assert_eq!(macs(2e-6), "2.00 kMACs");
     }
 }

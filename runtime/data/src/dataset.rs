@@ -86,7 +86,10 @@ pub fn open_dataset(
         }
         DataSource::Synthetic(synth_spec) => {
             let generated = synth::generate(synth_spec, synthetic_dir, threads)?;
-            let (train, val) = lists(&generated.root, &generated.train_list, &generated.val_list)?;
+            // The generator's lists are already paths under `synthetic_dir` (not relative to it): joining them to
+            // the root again would double a relative `synthetic_dir` (data/synthetic/data/synthetic/train.csv).
+            let train = read_list(&generated.train_list, &generated.root)?;
+            let val = read_list(&generated.val_list, &generated.root)?;
             Ok(OpenedDataset {
                 train,
                 val,

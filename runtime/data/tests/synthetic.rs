@@ -130,3 +130,45 @@ fn bad_settings_are_refused_with_a_reason() {
             .contains("classes = 45")
     );
 }
+
+/// `open_dataset` with a relative synthetic folder (as `vst data preview` and a user's own tools give it) reads the
+/// lists the generator wrote there — once joined to the working directory, not twice.
+#[test]
+fn a_synthetic_dataset_opens_from_a_relative_folder() {
+    // A folder of this test's own under the target directory, named relative to the working directory (the
+    // package root, where cargo runs tests).
+    let cwd = std::env::current_dir().unwrap();
+    let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("relative-synthetic");
+    let _ = std::fs::remove_dir_all(&target);
+    std::fs::create_dir_all(&target).unwrap();
+    let common = cwd
+        .ancestors()
+        .find(|a| target.starts_with(a))
+        .expect("a common ancestor");
+    let ups = cwd.strip_prefix(common).unwrap().components().count();
+    let mut relative = std::path::PathBuf::new();
+    for _ in 0..ups {
+        relative.push("..");
+    }
+    relative.push(target.strip_prefix(common).unwrap());
+    assert!(
+        relative.is_relative() && relative.join(".").is_dir(),
+        "{}",
+        relative.display()
+    );
+
+    let spec = vst_spec::DatasetSpec {
+        name: "tiny".into(),
+        source: vst_spec::DataSource::Synthetic(tiny_spec()),
+    };
+    let opened = vst_data::dataset::open_dataset(&spec, &relative, DecoderKind::OpenH264, 2)
+        .unwrap_or_else(|e| panic!("opening from {}: {e}", relative.display()));
+    assert_eq!((opened.train.len(), opened.val.len()), (6, 3));
+    for entry in opened.train.iter().chain(&opened.val) {
+        assert!(entry.path.is_file(), "{}", entry.path.display());
+    }
+    // Opened again: the complete dataset is found, not generated twice, and reads the same.
+    let again =
+        vst_data::dataset::open_dataset(&spec, &relative, DecoderKind::OpenH264, 2).unwrap();
+    assert_eq!(again.train, opened.train);
+}

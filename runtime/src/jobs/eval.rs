@@ -150,17 +150,37 @@ pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions)
     Ok(result)
 }
 
-/// Top-1 and top-5 accuracy (%) of per-video class scores (videos × classes, row-major).
+/// Whether `label` is a top-`k` prediction of one row of class scores, counted so that it can never flatter
+/// a model: the label's score must be finite, and strictly fewer than `k` other classes may score at least as
+/// high. A tie at the boundary is a miss (an all-equal row is a miss for every `k` below the number of classes),
+/// and a NaN in another class counts as scoring at least as high (as `torch.topk` ranks NaN first), so a broken
+/// row never counts as a hit. With `k` at least the number of classes every finite label score is a hit. A label
+/// outside the row is a miss.
+pub fn top_k_hit(row: &[f32], label: usize, k: usize) -> bool {
+    let Some(&own) = row.get(label) else {
+        return false;
+    };
+    if !own.is_finite() {
+        return false;
+    }
+    let at_least_as_high = row
+        .iter()
+        .enumerate()
+        .filter(|&(c, &s)| c != label && (s >= own || s.is_nan()))
+        .count();
+    at_least_as_high < k
+}
+
+/// Top-1 and top-5 accuracy (%) of per-video class scores (videos × classes, row-major), each video counted by
+/// [`top_k_hit`]. A video without a full row of scores is a miss.
 pub fn top_k_accuracy(scores: &[f32], classes: usize, labels: &[u32]) -> (f64, f64) {
     let mut top1 = 0usize;
     let mut top5 = 0usize;
-    for (row, &label) in scores.chunks(classes).zip(labels) {
-        let own = row[label as usize];
-        // Rank = how many classes score strictly higher (ties resolved in the label's favour, as torch.topk
-        // with distinct scores would).
-        let higher = row.iter().filter(|&&s| s > own).count();
-        top1 += usize::from(higher < 1);
-        top5 += usize::from(higher < 5);
+    if classes > 0 {
+        for (row, &label) in scores.chunks_exact(classes).zip(labels) {
+            top1 += usize::from(top_k_hit(row, label as usize, 1));
+            top5 += usize::from(top_k_hit(row, label as usize, 5));
+        }
     }
     let n = labels.len().max(1) as f64;
     (100.0 * top1 as f64 / n, 100.0 * top5 as f64 / n)
@@ -168,6 +188,8 @@ pub fn top_k_accuracy(scores: &[f32], classes: usize, labels: &[u32]) -> (f64, f
 
 #[cfg(test)]
 mod tests {
+    use super::{top_k_accuracy, top_k_hit};
+
     #[test]
     fn top_k_counts_ranks() {
         // 3 videos, 6 classes: label ranked 1st, 3rd and 6th.
@@ -176,8 +198,90 @@ mod tests {
             0.5, 0.4, 0.3, 0.0, 0.0, 0.0, //
             0.6, 0.5, 0.4, 0.3, 0.2, 0.1,
         ];
-        let (t1, t5) = super::top_k_accuracy(&scores, 6, &[0, 2, 5]);
+        let (t1, t5) = top_k_accuracy(&scores, 6, &[0, 2, 5]);
         assert!((t1 - 100.0 / 3.0).abs() < 1e-9);
         assert!((t5 - 200.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_tie_at_the_boundary_is_a_miss() {
+        // The label ties for first place: not a top-1 hit, but a top-2 hit (one other class at least as high).
+        let row = [0.4, 0.4, 0.2];
+        assert!(!top_k_hit(&row, 0, 1));
+        assert!(!top_k_hit(&row, 1, 1));
+        assert!(top_k_hit(&row, 0, 2));
+        // Tied with two others below one higher class: rank 2..4, so only a top-4 hit.
+        let row = [0.9, 0.5, 0.5, 0.5, 0.1];
+        assert!(!top_k_hit(&row, 1, 2));
+        assert!(!top_k_hit(&row, 1, 3));
+        assert!(top_k_hit(&row, 1, 4));
+        // kNN with no vote for the label: the label's 0 ties with the other unvoted classes.
+        let row = [3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        assert!(!top_k_hit(&row, 5, 5));
+    }
+
+    #[test]
+    fn an_all_equal_row_is_a_miss() {
+        let scores = [0.125f32; 8 * 2];
+        let (t1, t5) = top_k_accuracy(&scores, 8, &[0, 7]);
+        assert_eq!((t1, t5), (0.0, 0.0));
+        let zeros = [0f32; 6];
+        assert!(!top_k_hit(&zeros, 3, 1));
+        assert!(!top_k_hit(&zeros, 3, 5));
+    }
+
+    #[test]
+    fn a_nan_or_infinite_label_score_is_a_miss() {
+        let row = [0.1, f32::NAN, 0.2];
+        for k in 1..=5 {
+            assert!(!top_k_hit(&row, 1, k), "k = {k}");
+        }
+        let row = [0.1, f32::INFINITY, 0.2];
+        assert!(!top_k_hit(&row, 1, 1));
+        let row = [f32::NAN; 4];
+        assert!(!top_k_hit(&row, 0, 5));
+        let (t1, t5) = top_k_accuracy(&[f32::NAN, 0.0, 0.0], 3, &[0]);
+        assert_eq!((t1, t5), (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_nan_elsewhere_ranks_above_the_label() {
+        // The label has the best finite score, but another class's score is unknown: not a top-1 hit.
+        let row = [0.9, f32::NAN, 0.1, 0.0];
+        assert!(!top_k_hit(&row, 0, 1));
+        assert!(top_k_hit(&row, 0, 2));
+        // Two NaNs push the label out of the top 2.
+        let row = [f32::NAN, 0.9, f32::NAN, 0.0];
+        assert!(!top_k_hit(&row, 1, 2));
+        assert!(top_k_hit(&row, 1, 3));
+    }
+
+    #[test]
+    fn k_beyond_the_classes_is_a_hit_for_any_finite_score() {
+        // 3 classes, top-5: every label with a finite score is among the top 5, even the lowest.
+        let scores = [
+            0.9,
+            0.5,
+            0.1, //
+            0.2,
+            0.2,
+            0.2, //
+            0.0,
+            f32::NAN,
+            1.0,
+        ];
+        let (t1, t5) = top_k_accuracy(&scores, 3, &[2, 1, 1]);
+        assert!((t1 - 0.0).abs() < 1e-9);
+        assert!((t5 - 200.0 / 3.0).abs() < 1e-9);
+        assert!(top_k_hit(&[0.2, 0.2], 0, 5));
+    }
+
+    #[test]
+    fn a_label_outside_the_row_is_a_miss() {
+        assert!(!top_k_hit(&[0.5, 0.2], 2, 5));
+        let (t1, t5) = top_k_accuracy(&[0.5, 0.2], 2, &[0, 1, 0]);
+        // Only the first video has a row; the other two are misses, still counted in the denominator.
+        assert!((t1 - 100.0 / 3.0).abs() < 1e-9);
+        assert!((t5 - 100.0 / 3.0).abs() < 1e-9);
     }
 }

@@ -15,11 +15,13 @@ mod report;
 pub use device::open_device;
 pub use report::{ReportOutput, report_output};
 
-use crate::executor::{JobContext, JobRunner};
-use anyhow::Result;
+use crate::executor::{JobContext, JobRunner, RunStore};
+use anyhow::{Context, Result};
 use serde_json::Value;
+use std::path::PathBuf;
+use vst_data::dataset::OpenedDataset;
 use vst_data::video::DecoderKind;
-use vst_spec::{Job, JobKind};
+use vst_spec::{Job, JobKind, Plan};
 
 /// The checkpoint a pre-training job keeps in its directory (the latest; the final one once the job is done).
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
@@ -46,6 +48,45 @@ impl Default for RunnerOptions {
             cache_bytes: 4 << 30,
         }
     }
+}
+
+/// The prepare job above a pre-training job (the data it trains on), and the pre-training's spec.
+fn prepare_of<'p>(plan: &'p Plan, job: &'p Job) -> Result<(&'p Job, &'p vst_spec::PretrainJob)> {
+    let JobKind::Pretrain(spec) = &job.kind else {
+        anyhow::bail!("`{}` is not a pre-training job", job.name);
+    };
+    let prepare = job
+        .deps
+        .iter()
+        .filter_map(|id| plan.job(id))
+        .find(|dep| matches!(dep.kind, JobKind::Prepare(_)))
+        .with_context(|| format!("internal: no prepare job above `{}`", job.name))?;
+    Ok((prepare, spec))
+}
+
+/// Where `vst run` keeps the synthetic videos a pre-training job `job` trains on under `store`:
+/// `<runs>/<prepare job id>/synthetic`. None for a real dataset.
+pub fn pretrain_synthetic_dir(plan: &Plan, job: &Job, store: &RunStore) -> Result<Option<PathBuf>> {
+    let (prepare, spec) = prepare_of(plan, job)?;
+    Ok(
+        matches!(spec.dataset.source, vst_spec::DataSource::Synthetic(_))
+            .then(|| prepare::synthetic_dir(&store.job_dir(&prepare.id))),
+    )
+}
+
+/// The dataset a plan's pre-training job `job` reads, opened exactly where and as its jobs open it under `store`:
+/// a real dataset's lists (checked first, with the same advice as `vst run`), or the synthetic videos in
+/// [`pretrain_synthetic_dir`] — generated there if not complete yet, so that a later `vst run` finds them done.
+/// What `vst data preview --recipe` shows.
+pub fn open_pretrain_data(
+    plan: &Plan,
+    job: &Job,
+    store: &RunStore,
+    options: &RunnerOptions,
+) -> Result<OpenedDataset> {
+    let (prepare, spec) = prepare_of(plan, job)?;
+    prepare::preflight(&spec.dataset)?;
+    prepare::open(&spec.dataset, &store.job_dir(&prepare.id), options)
 }
 
 /// Runs every kind of job of a plan.

@@ -5,7 +5,7 @@
 //!   batch norm, ReLU, residual blocks (bottleneck for depth 50/101, basic for 18/34), temporal 3×1×1 kernels only
 //!   in res4/res5, no temporal downsampling, global average pool → pool5 features.
 //! - [`MlpHead`]: projection and predictor heads from an `MlpSpec`.
-//! - [`ModelSummary`]: layers, parameters and forward GFLOPs per clip (what `vst model RECIPE` prints).
+//! - [`ModelSummary`]: layers, parameters and forward multiply-adds (GMACs) per clip (what `vst model RECIPE` prints).
 //!
 //! Parameter names are PySlowFast's state_dict names (see `crate::train::checkpoint` for the full mapping), and
 //! tensors use the engine's layouts: activations channels-last N×T×H×W×C, convolution weights Cout×kT×kH×kW×Cin.

@@ -1,6 +1,6 @@
 //! The model summary `vst model RECIPE` prints: every layer of the backbone with its output size, parameters and
-//! forward GFLOPs per clip (fvcore's convention, as the paper counts: 41.9 GFLOPs for Slow R-50 8×224²), then the
-//! heads of the objective.
+//! forward multiply-adds per clip, in GMACs (MMACs for a small backbone), in fvcore's convention, as the paper
+//! counts (its "41.9 GFLOPs" for Slow R-50 8×224² are 41.9 G multiply-adds), then the heads of the objective.
 
 use std::fmt;
 
@@ -26,8 +26,8 @@ pub struct SummaryRow {
     pub output: [u32; 3],
     /// Trainable values (conv weight, BN scale and shift).
     pub parameters: u64,
-    /// Forward GFLOPs for one clip (conv multiply-adds + 2 per BN output).
-    pub gflops: f64,
+    /// Forward multiply-adds for one clip, in billions (conv multiply-adds + 2 per BN output).
+    pub gmacs: f64,
 }
 
 /// Parameters of one head of the objective.
@@ -52,8 +52,8 @@ pub struct ModelSummary {
     pub feature_dim: u32,
     /// Trainable values of the backbone.
     pub backbone_parameters: u64,
-    /// Forward GFLOPs per clip of the backbone (the number the paper quotes).
-    pub gflops: f64,
+    /// Forward multiply-adds per clip of the backbone, in billions (the number the paper quotes as GFLOPs).
+    pub gmacs: f64,
     pub heads: Vec<HeadRow>,
 }
 
@@ -72,7 +72,7 @@ fn conv_row(conv: &ConvLayer) -> SummaryRow {
             * u64::from(conv.out_channels)
             * u64::from(kt * kh * kw)
             + 2 * u64::from(conv.out_channels),
-        gflops: (conv.macs() + 2 * conv.output_elements()) as f64 / 1e9,
+        gmacs: (conv.macs() + 2 * conv.output_elements()) as f64 / 1e9,
     }
 }
 
@@ -97,7 +97,7 @@ impl ModelSummary {
             stride: pool.stride,
             output: pool.output,
             parameters: 0,
-            gflops: 0.0,
+            gmacs: 0.0,
         });
         for stage in &arch.stages {
             for block in &stage.blocks {
@@ -112,7 +112,7 @@ impl ModelSummary {
             width: backbone.width,
             crop,
             backbone_parameters: arch.parameters(),
-            gflops: arch.forward_gflops(),
+            gmacs: arch.forward_gmacs(),
             feature_dim: arch.feature_dim,
             rows,
             heads: Vec::new(),
@@ -163,12 +163,23 @@ impl ModelSummary {
         self.backbone_parameters + self.heads.iter().map(|h| h.parameters).sum::<u64>()
     }
 
-    /// One row per stage (stem, res2..res5): blocks, output size, parameters, GFLOPs.
+    /// The unit of the tables' cost column and the factor from GMACs to it: GMACs, or MMACs for a backbone under
+    /// one GMAC per clip (whose layers would all read 0.00x GMACs).
+    fn cost_unit(&self) -> (&'static str, f64) {
+        if self.gmacs >= 1.0 {
+            ("GMACs", 1.0)
+        } else {
+            ("MMACs", 1e3)
+        }
+    }
+
+    /// One row per stage (stem, res2..res5): blocks, output size, parameters, multiply-adds.
     pub fn stage_table(&self) -> String {
+        let (unit, scale) = self.cost_unit();
         let mut s = String::new();
         s.push_str(&format!(
             "{:<8} {:>6} {:>10} {:>14} {:>12} {:>10}\n",
-            "stage", "blocks", "channels", "output T×H×W", "params", "GFLOPs"
+            "stage", "blocks", "channels", "output T×H×W", "params", unit
         ));
         let mut stages: Vec<&str> = Vec::new();
         for row in &self.rows {
@@ -204,7 +215,7 @@ impl ModelSummary {
                 last.out_channels,
                 format!("{t}×{h}×{w}"),
                 group_digits(rows.iter().map(|r| r.parameters).sum()),
-                rows.iter().map(|r| r.gflops).sum::<f64>(),
+                rows.iter().map(|r| r.gmacs).sum::<f64>() * scale,
             ));
         }
         s
@@ -212,9 +223,10 @@ impl ModelSummary {
 
     /// One row per layer.
     pub fn layer_table(&self) -> String {
+        let (unit, scale) = self.cost_unit();
         let mut s = format!(
             "{:<34} {:<9} {:>11} {:>8} {:>8} {:>14} {:>11} {:>8}\n",
-            "layer", "kind", "channels", "kernel", "stride", "output T×H×W", "params", "GFLOPs"
+            "layer", "kind", "channels", "kernel", "stride", "output T×H×W", "params", unit
         );
         for r in &self.rows {
             let [kt, kh, kw] = r.kernel;
@@ -229,7 +241,7 @@ impl ModelSummary {
                 format!("{st}×{sh}×{sw}"),
                 format!("{t}×{h}×{w}"),
                 group_digits(r.parameters),
-                r.gflops,
+                r.gmacs * scale,
             ));
         }
         s
@@ -284,8 +296,9 @@ impl fmt::Display for ModelSummary {
         }
         writeln!(
             f,
-            "forward cost: {:.1} GFLOPs per clip (fvcore convention: conv multiply-adds + batch norm)",
-            self.gflops
+            "forward cost: {} per clip (multiply-adds in fvcore's convention: convolutions + 2 per batch-norm \
+             output; the paper calls these FLOPs)",
+            vst_spec::arch::macs_text(self.gmacs)
         )
     }
 }

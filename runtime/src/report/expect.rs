@@ -52,16 +52,23 @@ fn check(table: &Table, expectation: &Expectation) -> Verdict {
             )
         }
         Expectation::NearPaper { tolerance } => {
-            for cell in &table.cells {
-                if let Some(paper) = &cell.paper {
-                    match cell.ours {
-                        Some(ours) if (ours - paper.value).abs() <= *tolerance => {}
-                        Some(ours) => misses.push(format!(
-                            "{} / {}: {ours:.1} vs paper {paper}",
-                            cell.row, cell.col
-                        )),
-                        None => misses.push(format!("{} / {}: missing cell", cell.row, cell.col)),
-                    }
+            // Cells without a paper number are skipped; with none at all the expectation is missed, never met.
+            let compared: Vec<_> = table
+                .cells
+                .iter()
+                .filter_map(|cell| cell.paper.as_ref().map(|paper| (cell, paper)))
+                .collect();
+            if compared.is_empty() {
+                misses.push("no paper number to compare".to_string());
+            }
+            for (cell, paper) in compared {
+                match cell.ours {
+                    Some(ours) if (ours - paper.value).abs() <= *tolerance => {}
+                    Some(ours) => misses.push(format!(
+                        "{} / {}: {ours:.1} vs paper {paper}",
+                        cell.row, cell.col
+                    )),
+                    None => misses.push(format!("{} / {}: missing cell", cell.row, cell.col)),
                 }
             }
             format!("within {tolerance} points of the paper wherever it has a number")
@@ -81,5 +88,81 @@ fn check(table: &Table, expectation: &Expectation) -> Verdict {
         expectation: text,
         met: misses.is_empty(),
         detail: misses.join("; "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Cell, PaperValue};
+
+    fn table(cells: Vec<Cell>) -> Table {
+        let mut rows = Vec::new();
+        let mut cols = Vec::new();
+        for c in &cells {
+            if !rows.contains(&c.row) {
+                rows.push(c.row.clone());
+            }
+            if !cols.contains(&c.col) {
+                cols.push(c.col.clone());
+            }
+        }
+        Table {
+            title: "T".into(),
+            row_key: Some("objective".into()),
+            col_key: Some("clips".into()),
+            metric: "linear.top1".into(),
+            rows,
+            cols,
+            cells,
+            verdicts: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn cell(row: &str, col: &str, ours: Option<f64>, paper: Option<f64>) -> Cell {
+        Cell {
+            row: row.into(),
+            col: col.into(),
+            ours,
+            paper: paper.map(|value| PaperValue {
+                value,
+                approximate: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn near_paper_without_any_paper_number_is_missed() {
+        let t = table(vec![
+            cell("moco", "1", Some(40.0), None),
+            cell("byol", "1", Some(41.0), None),
+        ]);
+        let verdicts = check_expectations(&t, &[Expectation::NearPaper { tolerance: 100.0 }]);
+        assert_eq!(verdicts.len(), 1);
+        assert!(!verdicts[0].met, "{verdicts:?}");
+        assert_eq!(verdicts[0].detail, "no paper number to compare");
+    }
+
+    #[test]
+    fn near_paper_skips_cells_without_a_paper_number() {
+        let t = table(vec![
+            cell("moco", "1", Some(40.0), None),
+            cell("simclr", "1", Some(37.0), Some(36.1)),
+        ]);
+        let verdicts = check_expectations(&t, &[Expectation::NearPaper { tolerance: 2.0 }]);
+        assert!(verdicts[0].met, "{verdicts:?}");
+
+        let t = table(vec![
+            cell("moco", "1", Some(40.0), None),
+            cell("simclr", "1", Some(30.0), Some(36.1)),
+            cell("swav", "1", None, Some(38.6)),
+        ]);
+        let verdicts = check_expectations(&t, &[Expectation::NearPaper { tolerance: 2.0 }]);
+        assert!(!verdicts[0].met);
+        assert_eq!(
+            verdicts[0].detail,
+            "simclr / 1: 30.0 vs paper 36.1; swav / 1: missing cell"
+        );
     }
 }

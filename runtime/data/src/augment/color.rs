@@ -212,6 +212,42 @@ mod tests {
         crate::augment::paper_augment(8, Range::new(8.0, 8.0)).color
     }
 
+    /// Every draw of 2000 clips stays within the paper's ranges, and each op is drawn about as often as its
+    /// probability says — so the range checks ran (a jitter that never fires would not pass unnoticed).
+    #[test]
+    fn draws_stay_within_the_configured_ranges() {
+        let (mut jittered, mut blurred, mut gray) = (0usize, 0usize, 0usize);
+        for seed in 0u64..2000 {
+            let mut rng = rng_for(seed, Stream::Sample, 0, 0);
+            let d = draw_color(&mut rng, &paper_color());
+            if let Some(j) = d.jitter {
+                jittered += 1;
+                for f in [j.brightness, j.contrast, j.saturation] {
+                    assert!((0.4..=1.6).contains(&f), "seed {seed}: {f}");
+                }
+                assert!(j.hue.abs() <= 0.15, "seed {seed}: {}", j.hue);
+                let mut order = j.order;
+                order.sort_unstable();
+                assert_eq!(order, [0, 1, 2, 3]);
+            }
+            if let Some(s) = d.blur_sigma {
+                blurred += 1;
+                assert!((0.1..=2.0).contains(&s), "seed {seed}: {s}");
+            }
+            gray += usize::from(d.grayscale);
+        }
+        // p = 0.8, 0.5 and 0.2 over 2000 draws, within 5 standard deviations.
+        assert!(
+            (1510..=1690).contains(&jittered),
+            "jitter drawn {jittered} times"
+        );
+        assert!(
+            (888..=1112).contains(&blurred),
+            "blur drawn {blurred} times"
+        );
+        assert!((310..=490).contains(&gray), "grayscale drawn {gray} times");
+    }
+
     proptest! {
         #[test]
         fn colour_ops_keep_values_in_unit_range(seed in 0u64..500, pixels in proptest::collection::vec(0.0f32..=1.0, 3..300)) {
@@ -221,24 +257,6 @@ mod tests {
             let draw = draw_color(&mut rng, &paper_color());
             apply_color(&mut rgb, &draw);
             prop_assert!(rgb.iter().all(|x| (0.0..=1.0).contains(x)), "{:?}", draw);
-        }
-
-        #[test]
-        fn draws_stay_within_the_configured_ranges(seed in 0u64..2000) {
-            let mut rng = rng_for(seed, Stream::Sample, 0, 0);
-            let d = draw_color(&mut rng, &paper_color());
-            if let Some(j) = d.jitter {
-                for f in [j.brightness, j.contrast, j.saturation] {
-                    prop_assert!((0.4..=1.6).contains(&f));
-                }
-                prop_assert!(j.hue.abs() <= 0.15);
-                let mut order = j.order;
-                order.sort_unstable();
-                prop_assert_eq!(order, [0, 1, 2, 3]);
-            }
-            if let Some(s) = d.blur_sigma {
-                prop_assert!((0.1..=2.0).contains(&s));
-            }
         }
 
         #[test]
