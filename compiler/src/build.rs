@@ -680,7 +680,7 @@ impl CellBuilder<'_> {
 
         let pretrain_cost = net
             .as_ref()
-            .map(|n| pretrain_cost(&job, &data, n.forward_gflops()))
+            .map(|n| pretrain_cost(&job, &data, n.forward_gmacs()))
             .unwrap_or_default();
         let mut evals = Vec::new();
         for index in 0..self.recipe.evals.len() {
@@ -724,8 +724,8 @@ impl CellBuilder<'_> {
             spatial: views.1,
             size: view_size,
         };
-        let view_gflops = SlowResNet::new(&pretrain.backbone, view_size)
-            .map(|n| n.forward_gflops())
+        let view_gmacs = SlowResNet::new(&pretrain.backbone, view_size)
+            .map(|n| n.forward_gmacs())
             .unwrap_or(0.0);
         let test_clips = data
             .val_videos
@@ -765,14 +765,14 @@ impl CellBuilder<'_> {
                     train_spatial: train_spatial.clone(),
                     views: test_views,
                 };
-                let train_gflops = SlowResNet::new(&pretrain.backbone, train_spatial.size.max(1))
-                    .map(|n| n.forward_gflops())
+                let train_gmacs = SlowResNet::new(&pretrain.backbone, train_spatial.size.max(1))
+                    .map(|n| n.forward_gmacs())
                     .unwrap_or(0.0);
                 let train_clips =
                     u64::from(epochs).saturating_mul(full_batches(data.train_videos, batch));
                 let cost = Cost {
                     clips: train_clips + test_clips,
-                    gflops: train_clips as f64 * train_gflops + test_clips as f64 * view_gflops,
+                    gmacs: train_clips as f64 * train_gmacs + test_clips as f64 * view_gmacs,
                 };
                 (EvalSpec::Linear(spec), cost)
             }
@@ -796,7 +796,7 @@ impl CellBuilder<'_> {
                     EvalSpec::Knn(spec),
                     Cost {
                         clips,
-                        gflops: clips as f64 * view_gflops,
+                        gmacs: clips as f64 * view_gmacs,
                     },
                 )
             }
@@ -1020,7 +1020,7 @@ fn full_batches(videos: u64, batch: u32) -> u64 {
 
 /// Clips drawn and forward GFLOPs of a pre-training: ρ clips per video (two crops when ρ = 1), each through both the
 /// online and the momentum encoder for MoCo and BYOL.
-pub fn pretrain_cost(job: &PretrainJob, data: &DataInfo, gflops_per_clip: f64) -> Cost {
+pub fn pretrain_cost(job: &PretrainJob, data: &DataInfo, gmacs_per_clip: f64) -> Cost {
     let views = u64::from(job.clips.count.max(2));
     let encoders = match job.objective {
         ObjectiveSpec::Moco(_) | ObjectiveSpec::Byol(_) => 2.0,
@@ -1031,6 +1031,6 @@ pub fn pretrain_cost(job: &PretrainJob, data: &DataInfo, gflops_per_clip: f64) -
     let clips = videos.saturating_mul(views);
     Cost {
         clips,
-        gflops: clips as f64 * encoders * gflops_per_clip,
+        gmacs: clips as f64 * encoders * gmacs_per_clip,
     }
 }

@@ -414,11 +414,6 @@ impl SlowResNet {
         (self.conv_macs() as f64 + bn) / 1e9
     }
 
-    /// [`SlowResNet::forward_gmacs`] under the paper's name for it (GFLOPs): the same number of multiply-adds.
-    pub fn forward_gflops(&self) -> f64 {
-        self.forward_gmacs()
-    }
-
     /// Learnable parameters of the backbone (conv weights plus BN scale and shift).
     pub fn parameters(&self) -> u64 {
         self.conv_layers()
@@ -489,7 +484,7 @@ mod tests {
         let gmacs = net.forward_gmacs();
         assert!((gmacs - 41.9).abs() < 0.05, "got {gmacs}");
         assert_eq!(
-            net.forward_gflops(),
+            net.forward_gmacs(),
             gmacs,
             "the same number under the paper's name"
         );

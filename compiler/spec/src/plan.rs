@@ -48,9 +48,10 @@ pub struct Job {
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Cost {
     pub clips: u64,
-    /// Forward multiply-adds in billions (GMACs), whatever the field's historical name says.
-    #[serde(rename = "gmacs", alias = "gflops")]
-    pub gflops: f64,
+    /// Forward multiply-adds in billions (GMACs; the paper calls them GFLOPs). Plans written before the rename
+    /// said `gflops`.
+    #[serde(alias = "gflops")]
+    pub gmacs: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

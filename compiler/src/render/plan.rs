@@ -82,7 +82,7 @@ pub fn text_with_states(plan: &Plan, states: Option<&[&str]>) -> String {
                 "-".into()
             },
             if has_cost {
-                macs(job.cost.gflops)
+                macs(job.cost.gmacs)
             } else {
                 "-".into()
             },
@@ -122,7 +122,7 @@ pub fn text_with_states(plan: &Plan, states: Option<&[&str]>) -> String {
         let _ = writeln!(out, "{}", line(&cells));
     }
     let clips: u64 = plan.jobs.iter().map(|j| j.cost.clips).sum();
-    let gmacs: f64 = plan.jobs.iter().map(|j| j.cost.gflops).sum();
+    let gmacs: f64 = plan.jobs.iter().map(|j| j.cost.gmacs).sum();
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -156,7 +156,7 @@ pub fn dot(plan: &Plan) -> String {
             label.push_str(&format!(
                 "\\n{} clips, {}",
                 si(job.cost.clips as f64),
-                macs(job.cost.gflops)
+                macs(job.cost.gmacs)
             ));
         }
         let _ = writeln!(
