@@ -8,7 +8,7 @@ mod common;
 use common::{FIXTURE_TOL, Fixture, assert_close};
 use vst_engine::{Graph, Tensor};
 use vst_runtime::objective::byol::byol_loss;
-use vst_runtime::objective::moco::moco_loss;
+use vst_runtime::objective::moco::{MocoLoss, moco_loss};
 use vst_runtime::objective::simclr::simclr_loss;
 use vst_runtime::objective::swav::{SwavLoss, sinkhorn, swav_loss};
 use vst_runtime::objective::{ClipLayout, ClipLoss, PairRule};
@@ -104,9 +104,11 @@ fn moco_matches_pytorch_for_every_rho_and_pair_rule() {
             &fx.get(&format!("{name}.keys")),
             &fx.get(&format!("{name}.queue")),
             &layout(&case),
-            f(&case, "temperature"),
-            rule(&case),
-            reduction(&case),
+            &MocoLoss {
+                temperature: f(&case, "temperature"),
+                rule: rule(&case),
+                reduction: reduction(&case),
+            },
         )
         .unwrap();
         scalar_close(&name, loss.value(), &fx.get(&format!("{name}.loss")));

@@ -54,6 +54,8 @@ pub struct Cost {
     pub gmacs: f64,
 }
 
+// A plan holds tens of jobs, built once: the size of the largest variant costs nothing worth a Box here.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum JobKind {

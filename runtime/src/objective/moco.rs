@@ -51,6 +51,14 @@ pub fn no_update_steps(queue: u32, batch: u32, steps_per_epoch: f64) -> u64 {
     official.min(steps_per_epoch.ceil().max(0.0) as u64)
 }
 
+/// Settings of the MoCo loss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MocoLoss {
+    pub temperature: f32,
+    pub rule: PairRule,
+    pub reduction: ClipLoss,
+}
+
 /// The MoCo loss of raw online projections `q` (with gradient) against raw key-encoder projections `keys` (no
 /// gradient; both normalised here) and the queue (K×D, used as is), rows in `layout` order.
 pub fn moco_loss(
@@ -59,10 +67,13 @@ pub fn moco_loss(
     keys: &Tensor,
     queue: &Tensor,
     layout: &ClipLayout,
-    temperature: f32,
-    rule: PairRule,
-    reduction: ClipLoss,
+    settings: &MocoLoss,
 ) -> Result<Var, ModelError> {
+    let MocoLoss {
+        temperature,
+        rule,
+        reduction,
+    } = *settings;
     check_rows("MoCo queries", q.shape(), layout)?;
     check_rows("MoCo keys", keys.shape(), layout)?;
     if queue.rank() != 2 || queue.shape()[1] != q.shape()[1] {

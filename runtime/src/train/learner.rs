@@ -57,7 +57,7 @@ use crate::model::{
     BnUpdates, MlpHead, Mode, ModelSummary, ParamRole, ParamRoles, SlowResNetModel,
 };
 use crate::objective::byol::byol_loss;
-use crate::objective::moco::{initial_queue, moco_loss, no_update_steps};
+use crate::objective::moco::{MocoLoss, initial_queue, moco_loss, no_update_steps};
 use crate::objective::simclr::simclr_loss;
 use crate::objective::swav::{QUEUE_START_EPOCH, SwavLoss, swav_loss};
 use crate::objective::{ClipLayout, ClipLoss, NORMALIZE_EPS, RowQueue};
@@ -601,9 +601,11 @@ impl Learner {
                     keys,
                     queue.tensor(),
                     &layout,
-                    *temperature,
-                    *pairs,
-                    *clip_loss,
+                    &MocoLoss {
+                        temperature: *temperature,
+                        rule: *pairs,
+                        reduction: *clip_loss,
+                    },
                 )?
             }
             Method::Byol { clip_loss, .. } => {
