@@ -404,21 +404,6 @@ def simclr_pair(model, cfg, c1, c2):
     return simclr_loss(cfg, l2n(encode(model.backbone, c1)[0]), l2n(encode(model.backbone, c2)[0]))
 
 
-@torch.no_grad()
-def sinkhorn(scores_exp, iters):
-    """The official `sinkhorn` on a B x K input; returns B x K codes."""
-    Q = scores_exp.t().clone()  # K x B
-    Q /= torch.sum(Q)
-    K, B = Q.shape
-    r = torch.ones(K, dtype=Q.dtype) / K
-    c = torch.ones(B, dtype=Q.dtype) / B
-    for _ in range(iters):
-        Q *= (r / torch.sum(Q, dim=1)).unsqueeze(1)
-        Q *= (c / torch.sum(Q, dim=0)).unsqueeze(0)
-    Q = Q / torch.sum(Q, dim=0, keepdim=True)
-    return Q.t()
-
-
 def swav_loss(model, cfg, clips, variant):
     if "prototypes_not_renormalised" not in variant:
         with torch.no_grad():
@@ -435,7 +420,7 @@ def swav_loss(model, cfg, clips, variant):
     for crop_id in crops_for_assign:
         with torch.no_grad():
             out = output[bs * crop_id: bs * (crop_id + 1)]
-            q = sinkhorn(torch.exp(out / cfg["sinkhorn_eps"]), cfg["sinkhorn_iters"])[-bs:]
+            q = mmf.sinkhorn(torch.exp(out / cfg["sinkhorn_eps"]), cfg["sinkhorn_iters"])[-bs:]  # the official `sinkhorn`
         sub = 0.0
         for v in np.delete(np.arange(V), crop_id):
             p = torch.softmax(output[bs * v: bs * (v + 1)] / cfg["temperature"], dim=1)

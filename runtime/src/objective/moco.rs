@@ -15,6 +15,14 @@
 //!   the official `contrastive_parameter_surgery`, which counts one key per video although all V are enqueued);
 //!   the learner reports those steps with `updated: false`. See [`no_update_steps`].
 //!
+//! Queue refresh rate, against the official multi-GPU code: there every GPU keeps its own queue of `QUEUE_LEN`
+//! keys and enqueues only its local keys (its 8 videos × ρ clips per step; `_dequeue_and_enqueue` gathers
+//! nothing), so a key stays in a queue for 65,536 / (8ρ) steps — 4,096 steps, about 9 epochs of K400, at ρ = 2.
+//! vst is one replica and enqueues the whole global batch (512 × ρ keys per step), so the same queue holds the
+//! last 64 steps: 64 times fresher keys, from a key encoder closer to the current one. The official no-update
+//! rule (`QUEUE_LEN // batch // shards` = 128 steps) counts global batches, which matches vst's refresh, not its
+//! own per-GPU one.
+//!
 //! Shuffle-BN: with several replicas, the official code shuffles the key batch across devices so that a query
 //! and its key are not normalised with the same batch statistics. With one replica every clip of a view is in one
 //! batch-norm batch whatever the order, so shuffling changes nothing but the order of floating-point sums: our
