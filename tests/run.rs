@@ -291,3 +291,113 @@ fn a_missed_expectation_exits_with_code_4_and_the_report_says_missed() {
         "{stderr}"
     );
 }
+
+/// A recipe that evaluates existing weights (a PySlowFast-named checkpoint written by PyTorch, converted by
+/// scripts/convert_pyslowfast.py: runtime/tests/fixtures/pyslowfast_slow_r50.safetensors) without training them.
+fn weights_recipe(weights: &str, epochs: u32) -> String {
+    format!(
+        r#"data tiny = synthetic(classes: 2, train_per_class: 4, val_per_class: 2, frames: 8, fps: 4, width: 16,
+  height: 16, nuisance: 0.5, distractors: 0, seed: 0)
+
+pretrain {{
+  data: tiny
+  backbone: slow_r50(frames: 4, stride: 1, width: 0.03125)
+  objective: moco
+  weights: "{weights}"
+  device: cpu
+  augment {{
+    S: [resized_crop(16, area: 0.5..1.0), flip]
+    C: []
+  }}
+  schedule {{
+    epochs: {epochs}
+    batch: 4
+    optimizer: sgd(momentum: 0.9)
+    lr: 0.05
+    warmup: 0 epochs
+  }}
+  moco {{
+    head: mlp(layers: 3, hidden: 16, out: 8, bn: true)
+    queue: 8
+  }}
+}}
+
+evaluate knn {{
+  k: 2
+  views: 1x1
+  view_size: 16
+}}
+
+report "Imported weights" {{
+  cell: knn.top1
+}}
+"#
+    )
+}
+
+#[test]
+fn existing_weights_are_evaluated_as_they_are_with_zero_epochs() {
+    let dir = scratch("imported-weights");
+    let fixture = root().join("runtime/tests/fixtures/pyslowfast_slow_r50.safetensors");
+    std::fs::write(
+        dir.join("imported.vst"),
+        weights_recipe(&fixture.display().to_string(), 0),
+    )
+    .expect("write recipe");
+    let Output { code, stderr, .. } = vst_in(&dir, &["run", "imported.vst", "--runs", "runs"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("starting from weights"), "{stderr}");
+    // The pre-training job trained nothing and kept the imported backbone as its checkpoint.
+    let pretrain = std::fs::read_dir(dir.join("runs"))
+        .expect("runs folder")
+        .map(|e| e.expect("entry").path())
+        .find(|d| d.join("checkpoint.safetensors").exists())
+        .expect("a pre-training checkpoint");
+    let done: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(pretrain.join("done.json")).expect("done.json"),
+    )
+    .expect("JSON");
+    assert_eq!(done["result"]["steps"], 0, "{done}");
+    let cpu = vst_engine::Device::cpu();
+    let (saved, _) = vst_engine::io::load_tensors(&pretrain.join("checkpoint.safetensors"), &cpu)
+        .expect("checkpoint");
+    let (original, _) = vst_engine::io::load_tensors(&fixture, &cpu).expect("fixture");
+    let find = |list: &[(String, vst_engine::Tensor)], name: &str| {
+        list.iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("`{name}` missing"))
+            .1
+            .to_vec()
+            .expect("readable")
+    };
+    for name in [
+        "backbone.s1.pathway0_stem.conv.weight",
+        "backbone.s5.pathway0_res2.branch2.c_bn.running_var",
+    ] {
+        assert_eq!(find(&saved, name), find(&original, name), "{name}");
+    }
+}
+
+#[test]
+fn missing_weights_stop_the_run_before_anything_is_written() {
+    let dir = scratch("missing-weights");
+    std::fs::write(
+        dir.join("imported.vst"),
+        weights_recipe("checkpoints/not-there.safetensors", 0),
+    )
+    .expect("write recipe");
+    let Output { code, stderr, .. } = vst_in(&dir, &["run", "imported.vst", "--runs", "runs"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("checkpoints/not-there.safetensors")
+            && stderr.contains("convert_pyslowfast"),
+        "{stderr}"
+    );
+    assert!(!dir.join("runs").exists(), "a run folder was left behind");
+    // Zero epochs without weights is a recipe error.
+    let recipe = weights_recipe("x", 0).replace("  weights: \"x\"\n", "");
+    std::fs::write(dir.join("nothing.vst"), recipe).expect("write recipe");
+    let Output { code, stderr, .. } = vst_in(&dir, &["check", "nothing.vst"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("0 epochs trains nothing"), "{stderr}");
+}

@@ -579,7 +579,7 @@ impl CellBuilder<'_> {
         };
 
         // Schedule.
-        let epochs = view.int("schedule.epochs").max(1) as u32;
+        let epochs = view.int("schedule.epochs").max(0) as u32;
         let batch = view.int("schedule.batch").max(1) as u32;
         let scaling = view.word("schedule.lr_scaling").to_string();
         let (lr, lr_rule) = scaled_lr(view.value("schedule.lr"), &scaling, batch);
@@ -659,6 +659,11 @@ impl CellBuilder<'_> {
             seed: view.int("seed").max(0) as u64,
             device,
             sync_bn,
+            weights: match view.value("weights") {
+                Some(Value::Path { resolved, .. }) => Some(PathBuf::from(resolved)),
+                Some(Value::Str(s)) => Some(PathBuf::from(s)),
+                _ => None,
+            },
         };
 
         // Checks across settings.
@@ -947,7 +952,16 @@ fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
             .help("use a random crop (`crop`, `resized_crop`) or a flip in `augment.S`");
         view.report(d);
     }
-    if schedule.warmup_epochs > f64::from(schedule.epochs) {
+    if schedule.epochs == 0 && job.weights.is_none() {
+        let d = view
+            .error_at(
+                "schedule.epochs",
+                "0 epochs trains nothing, and there are no `weights` to evaluate".into(),
+            )
+            .help("train at least 1 epoch, or set `weights` to a weights file to evaluate it as it is");
+        view.report(d);
+    }
+    if schedule.epochs > 0 && schedule.warmup_epochs > f64::from(schedule.epochs) {
         let d = view.error_at(
             "schedule.warmup",
             format!(
@@ -958,6 +972,7 @@ fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
         view.report(d);
     }
     if let ObjectiveSpec::Swav(swav) = &job.objective
+        && schedule.epochs > 0
         && swav.freeze_prototypes_epochs >= f64::from(schedule.epochs)
     {
         let d = Diagnostic::warning(format!(

@@ -97,6 +97,11 @@ pub struct PretrainJob {
     /// Batch-norm synchronisation across devices (a no-op on one device).
     #[serde(default)]
     pub sync_bn: SyncBn,
+    /// Start from these weights (a vst weights file or a converted PySlowFast checkpoint) instead of a fresh
+    /// initialisation; with 0 epochs the job trains nothing and its evaluations measure them as they are. Absent
+    /// from the JSON (and so from the job id) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

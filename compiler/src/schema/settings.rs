@@ -231,6 +231,15 @@ static PRETRAIN: LazyLock<Vec<Setting>> = LazyLock::new(|| {
             "cpu",
             "where to train: `cpu`, `cuda` or `cuda(index)`",
         ),
+        Setting {
+            key: "weights",
+            ty: Ty::PathStr,
+            default: None,
+            objective: None,
+            doc: "start the encoder from these weights — a vst weights file, or a PySlowFast checkpoint converted by \
+                  scripts/convert_pyslowfast.py — instead of a fresh initialisation; with `schedule.epochs: 0` \
+                  nothing is trained and the evaluations measure the weights as they are",
+        },
         s(
             "checkpoint_every",
             Ty::Epochs {
@@ -285,11 +294,11 @@ static PRETRAIN: LazyLock<Vec<Setting>> = LazyLock::new(|| {
             "schedule.epochs",
             Ty::Epochs {
                 integer: true,
-                min: 1.0,
+                min: 0.0,
                 bare: true,
             },
             "200",
-            "training epochs",
+            "training epochs (0 only with `weights`: evaluate existing weights as they are)",
         ),
         s(
             "schedule.batch",

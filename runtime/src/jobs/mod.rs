@@ -99,7 +99,10 @@ impl JobRunner for PlanRunner {
     fn preflight(&self, job: &Job) -> Result<()> {
         match &job.kind {
             JobKind::Prepare(p) => prepare::preflight(&p.dataset),
-            JobKind::Pretrain(p) => device::check_device(&p.device),
+            JobKind::Pretrain(p) => {
+                pretrain::preflight(p)?;
+                device::check_device(&p.device)
+            }
             JobKind::Eval(e) => device::check_device(&e.device),
             JobKind::Report(_) => Ok(()),
         }

@@ -56,6 +56,47 @@ pub(super) fn learner(
     .context("cannot build the model")
 }
 
+/// Fails at once when the weights a job starts from are not there.
+pub fn preflight(spec: &PretrainJob) -> Result<()> {
+    if let Some(path) = &spec.weights
+        && !path.is_file()
+    {
+        bail!(
+            "the weights file {} (the recipe's `weights`) does not exist; convert a PySlowFast checkpoint with \
+             `python3 scripts/convert_pyslowfast.py CHECKPOINT.pyth {}`, or point `weights` at your copy",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Loads the weights a job starts from. Every backbone entry must be in the file; heads it lacks keep their fresh
+/// initialisation (they do not enter the evaluations).
+fn start_from(learner: &mut Learner, path: &std::path::Path, job: &Job) -> Result<()> {
+    let missing = learner
+        .load_weights(path)
+        .with_context(|| format!("cannot load the weights {}", path.display()))?;
+    let backbone: Vec<&String> = missing
+        .iter()
+        .filter(|m| m.starts_with("backbone.s"))
+        .collect();
+    if !backbone.is_empty() {
+        bail!(
+            "the weights {} lack {} backbone entries (e.g. `{}`): another architecture than the recipe's backbone?",
+            path.display(),
+            backbone.len(),
+            backbone[0]
+        );
+    }
+    if !missing.is_empty() {
+        tracing::warn!(job = %job.name, entries = missing.len(), first = %missing[0],
+            "the weights file has no heads for this objective; they start freshly initialised");
+    }
+    tracing::info!(job = %job.name, weights = %path.display(), "starting from weights");
+    Ok(())
+}
+
 pub fn run(
     job: &Job,
     spec: &PretrainJob,
@@ -97,9 +138,17 @@ pub fn run(
             .load(&checkpoint)
             .context("cannot resume from the last checkpoint")?;
         tracing::info!(job = %job.name, step = learner.steps_done(), "resuming from checkpoint");
+    } else if let Some(path) = &spec.weights {
+        start_from(&mut learner, path, job)?;
+        if epochs == 0 {
+            // Nothing to train: the imported weights are the job's result.
+            learner
+                .save(&checkpoint)
+                .context("cannot save the checkpoint")?;
+        }
     }
     let start_step = learner.steps_done();
-    if start_step % steps_per_epoch != 0 {
+    if !start_step.is_multiple_of(steps_per_epoch) {
         bail!(
             "checkpoint {} is not at an epoch boundary (step {start_step})",
             checkpoint.display()

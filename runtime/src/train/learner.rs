@@ -877,7 +877,8 @@ impl Learner {
     /// Loads pretrained weights (e.g. converted from PySlowFast by `scripts/convert_pyslowfast.py`) into the
     /// entries of the same name: online entries under their names, momentum-encoder entries under
     /// `backbone_hist.`, and MoCo's queue from `queue_x` when the file has it (PySlowFast checkpoints do; its
-    /// write pointer restarts at 0, as converted files do not keep it). Returns the names of this learner's
+    /// write pointer restarts at 0, as converted files do not keep it). A file without `backbone_hist.` entries
+    /// sets the momentum encoder to a copy of the loaded online network. Returns the names of this learner's
     /// entries the file did not have. Shapes must match. The optimiser, the SwAV queue and the step are left alone.
     pub fn load_weights(&mut self, path: &Path) -> Result<Vec<String>, TrainError> {
         let file = read_checkpoint(path, &self.device)?;
@@ -933,11 +934,21 @@ impl Learner {
             }
             _ => None,
         };
+        let target_loaded = updates.iter().any(|(is_target, _, _)| *is_target);
         for (is_target, name, t) in updates {
             match (&mut self.target, is_target) {
                 (Some(store), true) => store.set(&name, t)?,
                 _ => self.online.set(&name, t)?,
             }
+        }
+        // A file without a momentum encoder (a supervised or converted online network): the momentum encoder
+        // starts as a copy of the loaded online network, as the official code's first key update copies it.
+        if let (Some(store), false) = (&mut self.target, target_loaded) {
+            let names: Vec<String> = store.iter().map(|(n, _, _)| n.to_string()).collect();
+            for name in names {
+                store.set(&name, self.online.get(&name)?.deep_clone()?)?;
+            }
+            missing.retain(|m| !m.starts_with(TARGET_PREFIX));
         }
         if let (Some(loaded), Method::Moco { queue, .. }) = (moco_queue, &mut self.method) {
             *queue = loaded;

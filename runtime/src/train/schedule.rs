@@ -37,8 +37,11 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// A schedule of 0 epochs and 0 steps is allowed: a model that is only imported (`weights` with 0 epochs)
+    /// and never stepped.
     pub fn new(spec: &ScheduleSpec, total_steps: u64) -> Result<Schedule, ModelError> {
-        if spec.epochs == 0 || total_steps == 0 {
+        let import_only = spec.epochs == 0 && total_steps == 0;
+        if !import_only && (spec.epochs == 0 || total_steps == 0) {
             return invalid(format!(
                 "a schedule needs at least one epoch and one step (epochs {}, steps {total_steps})",
                 spec.epochs
@@ -50,7 +53,8 @@ impl Schedule {
                 spec.lr, spec.warmup_start_lr
             ));
         }
-        if !(spec.warmup_epochs >= 0.0 && spec.warmup_epochs <= f64::from(spec.epochs)) {
+        let warmup_fits = (0.0..=f64::from(spec.epochs)).contains(&spec.warmup_epochs);
+        if !(import_only || warmup_fits) {
             return invalid(format!(
                 "warm-up of {} epochs does not fit in {} epochs",
                 spec.warmup_epochs, spec.epochs
@@ -71,11 +75,17 @@ impl Schedule {
     }
 
     pub fn steps_per_epoch(&self) -> f64 {
+        if self.epochs == 0.0 {
+            return 0.0;
+        }
         self.total_steps as f64 / self.epochs
     }
 
     /// The fractional epoch at the start of step `step` (0-based).
     pub fn epoch_at(&self, step: u64) -> f64 {
+        if self.total_steps == 0 {
+            return 0.0;
+        }
         step as f64 / self.steps_per_epoch()
     }
 
@@ -199,6 +209,12 @@ mod tests {
     #[test]
     fn rejects_impossible_schedules() {
         assert!(Schedule::new(&spec(Decay::Cosine), 0).is_err());
+        // 0 epochs and 0 steps: an imported model that is never stepped.
+        let mut none = spec(Decay::Cosine);
+        none.epochs = 0;
+        let imported = Schedule::new(&none, 0).unwrap();
+        assert_eq!(imported.epoch_at(0), 0.0);
+        assert!(Schedule::new(&none, 10).is_err());
         let mut s = spec(Decay::Cosine);
         s.warmup_epochs = 300.0;
         assert!(
