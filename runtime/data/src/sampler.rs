@@ -105,7 +105,11 @@ pub fn draw_clips(
     let starts: Vec<usize> = if count == 1 || !temporal.random_start {
         vec![lo + rng.below((hi - lo) as u64 + 1) as usize; count]
     } else {
-        distinct_uniform(rng, lo, hi, count)
+        // In temporal order, as the official decoder returns them (`np.sort` of the start indices): pair rules
+        // that name clips — SimCLR's neighbouring pairs, SwAV's codes from clips 0 and 1 — mean positions in time.
+        let mut starts = distinct_uniform(rng, lo, hi, count);
+        starts.sort_unstable();
+        starts
     };
     let mut out: Vec<ClipFrames> = (0..count)
         .map(|i| ClipFrames {
@@ -223,6 +227,15 @@ mod tests {
             let v = draw_clips(&mut rng, total, 30.0, 8, 4.0, &spec, &temporal(true, None, None));
             prop_assert_eq!(v.clips.len(), 2);
             prop_assert_eq!(&v.clips[0], &v.clips[1]);
+        }
+
+        #[test]
+        fn clips_come_in_temporal_order(seed in 0u64..1000, rho in 2u32..5, total in 40usize..400) {
+            let spec = ClipSpec { count: rho, span: Timespan::Anywhere };
+            let mut rng = rng_for(seed, Stream::Sample, 0, 0);
+            let v = draw_clips(&mut rng, total, 30.0, 8, 4.0, &spec, &temporal(true, None, None));
+            let starts: Vec<usize> = v.clips.iter().map(|c| c.start()).collect();
+            prop_assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{:?}", starts);
         }
 
         #[test]
