@@ -4,7 +4,8 @@
 //! query's loss is the mean over its rows and the query losses add up ([`ClipLoss::Sum`], one backward per query
 //! in the official trainer); [`ClipLoss::Mean`] averages over all rows.
 //!
-//! The official code computes `−cos/T` with T = 0.5, which has the same gradient. The target encoder is updated by
+//! The official code computes `−cos/T` with T = 0.5, which has the same gradient; the value reported here is the
+//! official one plus 2 per query loss. The target encoder is updated by
 //! momentum at the start of each step (as the official code does), with the momentum annealed by a half cosine
 //! from `base` to 1 when asked.
 
