@@ -39,7 +39,26 @@ enum Command {
     Data(cli::data::DataArgs),
 }
 
+/// `vst plan FILE | head` closes our standard output early, and `println!` then panics ("failed printing to stdout:
+/// Broken pipe"). Like other command-line tools, stop quietly instead: the reader has what it wanted.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => cli::check::run(args),

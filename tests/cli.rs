@@ -465,3 +465,21 @@ fn the_preview_reads_the_data_of_an_earlier_run() {
         unknown.stderr
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_does_not_make_vst_panic() {
+    // `vst plan FILE --format json | head -1`: the reader closes the pipe before vst has written everything.
+    let mut child = common::vst_command(
+        common::root(),
+        &["plan", "recipes/table2.vst", "--format", "json"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("vst starts");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("vst ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
