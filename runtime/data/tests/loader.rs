@@ -271,3 +271,33 @@ fn short_videos_are_looped_and_counted() {
     // 8 frames 4 apart span 29 frames; the videos have 20.
     assert_eq!(metrics.snapshot().looped_videos.len(), 2);
 }
+
+#[test]
+fn stride_counts_frames_of_a_30_fps_video_when_asked() {
+    // The test videos run at 8 fps. τ = 6 counted in their own frames spans 12 of them over 3 frames; counted at
+    // 30 fps (the official TARGET_FPS, as real datasets are sampled) it is 6 × 8/30 = 1.6 of their frames.
+    let dir = tempfile::tempdir().unwrap();
+    let entries = dataset(dir.path(), 1, 1);
+    let backend = DecoderKind::OpenH264.backend().unwrap();
+    let test = SampleMode::Test {
+        temporal: 1,
+        spatial: 1,
+        size: 16,
+        normalize: Normalize {
+            mean: [0.45; 3],
+            std: [0.225; 3],
+        },
+    };
+    let span = |target_fps| {
+        let shape = ClipShape {
+            frames: 3,
+            stride: 6,
+            target_fps,
+        };
+        let s = make_sample(backend.as_ref(), &entries[0], &test, shape, 0, 0, 0).unwrap();
+        let frames = &s.clips.clips[0].frames;
+        frames[frames.len() - 1] - frames[0]
+    };
+    assert_eq!(span(None), 12);
+    assert_eq!(span(Some(30)), 3); // round(2 × 1.6)
+}
