@@ -318,18 +318,6 @@ pub fn lower(
     }
 }
 
-/// A cell's coordinates as a paper table addresses them: the report's row and column axes with the cell's labels.
-fn paper_coords<'a>(spec: &'a ReportSpec, cell: &'a ReportCell) -> Vec<(&'a str, &'a str)> {
-    let mut coords = Vec::new();
-    if let (Some(axis), Some(label)) = (&spec.rows, &cell.row) {
-        coords.push((axis.as_str(), label.as_str()));
-    }
-    if let (Some(axis), Some(label)) = (&spec.cols, &cell.col) {
-        coords.push((axis.as_str(), label.as_str()));
-    }
-    coords
-}
-
 /// Up to `max` items joined by `; `, with how many were left out.
 fn listed(items: &[String], max: usize) -> String {
     let mut text = items[..items.len().min(max)].join("; ");
@@ -353,7 +341,10 @@ fn check_near_paper(
         .iter()
         .filter(|cell| {
             table
-                .lookup(&spec.cell, &paper_coords(spec, cell))
+                .lookup(
+                    &spec.cell,
+                    &spec.paper_coords(cell.row.as_deref(), cell.col.as_deref()),
+                )
                 .and_then(|c| c.value.value())
                 .is_some()
         })
@@ -371,7 +362,7 @@ fn check_near_paper(
     };
     let mut ours: Vec<String> = Vec::new();
     for cell in cells {
-        let text = words(&paper_coords(spec, cell));
+        let text = words(&spec.paper_coords(cell.row.as_deref(), cell.col.as_deref()));
         if !ours.contains(&text) {
             ours.push(text);
         }

@@ -28,6 +28,7 @@ use std::path::PathBuf;
 
 use vst_engine::{Device, Tensor, io};
 use vst_runtime::train::Learner;
+use vst_runtime::train::checkpoint::target_file_name;
 use vst_spec::{
     Anneal, BackboneSpec, ByolSpec, ClipLoss, Decay, LrRule, MlpSpec, MocoSpec, MomentumSpec,
     ObjectiveSpec, OptimizerSpec, PairRule, Scaling, ScheduleSpec, SimClrSpec, SwavSpec,
@@ -225,12 +226,11 @@ fn state(learner: &Learner) -> Vec<(String, Tensor)> {
         .map(|(n, t, _)| (n.to_string(), t.clone()))
         .collect();
     if let Some(target) = learner.target() {
-        out.extend(target.iter().map(|(n, t, _)| {
-            (
-                format!("backbone_hist.{}", &n["backbone.".len()..]),
-                t.clone(),
-            )
-        }));
+        out.extend(
+            target
+                .iter()
+                .map(|(n, t, _)| (target_file_name(n), t.clone())),
+        );
     }
     if let Some(q) = learner.queue_rows() {
         out.push(("queue_x".to_string(), q.clone()));

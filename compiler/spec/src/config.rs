@@ -464,6 +464,25 @@ pub struct ReportSpec {
     pub expect: Vec<Expectation>,
 }
 
+impl ReportSpec {
+    /// A cell's coordinates as a paper table addresses them ([`crate::paper::PaperTable::lookup`]): the report's
+    /// row and column axes with the cell's labels there.
+    pub fn paper_coords<'a>(
+        &'a self,
+        row: Option<&'a str>,
+        col: Option<&'a str>,
+    ) -> Vec<(&'a str, &'a str)> {
+        let mut coords = Vec::new();
+        if let (Some(axis), Some(label)) = (&self.rows, row) {
+            coords.push((axis.as_str(), label));
+        }
+        if let (Some(axis), Some(label)) = (&self.cols, col) {
+            coords.push((axis.as_str(), label));
+        }
+        coords
+    }
+}
+
 /// A reproducibility check a report declares; `vst run` exits non-zero when one is missed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

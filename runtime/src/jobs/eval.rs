@@ -12,7 +12,7 @@ use vst_data::dataset::OpenedDataset;
 use vst_data::list::VideoEntry;
 use vst_data::loader::{Loader, LoaderConfig};
 use vst_data::metrics::DataMetrics;
-use vst_data::pipeline::SampleMode;
+use vst_data::pipeline::{ClipShape, SampleMode};
 use vst_data::video::cache::CachedBackend;
 use vst_engine::{Device, Tensor};
 use vst_spec::{EvalJob, EvalSpec, Job, JobId, JobKind, Plan};
@@ -41,7 +41,7 @@ impl EvalContext<'_> {
     ) -> Result<Loader> {
         let mut config = LoaderConfig::new(
             mode,
-            pretrain::clip_shape(&self.spec.backbone, &self.spec.dataset),
+            ClipShape::of(&self.spec.backbone, &self.spec.dataset.source),
             batch.max(1),
             self.spec.seed,
         );

@@ -33,11 +33,6 @@ pub(super) fn prepare_dir<'c>(job: &Job, ctx: &'c JobContext) -> Result<&'c std:
     )
 }
 
-/// The clip shape a backbone consumes from a dataset.
-pub(super) fn clip_shape(spec: &vst_spec::BackboneSpec, data: &vst_spec::DatasetSpec) -> ClipShape {
-    ClipShape::of(spec, &data.source)
-}
-
 /// A learner for `spec` (fresh weights; the caller loads a checkpoint into it).
 pub(super) fn learner(
     spec: &PretrainJob,
@@ -111,7 +106,7 @@ pub fn run(
             clips: spec.clips.clone(),
             augment: spec.augment.clone(),
         },
-        clip_shape(&spec.backbone, &spec.dataset),
+        ClipShape::of(&spec.backbone, &spec.dataset.source),
         spec.schedule.batch as usize,
         spec.seed,
     );

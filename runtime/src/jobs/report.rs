@@ -41,13 +41,7 @@ pub fn run(job: &ReportJob, ctx: &JobContext) -> Result<Value> {
         .into_iter()
         .map(|((row, col), values, n)| {
             let ours = (values.len() == n && n > 0).then(|| values.iter().sum::<f64>() / n as f64);
-            let mut coords = Vec::new();
-            if let Some(r) = &spec.rows {
-                coords.push((r.as_str(), row.as_str()));
-            }
-            if let Some(c) = &spec.cols {
-                coords.push((c.as_str(), col.as_str()));
-            }
+            let coords = spec.paper_coords(Some(&row), Some(&col));
             let paper = paper_table
                 .and_then(|t| t.lookup(&spec.cell, &coords))
                 .and_then(|c| match c.value {
