@@ -22,6 +22,7 @@ fn job(name: &str, deps: &[&str]) -> Job {
                 cell: "linear.top1".into(),
                 paper: None,
                 expect: vec![],
+                over: None,
             },
             cells: vec![],
         }),
