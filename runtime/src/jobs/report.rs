@@ -196,6 +196,17 @@ pub fn report_output(job_dir: &Path) -> Option<ReportOutput> {
     })
 }
 
+/// The Markdown and files of a report that ran partially in this run (some evaluations failed): recorded as
+/// failed so that it runs again, its expectations never count as met.
+pub fn partial_report_output(job_dir: &Path) -> Option<ReportOutput> {
+    let markdown = std::fs::read_to_string(job_dir.join(FILES[0])).ok()?;
+    Some(ReportOutput {
+        markdown,
+        files: FILES.iter().map(|f| job_dir.join(f)).collect(),
+        all_met: false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
