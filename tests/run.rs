@@ -401,3 +401,74 @@ fn missing_weights_stop_the_run_before_anything_is_written() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("0 epochs trains nothing"), "{stderr}");
 }
+
+#[test]
+fn a_report_over_seeds_prints_mean_and_sd_and_what_a_partly_failed_sweep_has() {
+    let dir = scratch("over-seeds");
+    let source = std::fs::read_to_string(root().join("tests/recipes/smoke.vst")).expect("recipe");
+    let study = source
+        .split("\nsweep")
+        .next()
+        .expect("text before the sweep");
+    // BYOL at ρ = 1 and 2 over three seeds; seed 2's pre-training diverges, so its evaluations never run.
+    let recipe = format!(
+        "{study}\nsweep {{\n  objective: [byol]\n  clips: [1, 2]\n  seed: [0, 1, 2]\n  when(seed: 2) {{\n    \
+         schedule.lr: 1e12\n    schedule.epochs: 3\n  }}\n}}\n\nreport \"Seeds\" {{\n  rows: objective\n  \
+         cols: clips\n  over: seed\n  cell: linear.top1\n}}\n"
+    );
+    std::fs::write(dir.join("seeds.vst"), recipe).expect("write recipe");
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(&dir, &["run", "seeds.vst", "--runs", "runs"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("training diverged"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "`report[Seeds]` printed what it has (partial: 2 of the 6 jobs it needs have no result"
+        ),
+        "{stderr}"
+    );
+    // Each cell: the mean ± s.d. of seeds 0 and 1, marked as two of three.
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("| byol |"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(row.matches(" ± ").count(), 2, "{row}");
+    assert_eq!(row.matches("[n = 2]").count(), 2, "{row}");
+    assert!(
+        stdout.contains("mean ± s.d. over 3 `seed` values (0, 1 and 2)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("PARTIAL: 2 of 6 runs have no result yet"),
+        "{stdout}"
+    );
+    let report = &job_dirs(&dir.join("runs"), "report")[0];
+    assert!(
+        report.join("failed.json").exists(),
+        "a partial report runs again"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(report.join("report.json")).expect("report.json"),
+    )
+    .expect("json");
+    let cell = &json["cells"][0]["over"];
+    assert_eq!(cell["n"], 2, "{json}");
+    assert_eq!(
+        cell["values"][2]["value"],
+        serde_json::Value::Null,
+        "{json}"
+    );
+    assert!(cell["sd"].as_f64().is_some(), "{json}");
+    assert_eq!(
+        (json["runs"].as_u64(), json["missing_runs"].as_u64()),
+        (Some(6), Some(2))
+    );
+    let csv = std::fs::read_to_string(report.join("report.csv")).expect("report.csv");
+    assert!(
+        csv.starts_with("row,col,metric,ours,paper,paper_approximate,sd,n,seed=0,seed=1,seed=2\n"),
+        "{csv}"
+    );
+}

@@ -253,6 +253,7 @@ pub fn lower(
             cell: format!("{}.{metric}", recipe.evals[*eval_index].name),
             paper: report.paper.clone(),
             expect: report.expect.clone(),
+            over: axis_name(report.over),
         };
         let label = |cell: &Cell, axis: Option<usize>| {
             axis.and_then(|a| {
@@ -272,6 +273,7 @@ pub fn lower(
             report_cells.push(ReportCell {
                 row: label(cell, report.rows),
                 col: label(cell, report.cols),
+                over: label(cell, report.over),
                 eval: eval.clone(),
             });
             if !deps.contains(eval) {
@@ -280,7 +282,8 @@ pub fn lower(
         }
         check_near_paper(report, &spec, &report_cells, diags);
         for (i, axis) in recipe.axes.iter().enumerate() {
-            if Some(i) != report.rows && Some(i) != report.cols && axis.values.len() > 1 {
+            let shown = [report.rows, report.cols, report.over].contains(&Some(i));
+            if !shown && axis.values.len() > 1 {
                 diags.push(
                     Diagnostic::warning(format!(
                         "axis `{}` is neither the rows nor the columns of report \"{}\"",
@@ -290,7 +293,19 @@ pub fn lower(
                     .note(format!(
                         "its {} values share each table cell (the report averages them)",
                         axis.values.len()
-                    )),
+                    ))
+                    .help(match report.over {
+                        None => format!(
+                            "to show the mean ± s.d. over it instead, add `over: {}` to the report",
+                            axis.name
+                        ),
+                        Some(o) => format!(
+                            "within each `{over}` value the report averages over `{axis}`, then shows the mean \
+                             ± s.d. over `{over}`",
+                            over = recipe.axes[o].name,
+                            axis = axis.name
+                        ),
+                    }),
                 );
             }
         }
@@ -620,5 +635,94 @@ mod tests {
         // Moving back gives the original plan; moving to the device the recipe names changes nothing.
         assert_eq!(with_device(&moved, DeviceSpec::Cpu), plan);
         assert_eq!(with_device(&plan, DeviceSpec::Cpu), plan);
+    }
+
+    /// The smoke study with `extra` appended (a sweep, a report), compiled in memory.
+    fn smoke_with(extra: &str) -> Plan {
+        let source = format!(
+            "{}\n{extra}",
+            include_str!("../../tests/recipes/smoke.vst")
+                .split("\nsweep")
+                .next()
+                .expect("text before the sweep")
+        );
+        let loader = MemoryLoader::new([("smoke.vst", source.as_str())]);
+        let env = |_: &str| None;
+        let c = compile(
+            Path::new("smoke.vst"),
+            &Options {
+                loader: &loader,
+                env: &env,
+            },
+        )
+        .expect("the recipe is in memory");
+        assert!(!c.has_errors(), "{}", c.render_diagnostics(false));
+        // An `over` axis is shown (aggregated): no "neither the rows nor the columns" warning for it.
+        assert!(
+            !c.diagnostics
+                .items
+                .iter()
+                .any(|d| d.message.contains("neither")),
+            "{}",
+            c.render_diagnostics(false)
+        );
+        c.plan.expect("a plan")
+    }
+
+    #[test]
+    fn a_seed_axis_seeds_each_cells_pretraining_and_evaluations() {
+        let plan = smoke_with(
+            "sweep {\n  objective: [byol]\n  seed: [0, 7]\n}\n\n\
+             report \"R\" {\n  rows: objective\n  over: seed\n  cell: linear.top1\n}\n",
+        );
+        let mut seen = Vec::new();
+        for job in &plan.jobs {
+            let seed = match &job.kind {
+                JobKind::Pretrain(p) => p.seed,
+                JobKind::Eval(e) => {
+                    // An evaluation is seeded like the pre-training it evaluates (probe init, data order, crops).
+                    let Some(JobKind::Pretrain(p)) = plan.job(&e.pretrain).map(|j| &j.kind) else {
+                        panic!("{} evaluates no pre-training", job.name);
+                    };
+                    assert_eq!(e.seed, p.seed, "{}", job.name);
+                    e.seed
+                }
+                _ => continue,
+            };
+            assert_eq!(job.cell["seed"], seed.to_string(), "{}", job.name);
+            seen.push((job.kind.label(), seed));
+        }
+        assert_eq!(seen.iter().filter(|(_, s)| *s == 7).count(), 3, "{seen:?}");
+        assert_eq!(plan.count("pretrain"), 2);
+        let report = plan
+            .jobs
+            .iter()
+            .find_map(|j| match &j.kind {
+                JobKind::Report(r) => Some(r),
+                _ => None,
+            })
+            .expect("a report");
+        assert_eq!(report.report.over.as_deref(), Some("seed"));
+        let over: Vec<_> = report.cells.iter().map(|c| c.over.as_deref()).collect();
+        assert_eq!(over, [Some("0"), Some("7")]);
+        assert!(
+            report
+                .cells
+                .iter()
+                .all(|c| c.row.as_deref() == Some("byol"))
+        );
+    }
+
+    #[test]
+    fn a_report_without_over_keeps_its_id() {
+        // `over` and a cell's `over` label are left out of the JSON when unset: ids of existing reports stand.
+        let plan = smoke_plan();
+        let report = plan
+            .jobs
+            .iter()
+            .find(|j| matches!(j.kind, JobKind::Report(_)))
+            .expect("a report");
+        let json = serde_json::to_string(&report.kind).unwrap();
+        assert!(!json.contains("\"over\""), "{json}");
     }
 }

@@ -473,3 +473,55 @@ case!(
     report_rows_equal_cols,
     &format!("{SWEPT}report \"T\" {{\n  rows: clips\n  cols: clips\n  cell: linear.top1\n}}\n")
 );
+
+// Aggregating over an axis (seeds): `over` and `beyond spread`.
+
+const SEEDS: &str = "use \"base.vst\"\n\nsweep {\n  objective: [moco, byol]\n  clips: [1, 2]\n  seed: [0, 1, 2]\n}\n\n";
+
+#[test]
+fn a_report_over_seeds_is_clean() {
+    let out = render(&[(
+        "recipe.vst",
+        &format!(
+            "{SEEDS}report \"T\" {{\n  rows: objective\n  cols: clips\n  over: seed\n  cell: linear.top1\n  paper: table2\n  expect: [clips 2 above 1 beyond spread, clips 2 above 1 by 1, within 30 of paper, at least 5]\n}}\n"
+        ),
+    )]);
+    assert_eq!(out, "");
+}
+
+case!(
+    report_seed_axis_not_shown,
+    &format!("{SEEDS}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linear.top1\n}}\n")
+);
+case!(
+    report_over_and_another_axis_not_shown,
+    &format!("{SEEDS}report \"T\" {{\n  rows: objective\n  over: seed\n  cell: linear.top1\n}}\n")
+);
+case!(
+    report_over_unknown_axis,
+    &format!(
+        "{SEEDS}report \"T\" {{\n  rows: objective\n  cols: clips\n  over: seeds\n  cell: linear.top1\n}}\n"
+    )
+);
+case!(
+    report_over_the_columns,
+    &format!(
+        "{SEEDS}report \"T\" {{\n  rows: objective\n  cols: clips\n  over: clips\n  cell: linear.top1\n}}\n"
+    )
+);
+case!(
+    expectation_beyond_spread_without_over,
+    &format!(
+        "{SEEDS}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linear.top1\n  expect: [clips 2 above 1 beyond spread]\n}}\n"
+    )
+);
+case!(
+    expectation_beyond_spread_over_one_value,
+    "use \"base.vst\"\n\nsweep {\n  objective: [moco, byol]\n  clips: [1, 2]\n  seed: [3]\n}\n\nreport \"T\" {\n  rows: objective\n  cols: clips\n  over: seed\n  cell: linear.top1\n  expect: [clips 2 above 1 beyond spread]\n}\n"
+);
+case!(
+    syntax_beyond_without_spread,
+    &format!(
+        "{SEEDS}report \"T\" {{\n  rows: objective\n  cols: clips\n  over: seed\n  cell: linear.top1\n  expect: [clips 2 above 1 beyond]\n}}\n"
+    )
+);

@@ -110,8 +110,11 @@ fn expr() -> impl Strategy<Value = Expr> + Clone {
             2 => prop::collection::vec(inner.clone(), 0..4).prop_map(|items| expr_of(ExprKind::List(items))),
             1 => (number_expr(), number_expr()).prop_map(|(a, b)| expr_of(ExprKind::Range(Box::new(a), Box::new(b)))),
             1 => (number_expr(), number_expr()).prop_map(|(a, b)| expr_of(ExprKind::Per(Box::new(a), Box::new(b)))),
-            1 => (path(), term.clone(), term, prop::option::of(number_expr())).prop_map(|(axis, higher, lower, by)| {
-                expr_of(ExprKind::Above { axis, higher: Box::new(higher), lower: Box::new(lower), by: by.map(Box::new) })
+            1 => (path(), term.clone(), term.clone(), prop::option::of(number_expr())).prop_map(|(axis, higher, lower, by)| {
+                expr_of(ExprKind::Above { axis, higher: Box::new(higher), lower: Box::new(lower), by: by.map(Box::new), spread: None })
+            }),
+            1 => (path(), term.clone(), term).prop_map(|(axis, higher, lower)| {
+                expr_of(ExprKind::Above { axis, higher: Box::new(higher), lower: Box::new(lower), by: None, spread: Some(Span::default()) })
             }),
             1 => number_expr().prop_map(|n| expr_of(ExprKind::Within(Box::new(n)))),
             1 => number_expr().prop_map(|n| expr_of(ExprKind::AtLeast(Box::new(n)))),

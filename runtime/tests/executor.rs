@@ -22,6 +22,7 @@ fn job(name: &str, deps: &[&str]) -> Job {
                 cell: "linear.top1".into(),
                 paper: None,
                 expect: vec![],
+                over: None,
             },
             cells: vec![],
         }),
@@ -46,6 +47,8 @@ fn plan() -> Plan {
 struct Scripted {
     fail: Vec<&'static str>,
     preflight_fail: Vec<&'static str>,
+    /// Jobs that run on the dependencies that finished when others failed (as reports do).
+    partial: Vec<&'static str>,
     ran: RefCell<Vec<String>>,
 }
 
@@ -59,6 +62,9 @@ impl JobRunner for Scripted {
     fn run(&self, job: &Job, ctx: &JobContext) -> anyhow::Result<Value> {
         self.ran.borrow_mut().push(job.name.clone());
         for dep in &job.deps {
+            if self.partial.contains(&job.name.as_str()) && !ctx.deps.contains_key(dep) {
+                continue;
+            }
             let (_, result) = ctx.dep(dep)?;
             assert_eq!(result["name"], json!(ctx.plan.job(dep).unwrap().name));
         }
@@ -66,6 +72,9 @@ impl JobRunner for Scripted {
             anyhow::bail!("scripted failure");
         }
         Ok(json!({ "name": job.name }))
+    }
+    fn runs_partial(&self, job: &Job) -> bool {
+        self.partial.contains(&job.name.as_str())
     }
 }
 
@@ -231,4 +240,82 @@ fn a_second_run_in_the_same_directory_is_refused() {
     assert!(err.to_string().contains("another `vst run`"), "{err}");
     assert!(err.to_string().contains("other.vst"), "{err}");
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_job_that_runs_partial_runs_on_what_finished_and_runs_again_next_time() {
+    // prepare → a, b → report (needs both) → after; `a` fails.
+    let root = temp_root("partial");
+    let plan = Plan {
+        recipe: "test.vst".into(),
+        jobs: vec![
+            job("prepare", &[]),
+            job("a", &["prepare"]),
+            job("b", &["prepare"]),
+            job("report", &["a", "b"]),
+            job("after", &["report"]),
+        ],
+    };
+    let runner = Scripted {
+        fail: vec!["a"],
+        partial: vec!["report"],
+        ..Default::default()
+    };
+    let exec = Executor {
+        plan: &plan,
+        store: RunStore::new(&root),
+        runner: &runner,
+    };
+    let summary = exec.run(&RunOptions::default()).unwrap();
+    assert_eq!(*runner.ran.borrow(), ["prepare", "a", "b", "report"]);
+    let outcomes: BTreeMap<_, _> = summary.outcomes.iter().cloned().collect();
+    assert_eq!(
+        outcomes["report"],
+        Outcome::Partial("partial: 1 of the 2 jobs it needs have no result (`a` failed)".into())
+    );
+    assert_eq!(outcomes["after"], Outcome::Blocked("report".into()));
+    let failures: Vec<_> = summary.failures().map(|(n, _)| n).collect();
+    assert_eq!(failures, ["a", "report", "after"]);
+    let states: BTreeMap<_, _> = job_states(&plan, &RunStore::new(&root))
+        .into_iter()
+        .collect();
+    assert_eq!(
+        states["report"], "failed",
+        "a partial result is not a finished job"
+    );
+
+    // Without the opt-in, the same job is blocked.
+    let root2 = temp_root("partial-off");
+    let blocked = Scripted {
+        fail: vec!["a"],
+        ..Default::default()
+    };
+    let exec = Executor {
+        plan: &plan,
+        store: RunStore::new(&root2),
+        runner: &blocked,
+    };
+    let summary = exec.run(&RunOptions::default()).unwrap();
+    assert!(!blocked.ran.borrow().contains(&"report".to_string()));
+    assert!(
+        summary
+            .outcomes
+            .contains(&("report".into(), Outcome::Blocked("a".into())))
+    );
+
+    // Once `a` succeeds, the report runs again, whole.
+    let fixed = Scripted {
+        partial: vec!["report"],
+        ..Default::default()
+    };
+    let exec = Executor {
+        plan: &plan,
+        store: RunStore::new(&root),
+        runner: &fixed,
+    };
+    let summary = exec.run(&RunOptions::default()).unwrap();
+    assert_eq!(*fixed.ran.borrow(), ["a", "report", "after"]);
+    assert_eq!(summary.failures().count(), 0);
+    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_dir_all(&root2).unwrap();
 }

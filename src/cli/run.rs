@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vst_runtime::executor::{ExecError, Executor, Outcome, RunOptions, RunStore};
-use vst_runtime::jobs::{PlanRunner, RunnerOptions, report_output};
+use vst_runtime::jobs::{PlanRunner, RunnerOptions, partial_report_output, report_output};
 use vst_spec::{DeviceSpec, JobKind};
 
 pub const JOB_FAILED: u8 = 3;
@@ -115,7 +115,17 @@ pub fn run(args: Args) -> ExitCode {
         .iter()
         .filter(|j| matches!(j.kind, JobKind::Report(_)))
     {
-        if let Some(report) = report_output(&store.job_dir(&job.id)) {
+        let dir = store.job_dir(&job.id);
+        // A report that ran on a partly failed sweep is printed from this run only (it is redone next time).
+        let ran_partial = summary
+            .outcomes
+            .iter()
+            .any(|(name, o)| name == &job.name && matches!(o, Outcome::Partial(_)));
+        let report = match ran_partial {
+            true => partial_report_output(&dir),
+            false => report_output(&dir),
+        };
+        if let Some(report) = report {
             println!("{}", report.markdown);
             let files: Vec<String> = report
                 .files
@@ -146,6 +156,9 @@ pub fn run(args: Args) -> ExitCode {
             Outcome::Failed(why) => eprintln!("error: job `{name}` failed: {why}"),
             Outcome::Blocked(cause) => {
                 eprintln!("  `{name}` did not run: it needs `{cause}`, which failed")
+            }
+            Outcome::Partial(why) => {
+                eprintln!("  `{name}` printed what it has ({why}); it runs again next time")
             }
             _ => {}
         }

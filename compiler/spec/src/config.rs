@@ -462,6 +462,10 @@ pub struct ReportSpec {
     /// Key of the paper table whose numbers are printed beside ours (e.g. `table2`).
     pub paper: Option<String>,
     pub expect: Vec<Expectation>,
+    /// Sweep key aggregated explicitly (e.g. `seed`): the cells that differ only along it fill one table cell,
+    /// shown as mean ± sample standard deviation. Absent from the JSON (and so from the job id) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<String>,
 }
 
 impl ReportSpec {
@@ -497,4 +501,7 @@ pub enum Expectation {
     NearPaper { tolerance: f64 },
     /// Every cell is at least `value`.
     AtLeast { value: f64 },
+    /// In every row, the mean at column `higher` exceeds the mean at column `lower` by more than the larger of the
+    /// two cells' sample standard deviations over the report's `over` axis (each cell needs two values or more).
+    AboveBeyondSpread { higher: String, lower: String },
 }

@@ -129,6 +129,10 @@ pub struct ReportJob {
 pub struct ReportCell {
     pub row: Option<String>,
     pub col: Option<String>,
+    /// The cell's label on the report's `over` axis (e.g. the seed), which the table aggregates. Absent from the
+    /// JSON when the report has no `over`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<String>,
     pub eval: JobId,
 }
 

@@ -131,6 +131,8 @@ pub struct ReportDecl {
     pub span: Span,
     pub rows: Option<usize>,
     pub cols: Option<usize>,
+    /// The axis each table cell aggregates (mean ± s.d.), e.g. `seed`.
+    pub over: Option<usize>,
     /// Evaluation (index into [`Recipe::evals`]) and metric of each cell.
     pub cell: Option<(usize, String)>,
     pub paper: Option<String>,
@@ -1255,6 +1257,7 @@ impl Collector<'_, '_> {
             span: header,
             rows: None,
             cols: None,
+            over: None,
             cell: None,
             paper: None,
             expect: Vec::new(),
@@ -1333,6 +1336,7 @@ impl Collector<'_, '_> {
             match spec.key {
                 "rows" => report.rows = self.axis_ref(value, "rows"),
                 "cols" => report.cols = self.axis_ref(value, "cols"),
+                "over" => report.over = self.axis_ref(value, "over"),
                 "cell" => report.cell = self.metric(value),
                 "paper" => report.paper = self.paper(value),
                 _ => expect_exprs = Some(value),
@@ -1353,6 +1357,24 @@ impl Collector<'_, '_> {
             && let Some(&span) = report.spans.get("cols")
         {
             self.error(Diagnostic::error("a report's rows and columns are the same axis").at(span));
+        }
+        if let Some(o) = report.over
+            && let Some(&span) = report.spans.get("over")
+        {
+            for (key, shown) in [("rows", report.rows), ("cols", report.cols)] {
+                if shown == Some(o) {
+                    let name = &self.recipe.axes[o].name;
+                    self.error(
+                        Diagnostic::error(format!(
+                            "`over: {name}` aggregates the axis that the report's {key} show"
+                        ))
+                        .at(span)
+                        .note_at(report.spans[key], format!("`{key}: {name}` is here"))
+                        .help("`over` names a third axis, e.g. `over: seed`"),
+                    );
+                    report.over = None;
+                }
+            }
         }
         if let Some(expr) = expect_exprs {
             let items: Vec<&Expr> = match &expr.kind {
@@ -1441,6 +1463,7 @@ impl Collector<'_, '_> {
                 higher,
                 lower,
                 by,
+                spread,
             } => {
                 let name = axis.dotted();
                 let cols = report.cols.map(|c| self.recipe.axes[c].name.clone());
@@ -1463,11 +1486,45 @@ impl Collector<'_, '_> {
                     Some(m) => self.typer().check(m, &non_negative, "by")?.as_f64()?,
                     None => 0.0,
                 };
+                if let Some(spread) = spread {
+                    let Some(over) = report.over else {
+                        self.error(
+                            Diagnostic::error(
+                                "`beyond spread` needs the axis the report aggregates (`over`)",
+                            )
+                            .at(*spread)
+                            .note("the spread is the standard deviation over that axis (the seeds)")
+                            .help(
+                                match report.spans.contains_key("over") {
+                                    true => "fix the report's `over` axis".to_string(),
+                                    false => "add e.g. `over: seed` to the report".to_string(),
+                                },
+                            ),
+                        );
+                        return None;
+                    };
+                    let over_axis = &self.recipe.axes[over];
+                    if over_axis.values.len() < 2 {
+                        self.error(
+                            Diagnostic::error(format!(
+                                "`beyond spread` needs two values of `{}` or more: one has no spread",
+                                over_axis.name
+                            ))
+                            .at(*spread)
+                            .note_at(over_axis.span, format!("`{}` is swept here", over_axis.name)),
+                        );
+                        return None;
+                    }
+                }
                 let labels = &self.recipe.axes[axis_index].values;
-                Some(Expectation::Above {
-                    higher: labels[hi].label.clone(),
-                    lower: labels[lo].label.clone(),
-                    margin,
+                let (higher, lower) = (labels[hi].label.clone(), labels[lo].label.clone());
+                Some(match spread {
+                    Some(_) => Expectation::AboveBeyondSpread { higher, lower },
+                    None => Expectation::Above {
+                        higher,
+                        lower,
+                        margin,
+                    },
                 })
             }
             ExprKind::Within(tolerance) => {
@@ -1504,7 +1561,10 @@ impl Collector<'_, '_> {
                 self.error(
                     Diagnostic::error(format!("expected an expectation, found {}", describe(expr)))
                         .at(expr.span)
-                        .help("write `COLS a above b (by m)`, `within t of paper` or `at least v`"),
+                        .help(
+                            "write `COLS a above b (by m | beyond spread)`, `within t of paper` or \
+                             `at least v`",
+                        ),
                 );
                 None
             }

@@ -141,6 +141,11 @@ pub const REPORT_KEYS: &[ReportKey] = &[
         doc: "the sweep axis across the columns (e.g. `clips`); one column when absent",
     },
     ReportKey {
+        key: "over",
+        required: false,
+        doc: "the sweep axis aggregated in each table cell (e.g. `seed`): mean ± sample standard deviation",
+    },
+    ReportKey {
         key: "cell",
         required: true,
         doc: "the metric in each cell, `<evaluate block>.<metric>` (`linear.top1`, `knn.top5`)",
@@ -153,7 +158,7 @@ pub const REPORT_KEYS: &[ReportKey] = &[
     ReportKey {
         key: "expect",
         required: false,
-        doc: "checks `vst run` makes: `COLS_AXIS a above b (by m)`, `within t of paper`, `at least v`",
+        doc: "checks `vst run` makes: `COLS_AXIS a above b (by m | beyond spread)`, `within t of paper`, `at least v`",
     },
 ];
 

@@ -201,12 +201,14 @@ pub enum ExprKind {
     Per(Box<Expr>, Box<Expr>),
     /// `10x3`
     Cross(u64, u64),
-    /// `axis higher above lower (by margin)?`
+    /// `axis higher above lower (by margin | beyond spread)?`
     Above {
         axis: Path,
         higher: Box<Expr>,
         lower: Box<Expr>,
         by: Option<Box<Expr>>,
+        /// Where `beyond spread` is written, when it is (never together with `by`).
+        spread: Option<Span>,
     },
     /// `within tolerance of paper`
     Within(Box<Expr>),

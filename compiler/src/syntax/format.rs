@@ -175,11 +175,15 @@ fn flat(expr: &Expr) -> String {
             higher,
             lower,
             by,
+            spread,
         } => {
             let mut s = format!("{} {} above {}", axis.dotted(), flat(higher), flat(lower));
             if let Some(by) = by {
                 s.push_str(" by ");
                 s.push_str(&flat(by));
+            }
+            if spread.is_some() {
+                s.push_str(" beyond spread");
             }
             s
         }

@@ -367,15 +367,17 @@ impl Builder<'_> {
                 let axis = self.path(it.next().ok_or_else(|| internal(span))?);
                 let higher = self.boxed(it.next(), span)?;
                 let lower = self.boxed(it.next(), span)?;
-                let by = match it.next() {
-                    Some(p) => Some(Box::new(self.expr(p)?)),
-                    None => None,
+                let (by, spread) = match it.next() {
+                    Some(p) if p.as_rule() == Rule::beyond_spread => (None, Some(self.span(&p))),
+                    Some(p) => (Some(Box::new(self.expr(p)?)), None),
+                    None => (None, None),
                 };
                 ExprKind::Above {
                     axis,
                     higher,
                     lower,
                     by,
+                    spread,
                 }
             }
             Rule::within => {
@@ -521,6 +523,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::kw_of => "`of`",
         Rule::kw_paper => "`paper`",
         Rule::kw_least => "`least`",
+        Rule::kw_spread => "`spread`",
         _ => return None,
     })
 }

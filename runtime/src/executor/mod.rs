@@ -43,6 +43,12 @@ pub trait JobRunner {
 
     /// Does the job's work in `ctx.dir` (resuming from whatever it saved there before) and returns its result.
     fn run(&self, job: &Job, ctx: &JobContext) -> anyhow::Result<Value>;
+
+    /// Whether `job` still runs, on the dependencies that finished, when others failed (a report prints what a
+    /// partly failed sweep has). Such a run is recorded as failed ("partial"), so that the next run redoes it.
+    fn runs_partial(&self, _job: &Job) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -63,6 +69,9 @@ pub enum Outcome {
     Failed(String),
     /// Not attempted because a dependency failed.
     Blocked(String),
+    /// Ran on the dependencies that finished while others failed ([`JobRunner::runs_partial`]); recorded as
+    /// failed, with this message, so that it runs again.
+    Partial(String),
 }
 
 #[derive(Debug, Default)]
@@ -74,7 +83,12 @@ impl RunSummary {
     pub fn failures(&self) -> impl Iterator<Item = (&str, &Outcome)> {
         self.outcomes
             .iter()
-            .filter(|(_, o)| matches!(o, Outcome::Failed(_) | Outcome::Blocked(_)))
+            .filter(|(_, o)| {
+                matches!(
+                    o,
+                    Outcome::Failed(_) | Outcome::Blocked(_) | Outcome::Partial(_)
+                )
+            })
             .map(|(n, o)| (n.as_str(), o))
     }
 }
@@ -191,16 +205,33 @@ impl Executor<'_> {
                     .push((job.name.clone(), Outcome::AlreadyDone));
                 continue;
             }
+            let mut partial = None;
             if let Some(cause) = job.deps.iter().find_map(|d| broken.get(d)) {
                 let cause = cause.clone();
-                broken.insert(job.id.clone(), cause.clone());
-                summary
-                    .outcomes
-                    .push((job.name.clone(), Outcome::Blocked(cause)));
-                continue;
+                let finished = job
+                    .deps
+                    .iter()
+                    .filter(|d| matches!(self.store.state(d), JobState::Done(_)))
+                    .count();
+                if !self.runner.runs_partial(job) || finished == 0 {
+                    broken.insert(job.id.clone(), cause.clone());
+                    summary
+                        .outcomes
+                        .push((job.name.clone(), Outcome::Blocked(cause)));
+                    continue;
+                }
+                partial = Some(format!(
+                    "partial: {} of the {} jobs it needs have no result (`{cause}` failed)",
+                    job.deps.len() - finished,
+                    job.deps.len()
+                ));
             }
             let _ = lock.set_job(Some(&job.name));
-            let outcome = self.run_one(job)?;
+            let outcome = self.run_one(job, partial.as_deref())?;
+            if let Outcome::Partial(_) = &outcome {
+                // What needs a partial result is not run on it.
+                broken.insert(job.id.clone(), job.name.clone());
+            }
             if let Outcome::Failed(_) = &outcome {
                 broken.insert(job.id.clone(), job.name.clone());
             }
@@ -210,7 +241,9 @@ impl Executor<'_> {
         Ok(summary)
     }
 
-    fn run_one(&self, job: &Job) -> Result<Outcome, ExecError> {
+    /// Runs `job`; with `partial` (some dependencies have no result) a success is recorded as a failure with that
+    /// message, so that the job runs again once they have one.
+    fn run_one(&self, job: &Job, partial: Option<&str>) -> Result<Outcome, ExecError> {
         let io = |source| ExecError::Io {
             path: self.store.job_dir(&job.id),
             source,
@@ -234,6 +267,11 @@ impl Executor<'_> {
             deps,
         };
         match self.runner.run(job, &ctx) {
+            Ok(_) if let Some(message) = partial => {
+                tracing::warn!(job = %job.name, "{message}");
+                self.store.fail(job, message).map_err(io)?;
+                Ok(Outcome::Partial(message.to_string()))
+            }
             Ok(result) => {
                 let seconds = started.elapsed().as_secs_f64();
                 self.store.finish(job, seconds, result).map_err(io)?;

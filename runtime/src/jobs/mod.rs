@@ -13,7 +13,7 @@ mod progress;
 mod report;
 
 pub use device::open_device;
-pub use report::{ReportOutput, report_output};
+pub use report::{ReportOutput, partial_report_output, report_output};
 
 use crate::executor::{JobContext, JobRunner, RunStore};
 use anyhow::{Context, Result};
@@ -115,5 +115,10 @@ impl JobRunner for PlanRunner {
             JobKind::Eval(e) => eval::run(job, e, ctx, &self.options),
             JobKind::Report(r) => report::run(r, ctx),
         }
+    }
+
+    /// A report prints what the evaluations that finished have, when others failed (marked partial).
+    fn runs_partial(&self, job: &Job) -> bool {
+        matches!(job.kind, JobKind::Report(_))
     }
 }

@@ -1,8 +1,12 @@
 //! `report(table)`: fill a report block from its evaluations' results and write it as Markdown, CSV, JSON and an
 //! SVG plot, with the paper's numbers beside ours and a verdict on every declared expectation.
+//!
+//! A report `over` an axis (seeds) gathers each table cell's runs along it and shows their mean ± sample standard
+//! deviation. An evaluation without a result (not run, or failed) leaves its run out: the table says how many are
+//! missing and marks the cells that have fewer runs than the plan.
 
 use crate::executor::{DONE_FILE, DoneRecord, JobContext, write_atomic};
-use crate::report::{Cell, PaperValue, Table, render_csv, render_markdown, render_svg};
+use crate::report::{Cell, PaperValue, Sample, Table, render_csv, render_markdown, render_svg};
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -17,30 +21,51 @@ fn metric_key(cell: &str) -> &str {
     cell.rsplit('.').next().unwrap_or(cell)
 }
 
+/// The runs of one table cell at one value of the `over` axis: that value, their numbers, how many there are.
+type Runs = (Option<String>, Vec<f64>, usize);
+
 pub fn run(job: &ReportJob, ctx: &JobContext) -> Result<Value> {
     let spec = &job.report;
     let key = metric_key(&spec.cell);
     let paper_table = spec.paper.as_deref().and_then(paper::table);
     let label = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".to_string());
 
-    // Cells that share a row and column (a sweep axis the report does not show) are averaged.
-    let mut grouped: Vec<((String, String), Vec<f64>, usize)> = Vec::new();
+    // Per table cell, per value of the `over` axis (one group without `over`): the runs' numbers. Runs that share
+    // all three (a sweep axis the report does not show) are averaged, and the average is missing if one is.
+    let mut runs = 0;
+    let mut missing_runs = 0;
+    let mut grouped: Vec<((String, String), Vec<Runs>)> = Vec::new();
     for cell in &job.cells {
-        let (_, result) = ctx.dep(&cell.eval)?;
-        let value = result.get(key).and_then(Value::as_f64);
+        // An evaluation that has not finished (or failed) has no result here: its run is missing.
+        let value = ctx
+            .deps
+            .get(&cell.eval)
+            .and_then(|(_, result)| result.get(key))
+            .and_then(Value::as_f64);
+        runs += 1;
+        missing_runs += usize::from(value.is_none());
         let at = (label(&cell.row), label(&cell.col));
-        match grouped.iter_mut().find(|(k, _, _)| *k == at) {
+        let groups = match grouped.iter_mut().find(|(k, _)| *k == at) {
+            Some((_, groups)) => groups,
+            None => {
+                grouped.push((at, Vec::new()));
+                &mut grouped.last_mut().expect("just pushed").1
+            }
+        };
+        match groups.iter_mut().find(|(o, _, _)| *o == cell.over) {
             Some((_, values, n)) => {
                 values.extend(value);
                 *n += 1;
             }
-            None => grouped.push((at, value.into_iter().collect(), 1)),
+            None => groups.push((cell.over.clone(), value.into_iter().collect(), 1)),
         }
     }
+    let mean = |values: &[f64], n: usize| {
+        (values.len() == n && n > 0).then(|| values.iter().sum::<f64>() / n as f64)
+    };
     let cells: Vec<Cell> = grouped
         .into_iter()
-        .map(|((row, col), values, n)| {
-            let ours = (values.len() == n && n > 0).then(|| values.iter().sum::<f64>() / n as f64);
+        .map(|((row, col), groups)| {
             let coords = spec.paper_coords(Some(&row), Some(&col));
             let paper = paper_table
                 .and_then(|t| t.lookup(&spec.cell, &coords))
@@ -55,16 +80,28 @@ pub fn run(job: &ReportJob, ctx: &JobContext) -> Result<Value> {
                     }),
                     Published::Unknown => None,
                 });
-            Cell {
-                row,
-                col,
-                ours,
-                paper,
+            match &spec.over {
+                Some(_) => {
+                    let samples = groups
+                        .iter()
+                        .map(|(over, values, n)| Sample {
+                            label: label(over),
+                            value: mean(values, *n),
+                        })
+                        .collect();
+                    Cell::aggregated(&row, &col, samples, paper)
+                }
+                None => {
+                    let (_, values, n) = &groups[0];
+                    Cell::single(&row, &col, mean(values, *n), paper)
+                }
             }
         })
         .collect();
 
     let mut table = Table::new(spec, cells);
+    table.runs = runs;
+    table.missing_runs = missing_runs;
     let store_root = ctx.dir.parent().map(PathBuf::from).unwrap_or_default();
     table.notes = data_notes(ctx.plan, &store_root, job);
     if let Some(t) = paper_table {
@@ -157,4 +194,140 @@ pub fn report_output(job_dir: &Path) -> Option<ReportOutput> {
         files: FILES.iter().map(|f| job_dir.join(f)).collect(),
         all_met: record.result["all_met"].as_bool().unwrap_or(false),
     })
+}
+
+/// The Markdown and files of a report that ran partially in this run (some evaluations failed): recorded as
+/// failed so that it runs again, its expectations never count as met.
+pub fn partial_report_output(job_dir: &Path) -> Option<ReportOutput> {
+    let markdown = std::fs::read_to_string(job_dir.join(FILES[0])).ok()?;
+    Some(ReportOutput {
+        markdown,
+        files: FILES.iter().map(|f| job_dir.join(f)).collect(),
+        all_met: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vst_spec::{Expectation, ReportCell, ReportSpec};
+
+    fn job_over_seeds() -> ReportJob {
+        let mut cells = Vec::new();
+        for objective in ["moco", "byol"] {
+            for clips in ["1", "2"] {
+                for seed in ["0", "1", "2"] {
+                    cells.push(ReportCell {
+                        row: Some(objective.into()),
+                        col: Some(clips.into()),
+                        over: Some(seed.into()),
+                        eval: JobId(format!("{objective}-{clips}-{seed}")),
+                    });
+                }
+            }
+        }
+        ReportJob {
+            report: ReportSpec {
+                title: "T".into(),
+                rows: Some("objective".into()),
+                cols: Some("clips".into()),
+                cell: "linear.top1".into(),
+                paper: Some("table2".into()),
+                expect: vec![Expectation::AboveBeyondSpread {
+                    higher: "2".into(),
+                    lower: "1".into(),
+                }],
+                over: Some("seed".into()),
+            },
+            cells,
+        }
+    }
+
+    /// Runs the report job with the evaluations' `top1` given by `result` (None: that evaluation has no result).
+    fn run_with(
+        job: &ReportJob,
+        test: &str,
+        result: impl Fn(&str) -> Option<f64>,
+    ) -> (Value, Table) {
+        let dir = std::env::temp_dir().join(format!("vst-report-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let deps = job
+            .cells
+            .iter()
+            .filter_map(|c| {
+                let top1 = result(&c.eval.0)?;
+                Some((c.eval.clone(), (dir.clone(), json!({ "top1": top1 }))))
+            })
+            .collect();
+        let plan = Plan {
+            recipe: "t.vst".into(),
+            jobs: Vec::new(),
+        };
+        let ctx = JobContext {
+            plan: &plan,
+            dir: dir.clone(),
+            deps,
+        };
+        let value = run(job, &ctx).unwrap();
+        let table: Table =
+            serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        (value, table)
+    }
+
+    /// 40 + 10·(ρ − 1) for BYOL, 40 + 1·(ρ − 1) for MoCo, ± 1 for seeds 0 and 2.
+    fn top1(eval: &str) -> f64 {
+        let parts: Vec<&str> = eval.split('-').collect();
+        let gain = if parts[0] == "byol" { 10.0 } else { 1.0 };
+        let clips: f64 = parts[1].parse().unwrap();
+        let seed: f64 = parts[2].parse().unwrap();
+        40.0 + gain * (clips - 1.0) + (seed - 1.0)
+    }
+
+    #[test]
+    fn the_report_job_aggregates_each_cells_seeds() {
+        let (value, table) = run_with(&job_over_seeds(), "all", |e| Some(top1(e)));
+        assert_eq!(table.rows, ["moco", "byol"]);
+        assert_eq!(table.over_values, ["0", "1", "2"]);
+        assert_eq!((table.runs, table.missing_runs), (12, 0));
+        let byol2 = table.cell("byol", "2").unwrap();
+        let over = byol2.over.as_ref().unwrap();
+        assert_eq!((byol2.ours, over.sd, over.n), (Some(50.0), Some(1.0), 3));
+        let values: Vec<_> = over.values.iter().map(|s| s.value).collect();
+        assert_eq!(values, [Some(49.0), Some(50.0), Some(51.0)]);
+        // The paper's number is found without the seed: table 2 has MoCo at ρ = 2 (derived from its text).
+        let moco2 = table.cell("moco", "2").unwrap();
+        assert_eq!(moco2.paper.as_ref().map(|p| p.value), Some(65.8));
+        // MoCo gains 1 point with an s.d. of 1: not beyond the spread.
+        assert_eq!(value["all_met"], false);
+        assert!(
+            table.verdicts[0]
+                .detail
+                .starts_with("moco: 41.0 ± 1.0 vs 40.0 ± 1.0")
+        );
+    }
+
+    #[test]
+    fn the_report_job_prints_what_a_partial_sweep_has() {
+        // Seed 2 has not run anywhere, and BYOL ρ = 2 has no seed at all.
+        let (_, table) = run_with(&job_over_seeds(), "partial", |e| {
+            (!e.ends_with("-2") && !e.starts_with("byol-2")).then(|| top1(e))
+        });
+        assert_eq!((table.runs, table.missing_runs), (12, 6));
+        assert!(table.partial());
+        let moco1 = table.cell("moco", "1").unwrap();
+        assert_eq!(moco1.over.as_ref().unwrap().n, 2);
+        assert_eq!(moco1.ours, Some(39.5));
+        assert_eq!(table.cell("byol", "2").unwrap().ours, None);
+        let markdown = render_markdown(&table);
+        assert!(
+            markdown.contains("| moco | 39.5 ± 0.7 [n = 2] | 40.5 ± 0.7 [n = 2] (~65.8) |"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("PARTIAL: 6 of 12 runs have no result yet"),
+            "{markdown}"
+        );
+    }
 }

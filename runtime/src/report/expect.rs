@@ -1,4 +1,6 @@
 //! Declared expectations ("ρ = 2 above ρ = 1 in every row", "within 2 points of the paper"): met or missed.
+//! On a report `over` an axis (seeds) every expectation reads the cells' means; `beyond spread` also reads their
+//! standard deviations.
 
 use super::Table;
 use serde::{Deserialize, Serialize};
@@ -73,6 +75,40 @@ fn check(table: &Table, expectation: &Expectation) -> Verdict {
             }
             format!("within {tolerance} points of the paper wherever it has a number")
         }
+        Expectation::AboveBeyondSpread { higher, lower } => {
+            let axis = table.over.as_deref().unwrap_or("?");
+            for row in &table.rows {
+                let (Some(hi), Some(lo)) = (table.cell(row, higher), table.cell(row, lower)) else {
+                    misses.push(format!("{row}: missing cell"));
+                    continue;
+                };
+                let (Some(h), Some(l)) = (hi.ours, lo.ours) else {
+                    misses.push(format!("{row}: missing cell"));
+                    continue;
+                };
+                let (Some(sh), Some(sl)) = (hi.sd(), lo.sd()) else {
+                    let n = |c: &super::Cell| c.over.as_ref().map_or(0, |a| a.n);
+                    misses.push(format!(
+                        "{row}: no spread (n = {} and {}; it needs two `{axis}` values in each cell)",
+                        n(hi),
+                        n(lo)
+                    ));
+                    continue;
+                };
+                let spread = sh.max(sl);
+                if h - l <= spread {
+                    misses.push(format!(
+                        "{row}: {h:.1} ± {sh:.1} vs {l:.1} ± {sl:.1} ({:+.1}, not beyond {spread:.1})",
+                        h - l
+                    ));
+                }
+            }
+            format!(
+                "{} above {} in every row by more than the larger s.d. over `{axis}`",
+                col_name(higher),
+                col_name(lower)
+            )
+        }
         Expectation::AtLeast { value } => {
             for cell in &table.cells {
                 match cell.ours {
@@ -117,19 +153,23 @@ mod tests {
             cells,
             verdicts: Vec::new(),
             notes: Vec::new(),
+            over: None,
+            over_values: Vec::new(),
+            missing_runs: 0,
+            runs: 0,
         }
     }
 
     fn cell(row: &str, col: &str, ours: Option<f64>, paper: Option<f64>) -> Cell {
-        Cell {
-            row: row.into(),
-            col: col.into(),
+        Cell::single(
+            row,
+            col,
             ours,
-            paper: paper.map(|value| PaperValue {
+            paper.map(|value| PaperValue {
                 value,
                 approximate: false,
             }),
-        }
+        )
     }
 
     #[test]

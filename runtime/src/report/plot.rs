@@ -1,5 +1,6 @@
 //! The report as a line plot (SVG): the metric against the column variable, one line per row, the paper's
-//! numbers as dashed lines with hollow markers — like the paper's Figure 1 (accuracy against ρ per method).
+//! numbers as dashed lines with hollow markers — like the paper's Figure 1 (accuracy against ρ per method). A report
+//! `over` an axis (seeds) plots the means with error bars of ± one sample standard deviation.
 
 use super::Table;
 use std::fmt::Write;
@@ -49,7 +50,16 @@ pub fn render_svg(table: &Table) -> String {
     let values: Vec<f64> = table
         .cells
         .iter()
-        .flat_map(|c| c.ours.into_iter().chain(c.paper.as_ref().map(|p| p.value)))
+        .flat_map(|c| {
+            let bar = match (c.ours, c.sd()) {
+                (Some(m), Some(sd)) => vec![m - sd, m + sd],
+                _ => Vec::new(),
+            };
+            c.ours
+                .into_iter()
+                .chain(c.paper.as_ref().map(|p| p.value))
+                .chain(bar)
+        })
         .collect();
     let (mut y_lo, mut y_hi) = values
         .iter()
@@ -187,6 +197,26 @@ pub fn render_svg(table: &Table) -> String {
                     pts.join(" ")
                 );
             }
+            if !paper {
+                // ± one standard deviation over the `over` axis, where a cell has one.
+                for (col, &x) in table.cols.iter().zip(&xs) {
+                    let Some(cell) = table.cell(row, col) else {
+                        continue;
+                    };
+                    let (Some(m), Some(sd)) = (cell.ours, cell.sd()) else {
+                        continue;
+                    };
+                    let (xx, lo, hi) = (px(x), py(m - sd), py(m + sd));
+                    let _ = writeln!(
+                        s,
+                        r#"<path d="M{xx:.1},{lo:.1}V{hi:.1}M{:.1},{lo:.1}H{:.1}M{:.1},{hi:.1}H{:.1}" stroke="{colour}" stroke-width="1.5" fill="none" class="sd"/>"#,
+                        xx - 4.0,
+                        xx + 4.0,
+                        xx - 4.0,
+                        xx + 4.0
+                    );
+                }
+            }
             for (x, y) in points {
                 let fill = if paper { "white" } else { colour };
                 let _ = writeln!(
@@ -213,7 +243,9 @@ pub fn render_svg(table: &Table) -> String {
             escape(row)
         );
     }
+    let mut extra_legend = 0.0;
     if table.cells.iter().any(|c| c.paper.is_some()) {
+        extra_legend = 22.0;
         let ly = TOP + 10.0 + legend_rows as f64 * 22.0 + 8.0;
         let lx = LEFT + plot_w + 16.0;
         let _ = writeln!(
@@ -227,6 +259,38 @@ pub fn render_svg(table: &Table) -> String {
             lx + 30.0,
             ly + 4.0
         );
+    }
+    if let Some(axis) = &table.over {
+        let ly = TOP + 10.0 + legend_rows as f64 * 22.0 + 8.0 + extra_legend;
+        let lx = LEFT + plot_w + 16.0;
+        let _ = writeln!(
+            s,
+            r##"<path d="M{},{}V{}M{},{}H{}M{},{}H{}" stroke="#555" stroke-width="1.5" fill="none"/>"##,
+            lx + 12.0,
+            ly - 7.0,
+            ly + 7.0,
+            lx + 8.0,
+            ly - 7.0,
+            lx + 16.0,
+            lx + 8.0,
+            ly + 7.0,
+            lx + 16.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}">± s.d. over {}</text>"#,
+            lx + 30.0,
+            ly + 4.0,
+            escape(axis)
+        );
+        if table.partial() {
+            let _ = writeln!(
+                s,
+                r##"<text x="{}" y="{}" fill="#d62728">partial: runs missing</text>"##,
+                lx,
+                ly + 26.0
+            );
+        }
     }
     s.push_str("</svg>\n");
     s
