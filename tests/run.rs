@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Output, root, scratch, vst_command, vst_in};
+use common::{Output, copy_tree, root, scratch, vst_command, vst_in};
 
 fn recipe(name: &str) -> String {
     root()
@@ -394,12 +394,20 @@ fn missing_weights_stop_the_run_before_anything_is_written() {
         "{stderr}"
     );
     assert!(!dir.join("runs").exists(), "a run folder was left behind");
-    // Zero epochs without weights is a recipe error.
+    // Zero epochs without weights is allowed, with a warning: the random-encoder baseline.
     let recipe = weights_recipe("x", 0).replace("  weights: \"x\"\n", "");
     std::fs::write(dir.join("nothing.vst"), recipe).expect("write recipe");
     let Output { code, stderr, .. } = vst_in(&dir, &["check", "nothing.vst"]);
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("0 epochs trains nothing"), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("randomly initialised encoder"), "{stderr}");
+    // ... and runs: the fresh initialisation is saved as the job's weights and evaluated.
+    let Output { code, stderr, .. } = vst_in(&dir, &["run", "nothing.vst", "--runs", "baseline"]);
+    assert_eq!(code, 0, "{stderr}");
+    let knn = job_dirs(&dir.join("baseline"), "knn");
+    assert!(
+        knn.len() == 1 && knn[0].join("done.json").is_file(),
+        "the random encoder was not evaluated: {stderr}"
+    );
 }
 
 #[test]
@@ -471,4 +479,57 @@ fn a_report_over_seeds_prints_mean_and_sd_and_what_a_partly_failed_sweep_has() {
         csv.starts_with("row,col,metric,ours,paper,paper_approximate,sd,n,seed=0,seed=1,seed=2\n"),
         "{csv}"
     );
+}
+
+/// A real-image dataset of JPEG frame folders (tests/data/frames_tiny: moving digits from
+/// scripts/make_moving_digits.py) with a *relative* root, as a recipe shared with a colleague would have it:
+/// `vst run` finds the lists (not `root/root/train.csv`), pre-trains, evaluates, and an untrained (0-epoch)
+/// encoder runs as the random-encoder baseline.
+#[test]
+fn a_frame_folder_dataset_with_a_relative_root_runs_end_to_end() {
+    let dir = scratch("frames-relative-root");
+    copy_tree(&root().join("tests/data/frames_tiny"), &dir.join("digits"));
+    let recipe = |epochs: u32| {
+        format!(
+            r#"data digits = frames(root: "digits", train_videos: 4, val_videos: 2, fps: 30)
+
+pretrain {{
+  data: digits
+  backbone: slow_r18(frames: 2, stride: 2, width: 0.125)
+  objective: simclr
+  device: cpu
+  augment {{
+    S: [resized_crop(16, area: 0.5..1.0), flip]
+    C: []
+  }}
+  schedule {{
+    epochs: {epochs}
+    batch: 2
+    optimizer: sgd(momentum: 0.9)
+    lr: 0.05
+    warmup: 0 epochs
+  }}
+  simclr.head: mlp(layers: 2, hidden: 16, out: 8, bn: true)
+}}
+
+evaluate knn {{
+  k: 1
+  views: 1x1
+  view_size: 16
+}}
+
+report "kNN" {{
+  cell: knn.top1
+}}
+"#
+        )
+    };
+    for (name, epochs) in [("trained.vst", 1), ("random.vst", 0)] {
+        std::fs::write(dir.join(name), recipe(epochs)).expect("write recipe");
+        let Output { code, stderr, .. } = vst_in(&dir, &["run", name, "--runs", "runs"]);
+        assert_eq!(code, 0, "{name}: {stderr}");
+        let knn = job_dirs(&dir.join("runs"), "knn");
+        let done = knn.iter().filter(|d| d.join("done.json").is_file()).count();
+        assert_eq!(done, if epochs == 1 { 1 } else { 2 }, "{name}: {stderr}");
+    }
 }

@@ -196,6 +196,10 @@ impl View<'_, '_> {
         Diagnostic::error(message).at(self.span(key))
     }
 
+    fn warning_at(&mut self, key: &str, message: String) -> Diagnostic {
+        Diagnostic::warning(message).at(self.span(key))
+    }
+
     fn int(&self, key: &str) -> i64 {
         self.value(key).and_then(Value::as_i64).unwrap_or(0)
     }
@@ -953,11 +957,13 @@ fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
         view.report(d);
     }
     if schedule.epochs == 0 && job.weights.is_none() {
+        // Legitimate as a baseline (what a random encoder's features already give), but easy to write by mistake.
         let d = view
-            .error_at(
+            .warning_at(
                 "schedule.epochs",
-                "0 epochs trains nothing, and there are no `weights` to evaluate".into(),
+                "0 epochs and no `weights`: the evaluations measure the randomly initialised encoder".into(),
             )
+            .note("a random-encoder baseline; nothing is trained")
             .help("train at least 1 epoch, or set `weights` to a weights file to evaluate it as it is");
         view.report(d);
     }

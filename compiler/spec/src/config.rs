@@ -34,7 +34,8 @@ pub struct DatasetSpec {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DataSource {
     /// Kinetics-style lists as PySlowFast writes them: `path label` per line (space or comma separated), paths
-    /// relative to `root`. Videos are containers (mp4) decoded by the runtime's video decoder.
+    /// relative to `root`. Videos are containers (mp4) decoded by the runtime's video decoder. `train_list` and
+    /// `val_list` are the lists' own paths, already resolved under `root` unless absolute.
     Kinetics {
         root: PathBuf,
         train_list: PathBuf,

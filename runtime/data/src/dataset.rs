@@ -36,19 +36,11 @@ pub fn open_dataset(
     decoder: DecoderKind,
     threads: usize,
 ) -> Result<OpenedDataset> {
+    // The compiler has already put relative list paths under the root (`DataSource`): joining them to the root
+    // again would double a relative root (data/k400/data/k400/train.csv). Entries inside a list are under the root.
     let lists =
         |root: &Path, train: &Path, val: &Path| -> Result<(Vec<VideoEntry>, Vec<VideoEntry>)> {
-            let resolve = |p: &Path| {
-                if p.is_absolute() {
-                    p.to_path_buf()
-                } else {
-                    root.join(p)
-                }
-            };
-            Ok((
-                read_list(&resolve(train), root)?,
-                read_list(&resolve(val), root)?,
-            ))
+            Ok((read_list(train, root)?, read_list(val, root)?))
         };
     match &spec.source {
         DataSource::Kinetics {

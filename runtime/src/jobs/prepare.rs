@@ -17,14 +17,6 @@ pub fn synthetic_dir(prepare_dir: &Path) -> PathBuf {
     prepare_dir.join("synthetic")
 }
 
-fn resolve(root: &Path, list: &Path) -> PathBuf {
-    if list.is_absolute() {
-        list.to_path_buf()
-    } else {
-        root.join(list)
-    }
-}
-
 /// Fails at once, naming the missing path and how to point the recipe at the data.
 pub fn preflight(dataset: &DatasetSpec) -> Result<()> {
     let (root, lists) = match &dataset.source {
@@ -57,7 +49,8 @@ pub fn preflight(dataset: &DatasetSpec) -> Result<()> {
         );
     }
     for list in lists {
-        let path = resolve(root, list);
+        // Already under the root (the compiler resolves list paths).
+        let path = list;
         if !path.is_file() {
             bail!(
                 "dataset `{}`: the video list {} does not exist\n  help: {hint}",

@@ -133,10 +133,13 @@ pub fn run(
             .load(&checkpoint)
             .context("cannot resume from the last checkpoint")?;
         tracing::info!(job = %job.name, step = learner.steps_done(), "resuming from checkpoint");
-    } else if let Some(path) = &spec.weights {
-        start_from(&mut learner, path, job)?;
+    } else {
+        if let Some(path) = &spec.weights {
+            start_from(&mut learner, path, job)?;
+        }
         if epochs == 0 {
-            // Nothing to train: the imported weights are the job's result.
+            // Nothing to train: the imported weights (or, without any, the fresh initialisation: the
+            // random-encoder baseline) are the job's result.
             learner
                 .save(&checkpoint)
                 .context("cannot save the checkpoint")?;
