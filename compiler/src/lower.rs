@@ -482,9 +482,8 @@ mod tests {
     use std::collections::HashSet;
     use std::path::Path;
 
-    /// The seconds-scale smoke study (every job kind, two evaluations, a report), compiled in memory.
-    fn smoke_plan() -> Plan {
-        let source = include_str!("../../tests/recipes/smoke.vst");
+    /// `source` compiled in memory as `smoke.vst`; fails the test on any error.
+    fn compile_smoke(source: &str) -> crate::Compilation {
         let loader = MemoryLoader::new([("smoke.vst", source)]);
         let env = |_: &str| None;
         let c = compile(
@@ -496,7 +495,14 @@ mod tests {
         )
         .expect("the recipe is in memory");
         assert!(!c.has_errors(), "{}", c.render_diagnostics(false));
-        c.plan.expect("a plan")
+        c
+    }
+
+    /// The seconds-scale smoke study (every job kind, two evaluations, a report), compiled in memory.
+    fn smoke_plan() -> Plan {
+        compile_smoke(include_str!("../../tests/recipes/smoke.vst"))
+            .plan
+            .expect("a plan")
     }
 
     fn first_pretrain(plan: &Plan) -> (PretrainJob, Vec<JobId>) {
@@ -646,17 +652,7 @@ mod tests {
                 .next()
                 .expect("text before the sweep")
         );
-        let loader = MemoryLoader::new([("smoke.vst", source.as_str())]);
-        let env = |_: &str| None;
-        let c = compile(
-            Path::new("smoke.vst"),
-            &Options {
-                loader: &loader,
-                env: &env,
-            },
-        )
-        .expect("the recipe is in memory");
-        assert!(!c.has_errors(), "{}", c.render_diagnostics(false));
+        let c = compile_smoke(&source);
         // An `over` axis is shown (aggregated): no "neither the rows nor the columns" warning for it.
         assert!(
             !c.diagnostics
