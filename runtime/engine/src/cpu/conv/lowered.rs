@@ -158,15 +158,15 @@ impl Plan {
         }
     }
 
-    /// The lowered matrix of `clips` into `col` (rows × k).
+    /// The lowered matrix of `clips` into `col` (rows × k). `col` is reused from block to block of one plan:
+    /// its padding cells are the same in every block (blocks are whole clips), so they are zeroed only when the
+    /// buffer grows.
     fn lower(&self, x: &[f32], clips: Range<usize>, col: &mut Vec<f32>) {
         let k = self.k;
         col.resize(clips.len() * self.rows_per_clip * k, 0.0);
         self.for_runs(clips, |r, j, src, len| {
-            let dst = &mut col[r * k + j..][..len];
-            match src {
-                Some(s) => dst.copy_from_slice(&x[s..s + len]),
-                None => dst.fill(0.0),
+            if let Some(s) = src {
+                col[r * k + j..][..len].copy_from_slice(&x[s..s + len]);
             }
         });
     }
