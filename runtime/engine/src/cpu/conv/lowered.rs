@@ -26,9 +26,13 @@ const MIN_BLOCKS: usize = 8;
 /// Rows of a weight-gradient block at least: each block adds a whole k × Cout partial, which must be worth it.
 const MIN_FILTER_ROWS: usize = 256;
 
+/// Small output frames with a spatial kernel or a stride. A stride-1 kT×1×1 kernel is left to the shifted-window
+/// path, which reads the input in place with one product per clip (measured: 1.3× faster on a 3×1×1 layer with
+/// 1024 channels at 7²).
 pub fn applies(g: &Conv3dGeometry) -> bool {
     let [_, ho, wo] = g.output();
-    g.groups == 1 && ho * wo <= MAX_FRAME_POSITIONS
+    let spatial = g.kernel[1] > 1 || g.kernel[2] > 1 || g.stride != [1, 1, 1];
+    g.groups == 1 && spatial && ho * wo <= MAX_FRAME_POSITIONS
 }
 
 /// The taps of one axis that read inside the input for at least one output position.
