@@ -2,8 +2,8 @@
 //! path that fits the geometry:
 //! - pointwise (1×1×1, stride 1, no padding, one group): one GEMM over all positions (`pointwise.rs`);
 //! - stride 1, one group: shifted-window implicit GEMM without im2col (`shifted.rs`);
-//! - small output frames (at most 16 positions; one group): im2col over blocks of clips, one product per block
-//!   (`lowered.rs`);
+//! - small output frames (at most 16 positions, a spatial kernel or a stride; one group): im2col over blocks of
+//!   clips, one product per block (`lowered.rs`);
 //! - everything else (strides, groups): per-frame im2col tiles multiplied with `gemm` (`im2col.rs`).
 
 mod im2col;
