@@ -70,7 +70,7 @@ fn two_steps_of_sgd_and_lars_match_pytorch() {
                 .iter()
                 .map(|n| (n.clone(), fx.get(&format!("grad{step}.{n}"))))
                 .collect();
-            opt.step(&mut store, &grads, &roles, lr.as_f64().unwrap())
+            opt.step(&mut store, grads, &roles, lr.as_f64().unwrap())
                 .unwrap();
             for (n, w0) in names.iter().zip(&before) {
                 // Compare the update itself: LARS moves weights by ~1e-3 of their size, below a tolerance on w.

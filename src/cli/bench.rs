@@ -1,10 +1,12 @@
-//! `vst bench step` / `vst bench gpu`: one BYOL ρ = 2 training step of a Slow ResNet on random clips, timed.
-//! `vst bench gpu` is the form `scripts/gpu-check.sh` calls (the contract is in docs/gpu.md): CUDA by default,
-//! with a precision, peak device memory and one JSON object per line.
+//! `vst bench step` / `vst bench gpu`: one training step of a Slow ResNet on random clips, timed (by default the
+//! paper's BYOL ρ = 2 step of a Slow R-50 8×224²; `--preset mini` with the sizes of recipes/mini/base.vst for the
+//! CPU study). `vst bench gpu` is the form `scripts/gpu-check.sh` calls (the contract is in docs/gpu.md): CUDA by
+//! default, with a precision, peak device memory and one JSON object per line. The comparison with PyTorch on the
+//! CPU is `cargo bench -p vst-runtime --bench mini_step`.
 
 use anyhow::{Context, Result, bail};
 use std::sync::Arc;
-use vst_runtime::bench::{StepBench, byol_rho2_step};
+use vst_runtime::bench::{Objective, Preset, StepBench, time_steps};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,7 +16,8 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum What {
-    /// One BYOL ρ = 2 training step on any device (default: the CPU)
+    /// One training step on any device (default: the CPU). The mini study's step is
+    /// `--preset mini --depth 18 --width 0.25 --frames 4 --size 32 --batch 32`
     Step(StepArgs),
     /// The same on a CUDA device, with precision and peak memory (what scripts/gpu-check.sh runs)
     Gpu(StepArgs),
@@ -28,9 +31,25 @@ struct StepArgs {
     /// CUDA arithmetic: f32, tf32 or bf16
     #[arg(long, default_value = "f32")]
     precision: String,
-    /// Videos per step (each gives 2 clips)
+    /// simclr, moco, byol or swav
+    #[arg(long, default_value = "byol")]
+    objective: String,
+    /// Heads, objective constants and optimiser: `paper` (the language's defaults, LARS) or `mini` (those of
+    /// recipes/mini/base.vst: heads mlp(layers: 2, hidden: 128, out: 64), SGD with momentum)
+    #[arg(long, default_value = "paper")]
+    preset: String,
+    /// Hidden width of the heads (default: the preset's: paper 4096 for BYOL, 2048 otherwise; mini 128)
+    #[arg(long)]
+    head_hidden: Option<u32>,
+    /// Output width of the heads (default: the preset's: paper 256 for BYOL, 128 otherwise; mini 64)
+    #[arg(long)]
+    head_out: Option<u32>,
+    /// Videos per step (each gives `clips` clips)
     #[arg(long, default_value_t = 8)]
     batch: u32,
+    /// Clips per video (ρ)
+    #[arg(long, default_value_t = 2)]
+    clips: u32,
     #[arg(long, default_value_t = 5)]
     steps: u32,
     #[arg(long, default_value_t = 2)]
@@ -81,7 +100,21 @@ fn step(a: StepArgs, default_device: &str) -> Result<()> {
             )
         }
     };
+    let Some(objective) = Objective::parse(&a.objective) else {
+        bail!(
+            "unknown objective `{}` (simclr, moco, byol or swav)",
+            a.objective
+        );
+    };
+    let Some(preset) = Preset::parse(&a.preset) else {
+        bail!("unknown preset `{}` (paper or mini)", a.preset);
+    };
     let bench = StepBench {
+        objective,
+        preset,
+        clips: a.clips,
+        head_hidden: a.head_hidden,
+        head_out: a.head_out,
         depth: a.depth,
         width: a.width,
         frames: a.frames,
@@ -94,14 +127,14 @@ fn step(a: StepArgs, default_device: &str) -> Result<()> {
     if let Some(cuda) = &cuda {
         cuda.reset_peak_memory();
     }
-    let timing = byol_rho2_step(&bench, &device)?;
+    let timing = time_steps(&bench, &device)?;
     let peak_gib = cuda
         .as_ref()
         .map(|c| c.memory_stats().peak_in_use as f64 / (1u64 << 30) as f64);
     if a.json {
         let line = serde_json::json!({
             "impl": "vst",
-            "workload": "BYOL rho=2 step",
+            "workload": bench.workload(),
             "precision": if cuda.is_some() { precision.name() } else { "f32" },
             "batch": a.batch,
             "frames": a.frames,
@@ -114,7 +147,9 @@ fn step(a: StepArgs, default_device: &str) -> Result<()> {
         println!("{line}");
     } else {
         println!(
-            "BYOL rho=2 step, Slow R-{} width {} {}x{}², batch {} videos on {}: {:.1} ms/step, {:.1} clips/s (loss {:.4})",
+            "{} ({} preset), Slow R-{} width {} {}x{}², batch {} videos on {}: {:.1} ms/step, {:.1} clips/s (loss {:.4})",
+            bench.workload(),
+            a.preset,
             a.depth,
             a.width,
             a.frames,

@@ -138,7 +138,7 @@ pub fn run(eval: &EvalContext, spec: &LinearEvalSpec, dir: &Path) -> Result<Valu
                 .params_of(&store)
                 .map(|(n, t)| (n.to_string(), t.clone()))
                 .collect();
-            optimizer.step(&mut store, &grads, &roles, schedule.lr_at(step))?;
+            optimizer.step(&mut store, grads, &roles, schedule.lr_at(step))?;
             if let Some(stats) = stats {
                 store.update_running_stats(MEAN, VAR, &stats, BN_MOMENTUM)?;
             }

@@ -41,22 +41,20 @@ impl BnUpdates {
     /// True when every recorded mean and variance is finite (a NaN input can reach the statistics even when a
     /// ReLU downstream hides it from the loss).
     pub fn all_finite(&self) -> EngineResult<bool> {
-        // Summed on the device and read back once: a NaN or infinity anywhere makes the total non-finite.
-        let mut total: Option<Tensor> = None;
-        for (_, stats) in &self.pending {
-            let s = stats
-                .mean
-                .sum(&[], false)?
-                .add(&stats.var.sum(&[], false)?)?;
-            total = Some(match total {
-                Some(t) => t.add(&s)?,
-                None => s,
-            });
+        // Gathered and summed on the device, read back once: a NaN or infinity anywhere makes the total
+        // non-finite. One concatenation rather than a sum per statistic: a step records ~100 of them.
+        if self.pending.is_empty() {
+            return Ok(true);
         }
-        match total {
-            Some(t) => Ok(t.to_scalar()?.is_finite()),
-            None => Ok(true),
-        }
+        let flat: Vec<Tensor> = self
+            .pending
+            .iter()
+            .flat_map(|(_, stats)| [&stats.mean, &stats.var])
+            .map(|t| t.reshape(&[t.numel()]))
+            .collect::<EngineResult<_>>()?;
+        let refs: Vec<&Tensor> = flat.iter().collect();
+        let total = Tensor::concat(&refs, 0)?.sum(&[], false)?;
+        Ok(total.to_scalar()?.is_finite())
     }
 
     /// Folds every recorded batch into the running statistics of `store`, in the order they were recorded

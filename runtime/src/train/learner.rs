@@ -687,8 +687,10 @@ impl Learner {
                 });
             }
             grad_norm = Some(norm);
+            // Nothing but `list` may hold the gradients now: the optimiser turns them into updates in place.
+            drop(grads);
             self.optimizer
-                .step(&mut self.online, &list, &self.roles, lr)?;
+                .step(&mut self.online, list, &self.roles, lr)?;
         }
 
         // Commit the rest of the step.

@@ -115,11 +115,12 @@ impl Optimizer {
         }
     }
 
-    /// One update of every parameter in `grads` at learning rate `lr`.
+    /// One update of every parameter in `grads` at learning rate `lr`. The gradients are consumed: a gradient
+    /// nothing else holds is turned into the update direction in place, without a copy.
     pub fn step(
         &mut self,
         store: &mut ParamStore,
-        grads: &[(String, Tensor)],
+        grads: Vec<(String, Tensor)>,
         roles: &ParamRoles,
         lr: f64,
     ) -> Result<(), TrainError> {
@@ -132,34 +133,34 @@ impl Optimizer {
             } => (momentum, nesterov),
         };
         for (name, grad) in grads {
-            let Some(role) = roles.get(name) else {
+            let Some(role) = roles.get(&name) else {
                 return invalid_setting(format!(
                     "internal: parameter `{name}` has no role for the optimiser"
                 ));
             };
-            let weight = store.get(name)?.clone();
             let (wd, trust) = self.treatment(role);
+            let weight = store.get(&name)?;
             let d = match trust {
                 Some(trust) => {
-                    let (w_norm, g_norm) = (norm(&weight)?, norm(grad)?);
+                    let (w_norm, g_norm) = (norm(weight)?, norm(&grad)?);
                     if w_norm > 0.0 && g_norm > 0.0 {
                         let ratio = trust * w_norm / (g_norm + w_norm * wd + LARS_EPS);
-                        let mut d = grad.clone();
-                        d.axpby_(ratio as f32, (wd * ratio) as f32, &weight)?;
+                        let mut d = grad;
+                        d.axpby_(ratio as f32, (wd * ratio) as f32, weight)?;
                         d
                     } else {
-                        grad.clone()
+                        grad
                     }
                 }
                 None if wd > 0.0 => {
-                    let mut d = grad.clone();
-                    d.axpby_(1.0, wd as f32, &weight)?;
+                    let mut d = grad;
+                    d.axpby_(1.0, wd as f32, weight)?;
                     d
                 }
-                None => grad.clone(),
+                None => grad,
             };
             let direction = if momentum > 0.0 {
-                let buf = match self.momentum_buffers.remove(name) {
+                let buf = match self.momentum_buffers.remove(&name) {
                     Some(mut buf) => {
                         buf.axpby_(momentum as f32, 1.0, &d)?;
                         buf
@@ -167,7 +168,7 @@ impl Optimizer {
                     None => d.deep_clone()?,
                 };
                 let direction = if nesterov {
-                    let mut n = d.clone();
+                    let mut n = d;
                     n.axpby_(1.0, momentum as f32, &buf)?;
                     n
                 } else {
@@ -178,7 +179,9 @@ impl Optimizer {
             } else {
                 d
             };
-            store.get_mut(name)?.axpby_(1.0, -(lr as f32), &direction)?;
+            store
+                .get_mut(&name)?
+                .axpby_(1.0, -(lr as f32), &direction)?;
         }
         Ok(())
     }

@@ -104,7 +104,16 @@ pub fn gemm_strided(
     } else {
         Parallelism::None
     };
-    // SAFETY: all three views were bounds-checked above; dst is exclusively borrowed and does not alias a or b.
+    // dst = a·b or, the same numbers, dstᵀ = bᵀ·aᵀ: whichever orientation `gemm` handles with less copying.
+    let transpose =
+        layout_cost(m, n, k, b.cs, a.cs, dst_cs) < layout_cost(m, n, k, a.rs, b.rs, dst_rs);
+    let (m, n, dst_rs, dst_cs, a, b) = if transpose {
+        (n, m, dst_cs, dst_rs, b.t(), a.t())
+    } else {
+        (m, n, dst_rs, dst_cs, a, b)
+    };
+    // SAFETY: all three views were bounds-checked above (transposing a view keeps its elements); dst is
+    // exclusively borrowed and does not alias a or b.
     unsafe {
         gemm::gemm(
             m,
@@ -128,6 +137,28 @@ pub fn gemm_strided(
             par,
         );
     }
+}
+
+/// Values `gemm` moves one at a time, outside its microkernels, for `dst[m×n] = a[m×k]·b[k×n]` with these row
+/// strides. Its kernels run down columns (16-lane vectors along m): it gathers, element by element, a left operand
+/// whose column is not contiguous (`a_rs ≠ 1`) and a right operand whose column is not contiguous once m spans
+/// more than two kernel heights; a destination whose column is not contiguous is written element by element.
+/// With channels-last activations (row-major, channels contiguous) the orientation matters: gathering an
+/// activation matrix costs more than the product itself when the channels are few.
+fn layout_cost(m: usize, n: usize, k: usize, a_rs: usize, b_rs: usize, dst_rs: usize) -> usize {
+    /// Rows of `gemm`'s f32 AVX-512 microkernel (4 vectors of 16).
+    const KERNEL_ROWS: usize = 64;
+    let mut cost = 0;
+    if a_rs != 1 && m > 1 {
+        cost += m * k;
+    }
+    if b_rs != 1 && k > 1 && m > 2 * KERNEL_ROWS {
+        cost += k * n;
+    }
+    if dst_rs != 1 && m > 1 {
+        cost += m * n;
+    }
+    cost
 }
 
 /// Threads to give one large product (the kernels split smaller work across frames themselves).

@@ -1,7 +1,7 @@
 //! The fast stride-1 path against the general im2col path on geometries the fixtures do not reach
 //! (3D kernels, padding without kernel extent on an axis, large weights that split across threads).
 
-use super::{im2col, shifted};
+use super::{im2col, lowered, shifted};
 use crate::backend::Conv3dGeometry;
 use crate::cpu::buffer_pool::BufferPool;
 
@@ -122,6 +122,68 @@ fn pointwise_path_equals_im2col() {
         assert!(max_rel(&dx1, &dx2) < 1e-5, "case {i} backward data");
         let (mut dw1, mut dw2) = (vec![0.0; wt.len()], vec![0.0; wt.len()]);
         pointwise::backward_filter(&x, &dy, &g, &mut dw1);
+        im2col::backward_filter(&x, &dy, &g, &mut dw2);
+        assert!(
+            max_rel(&dw1, &dw2) < 1e-5,
+            "case {i} backward filter: {}",
+            max_rel(&dw1, &dw2)
+        );
+    }
+}
+
+#[test]
+fn lowered_path_equals_im2col() {
+    // Small output frames: 1×1 (dead taps), 2×2, strides, temporal padding, a kernel wider than the frame.
+    // (N, T, H, W, Cin, Cout, kernel, stride, padding)
+    let cases = [
+        (3, 4, 1, 1, 8, 16, [3, 3, 3], [1, 1, 1], [1, 1, 1]),
+        (2, 4, 2, 2, 5, 4, [1, 3, 3], [1, 1, 1], [0, 1, 1]),
+        (2, 4, 4, 4, 3, 6, [3, 3, 3], [1, 2, 2], [1, 1, 1]),
+        (9, 3, 3, 3, 2, 3, [3, 1, 1], [1, 2, 2], [1, 0, 0]),
+        (2, 2, 2, 3, 4, 2, [1, 7, 7], [1, 2, 2], [0, 3, 3]),
+        (17, 2, 2, 2, 3, 5, [1, 3, 3], [1, 2, 2], [0, 1, 1]),
+        (4, 2, 4, 4, 4, 4, [1, 3, 3], [1, 1, 1], [0, 1, 1]),
+        (4, 2, 2, 2, 8, 8, [3, 3, 3], [1, 1, 1], [1, 1, 1]),
+        (4, 2, 4, 4, 4, 8, [1, 3, 3], [1, 2, 2], [0, 1, 1]),
+    ];
+    for (i, (n, t, h, w, ci, co, kernel, stride, padding)) in cases.into_iter().enumerate() {
+        let g = Conv3dGeometry {
+            batch: n,
+            input: [t, h, w],
+            in_channels: ci,
+            out_channels: co,
+            kernel,
+            stride,
+            padding,
+            groups: 1,
+        };
+        assert!(lowered::applies(&g), "case {i}");
+        let x = data(n * t * h * w * ci, 11 + i as u64);
+        let wt = data(co * kernel.iter().product::<usize>() * ci, 60 + i as u64);
+        let [to, ho, wo] = g.output();
+        let ylen = n * to * ho * wo * co;
+        let dy = data(ylen, 110 + i as u64);
+
+        let (mut y1, mut y2) = (vec![f32::NAN; ylen], vec![0.0; ylen]);
+        lowered::forward(&x, &wt, &g, &mut y1);
+        im2col::forward(&x, &wt, &g, &mut y2);
+        assert!(
+            max_rel(&y1, &y2) < 1e-5,
+            "case {i} forward: {}",
+            max_rel(&y1, &y2)
+        );
+
+        let (mut dx1, mut dx2) = (vec![f32::NAN; x.len()], vec![0.0; x.len()]);
+        lowered::backward_data(&dy, &wt, &g, &mut dx1);
+        im2col::backward_data(&dy, &wt, &g, &mut dx2);
+        assert!(
+            max_rel(&dx1, &dx2) < 1e-5,
+            "case {i} backward data: {}",
+            max_rel(&dx1, &dx2)
+        );
+
+        let (mut dw1, mut dw2) = (vec![f32::NAN; wt.len()], vec![0.0; wt.len()]);
+        lowered::backward_filter(&x, &dy, &g, &mut dw1);
         im2col::backward_filter(&x, &dy, &g, &mut dw2);
         assert!(
             max_rel(&dw1, &dw2) < 1e-5,
