@@ -316,12 +316,12 @@ fn the_quick_start_works_from_a_fresh_clone_before_any_run() {
     copy_tree(&root().join("recipes"), &dir.join("recipes"));
     let check = vst_in(&dir, &["check", "recipes/mini/table2.vst"]);
     assert_eq!(check.code, 0, "{}", check.stderr);
-    assert_eq!(check.stderr, "ok: recipes/mini/table2.vst (27 jobs)\n");
+    assert_eq!(check.stderr, "ok: recipes/mini/table2.vst (51 jobs)\n");
     let plan = vst_in(&dir, &["plan", "recipes/mini/table2.vst"]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     assert!(
         plan.stdout.starts_with(
-            "plan of recipes/mini/table2.vst: 27 jobs (1 prepare, 8 pretrain, 16 eval, 2 report)"
+            "plan of recipes/mini/table2.vst: 51 jobs (1 prepare, 16 pretrain, 32 eval, 2 report)"
         ),
         "{}",
         plan.stdout
