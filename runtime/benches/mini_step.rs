@@ -10,89 +10,14 @@
 //! best repetitions. The load average is printed before and after: on a shared machine, quote quiet runs only.
 //! `--no-torch` times vst alone (for profiling).
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use vst_engine::Device;
 use vst_runtime::bench::{Objective, Preset, StepBench, StepRunner};
 
-struct Torch {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Torch {
-    fn start(args: &[String]) -> Result<Torch, String> {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scripts/bench_mini_step_torch.py"
-        );
-        let python = std::env::var("VST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut child = Command::new(&python)
-            .arg(script)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {python} {script}: {e}"))?;
-        let stdin = child.stdin.take().ok_or("no stdin")?;
-        let stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        let mut t = Torch {
-            child,
-            stdin,
-            stdout,
-        };
-        let banner = t.read_line()?;
-        if !banner.starts_with("ready") {
-            return Err(format!("PyTorch twin did not start: {banner}"));
-        }
-        println!(
-            "PyTorch twin: {}",
-            banner.trim_start_matches("ready ").trim()
-        );
-        Ok(t)
-    }
-
-    fn read_line(&mut self) -> Result<String, String> {
-        let mut line = String::new();
-        self.stdout
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        if line.is_empty() {
-            return Err(
-                "PyTorch twin exited (is torch installed? see scripts/requirements.txt)".into(),
-            );
-        }
-        Ok(line.trim().to_string())
-    }
-
-    /// One step of `objective`, its time in ms.
-    fn run(&mut self, objective: &str) -> Result<f64, String> {
-        writeln!(self.stdin, "run {objective}").map_err(|e| e.to_string())?;
-        self.stdin.flush().map_err(|e| e.to_string())?;
-        let reply = self.read_line()?;
-        reply
-            .parse()
-            .map_err(|_| format!("PyTorch twin answered `{reply}` to {objective}"))
-    }
-}
-
-impl Drop for Torch {
-    fn drop(&mut self) {
-        let _ = writeln!(self.stdin, "quit");
-        let _ = self.child.wait();
-    }
-}
-
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+#[path = "../engine/benches/common/torch_child.rs"]
+mod torch_child;
+use torch_child::{TorchChild, arg};
 
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
@@ -184,7 +109,14 @@ fn run_config(set: &Settings, frames: u32, size: u32, width: f64) -> Result<(), 
         .into_iter()
         .flat_map(|(k, v)| [k.to_string(), v])
         .collect();
-        Some(Torch::start(&args)?)
+        Some(TorchChild::start(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../scripts/bench_mini_step_torch.py"
+            ),
+            &args,
+            "PyTorch twin",
+        )?)
     };
     let load_before = load_average();
     let mut vst_ms = vec![Vec::new(); runners.len()];

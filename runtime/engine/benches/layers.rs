@@ -10,12 +10,14 @@
 //! repetitions; on a busy shared machine the best repetition is the closer estimate of uncontended speed.
 //! `--no-torch` times vst alone (for profiling).
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use rand::SeedableRng;
+
+#[path = "common/torch_child.rs"]
+mod torch_child;
 use rand_chacha::ChaCha8Rng;
+use torch_child::{TorchChild, arg};
 use vst_engine::{
     BatchNormMode, BatchNormSpec, Conv3dSpec, Device, Graph, ParamStore, Pool3dSpec, Result,
     Tensor, Var,
@@ -76,76 +78,6 @@ const STAGES: [(usize, usize, usize, usize, usize); 4] = [
 ];
 const STEP_INPUT: [usize; 5] = [8, 8, 112, 112, 3];
 const CLASSES: usize = 10;
-
-struct Torch {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Torch {
-    fn start(threads: usize) -> std::result::Result<Torch, String> {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../scripts/bench_torch_engine.py"
-        );
-        let python = std::env::var("VST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut child = Command::new(&python)
-            .arg(script)
-            .arg("--threads")
-            .arg(threads.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {python} {script}: {e}"))?;
-        let stdin = child.stdin.take().ok_or("no stdin")?;
-        let stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        let mut t = Torch {
-            child,
-            stdin,
-            stdout,
-        };
-        let banner = t.read_line()?;
-        if !banner.starts_with("ready") {
-            return Err(format!("PyTorch baseline did not start: {banner}"));
-        }
-        println!(
-            "PyTorch baseline: {}",
-            banner.trim_start_matches("ready ").trim()
-        );
-        Ok(t)
-    }
-
-    fn read_line(&mut self) -> std::result::Result<String, String> {
-        let mut line = String::new();
-        self.stdout
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        if line.is_empty() {
-            return Err(
-                "PyTorch baseline exited (is torch installed? see scripts/requirements.txt)".into(),
-            );
-        }
-        Ok(line.trim().to_string())
-    }
-
-    /// Runs one case, returns its time in ms.
-    fn run(&mut self, case: &str) -> std::result::Result<f64, String> {
-        writeln!(self.stdin, "run {case}").map_err(|e| e.to_string())?;
-        self.stdin.flush().map_err(|e| e.to_string())?;
-        let reply = self.read_line()?;
-        reply
-            .parse()
-            .map_err(|_| format!("PyTorch baseline answered `{reply}` to {case}"))
-    }
-}
-
-impl Drop for Torch {
-    fn drop(&mut self) {
-        let _ = writeln!(self.stdin, "quit");
-        let _ = self.child.wait();
-    }
-}
 
 fn conv_case(l: &Layer, rng: &mut ChaCha8Rng) -> Result<impl FnMut() -> Result<()> + use<>> {
     let dev = Device::cpu();
@@ -368,14 +300,6 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn arg<T: std::str::FromStr>(args: &[String], flag: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let threads: usize = arg(&args, "--threads", 2);
@@ -406,7 +330,14 @@ fn run(threads: usize, reps: usize, rows: &str, no_torch: bool) -> std::result::
     let mut torch = if no_torch {
         None
     } else {
-        Some(Torch::start(threads)?)
+        Some(TorchChild::start(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../scripts/bench_torch_engine.py"
+            ),
+            &["--threads".to_string(), threads.to_string()],
+            "PyTorch baseline",
+        )?)
     };
     println!(
         "vst-engine: cpu backend, {threads} threads, {reps} interleaved repetitions (medians), after 2 warm-ups"
