@@ -6,6 +6,8 @@ use crate::check::collect::{DatasetDecl, Recipe, ScopeRef};
 use crate::check::value::{CallValue, Value};
 use crate::diagnostic::{Diagnostic, Diagnostics, closest};
 use crate::expand::{Cell, Expanded, Resolved, cell_name};
+use crate::schema::typed::{LearningRate, LrScaling, ObjectiveName, ReadError, Values};
+use crate::schema::{EvalKind, KnnEval, LinearEval, Pretrain};
 use crate::syntax::Span;
 use std::path::{Path, PathBuf};
 use vst_spec::arch::SlowResNet;
@@ -108,6 +110,12 @@ fn dataset(decl: &DatasetDecl) -> DataInfo {
     }
 }
 
+/// One evaluation block's typed settings, by kind.
+enum EvalSettings {
+    Linear(LinearEval),
+    Knn(KnnEval),
+}
+
 /// A cell's pre-training job and its evaluations, before job ids exist.
 #[derive(Debug, Clone)]
 pub struct BuiltCell {
@@ -148,10 +156,6 @@ impl View<'_, '_> {
     fn get(&self, key: &str) -> Option<&Resolved> {
         let slot = self.expanded.slot(self.scope, key)?;
         self.cell.values.get(slot)
-    }
-
-    fn value(&self, key: &str) -> Option<&Value> {
-        self.get(key).and_then(|r| r.value.as_ref())
     }
 
     fn user_span(&self, key: &str) -> Option<Span> {
@@ -200,41 +204,32 @@ impl View<'_, '_> {
         Diagnostic::warning(message).at(self.span(key))
     }
 
-    fn int(&self, key: &str) -> i64 {
-        self.value(key).and_then(Value::as_i64).unwrap_or(0)
-    }
-
-    fn float(&self, key: &str) -> f64 {
-        self.value(key).and_then(Value::as_f64).unwrap_or(0.0)
-    }
-
-    fn word(&self, key: &str) -> &str {
-        self.value(key).and_then(Value::as_word).unwrap_or("")
-    }
-
-    fn bool(&self, key: &str) -> bool {
-        self.value(key).and_then(Value::as_bool).unwrap_or(false)
-    }
-
-    fn call(&self, key: &str) -> Option<&CallValue> {
-        self.value(key).and_then(Value::as_call)
-    }
-
-    fn list(&self, key: &str) -> &[Value] {
-        match self.value(key) {
-            Some(Value::List(items)) => items,
-            _ => &[],
+    /// The cell's typed settings in this scope; a value that does not fit its field is a compiler bug, reported
+    /// as one (never read as 0 or `""`).
+    fn read<T>(&mut self, read: fn(&Values<'_>) -> Result<T, ReadError>) -> Option<T> {
+        let (expanded, cell, scope) = (self.expanded, self.cell, self.scope);
+        let values = |key: &str| {
+            let slot = expanded.slot(scope, key)?;
+            cell.values.get(slot).and_then(|r| r.value.as_ref())
+        };
+        match read(&values) {
+            Ok(settings) => Some(settings),
+            Err(e) => {
+                let d = Diagnostic::error(format!("internal error: {e}"))
+                    .at(self.span(e.key()))
+                    .note(
+                        "the checker accepted a value the compiler cannot use; please report this",
+                    );
+                self.report(d);
+                None
+            }
         }
     }
 }
 
-fn mlp(call: Option<&CallValue>) -> MlpSpec {
-    let int = |n: &str| call.and_then(|c| c.int(n)).unwrap_or(1).max(1) as u32;
-    let flag = |n: &str| {
-        call.and_then(|c| c.get(n))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    };
+fn mlp(call: &CallValue) -> MlpSpec {
+    let int = |n: &str| call.int(n).unwrap_or(1).max(1) as u32;
+    let flag = |n: &str| call.get(n).and_then(Value::as_bool).unwrap_or(false);
     MlpSpec {
         layers: int("layers"),
         hidden: int("hidden"),
@@ -244,73 +239,124 @@ fn mlp(call: Option<&CallValue>) -> MlpSpec {
     }
 }
 
-fn anneal(word: &str) -> Anneal {
-    if word == "none" {
-        Anneal::None
-    } else {
-        Anneal::Cosine
-    }
-}
-
-fn pairs(word: &str) -> PairRule {
-    match word {
-        "consecutive" => PairRule::Consecutive,
-        "first_two" => PairRule::FirstTwo,
-        _ => PairRule::AllPairs,
-    }
-}
-
-fn clip_loss(word: &str) -> ClipLoss {
-    if word == "mean" {
-        ClipLoss::Mean
-    } else {
-        ClipLoss::Sum
-    }
-}
-
 /// The LR at `batch` under the rule.
-fn scaled_lr(value: Option<&Value>, scaling: &str, batch: u32) -> (f64, LrRule) {
-    match value {
-        Some(Value::Lr {
-            base,
-            per: Some(per),
-        }) => {
-            let ratio = f64::from(batch) / f64::from(*per);
-            let (lr, scaling) = if scaling == "sqrt" {
-                (base * ratio.sqrt(), Scaling::Sqrt)
-            } else {
-                (base * ratio, Scaling::Linear)
+fn scaled_lr(lr: LearningRate, scaling: LrScaling, batch: u32) -> (f64, LrRule) {
+    let LearningRate { base, per } = lr;
+    match per {
+        Some(per) => {
+            let ratio = f64::from(batch) / f64::from(per);
+            let (lr, scaling) = match scaling {
+                LrScaling::Sqrt => (base * ratio.sqrt(), Scaling::Sqrt),
+                LrScaling::Linear => (base * ratio, Scaling::Linear),
             };
-            (
-                lr,
-                LrRule {
-                    base: *base,
-                    per: *per,
-                    scaling,
-                },
-            )
+            (lr, LrRule { base, per, scaling })
         }
-        Some(Value::Lr { base, per: None }) => (
-            *base,
+        None => (
+            base,
             LrRule {
-                base: *base,
+                base,
                 per: batch,
                 scaling: Scaling::None,
             },
         ),
-        _ => (
-            0.0,
-            LrRule {
-                base: 0.0,
-                per: batch.max(1),
-                scaling: Scaling::None,
-            },
-        ),
+    }
+}
+
+/// The backbone call (`slow_r50(frames: 8, stride: 8, width: 1)`) as a spec; None for a name the schema does not
+/// list.
+fn backbone_spec(call: &CallValue) -> Option<BackboneSpec> {
+    let depth = match call.name.as_str() {
+        "slow_r18" => 18,
+        "slow_r34" => 34,
+        "slow_r50" => 50,
+        "slow_r101" => 101,
+        _ => return None,
+    };
+    let int = |n: &str| call.int(n).unwrap_or(1).max(1) as u32;
+    Some(BackboneSpec {
+        depth,
+        frames: int("frames"),
+        stride: int("stride"),
+        width: call.float("width").unwrap_or(1.0),
+    })
+}
+
+fn optimizer_spec(call: &CallValue, weight_decay: f64) -> OptimizerSpec {
+    let float = |n: &str, d: f64| call.float(n).unwrap_or(d);
+    let flag = |n: &str, d: bool| call.get(n).and_then(Value::as_bool).unwrap_or(d);
+    if call.name == "sgd" {
+        OptimizerSpec::Sgd {
+            momentum: float("momentum", 0.9),
+            weight_decay,
+            nesterov: flag("nesterov", true),
+        }
+    } else {
+        OptimizerSpec::Lars {
+            momentum: float("momentum", 0.9),
+            weight_decay,
+            trust: float("trust", 0.001),
+            exclude_bn_bias: flag("exclude_bn_bias", true),
+            nesterov: flag("nesterov", true),
+        }
+    }
+}
+
+fn objective_spec(name: ObjectiveName, settings: &Pretrain) -> ObjectiveSpec {
+    match name {
+        ObjectiveName::Moco => {
+            let moco = &settings.moco;
+            ObjectiveSpec::Moco(MocoSpec {
+                temperature: moco.temperature,
+                head: mlp(&moco.head),
+                queue: moco.queue,
+                momentum: MomentumSpec {
+                    base: moco.momentum,
+                    anneal: moco.anneal,
+                },
+                shuffle_bn: moco.shuffle_bn,
+                pairs: moco.pairs,
+                clip_loss: moco.clip_loss,
+            })
+        }
+        ObjectiveName::SimClr => {
+            let simclr = &settings.simclr;
+            ObjectiveSpec::SimClr(SimClrSpec {
+                temperature: simclr.temperature,
+                head: mlp(&simclr.head),
+                pairs: simclr.pairs,
+                clip_loss: simclr.clip_loss,
+            })
+        }
+        ObjectiveName::Swav => {
+            let swav = &settings.swav;
+            ObjectiveSpec::Swav(SwavSpec {
+                temperature: swav.temperature,
+                head: mlp(&swav.head),
+                prototypes: swav.prototypes,
+                sinkhorn_epsilon: swav.sinkhorn_epsilon,
+                sinkhorn_iterations: swav.sinkhorn_iterations,
+                freeze_prototypes_epochs: swav.freeze_prototypes,
+                queue: swav.queue,
+                pairs: swav.pairs,
+            })
+        }
+        ObjectiveName::Byol => {
+            let byol = &settings.byol;
+            ObjectiveSpec::Byol(ByolSpec {
+                head: mlp(&byol.head),
+                predictor: mlp(&byol.predictor),
+                momentum: MomentumSpec {
+                    base: byol.momentum,
+                    anneal: byol.anneal,
+                },
+                clip_loss: byol.clip_loss,
+            })
+        }
     }
 }
 
 /// Builds S (or a linear probe's training augmentation) from its ops.
-fn spatial(view: &mut View<'_, '_>, key: &str, group: &str) -> SpatialAug {
+fn spatial(view: &mut View<'_, '_>, ops: &[CallValue], key: &str, group: &str) -> SpatialAug {
     let mut aug = SpatialAug {
         size: 0,
         short_side: None,
@@ -320,12 +366,7 @@ fn spatial(view: &mut View<'_, '_>, key: &str, group: &str) -> SpatialAug {
     };
     let mut crop: Option<Span> = None;
     let mut seen: Vec<(String, Span)> = Vec::new();
-    let ops: Vec<CallValue> = view
-        .list(key)
-        .iter()
-        .filter_map(|v| v.as_call().cloned())
-        .collect();
-    for op in &ops {
+    for op in ops {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == op.name) {
             let d = Diagnostic::error(format!("`{}` appears twice in {group}", op.name))
                 .at(op.span)
@@ -416,87 +457,62 @@ impl CellBuilder<'_> {
         }
     }
 
-    /// The dataset a cell's `data` names, with an error when none is declared under that name.
+    /// The dataset `name` (the cell's `data` in `scope`), with an error when none is declared under that name.
     fn dataset_ref(
         &mut self,
         cell: &Cell,
         scope: ScopeRef,
-        key: &str,
+        name: &str,
     ) -> Option<(String, DataInfo)> {
         let names: Vec<String> = self.datasets.iter().map(|(n, _)| n.clone()).collect();
         let mut view = self.view(cell, scope);
-        let name = view.word(key).to_string();
-        if name.is_empty() {
-            return None;
-        }
-        if view.recipe.dataset(&name).is_none() {
+        if view.recipe.dataset(name).is_none() {
             let d = view
-                .error_at(key, format!("no dataset named `{name}`"))
-                .suggest(closest(&name, names.iter().map(String::as_str)))
+                .error_at("data", format!("no dataset named `{name}`"))
+                .suggest(closest(name, names.iter().map(String::as_str)))
                 .help("declare it with `data NAME = kinetics(...)`, `frames(...)` or `synthetic(...)`");
             view.report(d);
             return None;
         }
-        self.data(&name).cloned().map(|d| (name, d))
+        self.data(name).cloned().map(|d| (name.to_string(), d))
     }
 
     pub fn build(&mut self, cell: &Cell) -> Option<BuiltCell> {
+        let mut view = self.view(cell, ScopeRef::Pretrain);
+        let settings = view.read(Pretrain::read)?;
         // Required settings.
-        {
-            let mut view = self.view(cell, ScopeRef::Pretrain);
-            for key in ["data", "objective"] {
-                if view.value(key).is_none() {
-                    let help = if key == "data" {
-                        "add e.g. `data: k400` to `pretrain { ... }`, after `data k400 = kinetics(...)`"
-                    } else {
-                        "add e.g. `objective: byol` to `pretrain { ... }`, or sweep it"
-                    };
-                    let mut d = Diagnostic::error(format!("`{key}` is not set"))
-                        .at(view.recipe.pretrain.unwrap_or_default())
-                        .help(help);
-                    if view.recipe.sweep.is_none() && view.recipe.reports.is_empty() {
-                        d = d.note("if this file holds settings shared by other recipes, check the recipes that `use` it");
-                    }
-                    view.report(d);
-                }
+        let required = [
+            ("data", settings.data.is_some()),
+            ("objective", settings.objective.is_some()),
+        ];
+        for (key, _) in required.iter().filter(|(_, set)| !set) {
+            let help = if *key == "data" {
+                "add e.g. `data: k400` to `pretrain { ... }`, after `data k400 = kinetics(...)`"
+            } else {
+                "add e.g. `objective: byol` to `pretrain { ... }`, or sweep it"
+            };
+            let mut d = Diagnostic::error(format!("`{key}` is not set"))
+                .at(view.recipe.pretrain.unwrap_or_default())
+                .help(help);
+            if view.recipe.sweep.is_none() && view.recipe.reports.is_empty() {
+                d = d.note("if this file holds settings shared by other recipes, check the recipes that `use` it");
             }
-            if !view.ok {
-                return None;
-            }
+            view.report(d);
         }
-        let (data_name, data) = self.dataset_ref(cell, ScopeRef::Pretrain, "data")?;
+        let (Some(data_name), Some(objective_name)) = (&settings.data, settings.objective) else {
+            return None;
+        };
+        let (data_name, data) = self.dataset_ref(cell, ScopeRef::Pretrain, data_name)?;
         let mut view = self.view(cell, ScopeRef::Pretrain);
 
-        // Backbone.
-        let backbone_call = view.call("backbone").cloned();
-        let depth = match backbone_call.as_ref().map(|c| c.name.as_str()) {
-            Some("slow_r18") => 18,
-            Some("slow_r34") => 34,
-            Some("slow_r101") => 101,
-            _ => 50,
-        };
-        let bb_int = |n: &str| {
-            backbone_call
-                .as_ref()
-                .and_then(|c| c.int(n))
-                .unwrap_or(1)
-                .max(1) as u32
-        };
-        let backbone = BackboneSpec {
-            depth,
-            frames: bb_int("frames"),
-            stride: bb_int("stride"),
-            width: backbone_call
-                .as_ref()
-                .and_then(|c| c.float("width"))
-                .unwrap_or(1.0),
-        };
-
-        // Clips.
-        let clips = view.int("clips").max(1) as u32;
-        let span = match view.value("span") {
-            Some(Value::Seconds(s)) => Timespan::Within { seconds: *s },
-            _ => Timespan::Anywhere,
+        let Some(backbone) = backbone_spec(&settings.backbone) else {
+            let d = Diagnostic::error(format!(
+                "internal error: no backbone named `{}`",
+                settings.backbone.name
+            ))
+            .at(view.span("backbone"));
+            view.report(d);
+            return None;
         };
 
         // Augmentation.
@@ -505,13 +521,9 @@ impl CellBuilder<'_> {
             frame_rate_jitter: None,
             temporal_difference: None,
         };
-        let t_ops: Vec<CallValue> = view
-            .list("augment.T")
-            .iter()
-            .filter_map(|v| v.as_call().cloned())
-            .collect();
+        let augment = &settings.augment;
         let mut seen: Vec<&str> = Vec::new();
-        for op in &t_ops {
+        for op in &augment.temporal {
             if seen.contains(&op.name.as_str()) {
                 let d = Diagnostic::error(format!("`{}` appears twice in T", op.name)).at(op.span);
                 view.report(d);
@@ -524,15 +536,11 @@ impl CellBuilder<'_> {
                 _ => {}
             }
         }
-        let spatial_aug = spatial(&mut view, "augment.S", "S");
-        let color = color(&mut view);
-        let channels = |v: Option<&Value>, fallback: f64| match v {
-            Some(Value::Channels(c)) => *c,
-            _ => [fallback; 3],
-        };
+        let spatial_aug = spatial(&mut view, &augment.spatial, "augment.S", "S");
+        let color = color(&mut view, &augment.color);
         let normalize = Normalize {
-            mean: channels(view.value("augment.mean"), 0.45),
-            std: channels(view.value("augment.std"), 0.225),
+            mean: augment.mean,
+            std: augment.std,
         };
         if normalize.std.contains(&0.0) {
             let d = view.error_at(
@@ -542,132 +550,48 @@ impl CellBuilder<'_> {
             view.report(d);
         }
 
-        // Objective.
-        let objective_name = view.word("objective").to_string();
-        let momentum = |view: &View<'_, '_>, prefix: &str| MomentumSpec {
-            base: view.float(&format!("{prefix}.momentum")),
-            anneal: anneal(view.word(&format!("{prefix}.anneal"))),
-        };
-        let objective = match objective_name.as_str() {
-            "moco" => ObjectiveSpec::Moco(MocoSpec {
-                temperature: view.float("moco.temperature"),
-                head: mlp(view.call("moco.head")),
-                queue: view.int("moco.queue").max(1) as u32,
-                momentum: momentum(&view, "moco"),
-                shuffle_bn: view.bool("moco.shuffle_bn"),
-                pairs: pairs(view.word("moco.pairs")),
-                clip_loss: clip_loss(view.word("moco.clip_loss")),
-            }),
-            "simclr" => ObjectiveSpec::SimClr(SimClrSpec {
-                temperature: view.float("simclr.temperature"),
-                head: mlp(view.call("simclr.head")),
-                pairs: pairs(view.word("simclr.pairs")),
-                clip_loss: clip_loss(view.word("simclr.clip_loss")),
-            }),
-            "swav" => ObjectiveSpec::Swav(SwavSpec {
-                temperature: view.float("swav.temperature"),
-                head: mlp(view.call("swav.head")),
-                prototypes: view.int("swav.prototypes").max(1) as u32,
-                sinkhorn_epsilon: view.float("swav.sinkhorn_epsilon"),
-                sinkhorn_iterations: view.int("swav.sinkhorn_iterations").max(1) as u32,
-                freeze_prototypes_epochs: view.float("swav.freeze_prototypes"),
-                queue: view.int("swav.queue").max(0) as u32,
-                pairs: pairs(view.word("swav.pairs")),
-            }),
-            _ => ObjectiveSpec::Byol(ByolSpec {
-                head: mlp(view.call("byol.head")),
-                predictor: mlp(view.call("byol.predictor")),
-                momentum: momentum(&view, "byol"),
-                clip_loss: clip_loss(view.word("byol.clip_loss")),
-            }),
-        };
-
         // Schedule.
-        let epochs = view.int("schedule.epochs").max(0) as u32;
-        let batch = view.int("schedule.batch").max(1) as u32;
-        let scaling = view.word("schedule.lr_scaling").to_string();
-        let (lr, lr_rule) = scaled_lr(view.value("schedule.lr"), &scaling, batch);
-        let (warmup_start_lr, _) = scaled_lr(view.value("schedule.warmup_start"), &scaling, batch);
-        let weight_decay = view.float("schedule.weight_decay");
-        let optimizer_call = view.call("schedule.optimizer").cloned();
-        let opt_float = |n: &str, d: f64| {
-            optimizer_call
-                .as_ref()
-                .and_then(|c| c.float(n))
-                .unwrap_or(d)
-        };
-        let opt_bool = |n: &str, d: bool| {
-            optimizer_call
-                .as_ref()
-                .and_then(|c| c.get(n))
-                .and_then(Value::as_bool)
-                .unwrap_or(d)
-        };
-        let optimizer = match optimizer_call.as_ref().map(|c| c.name.as_str()) {
-            Some("sgd") => OptimizerSpec::Sgd {
-                momentum: opt_float("momentum", 0.9),
-                weight_decay,
-                nesterov: opt_bool("nesterov", true),
-            },
-            _ => OptimizerSpec::Lars {
-                momentum: opt_float("momentum", 0.9),
-                weight_decay,
-                trust: opt_float("trust", 0.001),
-                exclude_bn_bias: opt_bool("exclude_bn_bias", true),
-                nesterov: opt_bool("nesterov", true),
-            },
-        };
-        let warmup_epochs = view.float("schedule.warmup");
-        let decay = if view.word("schedule.decay") == "constant" {
-            Decay::Constant
-        } else {
-            Decay::Cosine
-        };
-        let schedule = ScheduleSpec {
-            epochs,
-            batch,
-            optimizer,
+        let schedule = &settings.schedule;
+        let (lr, lr_rule) = scaled_lr(schedule.lr, schedule.lr_scaling, schedule.batch);
+        let (warmup_start_lr, _) =
+            scaled_lr(schedule.warmup_start, schedule.lr_scaling, schedule.batch);
+        let schedule_spec = ScheduleSpec {
+            epochs: schedule.epochs,
+            batch: schedule.batch,
+            optimizer: optimizer_spec(&schedule.optimizer, schedule.weight_decay),
             lr,
             lr_rule,
-            warmup_epochs,
+            warmup_epochs: schedule.warmup,
             warmup_start_lr,
-            decay,
+            decay: schedule.decay,
         };
 
-        let device = match view.call("device") {
-            Some(c) if c.name == "cuda" => DeviceSpec::Cuda {
-                index: c.int("index").unwrap_or(0).max(0) as u32,
+        let device = match settings.device.name.as_str() {
+            "cuda" => DeviceSpec::Cuda {
+                index: settings.device.int("index").unwrap_or(0).max(0) as u32,
             },
             _ => DeviceSpec::Cpu,
-        };
-        let sync_bn = match view.value("sync_bn") {
-            Some(Value::Int(n)) => SyncBn::Group {
-                devices: (*n).max(1) as u32,
-            },
-            Some(Value::Word(w)) if w == "none" => SyncBn::Local,
-            _ => SyncBn::Global,
         };
         let job = PretrainJob {
             dataset: data.spec.clone(),
             backbone: backbone.clone(),
-            clips: ClipSpec { count: clips, span },
+            clips: ClipSpec {
+                count: settings.clips,
+                span: settings.span,
+            },
             augment: AugmentSpec {
                 temporal,
                 spatial: spatial_aug.clone(),
                 color,
                 normalize,
             },
-            objective,
-            schedule,
-            checkpoint_every: view.int("checkpoint_every").max(1) as u32,
-            seed: view.int("seed").max(0) as u64,
+            objective: objective_spec(objective_name, &settings),
+            schedule: schedule_spec,
+            checkpoint_every: settings.checkpoint_every,
+            seed: settings.seed,
             device,
-            sync_bn,
-            weights: match view.value("weights") {
-                Some(Value::Path { resolved, .. }) => Some(PathBuf::from(resolved)),
-                Some(Value::Str(s)) => Some(PathBuf::from(s)),
-                _ => None,
-            },
+            sync_bn: settings.sync_bn,
+            weights: settings.weights.clone(),
         };
 
         // Checks across settings.
@@ -714,20 +638,24 @@ impl CellBuilder<'_> {
         pretrain_info: &DataInfo,
     ) -> Option<BuiltEval> {
         let scope = ScopeRef::Eval(index);
-        let own_data = self.view(cell, scope).value("data").is_some();
-        let (data_name, data) = if own_data {
-            self.dataset_ref(cell, scope, "data")?
-        } else {
-            (pretrain_data.to_string(), pretrain_info.clone())
-        };
         let kind = self.recipe.evals[index].kind;
         let eval_name = self.recipe.evals[index].name.clone();
-        let mut view = self.view(cell, scope);
-        let views = match view.value("views") {
-            Some(Value::Views(t, s)) => (*t, *s),
-            _ => (1, 1),
+        let settings = {
+            let mut view = self.view(cell, scope);
+            match kind {
+                EvalKind::Linear => EvalSettings::Linear(view.read(LinearEval::read)?),
+                EvalKind::Knn => EvalSettings::Knn(view.read(KnnEval::read)?),
+            }
         };
-        let view_size = view.int("view_size").max(1) as u32;
+        let (own_data, views, view_size) = match &settings {
+            EvalSettings::Linear(s) => (&s.data, s.views, s.view_size),
+            EvalSettings::Knn(s) => (&s.data, s.views, s.view_size),
+        };
+        let (data_name, data) = match own_data {
+            Some(name) => self.dataset_ref(cell, scope, name)?,
+            None => (pretrain_data.to_string(), pretrain_info.clone()),
+        };
+        let mut view = self.view(cell, scope);
         let test_views = TestViews {
             temporal: views.0,
             spatial: views.1,
@@ -740,18 +668,17 @@ impl CellBuilder<'_> {
             .val_videos
             .saturating_mul(u64::from(views.0))
             .saturating_mul(u64::from(views.1));
-        let (eval, cost) = match kind {
-            crate::schema::EvalKind::Linear => {
-                let epochs = view.int("epochs").max(1) as u32;
-                let batch = view.int("batch").max(1) as u32;
-                let scaling = view.word("lr_scaling").to_string();
-                let (lr, lr_rule) = scaled_lr(view.value("lr"), &scaling, batch);
+        let (eval, cost) = match &settings {
+            EvalSettings::Linear(linear) => {
+                let LinearEval { epochs, batch, .. } = *linear;
+                let (lr, lr_rule) = scaled_lr(linear.lr, linear.lr_scaling, batch);
                 let train_spatial = spatial(
                     &mut view,
+                    &linear.augment,
                     "augment",
                     &format!("the augmentation of `evaluate {eval_name}`"),
                 );
-                let warmup_epochs = view.float("warmup");
+                let warmup_epochs = linear.warmup;
                 if warmup_epochs > f64::from(epochs) {
                     let d = view.error_at("warmup", format!("the warm-up ({warmup_epochs} epochs) is longer than training ({epochs} epochs)"));
                     view.report(d);
@@ -769,8 +696,8 @@ impl CellBuilder<'_> {
                     lr,
                     lr_rule,
                     warmup_epochs,
-                    weight_decay: view.float("weight_decay"),
-                    momentum: view.float("momentum"),
+                    weight_decay: linear.weight_decay,
+                    momentum: linear.momentum,
                     train_spatial: train_spatial.clone(),
                     views: test_views,
                 };
@@ -785,8 +712,8 @@ impl CellBuilder<'_> {
                 };
                 (EvalSpec::Linear(spec), cost)
             }
-            crate::schema::EvalKind::Knn => {
-                let k = view.int("k").max(1) as u32;
+            EvalSettings::Knn(knn) => {
+                let k = knn.k;
                 if u64::from(k) > data.train_videos {
                     let d = Diagnostic::warning(format!(
                         "k = {k} neighbours, but `{data_name}` has {} training videos: every vote uses them all",
@@ -797,7 +724,7 @@ impl CellBuilder<'_> {
                 }
                 let spec = KnnEvalSpec {
                     k,
-                    temperature: view.float("temperature"),
+                    temperature: knn.temperature,
                     views: test_views,
                 };
                 let clips = data.train_videos.saturating_add(test_clips);
@@ -821,19 +748,14 @@ impl CellBuilder<'_> {
     }
 }
 
-fn color(view: &mut View<'_, '_>) -> ColorAug {
+fn color(view: &mut View<'_, '_>, ops: &[CallValue]) -> ColorAug {
     let mut aug = ColorAug {
         jitter: None,
         grayscale: None,
         blur: None,
     };
-    let ops: Vec<CallValue> = view
-        .list("augment.C")
-        .iter()
-        .filter_map(|v| v.as_call().cloned())
-        .collect();
     let mut seen: Vec<(String, Span)> = Vec::new();
-    for op in &ops {
+    for op in ops {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == op.name) {
             let d = Diagnostic::error(format!("`{}` appears twice in C", op.name))
                 .at(op.span)

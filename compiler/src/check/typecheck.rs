@@ -92,7 +92,9 @@ impl Typer<'_> {
             },
             Ty::SyncBn => match &expr.kind {
                 ExprKind::Path(_) => self.word(expr, &["all", "none"], ty, key).map(Value::Word),
-                ExprKind::Number(_) => self.int(expr, 1, i64::MAX, key, false).map(Value::Int),
+                ExprKind::Number(_) => self
+                    .int(expr, 1, u32::MAX as i64, key, false)
+                    .map(Value::Int),
                 _ => {
                     self.mismatch(expr, ty, key);
                     None

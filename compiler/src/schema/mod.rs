@@ -1,12 +1,18 @@
 //! What the language means: every block, setting and function, with its type, unit, range, default and
 //! documentation. The checker, `vst explain` and `docs/language.md` all read these tables, so a setting exists in
-//! exactly one place.
+//! exactly one place — and each scope's settings are declared as the fields of the typed struct `build` receives
+//! ([`Pretrain`], [`LinearEval`], [`KnnEval`]; see [`typed`]).
 
+mod evaluate;
 pub(crate) mod functions;
+mod pretrain;
 mod settings;
+pub mod typed;
 pub(crate) mod types;
 
+pub use evaluate::{KnnEval, LinearEval};
 pub use functions::{Function, Param, ParamDefault, all as all_functions, function, functions_of};
+pub use pretrain::{Augment, Byol, Moco, Pretrain, Schedule, SimClr, Swav};
 pub use settings::{
     BLOCKS, EvalKind, GROUPS, OBJECTIVES, REPORT_KEYS, ReportKey, Scope, Setting, settings,
 };
