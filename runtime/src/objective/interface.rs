@@ -55,6 +55,12 @@ pub trait Objective: Send {
         None
     }
 
+    /// A layer of its own on the projections, for `vst model`'s table: its name and how many rows of the
+    /// projection's width it has (SwAV's prototypes; created by [`Objective::init`]).
+    fn own_layer(&self) -> Option<(&'static str, usize)> {
+        None
+    }
+
     /// The momentum of the target ("key") encoder, when the objective has one: the learner then keeps a copy of the
     /// backbone and projection moved towards the online one at the start of every step.
     fn target_momentum(&self) -> Option<&MomentumSpec> {

@@ -35,14 +35,15 @@
 //! frozen parameters, steps without update). [`from_spec`] is the only place that names them all.
 //!
 //! # How to add an objective
-//! 1. `compiler/spec/src/config.rs`: a `…Spec` struct and an [`ObjectiveSpec`] variant (and the recipe language's
-//!    keyword for it in the compiler).
-//! 2. `runtime/src/objective/<name>.rs`: the loss function and a type implementing [`Objective`] (declare the file
-//!    with `pub mod <name>;` below); a queue or parameter of its own gets its checkpoint entry name in
+//! 1. `compiler/spec/src/config.rs`: its `…Spec` struct and an [`ObjectiveSpec`] variant (and the recipe
+//!    language's keyword for it in the compiler).
+//! 2. `runtime/src/objective/<name>.rs`: its loss function and a type implementing [`Objective`]; declare the file
+//!    with `pub mod <name>;` below. A queue or parameter of its own gets its checkpoint entry name in
 //!    `runtime/src/train/checkpoint.rs`.
-//! 3. [`from_spec`] in this file: one line mapping the new [`ObjectiveSpec`] variant to the new type.
-//! 4. `runtime/src/model/summary.rs` (`ModelSummary::with_objective`): the heads it adds to `vst model`'s table.
-//! 5. Tests: its loss in `runtime/tests/objectives.rs`, its training in `runtime/tests/learner.rs`.
+//! 3. [`from_spec`] in this file: one line mapping the new [`ObjectiveSpec`] variant to the new type. Nothing else
+//!    names objectives: the learner, checkpoints and `vst model`'s summary ask the trait.
+//! 4. Tests: its loss in `runtime/tests/objectives.rs` (against a PyTorch fixture), its training in
+//!    `runtime/tests/learner.rs`; to time it, a case in `runtime/src/bench.rs`.
 
 pub mod byol;
 mod interface;

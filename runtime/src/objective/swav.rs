@@ -160,6 +160,10 @@ impl Objective for Swav {
         &self.spec.head
     }
 
+    fn own_layer(&self) -> Option<(&'static str, usize)> {
+        Some(("prototypes", self.spec.prototypes as usize))
+    }
+
     fn init(&mut self, init: ObjectiveInit<'_>) -> Result<(), TrainError> {
         let s = &self.spec;
         if s.prototypes == 0 {
