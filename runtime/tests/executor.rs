@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use vst_runtime::executor::*;
 use vst_spec::*;
 
@@ -78,6 +78,15 @@ impl JobRunner for Scripted {
     }
 }
 
+/// An executor of `plan` over the runs folder `root`, driving `runner`.
+fn executor<'a>(plan: &'a Plan, root: &Path, runner: &'a Scripted) -> Executor<'a> {
+    Executor {
+        plan,
+        store: RunStore::new(root),
+        runner,
+    }
+}
+
 fn temp_root(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vst-exec-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -89,11 +98,7 @@ fn runs_in_order_then_skips_everything() {
     let root = temp_root("order");
     let plan = plan();
     let runner = Scripted::default();
-    let exec = Executor {
-        plan: &plan,
-        store: RunStore::new(&root),
-        runner: &runner,
-    };
+    let exec = executor(&plan, &root, &runner);
     let summary = exec.run(&RunOptions::default()).unwrap();
     assert_eq!(
         *runner.ran.borrow(),
@@ -102,11 +107,7 @@ fn runs_in_order_then_skips_everything() {
     assert!(summary.outcomes.iter().all(|(_, o)| *o == Outcome::Ran));
 
     let again = Scripted::default();
-    let exec = Executor {
-        plan: &plan,
-        store: RunStore::new(&root),
-        runner: &again,
-    };
+    let exec = executor(&plan, &root, &again);
     let summary = exec.run(&RunOptions::default()).unwrap();
     assert!(again.ran.borrow().is_empty());
     assert!(
@@ -126,11 +127,7 @@ fn a_failure_blocks_only_its_dependents_and_is_retried_next_time() {
         fail: vec!["a"],
         ..Default::default()
     };
-    let exec = Executor {
-        plan: &plan,
-        store: RunStore::new(&root),
-        runner: &runner,
-    };
+    let exec = executor(&plan, &root, &runner);
     let summary = exec.run(&RunOptions::default()).unwrap();
     assert_eq!(*runner.ran.borrow(), ["prepare", "a", "b", "report_b"]);
     let failures: Vec<_> = summary.failures().map(|(n, _)| n).collect();
@@ -143,11 +140,7 @@ fn a_failure_blocks_only_its_dependents_and_is_retried_next_time() {
     assert_eq!(states["report_b"], "done");
 
     let fixed = Scripted::default();
-    let exec = Executor {
-        plan: &plan,
-        store: RunStore::new(&root),
-        runner: &fixed,
-    };
+    let exec = executor(&plan, &root, &fixed);
     exec.run(&RunOptions::default()).unwrap();
     assert_eq!(*fixed.ran.borrow(), ["a", "report_a"]);
     std::fs::remove_dir_all(&root).unwrap();
@@ -158,11 +151,7 @@ fn only_runs_the_named_job_and_its_ancestors() {
     let root = temp_root("only");
     let plan = plan();
     let runner = Scripted::default();
-    let exec = Executor {
-        plan: &plan,
-        store: RunStore::new(&root),
-        runner: &runner,
-    };
+    let exec = executor(&plan, &root, &runner);
     exec.run(&RunOptions {
         only: Some("report_b".into()),
         dry_run: false,
@@ -187,11 +176,7 @@ fn dry_runs_and_failed_preflights_create_nothing() {
     let root = temp_root("dry");
     let plan = plan();
     let runner = Scripted::default();
-    let exec = Executor {
-        plan: &plan,
-        store: RunStore::new(&root),
-        runner: &runner,
-    };
+    let exec = executor(&plan, &root, &runner);
     let summary = exec
         .run(&RunOptions {
             only: None,
@@ -211,11 +196,7 @@ fn dry_runs_and_failed_preflights_create_nothing() {
         preflight_fail: vec!["b"],
         ..Default::default()
     };
-    let exec = Executor {
-        plan: &plan,
-        store: RunStore::new(&root),
-        runner: &runner,
-    };
+    let exec = executor(&plan, &root, &runner);
     let err = exec.run(&RunOptions::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -231,11 +212,7 @@ fn a_second_run_in_the_same_directory_is_refused() {
     let _held = RunLock::acquire(&root, "other.vst").unwrap();
     let plan = plan();
     let runner = Scripted::default();
-    let exec = Executor {
-        plan: &plan,
-        store: RunStore::new(&root),
-        runner: &runner,
-    };
+    let exec = executor(&plan, &root, &runner);
     let err = exec.run(&RunOptions::default()).unwrap_err();
     assert!(err.to_string().contains("another `vst run`"), "{err}");
     assert!(err.to_string().contains("other.vst"), "{err}");
@@ -261,11 +238,7 @@ fn a_job_that_runs_partial_runs_on_what_finished_and_runs_again_next_time() {
         partial: vec!["report"],
         ..Default::default()
     };
-    let exec = Executor {
-        plan: &plan,
-        store: RunStore::new(&root),
-        runner: &runner,
-    };
+    let exec = executor(&plan, &root, &runner);
     let summary = exec.run(&RunOptions::default()).unwrap();
     assert_eq!(*runner.ran.borrow(), ["prepare", "a", "b", "report"]);
     let outcomes: BTreeMap<_, _> = summary.outcomes.iter().cloned().collect();
@@ -290,11 +263,7 @@ fn a_job_that_runs_partial_runs_on_what_finished_and_runs_again_next_time() {
         fail: vec!["a"],
         ..Default::default()
     };
-    let exec = Executor {
-        plan: &plan,
-        store: RunStore::new(&root2),
-        runner: &blocked,
-    };
+    let exec = executor(&plan, &root2, &blocked);
     let summary = exec.run(&RunOptions::default()).unwrap();
     assert!(!blocked.ran.borrow().contains(&"report".to_string()));
     assert!(
@@ -308,11 +277,7 @@ fn a_job_that_runs_partial_runs_on_what_finished_and_runs_again_next_time() {
         partial: vec!["report"],
         ..Default::default()
     };
-    let exec = Executor {
-        plan: &plan,
-        store: RunStore::new(&root),
-        runner: &fixed,
-    };
+    let exec = executor(&plan, &root, &fixed);
     let summary = exec.run(&RunOptions::default()).unwrap();
     assert_eq!(*fixed.ran.borrow(), ["a", "report", "after"]);
     assert_eq!(summary.failures().count(), 0);

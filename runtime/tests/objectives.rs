@@ -6,7 +6,7 @@
 mod common;
 
 use common::{FIXTURE_TOL, Fixture, assert_close};
-use vst_engine::{Graph, Tensor};
+use vst_engine::{Gradients, Graph, Tensor, Var};
 use vst_runtime::objective::byol::byol_loss;
 use vst_runtime::objective::moco::{MocoLoss, moco_loss};
 use vst_runtime::objective::simclr::simclr_loss;
@@ -61,6 +61,28 @@ fn scalar_close(what: &str, got: &Tensor, want: &Tensor) {
     );
 }
 
+/// Checks `loss` against the case's PyTorch loss (`{name}.loss`) and its gradient with respect to `input`
+/// (reported as `{name} {label}`) against the fixture's `{name}.{key}`; returns all the gradients.
+fn check_loss_and_gradient(
+    fx: &Fixture,
+    name: &str,
+    g: Graph,
+    loss: &Var,
+    input: &Var,
+    label: &str,
+    key: &str,
+) -> Gradients {
+    scalar_close(name, loss.value(), &fx.get(&format!("{name}.loss")));
+    let grads = g.backward(loss).unwrap();
+    assert_close(
+        &format!("{name} {label}"),
+        grads.get(input).unwrap(),
+        &fx.get(&format!("{name}.{key}")),
+        FIXTURE_TOL,
+    );
+    grads
+}
+
 #[test]
 fn simclr_matches_pytorch_for_every_rho_and_pair_rule() {
     let fx = Fixture::load("objectives.safetensors");
@@ -79,14 +101,7 @@ fn simclr_matches_pytorch_for_every_rho_and_pair_rule() {
             reduction(&case),
         )
         .unwrap();
-        scalar_close(&name, loss.value(), &fx.get(&format!("{name}.loss")));
-        let grads = g.backward(&loss).unwrap();
-        assert_close(
-            &format!("{name} dz"),
-            grads.get(&z).unwrap(),
-            &fx.get(&format!("{name}.dz")),
-            FIXTURE_TOL,
-        );
+        check_loss_and_gradient(&fx, &name, g, &loss, &z, "dz", "dz");
     }
 }
 
@@ -111,14 +126,7 @@ fn moco_matches_pytorch_for_every_rho_and_pair_rule() {
             },
         )
         .unwrap();
-        scalar_close(&name, loss.value(), &fx.get(&format!("{name}.loss")));
-        let grads = g.backward(&loss).unwrap();
-        assert_close(
-            &format!("{name} dq"),
-            grads.get(&q).unwrap(),
-            &fx.get(&format!("{name}.dq")),
-            FIXTURE_TOL,
-        );
+        check_loss_and_gradient(&fx, &name, g, &loss, &q, "dq", "dq");
     }
 }
 
@@ -138,14 +146,7 @@ fn byol_matches_pytorch_for_every_rho() {
             reduction(&case),
         )
         .unwrap();
-        scalar_close(&name, loss.value(), &fx.get(&format!("{name}.loss")));
-        let grads = g.backward(&loss).unwrap();
-        assert_close(
-            &format!("{name} dp"),
-            grads.get(&p).unwrap(),
-            &fx.get(&format!("{name}.dpredictions")),
-            FIXTURE_TOL,
-        );
+        check_loss_and_gradient(&fx, &name, g, &loss, &p, "dp", "dpredictions");
     }
 }
 
@@ -166,14 +167,7 @@ fn swav_matches_pytorch_for_every_rho_pair_rule_and_queue() {
         let z = g.leaf(fx.get(&format!("{name}.z")));
         let c = g.leaf(fx.get(&format!("{name}.prototypes")));
         let loss = swav_loss(&mut g, &z, &c, &layout(&case), &settings, queue.as_ref()).unwrap();
-        scalar_close(&name, loss.value(), &fx.get(&format!("{name}.loss")));
-        let grads = g.backward(&loss).unwrap();
-        assert_close(
-            &format!("{name} dz"),
-            grads.get(&z).unwrap(),
-            &fx.get(&format!("{name}.dz")),
-            FIXTURE_TOL,
-        );
+        let grads = check_loss_and_gradient(&fx, &name, g, &loss, &z, "dz", "dz");
         assert_close(
             &format!("{name} dprototypes"),
             grads.get(&c).unwrap(),

@@ -131,29 +131,21 @@ impl ModelSummary {
                 parameters: head.parameters(),
             });
         };
-        let projection = |spec| MlpHead::new(spec, features, "projection", true);
-        match objective {
-            ObjectiveSpec::SimClr(s) => add("projection", &projection(&s.head)?),
-            ObjectiveSpec::Moco(s) => add("projection", &projection(&s.head)?),
-            ObjectiveSpec::Byol(s) => {
-                let p = projection(&s.head)?;
-                add("projection", &p);
-                add(
-                    "predictor",
-                    &MlpHead::new(&s.predictor, p.out_dim(), "predictor", false)?,
-                );
-            }
-            ObjectiveSpec::Swav(s) => {
-                let p = projection(&s.head)?;
-                add("projection", &p);
-                self.heads.push(HeadRow {
-                    name: "prototypes".into(),
-                    layers: 1,
-                    in_dim: p.out_dim(),
-                    out_dim: s.prototypes as usize,
-                    parameters: u64::from(s.prototypes) * p.out_dim() as u64,
-                });
-            }
+        let objective = crate::objective::from_spec(objective);
+        let projection = MlpHead::new(objective.head(), features, "projection", true)?;
+        let dim = projection.out_dim();
+        add("projection", &projection);
+        if let Some(spec) = objective.predictor() {
+            add("predictor", &MlpHead::new(spec, dim, "predictor", false)?);
+        }
+        if let Some((name, rows)) = objective.own_layer() {
+            self.heads.push(HeadRow {
+                name: name.into(),
+                layers: 1,
+                in_dim: dim,
+                out_dim: rows,
+                parameters: rows as u64 * dim as u64,
+            });
         }
         Ok(self)
     }

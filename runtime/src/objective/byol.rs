@@ -9,11 +9,16 @@
 //! momentum at the start of each step (as the official code does), with the momentum annealed by a half cosine
 //! from `base` to 1 when asked.
 
-use vst_engine::{Graph, Tensor, Var};
-use vst_spec::PairRule;
+use vst_engine::{Graph, ParamStore, Tensor, Var};
+use vst_spec::{ByolSpec, MlpSpec, MomentumSpec, PairRule};
 
-use super::{ClipLayout, ClipLoss, NORMALIZE_EPS, SubLoss, check_rows, row_weights, weighted_sum};
+use super::interface::check_momentum;
+use super::{
+    ClipLayout, ClipLoss, Embeddings, NORMALIZE_EPS, Objective, ObjectiveInit, SubLoss, check_rows,
+    row_weights, weighted_sum,
+};
 use crate::model::ModelError;
+use crate::train::TrainError;
 
 /// The BYOL loss of raw online predictions (with gradient) against raw target projections (no gradient), rows in
 /// `layout` order; every ordered pair of views enters.
@@ -39,4 +44,54 @@ pub fn byol_loss(
     let total: f32 = weights.iter().sum();
     let loss = weighted_sum(g, &cos, &weights, -2.0)?;
     Ok(g.add_scalar(&loss, 2.0 * total)?)
+}
+
+/// BYOL as the learner trains it: a predictor on the online side, a momentum target encoder, no queue.
+pub struct Byol {
+    spec: ByolSpec,
+}
+
+impl Byol {
+    pub fn new(spec: ByolSpec) -> Byol {
+        Byol { spec }
+    }
+}
+
+impl Objective for Byol {
+    fn title(&self) -> &'static str {
+        "BYOL"
+    }
+
+    fn head(&self) -> &MlpSpec {
+        &self.spec.head
+    }
+
+    fn predictor(&self) -> Option<&MlpSpec> {
+        Some(&self.spec.predictor)
+    }
+
+    fn target_momentum(&self) -> Option<&MomentumSpec> {
+        Some(&self.spec.momentum)
+    }
+
+    fn init(&mut self, _init: ObjectiveInit<'_>) -> Result<(), TrainError> {
+        check_momentum("BYOL", &self.spec.momentum)?;
+        Ok(())
+    }
+
+    fn loss(
+        &self,
+        g: &mut Graph,
+        emb: &Embeddings,
+        layout: &ClipLayout,
+        _epoch: f64,
+        _online: &ParamStore,
+    ) -> Result<Var, TrainError> {
+        let (Some(p), Some(t)) = (&emb.predictions, &emb.target) else {
+            return Err(TrainError::Input(
+                "internal: BYOL without predictor or target".into(),
+            ));
+        };
+        Ok(byol_loss(g, p, t, layout, self.spec.clip_loss)?)
+    }
 }

@@ -29,14 +29,17 @@
 //! single-replica learner therefore does not permute (a no-op, as it is in the official code on one GPU).
 
 use rand::{Rng, RngExt};
-use vst_engine::{Device, Graph, Tensor, Var};
-use vst_spec::PairRule;
+use vst_engine::{Device, Graph, ParamStore, Tensor, Var};
+use vst_spec::{MlpSpec, MocoSpec, MomentumSpec, PairRule};
 
+use super::interface::{check_momentum, check_positive, not_initialised};
 use super::{
-    ClipLayout, ClipLoss, NORMALIZE_EPS, RowQueue, SubLoss, check_rows, row_weights,
-    weighted_cross_entropy,
+    ClipLayout, ClipLoss, Embeddings, NORMALIZE_EPS, Objective, ObjectiveInit, RowQueue, SubLoss,
+    check_rows, row_weights, weighted_cross_entropy,
 };
 use crate::model::{ModelError, invalid};
+use crate::train::TrainError;
+use crate::train::checkpoint::MOCO_QUEUE;
 
 /// The initial queue: uniform in ±1/√(dim/3), as PySlowFast's `queue_x`.
 pub fn initial_queue(
@@ -111,4 +114,114 @@ pub fn moco_loss(
     let targets = vec![0; queries.len()];
     let weights = row_weights(layout, rule, reduction, SubLoss::PerQuery);
     weighted_cross_entropy(g, &logits, &targets, &weights)
+}
+
+/// MoCo as the learner trains it: a momentum key encoder, a queue of past keys (checkpoint entry
+/// [`MOCO_QUEUE`], PySlowFast's name), and no update during the first steps.
+pub struct Moco {
+    spec: MocoSpec,
+    /// Created by [`Objective::init`].
+    state: Option<MocoState>,
+}
+
+struct MocoState {
+    loss: MocoLoss,
+    queue: RowQueue,
+    /// Steps at the start that make no parameter update (see [`no_update_steps`]).
+    no_update_steps: u64,
+}
+
+impl Moco {
+    pub fn new(spec: MocoSpec) -> Moco {
+        Moco { spec, state: None }
+    }
+}
+
+impl Objective for Moco {
+    fn title(&self) -> &'static str {
+        "MoCo"
+    }
+
+    fn head(&self) -> &MlpSpec {
+        &self.spec.head
+    }
+
+    fn target_momentum(&self) -> Option<&MomentumSpec> {
+        Some(&self.spec.momentum)
+    }
+
+    fn init(&mut self, init: ObjectiveInit<'_>) -> Result<(), TrainError> {
+        let s = &self.spec;
+        check_momentum("MoCo", &s.momentum)?;
+        if s.queue == 0 {
+            return invalid("MoCo needs a queue of at least one key").map_err(TrainError::from);
+        }
+        let temperature = check_positive("MoCo temperature", s.temperature)?;
+        self.state = Some(MocoState {
+            loss: MocoLoss {
+                temperature,
+                rule: s.pairs,
+                reduction: s.clip_loss,
+            },
+            queue: initial_queue(s.queue as usize, init.dim, init.rng, init.device)?,
+            no_update_steps: no_update_steps(s.queue, init.batch, init.steps_per_epoch),
+        });
+        Ok(())
+    }
+
+    fn updates_at(&self, step: u64) -> bool {
+        self.state
+            .as_ref()
+            .is_some_and(|s| step >= s.no_update_steps)
+    }
+
+    fn loss(
+        &self,
+        g: &mut Graph,
+        emb: &Embeddings,
+        layout: &ClipLayout,
+        _epoch: f64,
+        _online: &ParamStore,
+    ) -> Result<Var, TrainError> {
+        let Some(state) = &self.state else {
+            return not_initialised("MoCo");
+        };
+        let keys = emb
+            .target
+            .as_ref()
+            .ok_or_else(|| TrainError::Input("internal: MoCo without key encoder".into()))?;
+        Ok(moco_loss(
+            g,
+            &emb.z,
+            keys,
+            state.queue.tensor(),
+            layout,
+            &state.loss,
+        )?)
+    }
+
+    fn queue(&self) -> Option<(&'static str, &RowQueue)> {
+        self.state.as_ref().map(|s| (MOCO_QUEUE, &s.queue))
+    }
+
+    fn queue_mut(&mut self) -> Option<&mut RowQueue> {
+        self.state.as_mut().map(|s| &mut s.queue)
+    }
+
+    /// Every view's keys, clip by clip (the official `MOCO_MULTI_VIEW_QUEUE`), normalised.
+    fn queue_rows(
+        &self,
+        emb: &Embeddings,
+        _layout: &ClipLayout,
+    ) -> Result<Option<Tensor>, TrainError> {
+        Ok(emb
+            .target_view_major
+            .as_ref()
+            .map(|k| k.l2_normalize(NORMALIZE_EPS))
+            .transpose()?)
+    }
+
+    fn queue_in_converted_weights(&self) -> bool {
+        true
+    }
 }

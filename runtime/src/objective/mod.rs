@@ -28,15 +28,35 @@
 //! - **MoCo's queue** starts as uniform noise in ±1/√(dim/3) (as the official code) and the official trainer makes
 //!   no parameter update during its first `queue / batch` iterations; see [`moco`].
 //! - **SwAV's queue** (none in the official configuration); see [`swav`].
+//!
+//! # One objective, one file
+//! Each file holds an objective's loss and its [`Objective`] implementation: everything the learner does
+//! differently for it (target encoder and momentum, predictor, queue and its checkpoint entry, own parameters,
+//! frozen parameters, steps without update). [`from_spec`] is the only place that names them all.
+//!
+//! # How to add an objective
+//! 1. `compiler/spec/src/config.rs`: its `…Spec` struct and an [`ObjectiveSpec`] variant (and the recipe
+//!    language's keyword for it in the compiler).
+//! 2. `runtime/src/objective/<name>.rs`: its loss function and a type implementing [`Objective`]; declare the file
+//!    with `pub mod <name>;` below. A queue or parameter of its own gets its checkpoint entry name in
+//!    `runtime/src/train/checkpoint.rs`.
+//! 3. [`from_spec`] in this file: one line mapping the new [`ObjectiveSpec`] variant to the new type. Nothing else
+//!    names objectives: the learner, checkpoints and `vst model`'s summary ask the trait.
+//! 4. Tests: its loss in `runtime/tests/objectives.rs` (against a PyTorch fixture), its training in
+//!    `runtime/tests/learner.rs`; to time it, a case in `runtime/src/bench.rs`.
 
 pub mod byol;
+mod interface;
 pub mod moco;
 mod queue;
 pub mod simclr;
 pub mod swav;
 
+pub use interface::{Embeddings, Objective, ObjectiveInit};
 pub use queue::RowQueue;
 pub use vst_spec::{ClipLoss, PairRule};
+
+use vst_spec::ObjectiveSpec;
 
 use vst_engine::{Graph, Var};
 
@@ -44,6 +64,17 @@ use crate::model::{ModelError, invalid};
 
 /// ε of the L2 normalisations (PyTorch's `F.normalize` default).
 pub const NORMALIZE_EPS: f32 = 1e-12;
+
+/// The objective a recipe asks for, its state not yet created (see [`Objective::init`]). The one place that maps
+/// recipe objectives to their implementations.
+pub fn from_spec(spec: &ObjectiveSpec) -> Box<dyn Objective> {
+    match spec {
+        ObjectiveSpec::SimClr(s) => Box::new(simclr::SimClr::new(s.clone())),
+        ObjectiveSpec::Moco(s) => Box::new(moco::Moco::new(s.clone())),
+        ObjectiveSpec::Byol(s) => Box::new(byol::Byol::new(s.clone())),
+        ObjectiveSpec::Swav(s) => Box::new(swav::Swav::new(s.clone())),
+    }
+}
 
 /// How a batch of N videos × V views is laid out: view `j` of video `i` is row `i·V + j`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

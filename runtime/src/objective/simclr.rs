@@ -8,13 +8,16 @@
 //! [`PairRule::AllPairs`]: every ordered pair of views of a video; the negatives are every view of every other
 //! video.
 
-use vst_engine::{Graph, Tensor, Var};
-use vst_spec::PairRule;
+use vst_engine::{Graph, ParamStore, Tensor, Var};
+use vst_spec::{MlpSpec, PairRule, SimClrSpec};
 
+use super::interface::{check_positive, not_initialised};
 use super::{
-    ClipLayout, ClipLoss, NORMALIZE_EPS, SubLoss, check_rows, row_weights, weighted_cross_entropy,
+    ClipLayout, ClipLoss, Embeddings, NORMALIZE_EPS, Objective, ObjectiveInit, SubLoss, check_rows,
+    row_weights, weighted_cross_entropy,
 };
 use crate::model::{ModelError, invalid};
+use crate::train::TrainError;
 
 /// Added to the logits a query must not see (itself, its other positives): exp underflows to exactly 0.
 const MASKED: f32 = -1e9;
@@ -61,4 +64,56 @@ pub fn simclr_loss(
     let logits = g.add(&logits, &Var::constant(mask))?;
     let weights = row_weights(layout, rule, reduction, SubLoss::PerPair);
     weighted_cross_entropy(g, &logits, &positives, &weights)
+}
+
+/// SimCLR as the learner trains it: one encoder, no queue.
+pub struct SimClr {
+    spec: SimClrSpec,
+    /// The checked temperature, set by [`Objective::init`].
+    temperature: Option<f32>,
+}
+
+impl SimClr {
+    pub fn new(spec: SimClrSpec) -> SimClr {
+        SimClr {
+            spec,
+            temperature: None,
+        }
+    }
+}
+
+impl Objective for SimClr {
+    fn title(&self) -> &'static str {
+        "SimCLR"
+    }
+
+    fn head(&self) -> &MlpSpec {
+        &self.spec.head
+    }
+
+    fn init(&mut self, _init: ObjectiveInit<'_>) -> Result<(), TrainError> {
+        self.temperature = Some(check_positive("SimCLR temperature", self.spec.temperature)?);
+        Ok(())
+    }
+
+    fn loss(
+        &self,
+        g: &mut Graph,
+        emb: &Embeddings,
+        layout: &ClipLayout,
+        _epoch: f64,
+        _online: &ParamStore,
+    ) -> Result<Var, TrainError> {
+        let Some(temperature) = self.temperature else {
+            return not_initialised("SimCLR");
+        };
+        Ok(simclr_loss(
+            g,
+            &emb.z,
+            layout,
+            temperature,
+            self.spec.pairs,
+            self.spec.clip_loss,
+        )?)
+    }
 }

@@ -15,11 +15,16 @@
 //! code clip and starts filling it only at epoch 15; ours is one ring shared by all views, filled from the start —
 //! more rows for the equipartition constraint as soon as it is allowed to act.
 
-use vst_engine::{Graph, Result as EngineResult, Tensor, Var};
-use vst_spec::PairRule;
+use vst_engine::{Graph, ParamStore, Result as EngineResult, Tensor, Var};
+use vst_spec::{MlpSpec, PairRule, SwavSpec};
 
-use super::{ClipLayout, NORMALIZE_EPS, check_rows};
-use crate::model::{ModelError, invalid};
+use super::interface::{check_positive, not_initialised};
+use super::{
+    ClipLayout, Embeddings, NORMALIZE_EPS, Objective, ObjectiveInit, RowQueue, check_rows,
+};
+use crate::model::{ModelError, ParamRole, invalid};
+use crate::train::TrainError;
+use crate::train::checkpoint::{PROTOTYPES, SWAV_QUEUE};
 
 /// Epoch from which the queue enters the codes (the official code's fixed `epoch_exact >= 15`).
 pub const QUEUE_START_EPOCH: f64 = 15.0;
@@ -124,4 +129,139 @@ pub fn swav_loss(
     let cross = g.mul(&predicted, &Var::constant(codes))?;
     let total = g.sum(&cross, &[], false)?;
     Ok(g.scale(&total, -1.0 / predict_rows.len() as f32)?)
+}
+
+/// SwAV as the learner trains it: prototypes in the online network (entry [`PROTOTYPES`]), re-normalised before
+/// every step and frozen during the first `freeze_prototypes_epochs`, and an optional queue of past embeddings
+/// (checkpoint entry [`SWAV_QUEUE`]) that enters the codes from [`QUEUE_START_EPOCH`] on.
+pub struct Swav {
+    spec: SwavSpec,
+    /// Created by [`Objective::init`].
+    loss: Option<SwavLoss>,
+    queue: Option<RowQueue>,
+}
+
+impl Swav {
+    pub fn new(spec: SwavSpec) -> Swav {
+        Swav {
+            spec,
+            loss: None,
+            queue: None,
+        }
+    }
+}
+
+impl Objective for Swav {
+    fn title(&self) -> &'static str {
+        "SwAV"
+    }
+
+    fn head(&self) -> &MlpSpec {
+        &self.spec.head
+    }
+
+    fn own_layer(&self) -> Option<(&'static str, usize)> {
+        Some(("prototypes", self.spec.prototypes as usize))
+    }
+
+    fn init(&mut self, init: ObjectiveInit<'_>) -> Result<(), TrainError> {
+        let s = &self.spec;
+        if s.prototypes == 0 {
+            return invalid("SwAV needs at least one prototype").map_err(TrainError::from);
+        }
+        if s.sinkhorn_iterations == 0 {
+            return invalid("SwAV needs at least one Sinkhorn iteration").map_err(TrainError::from);
+        }
+        let dim = init.dim;
+        // nn.Linear's default initialisation, then unit rows (re-normalised before every step anyway).
+        let bound = 1.0 / (dim as f32).sqrt();
+        let prototypes = Tensor::rand_uniform(
+            &[s.prototypes as usize, dim],
+            -bound,
+            bound,
+            init.rng,
+            init.device,
+        )?
+        .l2_normalize(NORMALIZE_EPS)?;
+        init.online.insert_param(PROTOTYPES, prototypes)?;
+        init.roles.set(PROTOTYPES, ParamRole::Weight);
+        let queue = if s.queue > 0 {
+            Some(RowQueue::new(Tensor::zeros(
+                &[s.queue as usize, dim],
+                init.device,
+            )?)?)
+        } else {
+            None
+        };
+        self.loss = Some(SwavLoss {
+            temperature: check_positive("SwAV temperature", s.temperature)?,
+            epsilon: check_positive("Sinkhorn ε", s.sinkhorn_epsilon)?,
+            iterations: s.sinkhorn_iterations,
+            rule: s.pairs,
+        });
+        self.queue = queue;
+        Ok(())
+    }
+
+    /// The official code re-normalises the prototype weights in place before every step.
+    fn before_step(&self, online: &mut ParamStore) -> Result<(), TrainError> {
+        let unit = online.get(PROTOTYPES)?.l2_normalize(NORMALIZE_EPS)?;
+        online.set(PROTOTYPES, unit)?;
+        Ok(())
+    }
+
+    fn loss(
+        &self,
+        g: &mut Graph,
+        emb: &Embeddings,
+        layout: &ClipLayout,
+        epoch: f64,
+        online: &ParamStore,
+    ) -> Result<Var, TrainError> {
+        let Some(loss) = &self.loss else {
+            return not_initialised("SwAV");
+        };
+        let prototypes = g.param(online, PROTOTYPES)?;
+        let use_queue = self
+            .queue
+            .as_ref()
+            .filter(|q| epoch >= QUEUE_START_EPOCH && q.is_full())
+            .map(|q| q.tensor());
+        Ok(swav_loss(g, &emb.z, &prototypes, layout, loss, use_queue)?)
+    }
+
+    /// The official `epoch_exact <= 1.0` with 1 the setting.
+    fn frozen(&self, epoch: f64) -> &'static [&'static str] {
+        if epoch <= self.spec.freeze_prototypes_epochs {
+            &[PROTOTYPES]
+        } else {
+            &[]
+        }
+    }
+
+    fn queue(&self) -> Option<(&'static str, &RowQueue)> {
+        self.queue.as_ref().map(|q| (SWAV_QUEUE, q))
+    }
+
+    fn queue_mut(&mut self) -> Option<&mut RowQueue> {
+        self.queue.as_mut()
+    }
+
+    /// Every view's normalised embeddings, view by view.
+    fn queue_rows(
+        &self,
+        emb: &Embeddings,
+        layout: &ClipLayout,
+    ) -> Result<Option<Tensor>, TrainError> {
+        if self.queue.is_none() {
+            return Ok(None);
+        }
+        let rows = layout.view_major_rows();
+        Ok(Some(
+            emb.z
+                .value()
+                .l2_normalize(NORMALIZE_EPS)?
+                .index_select(0, &rows)?,
+        ))
+    }
 }
