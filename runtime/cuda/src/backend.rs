@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use cudarc::driver::{CudaContext, LaunchConfig, result};
+use vst_engine::shape::{broadcast_strides, reduction_runs, split_at_axis, strides};
 use vst_engine::{
     Backend, BinaryOp, Conv3dGeometry, MatmulGeometry, Pool3dGeometry, ReduceOp, Storage, UnaryOp,
 };
@@ -15,8 +16,7 @@ use crate::conv::{ConvLayout, ConvPass, Convolutions};
 use crate::device::{CudaMemory, Launch, Shared, alloc_storage, allocate};
 use crate::error::{CudaError, CudaResult, engine_err};
 use crate::geometry::{
-    PoolArgs, StridedArgs, TO_CHANNELS_FIRST, broadcast_strides, channels_first_strides,
-    plan_reduce, reduction_runs, split_at_axis, strides,
+    PoolArgs, StridedArgs, TO_CHANNELS_FIRST, channels_first_strides, plan_reduce,
 };
 use crate::kernels::{self, BN_BACKWARD, BN_SUMSQ, Kernels, elementwise_config};
 use crate::options::{CudaOptions, Precision};
