@@ -31,7 +31,7 @@ pub enum ConvPass {
 }
 
 /// How the operands are laid out for cuDNN. The engine's layout is channels-last and is used whenever cuDNN has
-/// an algorithm for it; otherwise the backend transposes to channels-first around the call (see `backend.rs`).
+/// an algorithm for it; otherwise the backend transposes to channels-first around the call (see `backend/conv.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvLayout {
     ChannelsLast,
