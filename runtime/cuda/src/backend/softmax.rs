@@ -4,6 +4,7 @@
 use vst_engine::Storage;
 
 use super::CudaBackend;
+use crate::error::CudaResult;
 use crate::kernels::{elementwise_config, row_config};
 
 pub(super) fn softmax(
@@ -13,22 +14,7 @@ pub(super) fn softmax(
     cols: usize,
     log: bool,
 ) -> vst_engine::Result<Storage> {
-    gpu.run(|| {
-        let xp = gpu.ptr(x)?;
-        let (out, y) = gpu.out(rows * cols)?;
-        if rows * cols == 0 {
-            return Ok(out);
-        }
-        let (r, c, l) = (rows as i64, cols as i64, log as i32);
-        gpu.launch("vst_softmax")
-            .arg(&y)
-            .arg(&xp)
-            .arg(&r)
-            .arg(&c)
-            .arg(&l)
-            .run(row_config(rows))?;
-        Ok(out)
-    })
+    row_kernel(gpu, "vst_softmax", &[x], rows, cols, log)
 }
 
 pub(super) fn softmax_backward(
@@ -39,21 +25,34 @@ pub(super) fn softmax_backward(
     cols: usize,
     log: bool,
 ) -> vst_engine::Result<Storage> {
+    row_kernel(gpu, "vst_softmax_backward", &[y, dy], rows, cols, log)
+}
+
+/// Runs a kernel of the softmax family, `name(out, inputs…, rows, cols, log)` with one block per row, into a new
+/// rows × cols output.
+fn row_kernel(
+    gpu: &CudaBackend,
+    name: &'static str,
+    inputs: &[&Storage],
+    rows: usize,
+    cols: usize,
+    log: bool,
+) -> vst_engine::Result<Storage> {
     gpu.run(|| {
-        let (yp, gp) = (gpu.ptr(y)?, gpu.ptr(dy)?);
+        let inputs = inputs
+            .iter()
+            .map(|s| gpu.ptr(s))
+            .collect::<CudaResult<Vec<u64>>>()?;
         let (out, o) = gpu.out(rows * cols)?;
         if rows * cols == 0 {
             return Ok(out);
         }
         let (r, c, l) = (rows as i64, cols as i64, log as i32);
-        gpu.launch("vst_softmax_backward")
-            .arg(&o)
-            .arg(&yp)
-            .arg(&gp)
-            .arg(&r)
-            .arg(&c)
-            .arg(&l)
-            .run(row_config(rows))?;
+        let mut launch = gpu.launch(name).arg(&o);
+        for input in &inputs {
+            launch = launch.arg(input);
+        }
+        launch.arg(&r).arg(&c).arg(&l).run(row_config(rows))?;
         Ok(out)
     })
 }
