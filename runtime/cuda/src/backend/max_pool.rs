@@ -28,10 +28,10 @@ pub(super) fn forward(
     })
 }
 
+/// The kernel finds each window's first maximum in `x` again, so the forward output is not needed.
 pub(super) fn backward(
     gpu: &CudaBackend,
     x: &Storage,
-    _y: &Storage,
     dy: &Storage,
     g: &Pool3dGeometry,
 ) -> vst_engine::Result<Storage> {

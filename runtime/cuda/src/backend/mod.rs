@@ -323,7 +323,7 @@ impl Backend for CudaBackend {
         dy: &Storage,
         g: &Pool3dGeometry,
     ) -> vst_engine::Result<Storage> {
-        max_pool::backward(self, x, _y, dy, g)
+        max_pool::backward(self, x, dy, g)
     }
 
     fn channel_centered_sumsq(
