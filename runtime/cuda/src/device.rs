@@ -244,7 +244,7 @@ impl<'a> Launch<'a> {
     pub(crate) fn run(mut self, cfg: LaunchConfig) -> CudaResult<()> {
         let _ = self.shared;
         // SAFETY: every caller passes the argument list its kernel declares (pointers to live buffers of the
-        // sizes the kernel indexes), as reviewed kernel by kernel in backend.rs.
+        // sizes the kernel indexes), as reviewed kernel by kernel in the `backend` op families.
         unsafe { self.args.launch(cfg) }
             .map(|_| ())
             .map_err(|e| CudaError::Call {

@@ -1,70 +1,14 @@
 //! Pure translations from the engine's shapes to what the kernels and libraries take: merged strided views for
-//! the elementwise kernels, reduction plans, pooling arguments, cuDNN tensor/filter dimensions for channels-last
+//! the elementwise kernels, reduction plans (how one pass splits over the GPU; which passes a reduction takes is
+//! the engine's `shape::reduction_runs`), pooling arguments, cuDNN tensor/filter dimensions for channels-last
 //! 5D tensors, and the row-major → column-major mapping of cuBLAS GEMMs. No device needed; all unit-tested.
 
 use cudarc::driver::DeviceRepr;
+use vst_engine::shape::collapse;
 use vst_engine::{Conv3dGeometry, MatmulGeometry, Pool3dGeometry};
 
 /// Most axes a strided kernel takes (after merging).
 pub const MAX_RANK: usize = 8;
-
-/// Row-major strides of `shape`.
-pub fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
-}
-
-/// Strides for reading `shape` broadcast to `out` (missing leading and size-1 axes get 0).
-pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
-    let own = strides(shape);
-    let offset = out.len() - shape.len();
-    (0..out.len())
-        .map(|i| {
-            if i < offset || shape[i - offset] == 1 {
-                0
-            } else {
-                own[i - offset]
-            }
-        })
-        .collect()
-}
-
-/// Merges adjacent axes wherever both operands are contiguous across them and drops size-1 axes, so that the
-/// kernels' index arithmetic runs over as few axes as possible.
-pub fn collapse2(
-    shape: &[usize],
-    s0: &[usize],
-    s1: &[usize],
-) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
-    let (mut sh, mut a, mut b): (Vec<usize>, Vec<usize>, Vec<usize>) = (vec![], vec![], vec![]);
-    for i in 0..shape.len() {
-        if shape[i] == 1 {
-            continue;
-        }
-        if let (Some(&la), Some(&lb)) = (a.last(), b.last())
-            && la == s0[i] * shape[i]
-            && lb == s1[i] * shape[i]
-        {
-            let n = sh.len() - 1;
-            sh[n] *= shape[i];
-            a[n] = s0[i];
-            b[n] = s1[i];
-            continue;
-        }
-        sh.push(shape[i]);
-        a.push(s0[i]);
-        b.push(s1[i]);
-    }
-    if sh.is_empty() {
-        sh.push(1);
-        a.push(0);
-        b.push(0);
-    }
-    (sh, a, b)
-}
 
 /// A strided view over two operands, as the kernels' `Strided` struct (all 64-bit, no padding).
 #[repr(C)]
@@ -80,9 +24,11 @@ pub struct StridedArgs {
 unsafe impl DeviceRepr for StridedArgs {}
 
 impl StridedArgs {
-    /// Collapses and packs; `None` when more than [`MAX_RANK`] axes remain.
+    /// Merges axes (the engine's [`collapse`], so the kernels' index arithmetic runs over as few axes as possible)
+    /// and packs; `None` when more than [`MAX_RANK`] axes remain.
     pub fn new(shape: &[usize], s0: &[usize], s1: &[usize]) -> Option<StridedArgs> {
-        let (sh, a, b) = collapse2(shape, s0, s1);
+        let (sh, merged) = collapse(shape, &[s0.to_vec(), s1.to_vec()]);
+        let (a, b) = (&merged[0], &merged[1]);
         if sh.len() > MAX_RANK {
             return None;
         }
@@ -111,37 +57,6 @@ impl StridedArgs {
         }
         (o0, o1)
     }
-}
-
-/// The kernel's view of an axis operation: everything before `axis` (outer), the axis, and everything after (inner).
-pub fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
-    (
-        shape[..axis].iter().product(),
-        shape[axis],
-        shape[axis + 1..].iter().product(),
-    )
-}
-
-/// Runs of consecutive reduced axes, last run first (each run reduces as one outer × r × inner pass).
-pub fn reduction_runs(shape: &[usize], axes: &[usize]) -> Vec<(usize, usize, usize)> {
-    let mut cur = shape.to_vec();
-    let mut remaining = axes.to_vec();
-    let mut runs = Vec::new();
-    while let Some(&last) = remaining.last() {
-        let mut first = last;
-        while remaining.len() >= 2 && remaining[remaining.len() - 2] + 1 == first {
-            remaining.pop();
-            first -= 1;
-        }
-        remaining.pop();
-        runs.push((
-            cur[..first].iter().product(),
-            cur[first..=last].iter().product(),
-            cur[last + 1..].iter().product(),
-        ));
-        cur.drain(first..=last);
-    }
-    runs
 }
 
 /// How one reduction pass over outer × r × inner is split: `chunks` blocks along r, each covering `chunk` rows.
@@ -311,6 +226,8 @@ pub fn column_major_gemm(g: &MatmulGeometry) -> Option<ColumnMajorGemm> {
 
 #[cfg(test)]
 mod tests {
+    use vst_engine::shape::{broadcast_strides, strides};
+
     use super::*;
 
     #[test]
@@ -318,16 +235,17 @@ mod tests {
         // Same shape: one axis.
         let shape = [2, 3, 4];
         let s = strides(&shape);
-        assert_eq!(collapse2(&shape, &s, &s), (vec![24], vec![1], vec![1]));
+        let same = [s.clone(), s];
+        assert_eq!(collapse(&shape, &same), (vec![24], vec![vec![1], vec![1]]));
         // A per-channel vector broadcast over N×T×H×W×C: rows × C with stride 0 on the rows.
         let out = [2, 4, 5, 5, 8];
         let c = broadcast_strides(&[8], &out);
-        let (sh, a, b) = collapse2(&out, &strides(&out), &c);
+        let (sh, st) = collapse(&out, &[strides(&out), c]);
         assert_eq!(sh, vec![200, 8]);
-        assert_eq!(a, vec![8, 1]);
-        assert_eq!(b, vec![0, 1]);
+        assert_eq!(st[0], vec![8, 1]);
+        assert_eq!(st[1], vec![0, 1]);
         // Size-1 axes vanish; a scalar is one axis of length 1.
-        assert_eq!(collapse2(&[1, 1], &[1, 1], &[0, 0]).0, vec![1]);
+        assert_eq!(collapse(&[1, 1], &[vec![1, 1], vec![0, 0]]).0, vec![1]);
     }
 
     #[test]
@@ -377,18 +295,6 @@ mod tests {
         let odd: Vec<usize> = (0..9).map(|i| 1 << (2 * i)).collect();
         assert!(StridedArgs::new(&shape, &s, &odd).is_none());
         assert!(StridedArgs::new(&shape, &s, &s).is_some());
-    }
-
-    #[test]
-    fn reduction_runs_go_last_run_first() {
-        let shape = [2, 3, 4, 5];
-        assert_eq!(reduction_runs(&shape, &[1, 2]), vec![(2, 12, 5)]);
-        assert_eq!(
-            reduction_runs(&shape, &[0, 2, 3]),
-            vec![(6, 20, 1), (1, 2, 3)]
-        );
-        assert_eq!(reduction_runs(&shape, &[0, 1, 2, 3]), vec![(1, 120, 1)]);
-        assert!(reduction_runs(&shape, &[]).is_empty());
     }
 
     #[test]

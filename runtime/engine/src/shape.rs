@@ -75,7 +75,98 @@ pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+/// Merges adjacent axes of `shape` where, for every operand, `stride[i] == stride[i+1] * shape[i+1]`.
+/// Returns the merged shape and each operand's merged strides (size-1 axes dropped; a scalar is one axis of
+/// length 1 and stride 0).
+pub fn collapse(shape: &[usize], operand_strides: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut out_shape: Vec<usize> = Vec::new();
+    let mut out_strides: Vec<Vec<usize>> = vec![Vec::new(); operand_strides.len()];
+    for axis in 0..shape.len() {
+        if shape[axis] == 1 {
+            continue;
+        }
+        let mergeable = !out_shape.is_empty()
+            && operand_strides
+                .iter()
+                .zip(out_strides.iter())
+                .all(|(s, o)| {
+                    let last = *o.last().unwrap_or(&0);
+                    last == s[axis] * shape[axis]
+                });
+        if mergeable {
+            let n = out_shape.len() - 1;
+            out_shape[n] *= shape[axis];
+            for (o, s) in out_strides.iter_mut().zip(operand_strides) {
+                let m = o.len() - 1;
+                o[m] = s[axis];
+            }
+        } else {
+            out_shape.push(shape[axis]);
+            for (o, s) in out_strides.iter_mut().zip(operand_strides) {
+                o.push(s[axis]);
+            }
+        }
+    }
+    if out_shape.is_empty() {
+        out_shape.push(1);
+        for o in out_strides.iter_mut() {
+            o.push(0);
+        }
+    }
+    (out_shape, out_strides)
+}
+
+/// (outer, axis length, inner) of a shape around `axis`: everything before the axis, the axis, everything after.
+pub fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    (
+        numel(&shape[..axis]),
+        shape[axis],
+        numel(&shape[axis + 1..]),
+    )
+}
+
+/// How a reduction over sorted distinct `axes` runs: each run of consecutive axes is one outer × r × inner pass,
+/// last run first (the first pass reads the input; each later pass reads the previous pass's smaller result, of
+/// the shape with the reduced run removed). Shared by every backend, so they reduce in the same order.
+pub fn reduction_runs(shape: &[usize], axes: &[usize]) -> Vec<(usize, usize, usize)> {
+    let mut cur = shape.to_vec();
+    let mut remaining = axes.to_vec();
+    let mut runs = Vec::new();
+    while let Some(&last) = remaining.last() {
+        let mut first = last;
+        while remaining.len() >= 2 && remaining[remaining.len() - 2] + 1 == first {
+            remaining.pop();
+            first -= 1;
+        }
+        remaining.pop();
+        runs.push((
+            numel(&cur[..first]),
+            numel(&cur[first..=last]),
+            numel(&cur[last + 1..]),
+        ));
+        cur.drain(first..=last);
+    }
+    runs
+}
+
 /// Formats a shape for error messages.
 pub fn fmt_shape(shape: &[usize]) -> String {
     format!("{shape:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduction_runs_go_last_run_first() {
+        let shape = [2, 3, 4, 5];
+        assert_eq!(reduction_runs(&shape, &[1, 2]), vec![(2, 12, 5)]);
+        assert_eq!(
+            reduction_runs(&shape, &[0, 2, 3]),
+            vec![(6, 20, 1), (1, 2, 3)]
+        );
+        assert_eq!(reduction_runs(&shape, &[0, 1, 2, 3]), vec![(1, 120, 1)]);
+        assert!(reduction_runs(&shape, &[]).is_empty());
+    }
 }

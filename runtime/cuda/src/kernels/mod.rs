@@ -251,9 +251,29 @@ pub fn elementwise_config(n: usize) -> LaunchConfig {
     }
 }
 
+/// Threads per block of the kernels that reduce one row per block (`RED_THREADS` in `source.cu`, the size of
+/// their shared arrays).
+pub const ROW_THREADS: u32 = 256;
+
+/// Launch shape of a kernel that handles each of `rows` rows with one block (`vst_softmax`,
+/// `vst_softmax_backward`).
+pub fn row_config(rows: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (rows as u32, 1, 1),
+        block_dim: (ROW_THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_blocks_match_the_kernels_shared_arrays() {
+        let define = format!("#define RED_THREADS {ROW_THREADS}\n");
+        assert_eq!(BODY.matches(&define).count(), 1);
+    }
 
     #[test]
     fn every_launched_kernel_is_defined_once_in_the_source() {

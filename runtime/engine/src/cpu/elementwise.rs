@@ -3,9 +3,9 @@
 use rayon::prelude::*;
 
 use super::parallel::{PAR_MIN, for_chunks_mut};
-use super::strided::{collapse, row_offsets};
+use super::strided::row_offsets;
 use crate::backend::{BinaryOp, UnaryOp};
-use crate::shape::{broadcast_strides, numel, strides};
+use crate::shape::{broadcast_strides, collapse, numel, strides};
 
 pub fn unary(op: UnaryOp, x: &[f32], out: &mut [f32]) {
     for_chunks_mut(out, 1 << 14, |off, o| {

@@ -4,8 +4,8 @@
 use rayon::prelude::*;
 
 use super::parallel::PAR_MIN;
-use super::strided::{collapse, row_offsets};
-use crate::shape::{numel, strides};
+use super::strided::row_offsets;
+use crate::shape::{collapse, numel, split_at_axis, strides};
 
 pub fn permute(x: &[f32], shape: &[usize], perm: &[usize], out: &mut [f32]) {
     if out.is_empty() {
@@ -38,15 +38,6 @@ pub fn permute(x: &[f32], shape: &[usize], perm: &[usize], out: &mut [f32]) {
     } else {
         rows(0, out);
     }
-}
-
-/// (outer, axis length, inner) of a shape around `axis`.
-pub fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
-    (
-        numel(&shape[..axis]),
-        shape[axis],
-        numel(&shape[axis + 1..]),
-    )
 }
 
 pub fn concat(parts: &[(&[f32], &[usize])], axis: usize, out: &mut [f32]) {

@@ -3,9 +3,9 @@
 use rayon::prelude::*;
 
 use super::parallel::{PAR_MIN, fixed_ranges};
-use super::strided::{collapse, row_offsets};
+use super::strided::row_offsets;
 use crate::backend::ReduceOp;
-use crate::shape::{broadcast_strides, numel, strides};
+use crate::shape::{broadcast_strides, collapse, reduction_runs, strides};
 
 /// Rows accumulated in f32 before being added to an f64 partial (accuracy at long reductions).
 const F32_BLOCK: usize = 128;
@@ -189,26 +189,14 @@ pub fn reduce_block(
     }
 }
 
-/// Reduces over sorted distinct `axes`: contiguous runs of axes are reduced one run at a time, last run first
-/// (the first run reads `x` in place; later runs read the previous run's smaller result).
+/// Reduces over sorted distinct `axes` one run of consecutive axes at a time, in [`reduction_runs`]' order (the
+/// first run reads `x` in place; later runs read the previous run's smaller result).
 pub fn reduce(op: ReduceOp, x: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f32> {
     let mut cur: Option<Vec<f32>> = None;
-    let mut cur_shape = shape.to_vec();
-    let mut remaining: Vec<usize> = axes.to_vec();
-    while let Some(&last) = remaining.last() {
-        let mut first = last;
-        while remaining.len() >= 2 && remaining[remaining.len() - 2] + 1 == first {
-            remaining.pop();
-            first -= 1;
-        }
-        remaining.pop();
-        let outer = numel(&cur_shape[..first]);
-        let r = numel(&cur_shape[first..=last]);
-        let inner = numel(&cur_shape[last + 1..]);
+    for (outer, r, inner) in reduction_runs(shape, axes) {
         let mut out = vec![0.0; outer * inner];
         reduce_block(op, cur.as_deref().unwrap_or(x), outer, r, inner, &mut out);
         cur = Some(out);
-        cur_shape.drain(first..=last);
     }
     cur.unwrap_or_else(|| x.to_vec())
 }
