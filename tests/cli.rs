@@ -224,6 +224,29 @@ fn plan_marks_the_jobs_already_done_in_the_run_directory() {
 }
 
 #[test]
+fn the_commands_that_need_a_plan_say_so_for_a_recipe_of_shared_settings() {
+    let dir = scratch("no-pretrain");
+    let smoke = std::fs::read_to_string(root().join("tests/recipes/smoke.vst")).expect("smoke.vst");
+    let shared = &smoke[..smoke.find("pretrain {").expect("a pretrain block")];
+    std::fs::write(dir.join("shared.vst"), shared).expect("write");
+    assert_eq!(vst_in(&dir, &["check", "shared.vst"]).code, 0);
+    for (command, consequence) in [
+        ("plan", "nothing to plan"),
+        ("model", "no model to show"),
+        ("status", "nothing to run"),
+        ("run", "nothing to run"),
+    ] {
+        let out = vst_in(&dir, &[command, "shared.vst"]);
+        assert_eq!(out.code, 1, "{command}: {}", out.stderr);
+        assert_eq!(
+            out.stderr,
+            format!("error: `shared.vst` has no `pretrain` block: {consequence}\n"),
+            "{command}"
+        );
+    }
+}
+
+#[test]
 fn model_prints_multiply_adds_per_clip() {
     // The paper's "41.9 GFLOPs" for Slow R-50 8×224² are multiply-adds.
     let out = vst(&["model", "recipes/table2.vst"]);
