@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Output, copy_tree, root, scratch, vst_in};
+use common::{Output, assert_contains, copy_tree, root, scratch, vst_in};
 
 fn vst(args: &[&str]) -> Output {
     vst_in(root(), args)
@@ -130,11 +130,7 @@ fn fmt_prints_checks_and_rewrites() {
     std::fs::write(dir.join("broken.vst"), "pretrain {\n").expect("write");
     let broken = vst_in(&dir, &["fmt", "broken.vst"]);
     assert_eq!(broken.code, 1);
-    assert!(
-        broken.stderr.contains("broken.vst:2:1"),
-        "{}",
-        broken.stderr
-    );
+    assert_contains(&broken.stderr, "broken.vst:2:1");
 }
 
 #[test]
@@ -145,20 +141,14 @@ fn plan_prints_text_dot_and_the_per_device_split() {
         "plan of tests/recipes/smoke.vst: 26 jobs (1 prepare, 8 pretrain, 16 eval, 1 report)"
     ));
     // Costs are multiply-adds, and say so (a `state` column follows when a runs/ folder exists here).
-    assert!(text.stdout.contains("  28.8 MMACs"), "{}", text.stdout);
-    assert!(
-        text.stdout
-            .contains("total: 320 clips, 346 MMACs forward (multiply-adds"),
-        "{}",
-        text.stdout
+    assert_contains(&text.stdout, "  28.8 MMACs");
+    assert_contains(
+        &text.stdout,
+        "total: 320 clips, 346 MMACs forward (multiply-adds",
     );
     let dot = vst(&["plan", "tests/recipes/smoke.vst", "--format", "dot"]);
     assert!(dot.stdout.starts_with("digraph plan {"));
-    assert!(
-        dot.stdout.contains("\\n16 clips, 28.8 MMACs\""),
-        "{}",
-        dot.stdout
-    );
+    assert_contains(&dot.stdout, "\\n16 clips, 28.8 MMACs\"");
     assert!(!dot.stdout.contains("FLOP"), "{}", dot.stdout);
 
     let split = vst(&[
@@ -170,17 +160,11 @@ fn plan_prints_text_dot_and_the_per_device_split() {
         "8",
     ]);
     assert_eq!(split.code, 0, "{}", split.stderr);
-    assert!(split.stdout.contains("on 64 devices (8 nodes × 8 GPUs)"));
-    assert!(split.stdout.contains("8 videos (16 clips)"));
+    assert_contains(&split.stdout, "on 64 devices (8 nodes × 8 GPUs)");
+    assert_contains(&split.stdout, "8 videos (16 clips)");
     let uneven = vst(&["plan", "recipes/table2.vst", "--gpus", "48"]);
     assert_eq!(uneven.code, 1);
-    assert!(
-        uneven
-            .stderr
-            .contains("does not split evenly over 48 devices"),
-        "{}",
-        uneven.stderr
-    );
+    assert_contains(&uneven.stderr, "does not split evenly over 48 devices");
 }
 
 #[test]
@@ -193,11 +177,7 @@ fn explain_shows_where_a_value_comes_from() {
     );
     let unknown = vst(&["explain", "recipes/table4.vst", "objectiv"]);
     assert_eq!(unknown.code, 2);
-    assert!(
-        unknown.stderr.contains("did you mean `objective`?"),
-        "{}",
-        unknown.stderr
-    );
+    assert_contains(&unknown.stderr, "did you mean `objective`?");
 }
 
 #[test]
@@ -244,25 +224,42 @@ fn plan_marks_the_jobs_already_done_in_the_run_directory() {
 }
 
 #[test]
+fn the_commands_that_need_a_plan_say_so_for_a_recipe_of_shared_settings() {
+    let dir = scratch("no-pretrain");
+    let smoke = std::fs::read_to_string(root().join("tests/recipes/smoke.vst")).expect("smoke.vst");
+    let shared = &smoke[..smoke.find("pretrain {").expect("a pretrain block")];
+    std::fs::write(dir.join("shared.vst"), shared).expect("write");
+    assert_eq!(vst_in(&dir, &["check", "shared.vst"]).code, 0);
+    for (command, consequence) in [
+        ("plan", "nothing to plan"),
+        ("model", "no model to show"),
+        ("status", "nothing to run"),
+        ("run", "nothing to run"),
+    ] {
+        let out = vst_in(&dir, &[command, "shared.vst"]);
+        assert_eq!(out.code, 1, "{command}: {}", out.stderr);
+        assert_eq!(
+            out.stderr,
+            format!("error: `shared.vst` has no `pretrain` block: {consequence}\n"),
+            "{command}"
+        );
+    }
+}
+
+#[test]
 fn model_prints_multiply_adds_per_clip() {
     // The paper's "41.9 GFLOPs" for Slow R-50 8×224² are multiply-adds.
     let out = vst(&["model", "recipes/table2.vst"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stdout
-            .contains("forward cost: 41.9 GMACs per clip (multiply-adds"),
-        "{}",
-        out.stdout
+    assert_contains(
+        &out.stdout,
+        "forward cost: 41.9 GMACs per clip (multiply-adds",
     );
-    assert!(out.stdout.contains("params      GMACs\n"), "{}", out.stdout);
+    assert_contains(&out.stdout, "params      GMACs\n");
     // A backbone under one GMAC is shown in MMACs, not as 0.0.
     let mini = vst(&["model", "recipes/mini/table2.vst"]);
     assert_eq!(mini.code, 0, "{}", mini.stderr);
-    assert!(
-        mini.stdout.contains("forward cost: 14.7 MMACs per clip"),
-        "{}",
-        mini.stdout
-    );
+    assert_contains(&mini.stdout, "forward cost: 14.7 MMACs per clip");
 }
 
 /// A fresh copy of the repository's recipes, as a new user has them after cloning: the README's mini Table 2 with
@@ -335,13 +332,17 @@ fn the_quick_start_works_from_a_fresh_clone_before_any_run() {
         &["data", "preview", "--recipe", "recipes/mini/table2.vst"],
     );
     assert_eq!(preview.code, 0, "{}", preview.stderr);
-    assert!(
-        preview.stderr.contains(&format!(
+    assert_contains(
+        &preview.stderr,
+        &format!(
             "generating the synthetic dataset `synth` into runs/{}/synthetic (where `vst run recipes/mini/table2.vst` keeps it",
-            synthetic.parent().unwrap().file_name().unwrap().to_string_lossy()
-        )),
-        "{}",
-        preview.stderr
+            synthetic
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+        ),
     );
     assert!(
         preview.stdout.starts_with("wrote preview.png (")
@@ -370,11 +371,7 @@ fn the_quick_start_works_from_a_fresh_clone_before_any_run() {
         &["run", "recipes/mini/table2.vst", "--only", "prepare[synth]"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("1 jobs ran, 0 were already done"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "1 jobs ran, 0 were already done");
     assert_eq!(
         std::fs::metadata(&list)
             .and_then(|m| m.modified())
@@ -412,13 +409,7 @@ fn the_preview_reads_the_data_of_an_earlier_run() {
     );
     assert_eq!(preview.code, 0, "{}", preview.stderr);
     assert!(!preview.stderr.contains("generating"), "{}", preview.stderr);
-    assert!(
-        preview
-            .stdout
-            .contains("for pretrain[objective=simclr,clips=2]"),
-        "{}",
-        preview.stdout
-    );
+    assert_contains(&preview.stdout, "for pretrain[objective=simclr,clips=2]");
     assert_png(&dir.join("simclr.png"));
     assert_eq!(
         std::fs::metadata(&list)
@@ -440,11 +431,7 @@ fn the_preview_reads_the_data_of_an_earlier_run() {
         ],
     );
     assert_eq!(elsewhere.code, 0, "{}", elsewhere.stderr);
-    assert!(
-        elsewhere.stderr.contains("into other/runs/"),
-        "{}",
-        elsewhere.stderr
-    );
+    assert_contains(&elsewhere.stderr, "into other/runs/");
     let unknown = vst_in(
         &dir,
         &[
@@ -457,12 +444,9 @@ fn the_preview_reads_the_data_of_an_earlier_run() {
         ],
     );
     assert_eq!(unknown.code, 2, "{}", unknown.stderr);
-    assert!(
-        unknown
-            .stderr
-            .contains("no pre-training job named `pretrain[x]` (see `vst plan`)"),
-        "{}",
-        unknown.stderr
+    assert_contains(
+        &unknown.stderr,
+        "no pre-training job named `pretrain[x]` (see `vst plan`)",
     );
 }
 

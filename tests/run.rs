@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Output, copy_tree, root, scratch, vst_command, vst_in};
+use common::{Output, assert_contains, copy_tree, root, scratch, vst_command, vst_in};
 
 fn recipe(name: &str) -> String {
     root()
@@ -36,11 +36,15 @@ fn job_dirs(runs: &Path, prefix: &str) -> Vec<PathBuf> {
     dirs
 }
 
+/// A JSON file a run wrote (done.json, report.json, ...).
+fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
 fn result_of(dir: &Path) -> serde_json::Value {
-    let done: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("done.json")).expect("done.json"))
-            .expect("json");
-    done["result"].clone()
+    read_json(&dir.join("done.json"))["result"].clone()
 }
 
 /// Replaces each numeric table cell (after checking it is a percentage) and the data fingerprint by a marker.
@@ -78,9 +82,9 @@ fn smoke_runs_every_objective_through_every_job_kind() {
         stderr,
     } = vst_in(&dir, &["run", &recipe("smoke.vst"), "--runs", "runs"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stderr.contains("26 jobs ran, 0 were already done, 0 failed or blocked"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "26 jobs ran, 0 were already done, 0 failed or blocked",
     );
     // The report as printed, without the line naming where its files were written. Accuracies on four
     // validation videos and the data fingerprint depend on float rounding in the kernels the machine picks,
@@ -97,13 +101,10 @@ fn smoke_runs_every_objective_through_every_job_kind() {
     let Output { code, stderr, .. } =
         vst_in(&dir, &["run", &recipe("smoke.vst"), "--runs", "runs"]);
     assert_eq!(code, 0);
-    assert!(
-        stderr.contains("0 jobs ran, 26 were already done"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "0 jobs ran, 26 were already done");
     let Output { stdout: status, .. } =
         vst_in(&dir, &["status", &recipe("smoke.vst"), "--runs", "runs"]);
-    assert!(status.contains("26 jobs: 26 done"), "{status}");
+    assert_contains(&status, "26 jobs: 26 done");
 }
 
 #[test]
@@ -150,14 +151,14 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
     );
     let Output { stdout: status, .. } =
         vst_in(&dir, &["status", &recipe("resume.vst"), "--runs", "runs"]);
-    assert!(status.contains("interrupted"), "{status}");
+    assert_contains(&status, "interrupted");
 
     // Rerun: the prepare job is skipped, pre-training resumes, everything ends as in the reference.
     let Output { code, stderr, .. } =
         vst_in(&dir, &["run", &recipe("resume.vst"), "--runs", "runs"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("resuming from checkpoint"), "{stderr}");
-    assert!(stderr.contains("1 were already done"), "{stderr}");
+    assert_contains(&stderr, "resuming from checkpoint");
+    assert_contains(&stderr, "1 were already done");
     for prefix in ["pretrain", "knn"] {
         let (ours, theirs) = (
             &job_dirs(&runs, prefix)[0],
@@ -200,18 +201,12 @@ fn missing_kinetics_data_fails_at_once_and_writes_nothing() {
     } = vst_in(&dir, &["run", &table2]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stdout.is_empty());
-    assert!(
-        stderr.contains("dataset `k400`: the data root data/kinetics400 does not exist"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "dataset `k400`: the data root data/kinetics400 does not exist",
     );
-    assert!(
-        stderr.contains("help: point the recipe at your copy of the data"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("nothing was run; no run directory was written"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "help: point the recipe at your copy of the data");
+    assert_contains(&stderr, "nothing was run; no run directory was written");
     assert!(!dir.join("runs").exists());
 }
 
@@ -226,20 +221,17 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint() {
     std::fs::write(dir.join("diverge.vst"), broken).expect("write recipe");
     let Output { code, stderr, .. } = vst_in(&dir, &["run", "diverge.vst", "--runs", "runs"]);
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("training diverged at step"), "{stderr}");
-    assert!(stderr.contains("Lower the learning rate"), "{stderr}");
+    assert_contains(&stderr, "training diverged at step");
+    assert_contains(&stderr, "Lower the learning rate");
     let pretrain = &job_dirs(&dir.join("runs"), "pretrain")[0];
     assert!(pretrain.join("failed.json").exists());
     assert!(!pretrain.join("done.json").exists());
     // Step 0 starts from the (finite) initial weights, so it is applied and the first epoch's checkpoint
     // (checkpoint_every: 1 epoch) is written before the huge learning rate breaks a later step.
-    assert!(
-        stderr.contains("The last good checkpoint (after epoch "),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "The last good checkpoint (after epoch ");
     assert!(pretrain.join("checkpoint.safetensors").exists());
     let Output { stdout: status, .. } = vst_in(&dir, &["status", "diverge.vst", "--runs", "runs"]);
-    assert!(status.contains("failed"), "{status}");
+    assert_contains(&status, "failed");
 }
 
 #[test]
@@ -251,10 +243,7 @@ fn a_missed_expectation_exits_with_code_4_and_the_report_says_missed() {
         "  cell: knn.top1\n",
         "  cell: knn.top1\n  expect: [at least 101]\n",
     );
-    assert!(
-        impossible.contains("expect: [at least 101]"),
-        "{impossible}"
-    );
+    assert_contains(&impossible, "expect: [at least 101]");
     std::fs::write(dir.join("impossible.vst"), impossible).expect("write recipe");
     let Output {
         code,
@@ -262,34 +251,22 @@ fn a_missed_expectation_exits_with_code_4_and_the_report_says_missed() {
         stderr,
     } = vst_in(&dir, &["run", "impossible.vst", "--runs", "runs"]);
     assert_eq!(code, 4, "{stderr}");
-    assert!(
-        stderr.contains("4 jobs ran, 0 were already done, 0 failed or blocked"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "4 jobs ran, 0 were already done, 0 failed or blocked",
     );
-    assert!(
-        stderr.contains("error: a report's declared expectation was missed"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "error: a report's declared expectation was missed");
     // The printed report and the report's files mark it missed, naming the cell.
-    assert!(
-        stdout.contains("- MISSED: every cell at least 101 — "),
-        "{stdout}"
-    );
+    assert_contains(&stdout, "- MISSED: every cell at least 101 — ");
     let report = &job_dirs(&dir.join("runs"), "report")[0];
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(report.join("report.json")).expect("report.json"),
-    )
-    .expect("json");
+    let json = read_json(&report.join("report.json"));
     assert_eq!(json["verdicts"][0]["met"], false, "{json}");
     assert_eq!(result_of(report)["all_met"], false);
 
     // Rerunning does not turn a miss into a success: the report is done, and still missed.
     let Output { code, stderr, .. } = vst_in(&dir, &["run", "impossible.vst", "--runs", "runs"]);
     assert_eq!(code, 4, "{stderr}");
-    assert!(
-        stderr.contains("0 jobs ran, 4 were already done"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "0 jobs ran, 4 were already done");
 }
 
 /// A recipe that evaluates existing weights (a PySlowFast-named checkpoint written by PyTorch, converted by
@@ -346,17 +323,14 @@ fn existing_weights_are_evaluated_as_they_are_with_zero_epochs() {
     .expect("write recipe");
     let Output { code, stderr, .. } = vst_in(&dir, &["run", "imported.vst", "--runs", "runs"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("starting from weights"), "{stderr}");
+    assert_contains(&stderr, "starting from weights");
     // The pre-training job trained nothing and kept the imported backbone as its checkpoint.
     let pretrain = std::fs::read_dir(dir.join("runs"))
         .expect("runs folder")
         .map(|e| e.expect("entry").path())
         .find(|d| d.join("checkpoint.safetensors").exists())
         .expect("a pre-training checkpoint");
-    let done: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(pretrain.join("done.json")).expect("done.json"),
-    )
-    .expect("JSON");
+    let done = read_json(&pretrain.join("done.json"));
     assert_eq!(done["result"]["steps"], 0, "{done}");
     let cpu = vst_engine::Device::cpu();
     let (saved, _) = vst_engine::io::load_tensors(&pretrain.join("checkpoint.safetensors"), &cpu)
@@ -399,7 +373,7 @@ fn missing_weights_stop_the_run_before_anything_is_written() {
     std::fs::write(dir.join("nothing.vst"), recipe).expect("write recipe");
     let Output { code, stderr, .. } = vst_in(&dir, &["check", "nothing.vst"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("randomly initialised encoder"), "{stderr}");
+    assert_contains(&stderr, "randomly initialised encoder");
     // ... and runs: the fresh initialisation is saved as the job's weights and evaluated.
     let Output { code, stderr, .. } = vst_in(&dir, &["run", "nothing.vst", "--runs", "baseline"]);
     assert_eq!(code, 0, "{stderr}");
@@ -431,12 +405,10 @@ fn a_report_over_seeds_prints_mean_and_sd_and_what_a_partly_failed_sweep_has() {
         stderr,
     } = vst_in(&dir, &["run", "seeds.vst", "--runs", "runs"]);
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("training diverged"), "{stderr}");
-    assert!(
-        stderr.contains(
-            "`report[Seeds]` printed what it has (partial: 2 of the 6 jobs it needs have no result"
-        ),
-        "{stderr}"
+    assert_contains(&stderr, "training diverged");
+    assert_contains(
+        &stderr,
+        "`report[Seeds]` printed what it has (partial: 2 of the 6 jobs it needs have no result",
     );
     // Each cell: the mean ± s.d. of seeds 0 and 1, marked as two of three.
     let row = stdout
@@ -445,23 +417,14 @@ fn a_report_over_seeds_prints_mean_and_sd_and_what_a_partly_failed_sweep_has() {
         .unwrap_or_else(|| panic!("{stdout}"));
     assert_eq!(row.matches(" ± ").count(), 2, "{row}");
     assert_eq!(row.matches("[n = 2]").count(), 2, "{row}");
-    assert!(
-        stdout.contains("mean ± s.d. over 3 `seed` values (0, 1 and 2)"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("PARTIAL: 2 of 6 runs have no result yet"),
-        "{stdout}"
-    );
+    assert_contains(&stdout, "mean ± s.d. over 3 `seed` values (0, 1 and 2)");
+    assert_contains(&stdout, "PARTIAL: 2 of 6 runs have no result yet");
     let report = &job_dirs(&dir.join("runs"), "report")[0];
     assert!(
         report.join("failed.json").exists(),
         "a partial report runs again"
     );
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(report.join("report.json")).expect("report.json"),
-    )
-    .expect("json");
+    let json = read_json(&report.join("report.json"));
     let cell = &json["cells"][0]["over"];
     assert_eq!(cell["n"], 2, "{json}");
     assert_eq!(

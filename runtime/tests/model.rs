@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{FIXTURE_TOL, Fixture, assert_close, fixture_path};
+use common::{fixture_path, load_fixture};
+use vst_engine::test_support::{FIXTURE_TOL, Fixture, assert_close};
 use vst_engine::{Device, Graph, ParamKind, ParamStore, Var};
 use vst_runtime::model::{BnUpdates, MlpHead, Mode, ModelSummary, ParamRoles, SlowResNetModel};
 use vst_runtime::train::Learner;
@@ -103,7 +104,7 @@ fn built_network_has_exactly_the_costed_parameters() {
 
 /// The backbone and head of the fixture, loaded from the converted PySlowFast checkpoint.
 fn converted() -> (Fixture, SlowResNetModel, MlpHead, ParamStore) {
-    let fx = Fixture::load("pyslowfast_slow_r50.safetensors");
+    let fx = load_fixture("pyslowfast_slow_r50.safetensors");
     let c = &fx.cases;
     let spec = BackboneSpec {
         depth: c["depth"].as_u64().unwrap() as u32,
@@ -209,7 +210,7 @@ fn tiny_schedule() -> ScheduleSpec {
 
 #[test]
 fn learner_loads_converted_pyslowfast_weights_and_round_trips_them() {
-    let fx = Fixture::load("pyslowfast_slow_r50.safetensors");
+    let fx = load_fixture("pyslowfast_slow_r50.safetensors");
     let c = &fx.cases;
     let backbone = BackboneSpec {
         depth: 50,
@@ -268,7 +269,7 @@ fn learner_loads_converted_pyslowfast_weights_and_round_trips_them() {
 
 #[test]
 fn moco_learner_rejects_weights_of_another_shape() {
-    let fx = Fixture::load("pyslowfast_slow_r50.safetensors");
+    let fx = load_fixture("pyslowfast_slow_r50.safetensors");
     let backbone = BackboneSpec {
         depth: 50,
         frames: 4,

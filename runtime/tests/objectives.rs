@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{FIXTURE_TOL, Fixture, assert_close};
+use common::load_fixture;
+use vst_engine::test_support::{FIXTURE_TOL, Fixture, assert_close};
 use vst_engine::{Gradients, Graph, Tensor, Var};
 use vst_runtime::objective::byol::byol_loss;
 use vst_runtime::objective::moco::{MocoLoss, moco_loss};
@@ -85,7 +86,7 @@ fn check_loss_and_gradient(
 
 #[test]
 fn simclr_matches_pytorch_for_every_rho_and_pair_rule() {
-    let fx = Fixture::load("objectives.safetensors");
+    let fx = load_fixture("objectives.safetensors");
     let list = cases(&fx, "simclr");
     // ρ = 1, 2: the official rule and the mean; ρ = 3, 4: also all pairs summed and consecutive averaged.
     assert_eq!(list.len(), 12);
@@ -107,7 +108,7 @@ fn simclr_matches_pytorch_for_every_rho_and_pair_rule() {
 
 #[test]
 fn moco_matches_pytorch_for_every_rho_and_pair_rule() {
-    let fx = Fixture::load("objectives.safetensors");
+    let fx = load_fixture("objectives.safetensors");
     let list = cases(&fx, "moco");
     assert_eq!(list.len(), 10);
     for (name, case) in list {
@@ -132,7 +133,7 @@ fn moco_matches_pytorch_for_every_rho_and_pair_rule() {
 
 #[test]
 fn byol_matches_pytorch_for_every_rho() {
-    let fx = Fixture::load("objectives.safetensors");
+    let fx = load_fixture("objectives.safetensors");
     let list = cases(&fx, "byol");
     assert_eq!(list.len(), 8);
     for (name, case) in list {
@@ -152,7 +153,7 @@ fn byol_matches_pytorch_for_every_rho() {
 
 #[test]
 fn swav_matches_pytorch_for_every_rho_pair_rule_and_queue() {
-    let fx = Fixture::load("objectives.safetensors");
+    let fx = load_fixture("objectives.safetensors");
     let list = cases(&fx, "swav");
     assert_eq!(list.len(), 11);
     for (name, case) in list {
@@ -179,7 +180,7 @@ fn swav_matches_pytorch_for_every_rho_pair_rule_and_queue() {
 
 #[test]
 fn sinkhorn_codes_match_pytorch_and_are_distributions() {
-    let fx = Fixture::load("objectives.safetensors");
+    let fx = load_fixture("objectives.safetensors");
     let case = &fx.cases["sinkhorn"];
     let codes = sinkhorn(
         &fx.get("sinkhorn.scores"),
@@ -197,7 +198,7 @@ fn sinkhorn_codes_match_pytorch_and_are_distributions() {
 fn rho_1_and_rho_2_layouts_are_the_same_two_view_loss() {
     // ρ = 1 (two spatial crops) and ρ = 2 (two clips) are both two views per video; with two views the two pair
     // rules coincide, so SimCLR gives the same value under either rule.
-    let fx = Fixture::load("objectives.safetensors");
+    let fx = load_fixture("objectives.safetensors");
     for name in ["simclr_rho1_all_pairs_mean", "simclr_rho2_all_pairs_mean"] {
         let z = fx.get(&format!("{name}.z"));
         let l = ClipLayout::new(4, 2).unwrap();
@@ -228,7 +229,7 @@ fn rho_1_and_rho_2_layouts_are_the_same_two_view_loss() {
 
 #[test]
 fn losses_reject_batches_that_do_not_fit_the_layout() {
-    let fx = Fixture::load("objectives.safetensors");
+    let fx = load_fixture("objectives.safetensors");
     let z = fx.get("simclr_rho3_all_pairs_mean.z"); // 12 rows
     let wrong = ClipLayout::new(5, 2).unwrap();
     let mut g = Graph::new();

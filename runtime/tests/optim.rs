@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{Fixture, assert_close};
+use common::load_fixture;
+use vst_engine::test_support::assert_close;
 use vst_engine::{ParamStore, Tensor};
 use vst_runtime::model::{ParamRole, ParamRoles};
 use vst_runtime::train::{Optimizer, Schedule};
@@ -42,7 +43,7 @@ fn spec(case: &serde_json::Value) -> OptimizerSpec {
 
 #[test]
 fn two_steps_of_sgd_and_lars_match_pytorch() {
-    let fx = Fixture::load("optim.safetensors");
+    let fx = load_fixture("optim.safetensors");
     let names: Vec<String> = fx.cases["shapes"]
         .as_object()
         .unwrap()
@@ -87,7 +88,7 @@ fn two_steps_of_sgd_and_lars_match_pytorch() {
 
 #[test]
 fn learning_rate_follows_pyslowfast_cosine_with_warmup() {
-    let fx = Fixture::load("optim.safetensors");
+    let fx = load_fixture("optim.safetensors");
     let s = &fx.cases["schedule"];
     let epochs = s["epochs"].as_f64().unwrap();
     let spec = ScheduleSpec {

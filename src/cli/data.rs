@@ -13,9 +13,7 @@ use vst_data::preview::render_preview;
 use vst_data::synth;
 use vst_data::video::DecoderKind;
 use vst_data::video::jpeg_folder::JpegFolderBackend;
-use vst_spec::{
-    AugmentSpec, ClipSpec, ColorAug, Normalize, Range, SpatialAug, SynthSpec, TemporalAug, Timespan,
-};
+use vst_spec::{AugmentSpec, ClipSpec, ColorAug, Range, SpatialAug, SynthSpec, Timespan};
 
 #[derive(Args)]
 pub struct DataArgs {
@@ -152,13 +150,10 @@ pub fn paper_augment(size: u32) -> AugmentSpec {
     )
 }
 
+/// The paper's augmentation (same random start, same normalisation) without its random spatial and colour parts:
+/// a centre crop of the short side scaled to `size`.
 fn no_augment(size: u32) -> AugmentSpec {
     AugmentSpec {
-        temporal: TemporalAug {
-            random_start: true,
-            frame_rate_jitter: None,
-            temporal_difference: None,
-        },
         spatial: SpatialAug {
             size,
             short_side: Some(Range::point(size as f64)),
@@ -171,10 +166,7 @@ fn no_augment(size: u32) -> AugmentSpec {
             grayscale: None,
             blur: None,
         },
-        normalize: Normalize {
-            mean: [0.45; 3],
-            std: [0.225; 3],
-        },
+        ..paper_augment(size)
     }
 }
 

@@ -14,6 +14,7 @@ pub mod status;
 use std::io::IsTerminal;
 use std::path::Path;
 use vst_compiler::{Compilation, Options};
+use vst_spec::Plan;
 
 pub const RECIPE_ERRORS: u8 = 1;
 pub const USAGE_ERRORS: u8 = 2;
@@ -37,6 +38,20 @@ pub fn compile(path: &Path) -> Result<Compilation, u8> {
         return Err(RECIPE_ERRORS);
     }
     Ok(compilation)
+}
+
+/// [`compile`] for the commands that need a plan: also an error when the recipe has no `pretrain` block, saying
+/// `consequence` (e.g. "nothing to run"). The plan comes out of the compilation, which keeps the rest.
+pub fn compile_plan(path: &Path, consequence: &str) -> Result<(Plan, Compilation), u8> {
+    let mut compilation = compile(path)?;
+    let Some(plan) = compilation.plan.take() else {
+        eprintln!(
+            "error: `{}` has no `pretrain` block: {consequence}",
+            path.display()
+        );
+        return Err(RECIPE_ERRORS);
+    };
+    Ok((plan, compilation))
 }
 
 /// Prints an error chain of a command that failed for a usage or I/O reason, and picks the exit code.

@@ -16,16 +16,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let compilation = match super::compile(&args.file) {
-        Ok(c) => c,
+    let (plan, _) = match super::compile_plan(&args.file, "no model to show") {
+        Ok(compiled) => compiled,
         Err(code) => return ExitCode::from(code),
-    };
-    let Some(plan) = compilation.plan else {
-        eprintln!(
-            "error: `{}` has no `pretrain` block: no model to show",
-            args.file.display()
-        );
-        return ExitCode::from(super::RECIPE_ERRORS);
     };
     let mut shown: Vec<String> = Vec::new();
     for job in &plan.jobs {

@@ -35,31 +35,24 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let compilation = match super::compile(&args.file) {
-        Ok(c) => c,
+    let (plan, compilation) = match super::compile_plan(&args.file, "nothing to plan") {
+        Ok(compiled) => compiled,
         Err(code) => return ExitCode::from(code),
-    };
-    let Some(plan) = &compilation.plan else {
-        eprintln!(
-            "error: `{}` has no `pretrain` block: nothing to plan",
-            args.file.display()
-        );
-        return ExitCode::from(super::RECIPE_ERRORS);
     };
     match args.format {
         Format::Text => {
             // Each job's state, when there is a run directory to look in.
             let states: Option<Vec<&str>> = args.runs.is_dir().then(|| {
                 let store = RunStore::new(&args.runs);
-                job_states(plan, &store)
+                job_states(&plan, &store)
                     .into_iter()
                     .map(|(_, state)| state)
                     .collect()
             });
-            print!("{}", plan::text_with_states(plan, states.as_deref()));
+            print!("{}", plan::text_with_states(&plan, states.as_deref()));
         }
-        Format::Dot => print!("{}", plan::dot(plan)),
-        Format::Json => match serde_json::to_string_pretty(plan) {
+        Format::Dot => print!("{}", plan::dot(&plan)),
+        Format::Json => match serde_json::to_string_pretty(&plan) {
             Ok(json) => println!("{json}"),
             Err(e) => {
                 eprintln!("error: cannot write the plan as JSON: {e}");
@@ -76,7 +69,7 @@ pub fn run(args: Args) -> ExitCode {
         _ => None,
     };
     if let Some(world) = world {
-        match per_device(plan, &compilation.datasets, world) {
+        match per_device(&plan, &compilation.datasets, world) {
             Ok(table) => {
                 println!();
                 print!("{table}");

@@ -49,16 +49,9 @@ pub fn parse_device(text: &str) -> Result<DeviceSpec, String> {
 
 pub fn run(args: Args) -> ExitCode {
     super::init_logging();
-    let compilation = match super::compile(&args.file) {
-        Ok(c) => c,
+    let (plan, _) = match super::compile_plan(&args.file, "nothing to run") {
+        Ok(compiled) => compiled,
         Err(code) => return ExitCode::from(code),
-    };
-    let Some(plan) = compilation.plan else {
-        eprintln!(
-            "error: `{}` has no `pretrain` block: nothing to run",
-            args.file.display()
-        );
-        return ExitCode::from(super::RECIPE_ERRORS);
     };
     let plan = match args.device {
         Some(device) => vst_compiler::lower::with_device(&plan, device),

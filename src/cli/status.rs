@@ -15,16 +15,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let compilation = match super::compile(&args.file) {
-        Ok(c) => c,
+    let (plan, _) = match super::compile_plan(&args.file, "nothing to run") {
+        Ok(compiled) => compiled,
         Err(code) => return ExitCode::from(code),
-    };
-    let Some(plan) = compilation.plan else {
-        eprintln!(
-            "error: `{}` has no `pretrain` block: nothing to run",
-            args.file.display()
-        );
-        return ExitCode::from(super::RECIPE_ERRORS);
     };
     let store = RunStore::new(&args.runs);
     if let Some(holder) = lock_holder(&args.runs) {

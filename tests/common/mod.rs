@@ -41,6 +41,13 @@ pub fn vst_in(dir: &Path, args: &[&str]) -> Output {
     }
 }
 
+/// Panics, showing all of `text`, unless `text` contains `needle`: what a command printed is the context a
+/// failing check needs.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "`{needle}` not in:\n{text}");
+}
+
 /// A fresh, empty scratch folder of this test's own.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);

@@ -6,9 +6,9 @@
 //! (`s1.pathway0_stem.conv`, `s2.pathway0_res0.branch2.a`, ...) so checkpoints and logs line up with the official code.
 //!
 //! Architecture (Feichtenhofer et al., "SlowFast Networks", Slow pathway alone): stem conv 1×7×7 stride 1×2×2 and
-//! max-pool 1×3×3 stride 1×2×2; four stages res2..res5; spatial stride 2 in the first block of res3..res5 (in the
-//! 3×3 conv of a bottleneck, in the first conv of a basic block); temporal kernel 3 in the first conv of every block of
-//! res4 and res5, 1 elsewhere; no temporal downsampling anywhere.
+//! max-pool 1×3×3 stride 1×2×2; four stages res2..res5, one [`StageSpec`] row each in a table per depth
+//! ([`DepthSpec::of`]): block count, widths, temporal kernel (3 in res4 and res5), spatial stride (2 from res3 on);
+//! no temporal downsampling anywhere.
 //!
 //! The cost follows the fvcore convention the paper's "41.9 GFLOPs" uses: a convolution counts its multiply-adds, an
 //! inference-mode batch norm with affine parameters counts 2 per output element; pooling and ReLU count nothing.
@@ -17,6 +17,9 @@
 
 use crate::config::BackboneSpec;
 use serde::{Deserialize, Serialize};
+
+mod stages;
+pub use stages::{DepthSpec, StageSpec};
 
 /// Why a backbone cannot be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -129,17 +132,6 @@ pub struct SlowResNet {
     pub output: [u32; 3],
 }
 
-/// Blocks per stage res2..res5.
-fn stage_blocks(depth: u32) -> Result<(BlockKind, [u32; 4]), ArchError> {
-    match depth {
-        18 => Ok((BlockKind::Basic, [2, 2, 2, 2])),
-        34 => Ok((BlockKind::Basic, [3, 4, 6, 3])),
-        50 => Ok((BlockKind::Bottleneck, [3, 4, 6, 3])),
-        101 => Ok((BlockKind::Bottleneck, [3, 4, 23, 3])),
-        other => Err(ArchError::Depth(other)),
-    }
-}
-
 /// Output length of one axis: ⌊(n + 2p − k) / s⌋ + 1, or None when the kernel does not fit.
 fn axis_out(n: u32, k: u32, s: u32, p: u32) -> Option<u32> {
     let padded = n.saturating_add(p.saturating_mul(2));
@@ -183,41 +175,114 @@ pub fn scaled_channels(base: u32, width: f64) -> Result<u32, ArchError> {
     Ok(rounded as u32)
 }
 
+/// A convolution before the builder places it: "same" padding and the input and output sizes are added by
+/// [`Builder::conv`].
+struct ConvSpec {
+    name: String,
+    /// Name of the batch norm that follows.
+    bn: String,
+    in_channels: u32,
+    out_channels: u32,
+    kernel: [u32; 3],
+    stride: [u32; 3],
+}
+
+/// Places convolutions one after another; remembers the clip size only to name it in errors.
 struct Builder {
     height: u32,
     width: u32,
 }
 
 impl Builder {
-    #[allow(clippy::too_many_arguments)]
-    fn conv(
-        &self,
-        name: String,
-        bn: String,
-        in_channels: u32,
-        out_channels: u32,
-        kernel: [u32; 3],
-        stride: [u32; 3],
-        input: [u32; 3],
-    ) -> Result<ConvLayer, ArchError> {
+    fn conv(&self, spec: ConvSpec, input: [u32; 3]) -> Result<ConvLayer, ArchError> {
         // "Same" padding for odd kernels, as PySlowFast pads every conv.
+        let kernel = spec.kernel;
         let padding = [kernel[0] / 2, kernel[1] / 2, kernel[2] / 2];
         let output =
-            out_size(input, kernel, stride, padding).ok_or_else(|| ArchError::TooSmall {
+            out_size(input, kernel, spec.stride, padding).ok_or_else(|| ArchError::TooSmall {
                 height: self.height,
                 width: self.width,
-                layer: name.clone(),
+                layer: spec.name.clone(),
             })?;
         Ok(ConvLayer {
-            name,
-            bn,
-            in_channels,
-            out_channels,
+            name: spec.name,
+            bn: spec.bn,
+            in_channels: spec.in_channels,
+            out_channels: spec.out_channels,
             kernel,
-            stride,
+            stride: spec.stride,
             padding,
             input,
             output,
+        })
+    }
+
+    /// Block `index` of stage `row`, taking `dim_in` channels of size `input`, with the stage's `inner` and
+    /// `dim_out` channels (width multiplier applied).
+    fn block(
+        &self,
+        kind: BlockKind,
+        row: &StageSpec,
+        index: u32,
+        [dim_in, inner, dim_out]: [u32; 3],
+        input: [u32; 3],
+    ) -> Result<ResBlock, ArchError> {
+        let block_name = format!("{}.pathway0_res{index}", row.name);
+        let temporal = row.temporal_kernel;
+        let spatial_stride = if index == 0 { row.spatial_stride } else { 1 };
+        let stride = [1, spatial_stride, spatial_stride];
+        // branch2's convs in order: (suffix, output channels, kernel, stride); each takes the previous one's output.
+        let branch2_specs: &[(&str, u32, [u32; 3], [u32; 3])] = match kind {
+            // 1×1 reduce (temporal in res4/res5), 3×3 (carries the stride), 1×1 expand.
+            BlockKind::Bottleneck => &[
+                ("a", inner, [temporal, 1, 1], [1, 1, 1]),
+                ("b", inner, [1, 3, 3], stride),
+                ("c", dim_out, [1, 1, 1], [1, 1, 1]),
+            ],
+            // Two 3×3 convs, the first temporal in res4/res5 and carrying the stride.
+            BlockKind::Basic => &[
+                ("a", inner, [temporal, 3, 3], stride),
+                ("b", inner, [1, 3, 3], [1, 1, 1]),
+            ],
+        };
+        let mut branch2 = Vec::with_capacity(branch2_specs.len());
+        let (mut channels, mut size) = (dim_in, input);
+        for &(suffix, out_channels, kernel, stride) in branch2_specs {
+            let conv = self.conv(
+                ConvSpec {
+                    name: format!("{block_name}.branch2.{suffix}"),
+                    bn: format!("{block_name}.branch2.{suffix}_bn"),
+                    in_channels: channels,
+                    out_channels,
+                    kernel,
+                    stride,
+                },
+                size,
+            )?;
+            (channels, size) = (conv.out_channels, conv.output);
+            branch2.push(conv);
+        }
+        // A projection shortcut where the shape changes, the identity elsewhere.
+        let branch1 = if dim_in != dim_out || spatial_stride != 1 {
+            Some(self.conv(
+                ConvSpec {
+                    name: format!("{block_name}.branch1"),
+                    bn: format!("{block_name}.branch1_bn"),
+                    in_channels: dim_in,
+                    out_channels: dim_out,
+                    kernel: [1, 1, 1],
+                    stride,
+                },
+                input,
+            )?)
+        } else {
+            None
+        };
+        Ok(ResBlock {
+            name: block_name,
+            kind,
+            branch1,
+            branch2,
         })
     }
 }
@@ -234,7 +299,7 @@ impl SlowResNet {
         height: u32,
         width: u32,
     ) -> Result<SlowResNet, ArchError> {
-        let (kind, blocks) = stage_blocks(backbone.depth)?;
+        let spec = DepthSpec::of(backbone.depth)?;
         if backbone.frames == 0 {
             return Err(ArchError::Frames);
         }
@@ -243,12 +308,14 @@ impl SlowResNet {
         let stem_channels = scaled_channels(64, backbone.width)?;
 
         let stem = b.conv(
-            "s1.pathway0_stem.conv".into(),
-            "s1.pathway0_stem.bn".into(),
-            3,
-            stem_channels,
-            [1, 7, 7],
-            [1, 2, 2],
+            ConvSpec {
+                name: "s1.pathway0_stem.conv".into(),
+                bn: "s1.pathway0_stem.bn".into(),
+                in_channels: 3,
+                out_channels: stem_channels,
+                kernel: [1, 7, 7],
+                stride: [1, 2, 2],
+            },
             input,
         )?;
         let (pool_kernel, pool_stride, pool_padding) = ([1, 3, 3], [1, 2, 2], [0, 1, 1]);
@@ -270,111 +337,28 @@ impl SlowResNet {
             output: pool_out,
         };
 
-        let mut stages = Vec::with_capacity(4);
+        let mut stages = Vec::with_capacity(spec.stages.len());
         let mut dim_in = stem_channels;
         let mut size = pool_out;
-        for (stage_index, &count) in blocks.iter().enumerate() {
-            let stage_name = format!("s{}", stage_index + 2);
-            // res2..res5: inner width 64·2^i; bottlenecks expand 4×.
-            let inner = scaled_channels(64 << stage_index, backbone.width)?;
-            let dim_out = match kind {
-                BlockKind::Basic => inner,
-                BlockKind::Bottleneck => scaled_channels(256 << stage_index, backbone.width)?,
-            };
-            let temporal = if stage_index >= 2 { 3 } else { 1 };
-            let mut stage = Stage {
-                name: stage_name.clone(),
-                blocks: Vec::with_capacity(count as usize),
-            };
-            for block_index in 0..count {
-                let block_name = format!("{stage_name}.pathway0_res{block_index}");
-                let spatial_stride = if stage_index > 0 && block_index == 0 {
-                    2
-                } else {
-                    1
-                };
-                let stride = [1, spatial_stride, spatial_stride];
-                let branch2 = match kind {
-                    BlockKind::Bottleneck => {
-                        let a = b.conv(
-                            format!("{block_name}.branch2.a"),
-                            format!("{block_name}.branch2.a_bn"),
-                            dim_in,
-                            inner,
-                            [temporal, 1, 1],
-                            [1, 1, 1],
-                            size,
-                        )?;
-                        let bconv = b.conv(
-                            format!("{block_name}.branch2.b"),
-                            format!("{block_name}.branch2.b_bn"),
-                            inner,
-                            inner,
-                            [1, 3, 3],
-                            stride,
-                            a.output,
-                        )?;
-                        let c = b.conv(
-                            format!("{block_name}.branch2.c"),
-                            format!("{block_name}.branch2.c_bn"),
-                            inner,
-                            dim_out,
-                            [1, 1, 1],
-                            [1, 1, 1],
-                            bconv.output,
-                        )?;
-                        vec![a, bconv, c]
-                    }
-                    BlockKind::Basic => {
-                        let a = b.conv(
-                            format!("{block_name}.branch2.a"),
-                            format!("{block_name}.branch2.a_bn"),
-                            dim_in,
-                            inner,
-                            [temporal, 3, 3],
-                            stride,
-                            size,
-                        )?;
-                        let bconv = b.conv(
-                            format!("{block_name}.branch2.b"),
-                            format!("{block_name}.branch2.b_bn"),
-                            inner,
-                            inner,
-                            [1, 3, 3],
-                            [1, 1, 1],
-                            a.output,
-                        )?;
-                        vec![a, bconv]
-                    }
-                };
-                let branch1 = if dim_in != dim_out || spatial_stride != 1 {
-                    Some(b.conv(
-                        format!("{block_name}.branch1"),
-                        format!("{block_name}.branch1_bn"),
-                        dim_in,
-                        dim_out,
-                        [1, 1, 1],
-                        stride,
-                        size,
-                    )?)
-                } else {
-                    None
-                };
-                size = branch2.last().map(|c| c.output).unwrap_or(size);
-                stage.blocks.push(ResBlock {
-                    name: block_name,
-                    kind,
-                    branch1,
-                    branch2,
-                });
+        for row in &spec.stages {
+            let inner = scaled_channels(row.inner_width, backbone.width)?;
+            let dim_out = scaled_channels(row.output_width, backbone.width)?;
+            let mut blocks = Vec::with_capacity(row.blocks as usize);
+            for index in 0..row.blocks {
+                let block = b.block(spec.kind, row, index, [dim_in, inner, dim_out], size)?;
+                size = block.branch2.last().map(|c| c.output).unwrap_or(size);
                 dim_in = dim_out;
+                blocks.push(block);
             }
-            stages.push(stage);
+            stages.push(Stage {
+                name: row.name.into(),
+                blocks,
+            });
         }
 
         Ok(SlowResNet {
             depth: backbone.depth,
-            kind,
+            kind: spec.kind,
             input,
             stem,
             pool,

@@ -99,6 +99,8 @@ mod params;
 pub mod shape;
 mod storage;
 mod tensor;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 pub use backend::{
     Backend, BinaryOp, Conv3dGeometry, MatmulGeometry, Pool3dGeometry, ReduceOp, UnaryOp,

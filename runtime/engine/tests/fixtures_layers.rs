@@ -2,8 +2,9 @@
 
 mod common;
 
-use common::{FIXTURE_TOL, Fixture, assert_close};
+use common::load_fixture;
 use serde_json::Value;
+use vst_engine::test_support::{FIXTURE_TOL, assert_close};
 use vst_engine::{BatchNormMode, BatchNormSpec, Conv3dSpec, Graph, ParamStore, Pool3dSpec};
 
 fn triple(v: &Value) -> [usize; 3] {
@@ -18,7 +19,7 @@ fn triple(v: &Value) -> [usize; 3] {
 
 #[test]
 fn conv3d_matches_pytorch_for_every_slow_r50_geometry() {
-    let fx = Fixture::load("conv3d.safetensors");
+    let fx = load_fixture("conv3d.safetensors");
     let cases = fx.cases.as_object().unwrap();
     assert_eq!(cases.len(), 7);
     for (name, p) in cases {
@@ -54,7 +55,7 @@ fn conv3d_matches_pytorch_for_every_slow_r50_geometry() {
 
 #[test]
 fn max_pool3d_matches_pytorch() {
-    let fx = Fixture::load("max_pool3d.safetensors");
+    let fx = load_fixture("max_pool3d.safetensors");
     for (name, p) in fx.cases.as_object().unwrap() {
         let spec = Pool3dSpec::new(
             triple(&p["kernel"]),
@@ -84,7 +85,7 @@ fn max_pool3d_matches_pytorch() {
 
 #[test]
 fn batch_norm_matches_pytorch_in_training_and_evaluation() {
-    let fx = Fixture::load("batch_norm.safetensors");
+    let fx = load_fixture("batch_norm.safetensors");
     for (name, p) in fx.cases.as_object().unwrap() {
         let train = p["train"].as_bool().unwrap();
         let spec = BatchNormSpec {

@@ -2,8 +2,9 @@
 
 mod common;
 
-use common::{FIXTURE_TOL, Fixture, assert_close};
+use common::load_fixture;
 use serde_json::Value;
+use vst_engine::test_support::{FIXTURE_TOL, assert_close};
 use vst_engine::{Graph, Result, Var};
 
 fn usizes(v: &Value) -> Vec<usize> {
@@ -79,7 +80,7 @@ fn run(name: &str, p: &Value, g: &mut Graph, x: &[Var]) -> Result<Var> {
 
 #[test]
 fn every_op_matches_pytorch() {
-    let fx = Fixture::load("ops.safetensors");
+    let fx = load_fixture("ops.safetensors");
     let cases = fx.cases.as_object().expect("cases object");
     assert!(cases.len() >= 30, "fixture lists {} cases", cases.len());
     for (name, p) in cases {

@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{assert_close, pseudo_random};
+use common::pseudo_random;
+use vst_engine::test_support::assert_close;
 use vst_engine::{Device, EngineError, Graph, ParamKind, ParamStore, Tensor, Var};
 
 fn t(data: &[f32], shape: &[usize]) -> Tensor {

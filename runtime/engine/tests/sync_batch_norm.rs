@@ -5,7 +5,8 @@ mod common;
 
 use std::sync::{Arc, Barrier, Mutex};
 
-use common::{assert_close, pseudo_random};
+use common::pseudo_random;
+use vst_engine::test_support::assert_close;
 use vst_engine::{BatchNormMode, BatchNormSpec, Device, Graph, ReplicaSum, Result, Tensor};
 
 struct Group {

@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{FIXTURE_TOL, Fixture, assert_close};
+use common::load_fixture;
+use vst_engine::test_support::{FIXTURE_TOL, assert_close};
 use vst_engine::{
     BatchNormMode, BatchNormSpec, Conv3dSpec, Graph, ParamStore, Pool3dSpec, Result, Var,
 };
@@ -98,7 +99,7 @@ fn bottleneck(
 
 #[test]
 fn tiny_slow_resnet_loss_and_gradients_match_pytorch() {
-    let fx = Fixture::load("tiny_resnet.safetensors");
+    let fx = load_fixture("tiny_resnet.safetensors");
     let names: Vec<String> = fx.cases["names"]
         .as_array()
         .unwrap()

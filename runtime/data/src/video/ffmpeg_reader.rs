@@ -4,7 +4,7 @@
 
 use super::frame::{Frame, Pixels};
 use super::mp4_demux::Mp4Video;
-use super::seek::{DecodeSession, Scratch, decode_frames};
+use super::seek::{DecodeSession, SeekableMp4};
 use super::{VideoBackend, VideoInfo, VideoReader, check_request};
 use crate::error::{DataError, Result};
 use ffmpeg_next as ff;
@@ -25,8 +25,7 @@ impl VideoBackend for FfmpegBackend {
     fn open(&self, path: &Path) -> Result<Box<dyn VideoReader>> {
         match Mp4Video::open(path) {
             Ok(video) => Ok(Box::new(FfmpegMp4Reader {
-                video,
-                scratch: Scratch::default(),
+                mp4: SeekableMp4::new(video),
             })),
             // Not H.264 in mp4 (or an mp4 our demuxer cannot index): let libavformat try.
             Err(DataError::Unsupported { .. } | DataError::Container { .. }) => {
@@ -127,8 +126,7 @@ fn send_and_receive(
 // H.264 in mp4: our index, libavcodec's decoder.
 
 pub struct FfmpegMp4Reader {
-    video: Mp4Video,
-    scratch: Scratch,
+    mp4: SeekableMp4,
 }
 
 struct H264Session {
@@ -163,21 +161,14 @@ impl DecodeSession for H264Session {
 
 impl VideoReader for FfmpegMp4Reader {
     fn info(&self) -> VideoInfo {
-        VideoInfo {
-            frames: self.video.num_frames(),
-            fps: self.video.fps,
-            width: self.video.width,
-            height: self.video.height,
-        }
+        self.mp4.info()
     }
 
     fn read_frames(&mut self, frames: &[usize]) -> Result<Vec<Frame>> {
-        check_request(self.video.path(), frames, self.video.num_frames())?;
-        let path = self.video.path().to_path_buf();
-        decode_frames(&mut self.video, frames, &mut self.scratch, || {
+        self.mp4.read_frames(frames, |path| {
             let codec =
                 ff::decoder::find(ff::codec::Id::H264).ok_or_else(|| DataError::Unsupported {
-                    path: path.clone(),
+                    path: path.to_path_buf(),
                     message: "this FFmpeg has no H.264 decoder".into(),
                 })?;
             let mut ctx = ff::codec::context::Context::new_with_codec(codec);
@@ -185,7 +176,7 @@ impl VideoReader for FfmpegMp4Reader {
             let decoder = ctx
                 .decoder()
                 .video()
-                .map_err(|e| corrupt(&path, format!("cannot open the decoder: {e}")))?;
+                .map_err(|e| corrupt(path, format!("cannot open the decoder: {e}")))?;
             Ok(H264Session {
                 decoder,
                 picture: ff::frame::Video::empty(),

@@ -3,8 +3,8 @@
 
 use super::frame::Frame;
 use super::mp4_demux::Mp4Video;
-use super::seek::{DecodeSession, Scratch, decode_frames};
-use super::{VideoBackend, VideoInfo, VideoReader, check_request};
+use super::seek::{DecodeSession, SeekableMp4};
+use super::{VideoBackend, VideoInfo, VideoReader};
 use crate::error::{DataError, Result};
 use openh264::OpenH264API;
 use openh264::decoder::{Decoder, DecoderConfig};
@@ -26,8 +26,7 @@ impl VideoBackend for OpenH264Backend {
 }
 
 pub struct OpenH264Reader {
-    video: Mp4Video,
-    scratch: Scratch,
+    mp4: SeekableMp4,
 }
 
 impl OpenH264Reader {
@@ -50,30 +49,22 @@ impl OpenH264Reader {
             }
         }
         Ok(OpenH264Reader {
-            video,
-            scratch: Scratch::default(),
+            mp4: SeekableMp4::new(video),
         })
     }
 }
 
 impl VideoReader for OpenH264Reader {
     fn info(&self) -> VideoInfo {
-        VideoInfo {
-            frames: self.video.num_frames(),
-            fps: self.video.fps,
-            width: self.video.width,
-            height: self.video.height,
-        }
+        self.mp4.info()
     }
 
     fn read_frames(&mut self, frames: &[usize]) -> Result<Vec<Frame>> {
-        check_request(self.video.path(), frames, self.video.num_frames())?;
-        let path = self.video.path().to_path_buf();
-        decode_frames(&mut self.video, frames, &mut self.scratch, || {
+        self.mp4.read_frames(frames, |path| {
             let decoder =
                 Decoder::with_api_config(OpenH264API::from_source(), DecoderConfig::new())
                     .map_err(|e| DataError::Corrupt {
-                        path: path.clone(),
+                        path: path.to_path_buf(),
                         message: format!("cannot create the OpenH264 decoder: {e}"),
                     })?;
             Ok(Session { decoder })

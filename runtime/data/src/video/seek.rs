@@ -5,7 +5,9 @@
 use super::frame::Frame;
 use super::h264;
 use super::mp4_demux::Mp4Video;
+use super::{VideoInfo, check_request};
 use crate::error::{DataError, Result};
+use std::path::Path;
 
 /// A decoder fed from one keyframe onwards.
 pub trait DecodeSession {
@@ -27,10 +29,49 @@ pub struct Scratch {
     access_unit: Vec<u8>,
 }
 
+/// An indexed H.264 mp4 and its reusable buffers: the state both mp4 readers (OpenH264, libavcodec) hold, and the
+/// part of [`super::VideoReader`] they share. Only how a decoder session is made differs between them.
+pub struct SeekableMp4 {
+    video: Mp4Video,
+    scratch: Scratch,
+}
+
+impl SeekableMp4 {
+    pub fn new(video: Mp4Video) -> SeekableMp4 {
+        SeekableMp4 {
+            video,
+            scratch: Scratch::default(),
+        }
+    }
+
+    pub fn info(&self) -> VideoInfo {
+        VideoInfo {
+            frames: self.video.num_frames(),
+            fps: self.video.fps,
+            width: self.video.width,
+            height: self.video.height,
+        }
+    }
+
+    /// [`super::VideoReader::read_frames`] with decoders from `new_session`, which gets the video's path for its
+    /// error messages.
+    pub fn read_frames<S: DecodeSession>(
+        &mut self,
+        frames: &[usize],
+        mut new_session: impl FnMut(&Path) -> Result<S>,
+    ) -> Result<Vec<Frame>> {
+        check_request(self.video.path(), frames, self.video.num_frames())?;
+        let path = self.video.path().to_path_buf();
+        decode_frames(&mut self.video, frames, &mut self.scratch, || {
+            new_session(&path)
+        })
+    }
+}
+
 /// Decodes presentation frames `frames` (ascending, unique) of `video`. Each stretch of wanted frames is decoded
 /// from the keyframe before it, continuing instead when the decoder is already past that keyframe; samples that
 /// are neither wanted nor referenced by later pictures are not decoded at all.
-pub fn decode_frames<S: DecodeSession>(
+fn decode_frames<S: DecodeSession>(
     video: &mut Mp4Video,
     frames: &[usize],
     scratch: &mut Scratch,

@@ -1,11 +1,12 @@
-//! Helpers shared by the integration tests: fixture loading, tolerance checks, finite differences.
+//! Helpers shared by the integration tests: the test device, where fixtures are found, finite differences. The
+//! fixture type and the tolerance checks are `vst_engine::test_support`'s, shared with vst-runtime's tests.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use vst_engine::{Device, Graph, Tensor, Var, io};
+use vst_engine::test_support::Fixture;
+use vst_engine::{Device, Graph, Tensor, Var};
 
 /// The device the tests run on: the CPU, or the device named by `VST_TEST_DEVICE` (`cpu`, `cuda`, `cuda:N`), so
 /// that the same fixture tests check the CUDA backend on a GPU machine (scripts/gpu-check.sh).
@@ -20,60 +21,13 @@ pub fn test_device() -> Device {
         .clone()
 }
 
-/// Relative error bound against the PyTorch fixtures (computed in float64 by PyTorch).
-pub const FIXTURE_TOL: f32 = 1e-4;
-
-pub struct Fixture {
-    pub tensors: HashMap<String, Tensor>,
-    pub cases: serde_json::Value,
-}
-
-impl Fixture {
-    pub fn load(file: &str) -> Fixture {
-        // VST_FIXTURE_DIR: where a test binary built on another machine finds the fixtures (scripts/gpu-check.sh).
-        let dir = std::env::var_os("VST_FIXTURE_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
-        let path = dir.join(file);
-        let (list, meta) = io::load_tensors(&path, &test_device()).expect("fixture file readable");
-        let cases = serde_json::from_str(meta.get("cases").expect("fixture metadata has `cases`"))
-            .expect("cases JSON");
-        Fixture {
-            tensors: list.into_iter().collect(),
-            cases,
-        }
-    }
-
-    pub fn get(&self, key: &str) -> Tensor {
-        self.tensors
-            .get(key)
-            .unwrap_or_else(|| panic!("fixture tensor `{key}` missing"))
-            .clone()
-    }
-}
-
-/// max |got − want| / max |want| (a norm-wise relative error, robust to entries near zero).
-pub fn rel_err(got: &Tensor, want: &Tensor) -> f32 {
-    assert_eq!(got.shape(), want.shape(), "shapes differ");
-    let (g, w) = (got.to_vec().unwrap(), want.to_vec().unwrap());
-    let scale = w.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
-    let diff = g
-        .iter()
-        .zip(&w)
-        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-    diff / scale
-}
-
-pub fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
-    assert_eq!(
-        got.shape(),
-        want.shape(),
-        "{what}: shape {:?} vs expected {:?}",
-        got.shape(),
-        want.shape()
-    );
-    let e = rel_err(got, want);
-    assert!(e <= tol, "{what}: relative error {e:.3e} > {tol:.1e}");
+/// Loads a fixture file of tests/fixtures onto [`test_device`].
+pub fn load_fixture(file: &str) -> Fixture {
+    // VST_FIXTURE_DIR: where a test binary built on another machine finds the fixtures (scripts/gpu-check.sh).
+    let dir = std::env::var_os("VST_FIXTURE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
+    Fixture::load_from(&dir.join(file), &test_device())
 }
 
 /// A deterministic pseudo-random tensor (no RNG crate needed in tests).
