@@ -4,6 +4,7 @@
 
 use crate::check::collect::{DatasetDecl, Recipe, ScopeRef};
 use crate::check::value::{CallValue, Value};
+use crate::diagnostic::Kind;
 use crate::diagnostic::{Diagnostic, Diagnostics, closest};
 use crate::expand::{Cell, Expanded, Resolved, cell_name};
 use crate::syntax::Span;
@@ -193,11 +194,11 @@ impl View<'_, '_> {
     }
 
     fn error_at(&mut self, key: &str, message: String) -> Diagnostic {
-        Diagnostic::error(message).at(self.span(key))
+        Diagnostic::error(Kind::IncompatibleSettings, message).at(self.span(key))
     }
 
     fn warning_at(&mut self, key: &str, message: String) -> Diagnostic {
-        Diagnostic::warning(message).at(self.span(key))
+        Diagnostic::warning(Kind::Suspicious, message).at(self.span(key))
     }
 
     fn int(&self, key: &str) -> i64 {
@@ -327,9 +328,12 @@ fn spatial(view: &mut View<'_, '_>, key: &str, group: &str) -> SpatialAug {
         .collect();
     for op in &ops {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == op.name) {
-            let d = Diagnostic::error(format!("`{}` appears twice in {group}", op.name))
-                .at(op.span)
-                .note_at(*first, "first here");
+            let d = Diagnostic::error(
+                Kind::DuplicateAugmentation,
+                format!("`{}` appears twice in {group}", op.name),
+            )
+            .at(op.span)
+            .note_at(*first, "first here");
             view.report(d);
             continue;
         }
@@ -338,10 +342,13 @@ fn spatial(view: &mut View<'_, '_>, key: &str, group: &str) -> SpatialAug {
         let is_crop = matches!(op.name.as_str(), "resized_crop" | "crop" | "center_crop");
         if is_crop {
             if let Some(first) = crop {
-                let d = Diagnostic::error(format!("{group} has two crops"))
-                    .at(op.span)
-                    .note_at(first, "the first crop")
-                    .help("keep one of `resized_crop`, `crop`, `center_crop`");
+                let d = Diagnostic::error(
+                    Kind::DuplicateAugmentation,
+                    format!("{group} has two crops"),
+                )
+                .at(op.span)
+                .note_at(first, "the first crop")
+                .help("keep one of `resized_crop`, `crop`, `center_crop`");
                 view.report(d);
                 continue;
             }
@@ -386,10 +393,13 @@ fn spatial(view: &mut View<'_, '_>, key: &str, group: &str) -> SpatialAug {
         && aug.resized_crop.is_none()
         && f64::from(aug.size) > short.lo
     {
-        let d = Diagnostic::error(format!(
-            "a {}-pixel crop does not fit a short side of {}",
-            aug.size, short.lo
-        ))
+        let d = Diagnostic::error(
+            Kind::CropTooLarge,
+            format!(
+                "a {}-pixel crop does not fit a short side of {}",
+                aug.size, short.lo
+            ),
+        )
         .at(span)
         .help("crop at most the smallest short side, or use `resized_crop`");
         view.report(d);
@@ -451,9 +461,10 @@ impl CellBuilder<'_> {
                     } else {
                         "add e.g. `objective: byol` to `pretrain { ... }`, or sweep it"
                     };
-                    let mut d = Diagnostic::error(format!("`{key}` is not set"))
-                        .at(view.recipe.pretrain.unwrap_or_default())
-                        .help(help);
+                    let mut d =
+                        Diagnostic::error(Kind::MissingSetting, format!("`{key}` is not set"))
+                            .at(view.recipe.pretrain.unwrap_or_default())
+                            .help(help);
                     if view.recipe.sweep.is_none() && view.recipe.reports.is_empty() {
                         d = d.note("if this file holds settings shared by other recipes, check the recipes that `use` it");
                     }
@@ -513,7 +524,11 @@ impl CellBuilder<'_> {
         let mut seen: Vec<&str> = Vec::new();
         for op in &t_ops {
             if seen.contains(&op.name.as_str()) {
-                let d = Diagnostic::error(format!("`{}` appears twice in T", op.name)).at(op.span);
+                let d = Diagnostic::error(
+                    Kind::DuplicateAugmentation,
+                    format!("`{}` appears twice in T", op.name),
+                )
+                .at(op.span);
                 view.report(d);
             }
             seen.push(&op.name);
@@ -680,7 +695,11 @@ impl CellBuilder<'_> {
                     vst_spec::arch::ArchError::Frames => view.arg_span("backbone", "frames"),
                     _ => view.span("backbone"),
                 };
-                let d = Diagnostic::error(format!("the backbone cannot be built: {e}")).at(at);
+                let d = Diagnostic::error(
+                    Kind::BackboneInvalid,
+                    format!("the backbone cannot be built: {e}"),
+                )
+                .at(at);
                 view.report(d);
                 None
             }
@@ -788,7 +807,7 @@ impl CellBuilder<'_> {
             crate::schema::EvalKind::Knn => {
                 let k = view.int("k").max(1) as u32;
                 if u64::from(k) > data.train_videos {
-                    let d = Diagnostic::warning(format!(
+                    let d = Diagnostic::warning(Kind::Suspicious, format!(
                         "k = {k} neighbours, but `{data_name}` has {} training videos: every vote uses them all",
                         data.train_videos
                     ))
@@ -835,9 +854,12 @@ fn color(view: &mut View<'_, '_>) -> ColorAug {
     let mut seen: Vec<(String, Span)> = Vec::new();
     for op in &ops {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == op.name) {
-            let d = Diagnostic::error(format!("`{}` appears twice in C", op.name))
-                .at(op.span)
-                .note_at(*first, "first here");
+            let d = Diagnostic::error(
+                Kind::DuplicateAugmentation,
+                format!("`{}` appears twice in C", op.name),
+            )
+            .at(op.span)
+            .note_at(*first, "first here");
             view.report(d);
             continue;
         }
@@ -850,10 +872,13 @@ fn color(view: &mut View<'_, '_>) -> ColorAug {
                 match (op.float("strength"), given) {
                     (Some(s), 0) => {
                         if 0.2 * s > 0.5 {
-                            let d = Diagnostic::error(format!(
-                                "colour strength {s} gives a hue jitter of {} (at most 0.5)",
-                                0.2 * s
-                            ))
+                            let d = Diagnostic::error(
+                                Kind::BadColorJitter,
+                                format!(
+                                    "colour strength {s} gives a hue jitter of {} (at most 0.5)",
+                                    0.2 * s
+                                ),
+                            )
                             .at(op.span);
                             view.report(d);
                         }
@@ -876,12 +901,12 @@ fn color(view: &mut View<'_, '_>) -> ColorAug {
                         });
                     }
                     (Some(_), _) => {
-                        let d = Diagnostic::error("`color_jitter` takes either `strength` or the four strengths, not both")
+                        let d = Diagnostic::error(Kind::BadColorJitter, "`color_jitter` takes either `strength` or the four strengths, not both")
                             .at(op.span);
                         view.report(d);
                     }
                     (None, _) => {
-                        let d = Diagnostic::error("`color_jitter` needs all four strengths, or `strength: s`")
+                        let d = Diagnostic::error(Kind::BadColorJitter, "`color_jitter` needs all four strengths, or `strength: s`")
                             .at(op.span)
                             .help("e.g. `color_jitter(0.6, 0.6, 0.6, 0.15, p: 0.8)` or `color_jitter(strength: 0.75)`");
                         view.report(d);
@@ -933,7 +958,7 @@ fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
     if let ObjectiveSpec::Moco(moco) = &job.objective
         && u64::from(moco.queue) > data.train_videos
     {
-        let d = Diagnostic::warning(format!(
+        let d = Diagnostic::warning(Kind::Suspicious, format!(
             "MoCo's queue ({}) is longer than the training set of `{}` ({} videos)",
             moco.queue, job.dataset.name, data.train_videos
         ))
@@ -981,10 +1006,13 @@ fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
         && schedule.epochs > 0
         && swav.freeze_prototypes_epochs >= f64::from(schedule.epochs)
     {
-        let d = Diagnostic::warning(format!(
-            "the prototypes stay frozen for {} epochs, the whole training",
-            swav.freeze_prototypes_epochs
-        ))
+        let d = Diagnostic::warning(
+            Kind::Suspicious,
+            format!(
+                "the prototypes stay frozen for {} epochs, the whole training",
+                swav.freeze_prototypes_epochs
+            ),
+        )
         .at(view.span("swav.freeze_prototypes"));
         view.report(d);
     }

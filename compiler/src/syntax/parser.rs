@@ -1,7 +1,7 @@
 //! Text → [`ast::File`] with the pest grammar in `grammar/vst.pest`, keeping comments and blank lines.
 
 use super::ast::*;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Kind};
 use crate::source::FileId;
 use pest::Parser as _;
 use pest::iterators::Pair;
@@ -35,7 +35,7 @@ pub fn parse_expr(text: &str, file: FileId) -> Result<Expr, Diagnostic> {
     };
     let root = pairs
         .next()
-        .ok_or_else(|| Diagnostic::error("empty value"))?;
+        .ok_or_else(|| Diagnostic::error(Kind::NotAValue, "empty value"))?;
     for pair in root.into_inner() {
         if pair.as_rule() == Rule::entry {
             let mut inner = children(pair);
@@ -45,7 +45,10 @@ pub fn parse_expr(text: &str, file: FileId) -> Result<Expr, Diagnostic> {
             }
         }
     }
-    Err(Diagnostic::error(format!("`{text}` is not a single value")))
+    Err(Diagnostic::error(
+        Kind::NotAValue,
+        format!("`{text}` is not a single value"),
+    ))
 }
 
 struct Builder<'a> {
@@ -358,7 +361,11 @@ impl Builder<'_> {
                 let mut numbers = children(pair).map(|p| p.as_str().parse::<u64>());
                 match (numbers.next(), numbers.next()) {
                     (Some(Ok(a)), Some(Ok(b))) => ExprKind::Cross(a, b),
-                    _ => return Err(Diagnostic::error("number too large").at(span)),
+                    _ => {
+                        return Err(
+                            Diagnostic::error(Kind::NumberTooLarge, "number too large").at(span)
+                        );
+                    }
                 }
             }
             Rule::above => {
@@ -412,7 +419,7 @@ fn skip_space_and_comments(mut s: &str) -> &str {
 }
 
 fn internal(span: Span) -> Diagnostic {
-    Diagnostic::error("internal error: unexpected parse tree").at(span)
+    Diagnostic::error(Kind::Internal, "internal error: unexpected parse tree").at(span)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -461,9 +468,9 @@ fn syntax_error(text: &str, file: FileId, error: pest::error::Error<Rule>) -> Di
     } else {
         format!("expected {}, found {found}", join_or(&expected))
     };
-    let mut d = Diagnostic::error(message).at(span);
+    let mut d = Diagnostic::error(Kind::Syntax, message).at(span);
     if text[pos..].starts_with('"') && !text[pos + 1..].lines().next().unwrap_or("").contains('"') {
-        d = Diagnostic::error("unterminated string")
+        d = Diagnostic::error(Kind::UnterminatedString, "unterminated string")
             .label(span, "this string has no closing `\"` on its line");
     } else if let Some(hint) = hint_for(text, pos) {
         d = d.help(hint);

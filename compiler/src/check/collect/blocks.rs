@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::check::value::Value;
-use crate::diagnostic::{Diagnostic, closest};
+use crate::diagnostic::{Diagnostic, Kind, closest};
 use crate::schema::{BLOCKS, EvalKind, GROUPS, Scope, Ty, settings};
 use crate::source::FileId;
 use crate::syntax::Span;
@@ -25,15 +25,18 @@ impl Collector<'_, '_> {
                 Some(Label::Ident(ident)) => ident,
                 Some(Label::Str(s)) => {
                     self.error(
-                        Diagnostic::error("an evaluation is named with a plain name, not a string")
-                            .at(s.span)
-                            .help("e.g. `evaluate linear { ... }`"),
+                        Diagnostic::error(
+                            Kind::BlockHeader,
+                            "an evaluation is named with a plain name, not a string",
+                        )
+                        .at(s.span)
+                        .help("e.g. `evaluate linear { ... }`"),
                     );
                     continue;
                 }
                 None => {
                     self.error(
-                        Diagnostic::error("an `evaluate` block needs a name")
+                        Diagnostic::error(Kind::BlockHeader, "an `evaluate` block needs a name")
                             .at(block.kind.span)
                             .help("e.g. `evaluate linear { ... }` or `evaluate probe { kind: linear ... }`"),
                     );
@@ -56,10 +59,13 @@ impl Collector<'_, '_> {
             }
             let Some(kind) = kind else {
                 self.error(
-                    Diagnostic::error(format!("unknown evaluation `{}`", name.name))
-                        .at(name.span)
-                        .suggest(closest(&name.name, EvalKind::ALL.iter().map(|k| k.name())))
-                        .help("name it `linear` or `knn`, or give its kind: `kind: linear`"),
+                    Diagnostic::error(
+                        Kind::UnknownEvaluationKind,
+                        format!("unknown evaluation `{}`", name.name),
+                    )
+                    .at(name.span)
+                    .suggest(closest(&name.name, EvalKind::ALL.iter().map(|k| k.name())))
+                    .help("name it `linear` or `knn`, or give its kind: `kind: linear`"),
                 );
                 continue;
             };
@@ -67,10 +73,10 @@ impl Collector<'_, '_> {
                 Some(i) if self.recipe.evals[i].kind != kind => {
                     let first = self.recipe.evals[i].span;
                     self.error(
-                        Diagnostic::error(format!(
-                            "evaluation `{}` is declared with two kinds",
-                            name.name
-                        ))
+                        Diagnostic::error(
+                            Kind::ConflictingEvaluationKind,
+                            format!("evaluation `{}` is declared with two kinds", name.name),
+                        )
                         .at(name.span)
                         .note_at(
                             first,
@@ -99,7 +105,9 @@ impl Collector<'_, '_> {
                 StmtKind::Data { name, value } => self.dataset(file_id, name, value),
                 StmtKind::Block(block) => self.top_block(stmt, block, &mut pretrain_blocks),
                 StmtKind::Entry { key, .. } => {
-                    let mut d = Diagnostic::error("settings go inside a block").at(key.span);
+                    let mut d =
+                        Diagnostic::error(Kind::MisplacedStatement, "settings go inside a block")
+                            .at(key.span);
                     if settings(Scope::Pretrain)
                         .iter()
                         .any(|s| s.key == key.dotted())
@@ -111,6 +119,7 @@ impl Collector<'_, '_> {
                 StmtKind::Axis { name, .. } => {
                     self.error(
                         Diagnostic::error(
+                            Kind::MisplacedStatement,
                             "`axis` declares a sweep axis and belongs in `sweep { ... }`",
                         )
                         .at(name.span),
@@ -118,10 +127,17 @@ impl Collector<'_, '_> {
                 }
                 StmtKind::Call { name, .. } => {
                     let d = if name.name == "exclude" {
-                        Diagnostic::error("`exclude(...)` belongs in `sweep { ... }`").at(name.span)
+                        Diagnostic::error(
+                            Kind::MisplacedStatement,
+                            "`exclude(...)` belongs in `sweep { ... }`",
+                        )
+                        .at(name.span)
                     } else {
-                        Diagnostic::error(format!("unexpected statement `{}(...)`", name.name))
-                            .at(name.span)
+                        Diagnostic::error(
+                            Kind::MisplacedStatement,
+                            format!("unexpected statement `{}(...)`", name.name),
+                        )
+                        .at(name.span)
                     };
                     self.error(d);
                 }
@@ -138,9 +154,12 @@ impl Collector<'_, '_> {
         {
             let first = previous.name_span;
             self.error(
-                Diagnostic::error(format!("dataset `{}` is declared twice", name.name))
-                    .at(name.span)
-                    .note_at(first, "first declared here"),
+                Diagnostic::error(
+                    Kind::DuplicateDataset,
+                    format!("dataset `{}` is declared twice", name.name),
+                )
+                .at(name.span)
+                .note_at(first, "first declared here"),
             );
             return;
         }
@@ -163,13 +182,20 @@ impl Collector<'_, '_> {
     pub(super) fn no_label_or_args(&mut self, block: &Block) {
         if let Some(label) = &block.label {
             self.error(
-                Diagnostic::error(format!("`{}` takes no name", block.kind.name)).at(label.span()),
+                Diagnostic::error(
+                    Kind::BlockHeader,
+                    format!("`{}` takes no name", block.kind.name),
+                )
+                .at(label.span()),
             );
         }
         if let Some(args) = &block.args {
             self.error(
-                Diagnostic::error(format!("`{}` takes no arguments", block.kind.name))
-                    .at(args.span),
+                Diagnostic::error(
+                    Kind::BlockHeader,
+                    format!("`{}` takes no arguments", block.kind.name),
+                )
+                .at(args.span),
             );
         }
     }
@@ -186,10 +212,13 @@ impl Collector<'_, '_> {
                 self.no_label_or_args(block);
                 if let Some(first) = *pretrain_in_file {
                     self.error(
-                        Diagnostic::error("a second `pretrain` block in this file")
-                            .at(header)
-                            .note_at(first, "the first one")
-                            .help("put all pre-training settings in one block"),
+                        Diagnostic::error(
+                            Kind::DuplicateBlock,
+                            "a second `pretrain` block in this file",
+                        )
+                        .at(header)
+                        .note_at(first, "the first one")
+                        .help("put all pre-training settings in one block"),
                     );
                     return;
                 }
@@ -208,7 +237,10 @@ impl Collector<'_, '_> {
             }
             "evaluate" => {
                 if let Some(args) = &block.args {
-                    self.error(Diagnostic::error("`evaluate` takes no arguments").at(args.span));
+                    self.error(
+                        Diagnostic::error(Kind::BlockHeader, "`evaluate` takes no arguments")
+                            .at(args.span),
+                    );
                 }
                 let Some(Label::Ident(name)) = &block.label else {
                     return; // reported in pass 1
@@ -230,7 +262,7 @@ impl Collector<'_, '_> {
                 self.no_label_or_args(block);
                 if let Some(first) = self.recipe.sweep {
                     self.error(
-                        Diagnostic::error("a recipe has one `sweep` block")
+                        Diagnostic::error(Kind::DuplicateBlock, "a recipe has one `sweep` block")
                             .at(header)
                             .note_at(first, "the sweep is declared here")
                             .help("put all axes in one block; cells are their cartesian product"),
@@ -243,14 +275,15 @@ impl Collector<'_, '_> {
             "when" => {
                 if let Some(label) = &block.label {
                     self.error(
-                        Diagnostic::error("`when` takes conditions, not a name").at(label.span()),
+                        Diagnostic::error(Kind::BlockHeader, "`when` takes conditions, not a name")
+                            .at(label.span()),
                     );
                 }
                 self.when_block(stmt, block, false);
             }
             "report" => self.report(stmt, block),
             other => {
-                let d = Diagnostic::error(format!("unknown block `{other}`"))
+                let d = Diagnostic::error(Kind::UnknownBlock, format!("unknown block `{other}`"))
                     .at(block.kind.span)
                     .suggest(closest(other, BLOCKS.iter().map(|(b, _)| *b)));
                 let d = if GROUPS.iter().any(|(g, _)| *g == other) {
@@ -271,14 +304,20 @@ impl Collector<'_, '_> {
         let header = header_span(block, stmt);
         let Some(args) = &block.args else {
             self.error(
-                Diagnostic::error("`when` needs conditions")
+                Diagnostic::error(Kind::MalformedCondition, "`when` needs conditions")
                     .at(header)
                     .help("e.g. `when(objective: moco) { schedule.lr: 0.4 per 512 }`"),
             );
             return;
         };
         if args.items.is_empty() {
-            self.error(Diagnostic::error("`when` needs at least one condition").at(args.span));
+            self.error(
+                Diagnostic::error(
+                    Kind::MalformedCondition,
+                    "`when` needs at least one condition",
+                )
+                .at(args.span),
+            );
             return;
         }
         let index = self.recipe.whens.len();
@@ -306,12 +345,14 @@ impl Collector<'_, '_> {
                 StmtKind::Block(block) => self.nested_block(stmt, block, ctx),
                 StmtKind::Use(_) => {
                     self.error(
-                        Diagnostic::error("`use` belongs at the top of a file").at(stmt.span),
+                        Diagnostic::error(Kind::UseNotFirst, "`use` belongs at the top of a file")
+                            .at(stmt.span),
                     );
                 }
                 StmtKind::Data { name, .. } => {
                     self.error(
                         Diagnostic::error(
+                            Kind::MisplacedStatement,
                             "datasets are declared at the top level, not inside a block",
                         )
                         .at(name.span),
@@ -319,15 +360,19 @@ impl Collector<'_, '_> {
                 }
                 StmtKind::Axis { name, .. } => {
                     self.error(
-                        Diagnostic::error("`axis` belongs in `sweep { ... }`").at(name.span),
+                        Diagnostic::error(
+                            Kind::MisplacedStatement,
+                            "`axis` belongs in `sweep { ... }`",
+                        )
+                        .at(name.span),
                     );
                 }
                 StmtKind::Call { name, .. } => {
                     self.error(
-                        Diagnostic::error(format!(
-                            "unexpected `{}(...)` in `{}`",
-                            name.name, ctx.block
-                        ))
+                        Diagnostic::error(
+                            Kind::MisplacedStatement,
+                            format!("unexpected `{}(...)` in `{}`", name.name, ctx.block),
+                        )
                         .at(name.span),
                     );
                 }
@@ -354,8 +399,11 @@ impl Collector<'_, '_> {
         if ctx.evaluate_allowed && name == "evaluate" {
             let Some(label) = &block.label else {
                 self.error(
-                    Diagnostic::error("name the evaluation: `evaluate NAME { ... }`")
-                        .at(block.kind.span),
+                    Diagnostic::error(
+                        Kind::BlockHeader,
+                        "name the evaluation: `evaluate NAME { ... }`",
+                    )
+                    .at(block.kind.span),
                 );
                 return;
             };
@@ -376,7 +424,7 @@ impl Collector<'_, '_> {
         }
         if name == "when" && ctx.block == "when" {
             self.error(
-                Diagnostic::error("`when` blocks do not nest")
+                Diagnostic::error(Kind::NestedWhen, "`when` blocks do not nest")
                     .at(header_span(block, stmt))
                     .help("put all conditions in one: `when(a: x, b: y) { ... }`"),
             );
@@ -387,18 +435,24 @@ impl Collector<'_, '_> {
         } else {
             Vec::new()
         };
-        let d = Diagnostic::error(format!("unexpected block `{name}` in `{}`", ctx.block))
-            .at(block.kind.span)
-            .suggest(closest(name, candidates));
+        let d = Diagnostic::error(
+            Kind::UnknownBlock,
+            format!("unexpected block `{name}` in `{}`", ctx.block),
+        )
+        .at(block.kind.span)
+        .suggest(closest(name, candidates));
         self.error(d);
     }
 
     pub(super) fn unknown_eval(&mut self, name: &str, span: Span) {
         let names: Vec<&str> = self.recipe.evals.iter().map(|e| e.name.as_str()).collect();
-        let d = Diagnostic::error(format!("no evaluation named `{name}`"))
-            .at(span)
-            .suggest(closest(name, names))
-            .help("declare it with `evaluate NAME { ... }`");
+        let d = Diagnostic::error(
+            Kind::UndeclaredEvaluation,
+            format!("no evaluation named `{name}`"),
+        )
+        .at(span)
+        .suggest(closest(name, names))
+        .help("declare it with `evaluate NAME { ... }`");
         self.error(d);
     }
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::check::typecheck::Typer;
-use crate::diagnostic::{Diagnostic, Diagnostics, closest};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind, closest};
 use crate::syntax::ast::{Arg, Expr, ExprKind};
 use crate::syntax::{Span, format_expr};
 
@@ -29,9 +29,12 @@ impl Collector<'_, '_> {
         for arg in args {
             let Some(name) = &arg.name else {
                 self.error(
-                    Diagnostic::error("a condition is written `key: value`")
-                        .at(arg.span)
-                        .help("e.g. `objective: moco`"),
+                    Diagnostic::error(
+                        Kind::MalformedCondition,
+                        "a condition is written `key: value`",
+                    )
+                    .at(arg.span)
+                    .help("e.g. `objective: moco`"),
                 );
                 continue;
             };
@@ -48,7 +51,7 @@ impl Collector<'_, '_> {
             }
             if axes_only {
                 let names: Vec<&str> = self.recipe.axes.iter().map(|a| a.name.as_str()).collect();
-                let d = Diagnostic::error(format!("`{key}` is not a sweep axis"))
+                let d = Diagnostic::error(Kind::NotAnAxis, format!("`{key}` is not a sweep axis"))
                     .at(name.span)
                     .suggest(closest(&key, names.iter().copied()))
                     .note(if names.is_empty() {
@@ -71,9 +74,14 @@ impl Collector<'_, '_> {
             };
             if target.arg.is_some() {
                 self.error(
-                    Diagnostic::error("a condition tests a whole setting, not one argument of it")
-                        .at(name.span)
-                        .help("sweep the argument (`sweep { backbone.frames: [...] }`) and test the axis"),
+                    Diagnostic::error(
+                        Kind::MalformedCondition,
+                        "a condition tests a whole setting, not one argument of it",
+                    )
+                    .at(name.span)
+                    .help(
+                        "sweep the argument (`sweep { backbone.frames: [...] }`) and test the axis",
+                    ),
                 );
                 continue;
             }
@@ -151,10 +159,10 @@ impl Collector<'_, '_> {
             let a = &self.recipe.axes[axis];
             let labels: Vec<&str> = a.values.iter().map(|v| v.label.as_str()).collect();
             let shown = format_expr(expr);
-            let d = Diagnostic::error(format!(
-                "`{shown}` is not a value of the sweep axis `{}`",
-                a.name
-            ))
+            let d = Diagnostic::error(
+                Kind::NotAnAxisValue,
+                format!("`{shown}` is not a value of the sweep axis `{}`", a.name),
+            )
             .at(expr.span)
             .suggest(closest(&shown, labels.iter().copied()))
             .note(format!("`{}` takes {}", a.name, labels.join(", ")));
@@ -180,7 +188,7 @@ impl Collector<'_, '_> {
             }
             if let Some((_, span)) = read.iter().find(|(t, _)| t.same_setting(&a.target)) {
                 found.push(
-                    Diagnostic::error(format!("a `when` block sets `{}`, which a condition tests", a.target.name))
+                    Diagnostic::error(Kind::WhenSetsCondition, format!("a `when` block sets `{}`, which a condition tests", a.target.name))
                         .at(a.span)
                         .note_at(*span, "tested here")
                         .help("conditions see the values before any `when` applies; sweep the setting instead"),

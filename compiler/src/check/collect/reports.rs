@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::check::typecheck::describe;
-use crate::diagnostic::{Diagnostic, closest};
+use crate::diagnostic::{Diagnostic, Kind, closest};
 use crate::schema::{REPORT_KEYS, Ty};
 use crate::syntax::ast::{Block, Expr, ExprKind, Stmt, StmtKind};
 use std::collections::HashMap;
@@ -15,13 +15,16 @@ impl Collector<'_, '_> {
     pub(super) fn report(&mut self, stmt: &Stmt, block: &Block) {
         let header = header_span(block, stmt);
         if let Some(args) = &block.args {
-            self.error(Diagnostic::error("`report` takes a title, not arguments").at(args.span));
+            self.error(
+                Diagnostic::error(Kind::BlockHeader, "`report` takes a title, not arguments")
+                    .at(args.span),
+            );
         }
         let title = match &block.label {
             Some(label) => label.text().to_string(),
             None => {
                 self.error(
-                    Diagnostic::error("a report needs a title")
+                    Diagnostic::error(Kind::BlockHeader, "a report needs a title")
                         .at(block.kind.span)
                         .help("write `report \"Table 2\" { ... }`"),
                 );
@@ -57,10 +60,10 @@ impl Collector<'_, '_> {
             ExprKind::Path(p) => p.dotted(),
             _ => {
                 self.error(
-                    Diagnostic::error(format!(
-                        "`{key}` names a sweep axis, found {}",
-                        describe(value)
-                    ))
+                    Diagnostic::error(
+                        Kind::ReportAxes,
+                        format!("`{key}` names a sweep axis, found {}", describe(value)),
+                    )
                     .at(value.span),
                 );
                 return None;
@@ -70,14 +73,17 @@ impl Collector<'_, '_> {
             return Some(i);
         }
         let names: Vec<&str> = self.recipe.axes.iter().map(|a| a.name.as_str()).collect();
-        let d = Diagnostic::error(format!("report {key} `{name}` is not a sweep axis"))
-            .at(value.span)
-            .suggest(closest(&name, names.iter().copied()))
-            .note(if names.is_empty() {
-                "the recipe has no sweep".to_string()
-            } else {
-                format!("the axes: {}", crate::schema::types::backticked_all(&names))
-            });
+        let d = Diagnostic::error(
+            Kind::NotAnAxis,
+            format!("report {key} `{name}` is not a sweep axis"),
+        )
+        .at(value.span)
+        .suggest(closest(&name, names.iter().copied()))
+        .note(if names.is_empty() {
+            "the recipe has no sweep".to_string()
+        } else {
+            format!("the axes: {}", crate::schema::types::backticked_all(&names))
+        });
         self.error(d);
         None
     }
@@ -87,22 +93,29 @@ impl Collector<'_, '_> {
         for stmt in body {
             let StmtKind::Entry { key, value } = &stmt.kind else {
                 self.error(
-                    Diagnostic::error("a report holds `key: value` entries only").at(stmt.span),
+                    Diagnostic::error(
+                        Kind::ReportEntry,
+                        "a report holds `key: value` entries only",
+                    )
+                    .at(stmt.span),
                 );
                 continue;
             };
             let name = key.dotted();
             let Some(spec) = REPORT_KEYS.iter().find(|k| k.key == name) else {
                 self.error(
-                    Diagnostic::error(format!("unknown key `{name}` in `report`"))
-                        .at(key.span)
-                        .suggest(closest(&name, REPORT_KEYS.iter().map(|k| k.key))),
+                    Diagnostic::error(
+                        Kind::UnknownKey,
+                        format!("unknown key `{name}` in `report`"),
+                    )
+                    .at(key.span)
+                    .suggest(closest(&name, REPORT_KEYS.iter().map(|k| k.key))),
                 );
                 continue;
             };
             if let Some(&first) = report.spans.get(spec.key) {
                 self.error(
-                    Diagnostic::error(format!("`{name}` is set twice"))
+                    Diagnostic::error(Kind::DuplicateSetting, format!("`{name}` is set twice"))
                         .label(key.span, "set again here")
                         .note_at(first, "first set here"),
                 );
@@ -120,10 +133,13 @@ impl Collector<'_, '_> {
         }
         if report.cell.is_none() && !report.spans.contains_key("cell") {
             self.error(
-                Diagnostic::error(format!(
-                    "report \"{}\" does not say what goes in its cells",
-                    report.title
-                ))
+                Diagnostic::error(
+                    Kind::ReportWithoutCell,
+                    format!(
+                        "report \"{}\" does not say what goes in its cells",
+                        report.title
+                    ),
+                )
                 .at(report.span)
                 .help("add e.g. `cell: linear.top1`"),
             );
@@ -132,7 +148,13 @@ impl Collector<'_, '_> {
             && r == c
             && let Some(&span) = report.spans.get("cols")
         {
-            self.error(Diagnostic::error("a report's rows and columns are the same axis").at(span));
+            self.error(
+                Diagnostic::error(
+                    Kind::ReportAxes,
+                    "a report's rows and columns are the same axis",
+                )
+                .at(span),
+            );
         }
         if let Some(o) = report.over
             && let Some(&span) = report.spans.get("over")
@@ -141,9 +163,12 @@ impl Collector<'_, '_> {
                 if shown == Some(o) {
                     let name = &self.recipe.axes[o].name;
                     self.error(
-                        Diagnostic::error(format!(
-                            "`over: {name}` aggregates the axis that the report's {key} show"
-                        ))
+                        Diagnostic::error(
+                            Kind::ReportAxes,
+                            format!(
+                                "`over: {name}` aggregates the axis that the report's {key} show"
+                            ),
+                        )
                         .at(span)
                         .note_at(report.spans[key], format!("`{key}: {name}` is here"))
                         .help("`over` names a third axis, e.g. `over: seed`"),
@@ -169,15 +194,18 @@ impl Collector<'_, '_> {
     pub(super) fn metric(&mut self, value: &Expr) -> Option<(usize, String)> {
         let ExprKind::Path(path) = &value.kind else {
             self.error(
-                Diagnostic::error(format!("`cell` names a metric, found {}", describe(value)))
-                    .at(value.span)
-                    .help("e.g. `cell: linear.top1`"),
+                Diagnostic::error(
+                    Kind::UnknownMetric,
+                    format!("`cell` names a metric, found {}", describe(value)),
+                )
+                .at(value.span)
+                .help("e.g. `cell: linear.top1`"),
             );
             return None;
         };
         let [eval, metric] = path.parts.as_slice() else {
             self.error(
-                Diagnostic::error("`cell` is `<evaluation>.<metric>`")
+                Diagnostic::error(Kind::UnknownMetric, "`cell` is `<evaluation>.<metric>`")
                     .at(value.span)
                     .help("e.g. `cell: linear.top1`"),
             );
@@ -190,10 +218,13 @@ impl Collector<'_, '_> {
         let metrics = self.recipe.evals[index].kind.metrics();
         if !metrics.contains(&metric.name.as_str()) {
             self.error(
-                Diagnostic::error(format!(
-                    "evaluation `{}` reports no metric `{}`",
-                    eval.name, metric.name
-                ))
+                Diagnostic::error(
+                    Kind::UnknownMetric,
+                    format!(
+                        "evaluation `{}` reports no metric `{}`",
+                        eval.name, metric.name
+                    ),
+                )
                 .at(metric.span)
                 .suggest(closest(&metric.name, metrics.iter().copied()))
                 .note(format!(
@@ -212,8 +243,11 @@ impl Collector<'_, '_> {
             ExprKind::Str(s) => s.clone(),
             _ => {
                 self.error(
-                    Diagnostic::error(format!("`paper` names a table, found {}", describe(value)))
-                        .at(value.span),
+                    Diagnostic::error(
+                        Kind::UnknownPaperTable,
+                        format!("`paper` names a table, found {}", describe(value)),
+                    )
+                    .at(value.span),
                 );
                 return None;
             }
@@ -223,10 +257,13 @@ impl Collector<'_, '_> {
         }
         let keys: Vec<&str> = vst_spec::paper::tables().iter().map(|t| t.key).collect();
         self.error(
-            Diagnostic::error(format!("the paper has no table `{key}`"))
-                .at(value.span)
-                .suggest(closest(&key, keys.iter().copied()))
-                .note(format!("tables: {}", keys.join(", "))),
+            Diagnostic::error(
+                Kind::UnknownPaperTable,
+                format!("the paper has no table `{key}`"),
+            )
+            .at(value.span)
+            .suggest(closest(&key, keys.iter().copied()))
+            .note(format!("tables: {}", keys.join(", "))),
         );
         None
     }
@@ -244,9 +281,12 @@ impl Collector<'_, '_> {
                 let name = axis.dotted();
                 let cols = report.cols.map(|c| self.recipe.axes[c].name.clone());
                 if cols.as_deref() != Some(name.as_str()) {
-                    let d = Diagnostic::error(format!(
-                        "`above` compares columns, but `{name}` is not the report's `cols`"
-                    ))
+                    let d = Diagnostic::error(
+                        Kind::BadExpectation,
+                        format!(
+                            "`above` compares columns, but `{name}` is not the report's `cols`"
+                        ),
+                    )
                     .at(axis.span);
                     let d = match &cols {
                         Some(c) => d.help(format!("write `{c} ... above ...`")),
@@ -266,6 +306,7 @@ impl Collector<'_, '_> {
                     let Some(over) = report.over else {
                         self.error(
                             Diagnostic::error(
+                                Kind::BadExpectation,
                                 "`beyond spread` needs the axis the report aggregates (`over`)",
                             )
                             .at(*spread)
@@ -282,7 +323,7 @@ impl Collector<'_, '_> {
                     let over_axis = &self.recipe.axes[over];
                     if over_axis.values.len() < 2 {
                         self.error(
-                            Diagnostic::error(format!(
+                            Diagnostic::error(Kind::BadExpectation, format!(
                                 "`beyond spread` needs two values of `{}` or more: one has no spread",
                                 over_axis.name
                             ))
@@ -310,9 +351,12 @@ impl Collector<'_, '_> {
                     .as_f64()?;
                 if report.paper.is_none() {
                     self.error(
-                        Diagnostic::error("`within ... of paper` needs the report's `paper` table")
-                            .at(expr.span)
-                            .help("add e.g. `paper: table2`"),
+                        Diagnostic::error(
+                            Kind::BadExpectation,
+                            "`within ... of paper` needs the report's `paper` table",
+                        )
+                        .at(expr.span)
+                        .help("add e.g. `paper: table2`"),
                     );
                     return None;
                 }
@@ -335,12 +379,15 @@ impl Collector<'_, '_> {
             }
             _ => {
                 self.error(
-                    Diagnostic::error(format!("expected an expectation, found {}", describe(expr)))
-                        .at(expr.span)
-                        .help(
-                            "write `COLS a above b (by m | beyond spread)`, `within t of paper` or \
+                    Diagnostic::error(
+                        Kind::BadExpectation,
+                        format!("expected an expectation, found {}", describe(expr)),
+                    )
+                    .at(expr.span)
+                    .help(
+                        "write `COLS a above b (by m | beyond spread)`, `within t of paper` or \
                              `at least v`",
-                        ),
+                    ),
                 );
                 None
             }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::check::value::Value;
-use crate::diagnostic::{Diagnostic, closest};
+use crate::diagnostic::{Diagnostic, Kind, closest};
 use crate::schema::{self, GROUPS, Ty, settings};
 use crate::syntax::ast::{Expr, Path, Stmt};
 
@@ -62,19 +62,25 @@ impl Collector<'_, '_> {
                 .flat_map(|f| f.params.iter().map(|p| p.name))
                 .collect();
             self.error(
-                Diagnostic::error(format!("`{head}` has no argument `{arg}`"))
-                    .at(key.span)
-                    .suggest(closest(arg, params.iter().copied()).map(|s| format!("{head}.{s}"))),
+                Diagnostic::error(
+                    Kind::UnknownArgument,
+                    format!("`{head}` has no argument `{arg}`"),
+                )
+                .at(key.span)
+                .suggest(closest(arg, params.iter().copied()).map(|s| format!("{head}.{s}"))),
             );
             return None;
         }
         if scope == ScopeRef::Pretrain && GROUPS.iter().any(|(g, _)| *g == full) {
             self.error(
-                Diagnostic::error(format!("`{full}` is a group of settings, not a setting"))
-                    .at(key.span)
-                    .help(format!(
-                        "write `{full} {{ ... }}`, or set one of its keys: `{full}.KEY: ...`"
-                    )),
+                Diagnostic::error(
+                    Kind::GroupNotSetting,
+                    format!("`{full}` is a group of settings, not a setting"),
+                )
+                .at(key.span)
+                .help(format!(
+                    "write `{full} {{ ... }}`, or set one of its keys: `{full}.KEY: ...`"
+                )),
             );
             return None;
         }
@@ -97,9 +103,12 @@ impl Collector<'_, '_> {
                 .map(str::to_string)
                 .unwrap_or(full_key)
         });
-        let mut d = Diagnostic::error(format!("unknown key `{relative}` in `{block}`"))
-            .at(key.span)
-            .suggest(suggestion.clone());
+        let mut d = Diagnostic::error(
+            Kind::UnknownKey,
+            format!("unknown key `{relative}` in `{block}`"),
+        )
+        .at(key.span)
+        .suggest(suggestion.clone());
         if suggestion.is_none() {
             let elsewhere: Vec<&str> = table
                 .iter()
@@ -146,9 +155,12 @@ impl Collector<'_, '_> {
         );
         if let Some(&first) = self.seen.get(&dedupe) {
             self.error(
-                Diagnostic::error(format!("`{}` is set twice", target.name))
-                    .label(key.span, "set again here")
-                    .note_at(first, "first set here"),
+                Diagnostic::error(
+                    Kind::DuplicateSetting,
+                    format!("`{}` is set twice", target.name),
+                )
+                .label(key.span, "set again here")
+                .note_at(first, "first set here"),
             );
             return;
         }

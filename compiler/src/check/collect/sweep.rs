@@ -3,7 +3,7 @@
 use super::*;
 use crate::check::typecheck::describe;
 use crate::check::value::Value;
-use crate::diagnostic::{Diagnostic, closest};
+use crate::diagnostic::{Diagnostic, Kind, closest};
 use crate::schema::{Scope, settings};
 use crate::syntax::ast::{Expr, ExprKind, Path, Stmt, StmtKind};
 use crate::syntax::{Span, format_expr};
@@ -19,7 +19,13 @@ impl Collector<'_, '_> {
                 StmtKind::Axis { name, value } => self.label_axis(name, value),
                 StmtKind::Call { name, args } if name.name == "exclude" => {
                     if args.items.is_empty() {
-                        self.error(Diagnostic::error("`exclude` needs conditions").at(args.span));
+                        self.error(
+                            Diagnostic::error(
+                                Kind::MalformedCondition,
+                                "`exclude` needs conditions",
+                            )
+                            .at(args.span),
+                        );
                         continue;
                     }
                     self.recipe.excludes.push(Exclude {
@@ -30,9 +36,12 @@ impl Collector<'_, '_> {
                 }
                 StmtKind::Call { name, .. } => {
                     self.error(
-                        Diagnostic::error(format!("unexpected `{}(...)` in `sweep`", name.name))
-                            .at(name.span)
-                            .suggest(closest(&name.name, ["exclude"])),
+                        Diagnostic::error(
+                            Kind::MisplacedStatement,
+                            format!("unexpected `{}(...)` in `sweep`", name.name),
+                        )
+                        .at(name.span)
+                        .suggest(closest(&name.name, ["exclude"])),
                     );
                 }
                 StmtKind::Block(block) if block.kind.name == "when" => {
@@ -40,18 +49,21 @@ impl Collector<'_, '_> {
                 }
                 StmtKind::Block(block) => {
                     self.error(
-                        Diagnostic::error(format!(
-                            "unexpected block `{}` in `sweep`",
-                            block.kind.name
-                        ))
+                        Diagnostic::error(
+                            Kind::UnknownBlock,
+                            format!("unexpected block `{}` in `sweep`", block.kind.name),
+                        )
                         .at(block.kind.span)
                         .suggest(closest(&block.kind.name, ["when"])),
                     );
                 }
                 StmtKind::Use(_) | StmtKind::Data { .. } => {
                     self.error(
-                        Diagnostic::error("this statement belongs at the top level of a file")
-                            .at(stmt.span),
+                        Diagnostic::error(
+                            Kind::MisplacedStatement,
+                            "this statement belongs at the top level of a file",
+                        )
+                        .at(stmt.span),
                     );
                 }
             }
@@ -63,17 +75,23 @@ impl Collector<'_, '_> {
             ExprKind::List(items) if !items.is_empty() => Some(items.as_slice()),
             ExprKind::List(_) => {
                 self.error(
-                    Diagnostic::error(format!("the sweep of `{name}` has no values"))
-                        .at(value.span),
+                    Diagnostic::error(
+                        Kind::BadAxis,
+                        format!("the sweep of `{name}` has no values"),
+                    )
+                    .at(value.span),
                 );
                 None
             }
             _ => {
                 self.error(
-                    Diagnostic::error(format!(
-                        "a sweep axis takes a list of values, found {}",
-                        describe(value)
-                    ))
+                    Diagnostic::error(
+                        Kind::BadAxis,
+                        format!(
+                            "a sweep axis takes a list of values, found {}",
+                            describe(value)
+                        ),
+                    )
                     .at(value.span)
                     .help(format!("write `{name}: [{}]`", format_expr(value))),
                 );
@@ -86,9 +104,12 @@ impl Collector<'_, '_> {
         if let Some(i) = self.recipe.axis_named(&axis.name) {
             let first = self.recipe.axes[i].span;
             self.error(
-                Diagnostic::error(format!("`{}` is swept twice", axis.name))
-                    .at(key_span)
-                    .note_at(first, "first swept here"),
+                Diagnostic::error(
+                    Kind::DuplicateAxis,
+                    format!("`{}` is swept twice", axis.name),
+                )
+                .at(key_span)
+                .note_at(first, "first swept here"),
             );
             return;
         }
@@ -96,10 +117,13 @@ impl Collector<'_, '_> {
             if let Some(j) = axis.values[..i].iter().position(|w| w.label == v.label) {
                 let first = axis.values[j].span;
                 self.error(
-                    Diagnostic::error(format!(
-                        "`{}` appears twice in the sweep of `{}`",
-                        v.label, axis.name
-                    ))
+                    Diagnostic::error(
+                        Kind::DuplicateAxisValue,
+                        format!(
+                            "`{}` appears twice in the sweep of `{}`",
+                            v.label, axis.name
+                        ),
+                    )
                     .at(v.span)
                     .note_at(first, "first here"),
                 );
@@ -127,7 +151,7 @@ impl Collector<'_, '_> {
         };
         if !known {
             let keys: Vec<&str> = settings(Scope::Pretrain).iter().map(|s| s.key).collect();
-            let d = Diagnostic::error(format!("sweep over unknown key `{written}`"))
+            let d = Diagnostic::error(Kind::UnknownSweepKey, format!("sweep over unknown key `{written}`"))
                 .at(key.span)
                 .suggest(closest(&written, keys))
                 .help("to sweep something that is not a setting, declare a labelled axis: `axis NAME: [...]` and give \
@@ -180,7 +204,7 @@ impl Collector<'_, '_> {
     pub(super) fn label_axis(&mut self, name: &crate::syntax::ast::Ident, value: &Expr) {
         if settings(Scope::Pretrain).iter().any(|s| s.key == name.name) {
             self.error(
-                Diagnostic::error(format!("`{}` is a setting", name.name))
+                Diagnostic::error(Kind::BadAxis, format!("`{}` is a setting", name.name))
                     .at(name.span)
                     .help(format!("sweep it directly: `{}: [...]`", name.name)),
             );
@@ -196,8 +220,11 @@ impl Collector<'_, '_> {
                 ExprKind::Path(_) | ExprKind::Number(_) => format_expr(item),
                 _ => {
                     self.error(
-                        Diagnostic::error(format!("the values of axis `{}` are labels", name.name))
-                            .label(item.span, "expected a name, a number or a string"),
+                        Diagnostic::error(
+                            Kind::BadAxis,
+                            format!("the values of axis `{}` are labels", name.name),
+                        )
+                        .label(item.span, "expected a name, a number or a string"),
                     );
                     return;
                 }
