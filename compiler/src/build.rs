@@ -333,7 +333,7 @@ fn spatial(view: &mut View<'_, '_>, key: &str, group: &str) -> SpatialAug {
                 format!("`{}` appears twice in {group}", op.name),
             )
             .at(op.span)
-            .note_at(*first, "first here");
+            .secondary(*first, "first here");
             view.report(d);
             continue;
         }
@@ -347,7 +347,7 @@ fn spatial(view: &mut View<'_, '_>, key: &str, group: &str) -> SpatialAug {
                     format!("{group} has two crops"),
                 )
                 .at(op.span)
-                .note_at(first, "the first crop")
+                .secondary(first, "the first crop")
                 .help("keep one of `resized_crop`, `crop`, `center_crop`");
                 view.report(d);
                 continue;
@@ -859,7 +859,7 @@ fn color(view: &mut View<'_, '_>) -> ColorAug {
                 format!("`{}` appears twice in C", op.name),
             )
             .at(op.span)
-            .note_at(*first, "first here");
+            .secondary(*first, "first here");
             view.report(d);
             continue;
         }

@@ -59,7 +59,7 @@ pub fn lint(recipe: &Recipe, expanded: &Expanded, diags: &mut Diagnostics) {
                 Some(Origin::Set { via: Via::Axis, .. }) => {
                     d.note(format!("the sweep sets `{name}` in every cell"))
                 }
-                Some(Origin::Set { span, .. }) => d.note_at(span, "it is set again here"),
+                Some(Origin::Set { span, .. }) => d.secondary(span, "it is set again here"),
                 _ => d,
             };
             diags.push(d);

@@ -28,11 +28,13 @@ pub enum Severity {
     Warning,
 }
 
-/// A span to underline, with an optional short text after the underline.
+/// A span to underline, with an optional short text after the underline. The primary label (at most one) is
+/// where the finding is; the others point at related places ("first set here").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Label {
     pub span: Span,
     pub text: Option<String>,
+    pub primary: bool,
 }
 
 /// A further remark: with a span it is shown as its own snippet (e.g. "first set here"), without one as a line.
@@ -47,7 +49,9 @@ pub struct Diagnostic {
     pub kind: Kind,
     pub severity: Severity,
     pub message: String,
-    pub primary: Option<Label>,
+    /// The primary label first, if any, then the secondary ones in the order they were added. (One list keeps a
+    /// `Result<_, Diagnostic>` small.)
+    pub labels: Vec<Label>,
     pub notes: Vec<Note>,
     pub help: Vec<String>,
 }
@@ -60,7 +64,7 @@ impl Diagnostic {
             kind,
             severity: Severity::Error,
             message: message.into(),
-            primary: None,
+            labels: vec![],
             notes: vec![],
             help: vec![],
         }
@@ -73,25 +77,48 @@ impl Diagnostic {
             kind,
             severity: Severity::Warning,
             message: message.into(),
-            primary: None,
+            labels: vec![],
             notes: vec![],
             help: vec![],
         }
     }
 
     /// Underline `span` (no text).
-    pub fn at(mut self, span: Span) -> Diagnostic {
-        self.primary = Some(Label { span, text: None });
-        self
+    pub fn at(self, span: Span) -> Diagnostic {
+        self.set_primary(span, None)
     }
 
     /// Underline `span` with a short text after the carets.
-    pub fn label(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
-        self.primary = Some(Label {
+    pub fn label(self, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.set_primary(span, Some(text.into()))
+    }
+
+    /// A further labelled span, underlined with `-` beside the primary one (e.g. "first set here").
+    pub fn secondary(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label {
             span,
             text: Some(text.into()),
+            primary: false,
         });
         self
+    }
+
+    fn set_primary(mut self, span: Span, text: Option<String>) -> Diagnostic {
+        self.labels.retain(|l| !l.primary);
+        self.labels.insert(
+            0,
+            Label {
+                span,
+                text,
+                primary: true,
+            },
+        );
+        self
+    }
+
+    /// Where the finding is, if it has a place.
+    pub fn primary(&self) -> Option<&Label> {
+        self.labels.first().filter(|l| l.primary)
     }
 
     pub fn note(mut self, message: impl Into<String>) -> Diagnostic {
@@ -193,7 +220,7 @@ impl Diagnostics {
 }
 
 fn same_place(a: &Diagnostic, b: &Diagnostic) -> bool {
-    match (&a.primary, &b.primary) {
+    match (a.primary(), b.primary()) {
         (Some(x), Some(y)) => {
             x.span.file == y.span.file && x.span.start == y.span.start && x.span.end == y.span.end
         }

@@ -78,7 +78,7 @@ impl Collector<'_, '_> {
                             format!("evaluation `{}` is declared with two kinds", name.name),
                         )
                         .at(name.span)
-                        .note_at(
+                        .secondary(
                             first,
                             format!("declared as `{}` here", self.recipe.evals[i].kind.name()),
                         ),
@@ -159,7 +159,7 @@ impl Collector<'_, '_> {
                     format!("dataset `{}` is declared twice", name.name),
                 )
                 .at(name.span)
-                .note_at(first, "first declared here"),
+                .secondary(first, "first declared here"),
             );
             return;
         }
@@ -217,7 +217,7 @@ impl Collector<'_, '_> {
                             "a second `pretrain` block in this file",
                         )
                         .at(header)
-                        .note_at(first, "the first one")
+                        .secondary(first, "the first one")
                         .help("put all pre-training settings in one block"),
                     );
                     return;
@@ -264,7 +264,7 @@ impl Collector<'_, '_> {
                     self.error(
                         Diagnostic::error(Kind::DuplicateBlock, "a recipe has one `sweep` block")
                             .at(header)
-                            .note_at(first, "the sweep is declared here")
+                            .secondary(first, "the sweep is declared here")
                             .help("put all axes in one block; cells are their cartesian product"),
                     );
                     return;

@@ -190,7 +190,7 @@ impl Collector<'_, '_> {
                 found.push(
                     Diagnostic::error(Kind::WhenSetsCondition, format!("a `when` block sets `{}`, which a condition tests", a.target.name))
                         .at(a.span)
-                        .note_at(*span, "tested here")
+                        .secondary(*span, "tested here")
                         .help("conditions see the values before any `when` applies; sweep the setting instead"),
                 );
             }

@@ -117,7 +117,7 @@ impl Collector<'_, '_> {
                 self.error(
                     Diagnostic::error(Kind::DuplicateSetting, format!("`{name}` is set twice"))
                         .label(key.span, "set again here")
-                        .note_at(first, "first set here"),
+                        .secondary(first, "first set here"),
                 );
                 continue;
             }
@@ -170,7 +170,7 @@ impl Collector<'_, '_> {
                             ),
                         )
                         .at(span)
-                        .note_at(report.spans[key], format!("`{key}: {name}` is here"))
+                        .secondary(report.spans[key], format!("`{key}: {name}` is here"))
                         .help("`over` names a third axis, e.g. `over: seed`"),
                     );
                     report.over = None;
@@ -328,7 +328,7 @@ impl Collector<'_, '_> {
                                 over_axis.name
                             ))
                             .at(*spread)
-                            .note_at(over_axis.span, format!("`{}` is swept here", over_axis.name)),
+                            .secondary(over_axis.span, format!("`{}` is swept here", over_axis.name)),
                         );
                         return None;
                     }

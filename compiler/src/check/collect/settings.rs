@@ -160,7 +160,7 @@ impl Collector<'_, '_> {
                     format!("`{}` is set twice", target.name),
                 )
                 .label(key.span, "set again here")
-                .note_at(first, "first set here"),
+                .secondary(first, "first set here"),
             );
             return;
         }

@@ -109,7 +109,7 @@ impl Collector<'_, '_> {
                     format!("`{}` is swept twice", axis.name),
                 )
                 .at(key_span)
-                .note_at(first, "first swept here"),
+                .secondary(first, "first swept here"),
             );
             return;
         }
@@ -125,7 +125,7 @@ impl Collector<'_, '_> {
                         ),
                     )
                     .at(v.span)
-                    .note_at(first, "first here"),
+                    .secondary(first, "first here"),
                 );
                 return;
             }
