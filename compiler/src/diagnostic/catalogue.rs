@@ -63,16 +63,15 @@ catalogue! {
         "A string opened with `\"` has no closing `\"` on the same line.";
     NumberTooLarge = "E0103", "number too large",
         "A whole number does not fit in 64 bits.";
-    NotAValue = "E0104", "not a single value",
-        "A value given outside a recipe (a built-in default or a command-line override) is not one value.";
-    Internal = "E0105", "internal error",
-        "The parser produced a tree the compiler does not expect. This is a bug in `vst`: please report it.";
-    UseNotFirst = "E0106", "`use` after other statements",
+    Internal = "E0104", "internal error",
+        "The compiler met something it does not expect (a parse tree, a built-in default that does not parse). \
+         This is a bug in `vst`: please report it. No recipe should produce it, so it has no example.";
+    UseNotFirst = "E0105", "`use` after other statements",
         "`use \"file.vst\"` includes shared settings that the including file may then override, so it must come \
          before the other statements, at the top level of the file.";
-    IncludeCycle = "E0107", "include cycle",
+    IncludeCycle = "E0106", "include cycle",
         "Files include each other in a circle; a recipe is a tree of includes.";
-    UnreadableInclude = "E0108", "unreadable include",
+    UnreadableInclude = "E0107", "unreadable include",
         "A file named by `use` cannot be read. Paths are relative to the file that contains the `use`.";
 
     // E02: blocks and statements

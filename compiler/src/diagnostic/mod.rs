@@ -11,9 +11,10 @@
 //! ```
 //!
 //! Every diagnostic has one [`Kind`] from the [`catalogue`], which gives its stable code; `render` writes the
-//! text above.
+//! text above, [`json`] the form of `vst check --format json`.
 
 pub mod catalogue;
+pub mod json;
 mod render;
 
 pub use catalogue::Kind;

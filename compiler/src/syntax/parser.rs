@@ -35,7 +35,7 @@ pub fn parse_expr(text: &str, file: FileId) -> Result<Expr, Diagnostic> {
     };
     let root = pairs
         .next()
-        .ok_or_else(|| Diagnostic::error(Kind::NotAValue, "empty value"))?;
+        .ok_or_else(|| Diagnostic::error(Kind::Internal, "empty value"))?;
     for pair in root.into_inner() {
         if pair.as_rule() == Rule::entry {
             let mut inner = children(pair);
@@ -46,7 +46,7 @@ pub fn parse_expr(text: &str, file: FileId) -> Result<Expr, Diagnostic> {
         }
     }
     Err(Diagnostic::error(
-        Kind::NotAValue,
+        Kind::Internal,
         format!("`{text}` is not a single value"),
     ))
 }
