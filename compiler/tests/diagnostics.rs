@@ -6,35 +6,8 @@ use std::path::Path;
 use vst_compiler::load::MemoryLoader;
 use vst_compiler::{Options, compile};
 
-/// A valid, tiny study that the cases include and then break.
-const BASE: &str = r#"
-data tiny = synthetic(classes: 4, train_per_class: 8, val_per_class: 2, frames: 32, width: 32, height: 32)
-
-pretrain {
-  data: tiny
-  objective: byol
-  backbone: slow_r18(frames: 4, stride: 4, width: 0.25)
-  augment {
-    S: [resized_crop(32), flip]
-  }
-  schedule {
-    epochs: 4
-    batch: 8
-    warmup: 1 epoch
-  }
-  moco {
-    queue: 16
-  }
-}
-
-evaluate linear {
-  epochs: 2
-  batch: 8
-  warmup: 0 epochs
-  augment: [crop(32)]
-  view_size: 32
-}
-"#;
+/// A valid, tiny study that the cases include and then break (shared with the examples of the catalogue).
+const BASE: &str = include_str!("diagnostics/base.vst");
 
 fn render(files: &[(&str, &str)]) -> String {
     let loader = MemoryLoader::new(files.iter().copied().chain([("base.vst", BASE)]));
