@@ -49,6 +49,10 @@ impl Collector<'_, '_> {
                 }
                 continue;
             }
+            // An axis that failed to check: its error is reported, the condition is dropped.
+            if self.is_poisoned(&key) {
+                continue;
+            }
             if axes_only {
                 let names: Vec<&str> = self.recipe.axes.iter().map(|a| a.name.as_str()).collect();
                 let d = Diagnostic::error(Kind::NotAnAxis, format!("`{key}` is not a sweep axis"))

@@ -32,6 +32,7 @@ pub fn collect(
         env,
         diags,
         seen: HashMap::new(),
+        poisoned: Vec::new(),
     };
     for (id, file) in files {
         c.declare_evals(*id, file);
@@ -51,6 +52,9 @@ struct Collector<'a, 'd> {
     diags: &'d mut Diagnostics,
     /// (file, condition, key) → where it was first set, for duplicate keys.
     seen: HashMap<(FileId, Option<usize>, String), Span>,
+    /// Sweep axes whose declaration failed to check (one mistake, one error): a condition or a report that names
+    /// one is not reported again as naming something that is not an axis.
+    poisoned: Vec<String>,
 }
 
 /// Where a statement list sits.
@@ -89,5 +93,14 @@ impl Collector<'_, '_> {
 
     fn error(&mut self, d: Diagnostic) {
         self.diags.push(d);
+    }
+
+    fn error_count(&self) -> usize {
+        self.diags.errors().count()
+    }
+
+    /// Whether `name` was declared but failed to check, so that errors about it were already reported.
+    fn is_poisoned(&self, name: &str) -> bool {
+        self.poisoned.iter().any(|p| p == name)
     }
 }

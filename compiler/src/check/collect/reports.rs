@@ -72,6 +72,9 @@ impl Collector<'_, '_> {
         if let Some(i) = self.recipe.axis_named(&name) {
             return Some(i);
         }
+        if self.is_poisoned(&name) {
+            return None;
+        }
         let names: Vec<&str> = self.recipe.axes.iter().map(|a| a.name.as_str()).collect();
         let d = Diagnostic::error(
             Kind::NotAnAxis,
@@ -279,6 +282,10 @@ impl Collector<'_, '_> {
                 spread,
             } => {
                 let name = axis.dotted();
+                // `cols` written but not an axis: that error is reported, this would only follow from it.
+                if report.cols.is_none() && report.spans.contains_key("cols") {
+                    return None;
+                }
                 let cols = report.cols.map(|c| self.recipe.axes[c].name.clone());
                 if cols.as_deref() != Some(name.as_str()) {
                     let d = Diagnostic::error(
@@ -303,6 +310,10 @@ impl Collector<'_, '_> {
                     None => 0.0,
                 };
                 if let Some(spread) = spread {
+                    // As for `cols`: a written `over` that is not an axis is already reported.
+                    if report.over.is_none() && report.spans.contains_key("over") {
+                        return None;
+                    }
                     let Some(over) = report.over else {
                         self.error(
                             Diagnostic::error(
@@ -311,12 +322,7 @@ impl Collector<'_, '_> {
                             )
                             .at(*spread)
                             .note("the spread is the standard deviation over that axis (the seeds)")
-                            .help(
-                                match report.spans.contains_key("over") {
-                                    true => "fix the report's `over` axis".to_string(),
-                                    false => "add e.g. `over: seed` to the report".to_string(),
-                                },
-                            ),
+                            .help("add e.g. `over: seed` to the report"),
                         );
                         return None;
                     };

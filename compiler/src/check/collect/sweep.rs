@@ -15,8 +15,12 @@ impl Collector<'_, '_> {
     pub(super) fn sweep_body(&mut self, body: &[Stmt]) {
         for stmt in body {
             match &stmt.kind {
-                StmtKind::Entry { key, value } => self.setting_axis(key, value),
-                StmtKind::Axis { name, value } => self.label_axis(name, value),
+                StmtKind::Entry { key, value } => {
+                    self.poison_on_error(&key.dotted(), |c| c.setting_axis(key, value))
+                }
+                StmtKind::Axis { name, value } => {
+                    self.poison_on_error(&name.name, |c| c.label_axis(name, value))
+                }
                 StmtKind::Call { name, args } if name.name == "exclude" => {
                     if args.items.is_empty() {
                         self.error(
@@ -131,6 +135,15 @@ impl Collector<'_, '_> {
             }
         }
         self.recipe.axes.push(axis);
+    }
+
+    /// Declares an axis with `declare`; when that reports an error and no axis `name` results, `name` is poisoned.
+    fn poison_on_error(&mut self, name: &str, declare: impl FnOnce(&mut Self)) {
+        let errors = self.error_count();
+        declare(self);
+        if self.error_count() > errors && self.recipe.axis_named(name).is_none() {
+            self.poisoned.push(name.to_string());
+        }
     }
 
     pub(super) fn setting_axis(&mut self, key: &Path, value: &Expr) {
