@@ -171,3 +171,17 @@ mistake!(
     "    temperature: 0.2  # MoCo v2's value; the paper uses 0.1 (with batches of 512)\n  }\n  simclr",
     "    temperature: 0.2  # MoCo v2's value; the paper uses 0.1 (with batches of 512)\n  simclr"
 );
+mistake!(
+    misspelt_sweep_key,
+    TABLE2,
+    TABLE2,
+    "  objective: [moco,",
+    "  objectiv: [moco,"
+);
+mistake!(
+    misspelt_evaluation_name,
+    TABLE2,
+    BASE,
+    "evaluate linear {",
+    "evaluate linaer {"
+);

@@ -67,6 +67,7 @@ impl Collector<'_, '_> {
                     .suggest(closest(&name.name, EvalKind::ALL.iter().map(|k| k.name())))
                     .help("name it `linear` or `knn`, or give its kind: `kind: linear`"),
                 );
+                self.poisoned.push(name.name.clone());
                 continue;
             };
             match self.recipe.eval_named(&name.name) {
@@ -445,6 +446,9 @@ impl Collector<'_, '_> {
     }
 
     pub(super) fn unknown_eval(&mut self, name: &str, span: Span) {
+        if self.is_poisoned(name) {
+            return;
+        }
         let names: Vec<&str> = self.recipe.evals.iter().map(|e| e.name.as_str()).collect();
         let d = Diagnostic::error(
             Kind::UndeclaredEvaluation,

@@ -10,7 +10,7 @@ mod settings;
 mod sweep;
 
 use super::typecheck::{EnvLookup, Typer};
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, closest};
 use crate::source::FileId;
 use crate::syntax::Span;
 use crate::syntax::ast::{Block, File, Stmt};
@@ -52,8 +52,8 @@ struct Collector<'a, 'd> {
     diags: &'d mut Diagnostics,
     /// (file, condition, key) → where it was first set, for duplicate keys.
     seen: HashMap<(FileId, Option<usize>, String), Span>,
-    /// Sweep axes whose declaration failed to check (one mistake, one error): a condition or a report that names
-    /// one is not reported again as naming something that is not an axis.
+    /// Names of sweep axes and evaluations whose declaration failed to check (one mistake, one error): a
+    /// condition, a report or a key that names one (or a likely misspelling of one) is not reported again.
     poisoned: Vec<String>,
 }
 
@@ -100,7 +100,9 @@ impl Collector<'_, '_> {
     }
 
     /// Whether `name` was declared but failed to check, so that errors about it were already reported.
+    /// A misspelt declaration (`sweep { objectiv: [...] }`) poisons the names it was probably meant to have too.
     fn is_poisoned(&self, name: &str) -> bool {
         self.poisoned.iter().any(|p| p == name)
+            || closest(name, self.poisoned.iter().map(String::as_str)).is_some()
     }
 }
