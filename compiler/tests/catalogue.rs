@@ -5,10 +5,11 @@
 //! After changing the catalogue or an example, regenerate the doc with
 //! `UPDATE_DOCS=1 cargo test -p vst-compiler --test catalogue`.
 
+mod common;
+
+use common::compile_in_memory;
 use std::path::{Path, PathBuf};
 use vst_compiler::diagnostic::Kind;
-use vst_compiler::load::MemoryLoader;
-use vst_compiler::{Options, compile};
 
 const BASE: &str = include_str!("diagnostics/base.vst");
 /// Everything above this line of the doc is written by hand; everything below is generated.
@@ -26,16 +27,11 @@ fn example(kind: Kind) -> Option<String> {
 
 /// The example compiled as `recipe.vst` next to the shared `base.vst`: its diagnostics' codes and their text.
 fn compile_example(source: &str) -> (Vec<&'static str>, String) {
-    let loader = MemoryLoader::new([("recipe.vst", source), ("base.vst", BASE)]);
-    let env = |_: &str| None;
-    let compilation = compile(
-        Path::new("recipe.vst"),
-        &Options {
-            loader: &loader,
-            env: &env,
-        },
-    )
-    .expect("the root file exists");
+    let compilation = compile_in_memory(
+        &[("recipe.vst", source), ("base.vst", BASE)],
+        "recipe.vst",
+        &|_| None,
+    );
     let codes = compilation
         .diagnostics
         .items

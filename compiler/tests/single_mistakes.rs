@@ -2,9 +2,10 @@
 //! rendered output, which must hold exactly one error, at the mistake. Errors that only follow from it (a report
 //! naming a sweep axis whose values did not check, a parse error further on) must not appear.
 
+mod common;
+
+use common::compile_in_memory;
 use std::path::{Path, PathBuf};
-use vst_compiler::load::MemoryLoader;
-use vst_compiler::{Options, compile};
 
 fn recipes_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes")
@@ -38,16 +39,11 @@ fn with_mistake(root: &str, file: &str, find: &str, replace: &str) -> String {
         .unwrap_or_else(|| panic!("no shipped file {file}"));
     assert!(text.contains(find), "{file} has no `{find}`");
     *text = text.replacen(find, replace, 1);
-    let loader = MemoryLoader::new(files.iter().map(|(p, t)| (p.as_str(), t.as_str())));
-    let env = |_: &str| None;
-    let compilation = compile(
-        Path::new(root),
-        &Options {
-            loader: &loader,
-            env: &env,
-        },
-    )
-    .expect("the root file exists");
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let compilation = compile_in_memory(&files, root, &|_| None);
     compilation.render_diagnostics(false)
 }
 
