@@ -69,6 +69,46 @@ fn a_misspelt_key_exits_1_with_its_location_and_a_suggestion() {
 }
 
 #[test]
+fn check_as_json_gives_each_diagnostic_with_its_code_place_and_help() {
+    let dir = scratch("json");
+    let text = "data d = synthetic(classes: 2)\n\npretrain {\n  data: d\n  objectiv: byol\n}\n";
+    std::fs::write(dir.join("typo.vst"), text).expect("write");
+    let out = vst_in(&dir, &["check", "--format", "json", "typo.vst"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    let report: vst_compiler::diagnostic::json::Report =
+        serde_json::from_str(&out.stdout).expect("the report is JSON");
+    assert_eq!(report.schema, "vst-diagnostics/1");
+    assert_eq!((report.summary.recipes, report.summary.errors), (1, 1));
+    let [d] = report.diagnostics.as_slice() else {
+        panic!("one diagnostic: {}", out.stdout);
+    };
+    assert_eq!((d.severity.as_str(), d.code.as_str()), ("error", "E0301"));
+    assert_eq!(d.message, "unknown key `objectiv` in `pretrain`");
+    let at = &d.location;
+    assert_eq!(at.file.as_deref(), Some("typo.vst"));
+    assert_eq!((at.line_start, at.column_start), (Some(5), Some(3)));
+    assert_eq!((at.line_end, at.column_end), (Some(5), Some(11)));
+    let start = text.find("objectiv").expect("in the text");
+    assert_eq!((at.byte_start, at.byte_end), (Some(start), Some(start + 8)));
+    assert!(d.labels.len() == 1 && d.labels[0].primary);
+    assert_eq!(d.help, ["did you mean `objective`?"]);
+    assert!(
+        d.rendered.starts_with("error[E0301]: unknown key"),
+        "{}",
+        d.rendered
+    );
+
+    // A clean recipe: no diagnostics, exit 0, still one report.
+    let out = vst(&["check", "--format", "json", "recipes/table2.vst"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: vst_compiler::diagnostic::json::Report =
+        serde_json::from_str(&out.stdout).expect("the report is JSON");
+    assert!(report.diagnostics.is_empty(), "{}", out.stdout);
+    assert_eq!(report.summary.recipes, 1);
+}
+
+#[test]
 fn a_missing_file_or_a_bad_flag_exits_2() {
     let out = vst(&["check", "recipes/no_such_recipe.vst"]);
     assert_eq!(out.code, 2);

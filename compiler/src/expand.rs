@@ -17,7 +17,7 @@
 use crate::check::collect::{Assignment, ClauseKey, Recipe, ScopeRef, Target};
 use crate::check::typecheck::{Typer, builtin_value};
 use crate::check::value::Value;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::schema::{Scope, Setting, function, settings};
 use crate::syntax::Span;
 use std::collections::HashMap;
@@ -382,7 +382,7 @@ pub fn expand(recipe: &Recipe, diags: &mut Diagnostics) -> Expanded {
             && w.span.file == recipe.root
         {
             diags.push(
-                Diagnostic::warning("no cell matches these conditions")
+                Diagnostic::warning(Kind::UnmatchedWhen, "no cell matches these conditions")
                     .at(w.span)
                     .note("the settings in this `when` are never used"),
             );
@@ -436,10 +436,13 @@ fn apply(
             Some(Value::Call(current)) => {
                 let head = target.setting.key;
                 diags.push(
-                    Diagnostic::error(format!(
-                        "`{}` does not apply: `{head}` is `{}`, which has no `{arg}`",
-                        target.name, current.name
-                    ))
+                    Diagnostic::error(
+                        Kind::InapplicableArgument,
+                        format!(
+                            "`{}` does not apply: `{head}` is `{}`, which has no `{arg}`",
+                            target.name, current.name
+                        ),
+                    )
                     .at(span),
                 );
                 false
@@ -499,9 +502,10 @@ fn cells(recipe: &Recipe, diags: &mut Diagnostics) -> Vec<Vec<usize>> {
         .unwrap_or(usize::MAX);
     if total > MAX_CELLS {
         diags.push(
-            Diagnostic::error(format!(
-                "the sweep has {total} cells; at most {MAX_CELLS} are allowed"
-            ))
+            Diagnostic::error(
+                Kind::TooManyCells,
+                format!("the sweep has {total} cells; at most {MAX_CELLS} are allowed"),
+            )
             .at(recipe.sweep.unwrap_or_default())
             .help("sweep fewer values, or exclude cells with `exclude(...)`"),
         );
@@ -531,13 +535,19 @@ fn cells(recipe: &Recipe, diags: &mut Diagnostics) -> Vec<Vec<usize>> {
     }
     for (exclude, used) in recipe.excludes.iter().zip(used) {
         if !used && !exclude.clauses.is_empty() {
-            diags.push(Diagnostic::warning("this exclusion matches no cell").at(exclude.span));
+            diags.push(
+                Diagnostic::warning(Kind::UnmatchedExclusion, "this exclusion matches no cell")
+                    .at(exclude.span),
+            );
         }
     }
     if out.is_empty() && total > 0 {
         diags.push(
-            Diagnostic::error("every cell of the sweep is excluded")
-                .at(recipe.sweep.unwrap_or_default()),
+            Diagnostic::error(
+                Kind::EverythingExcluded,
+                "every cell of the sweep is excluded",
+            )
+            .at(recipe.sweep.unwrap_or_default()),
         );
     }
     out

@@ -4,7 +4,7 @@
 
 use crate::check::collect::{Recipe, ScopeRef};
 use crate::check::value::Value;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::expand::{Expanded, Origin, Via};
 
 pub fn lint(recipe: &Recipe, expanded: &Expanded, diags: &mut Diagnostics) {
@@ -53,25 +53,27 @@ pub fn lint(recipe: &Recipe, expanded: &Expanded, diags: &mut Diagnostics) {
         }
         let name = &a.target.name;
         if !expanded.effective[i] {
-            let mut d = Diagnostic::warning(format!("this `{name}` has no effect")).at(a.span);
+            let mut d = Diagnostic::warning(Kind::NoEffect, format!("this `{name}` has no effect"))
+                .at(a.span);
             d = match overridden_by[i] {
                 Some(Origin::Set { via: Via::Axis, .. }) => {
                     d.note(format!("the sweep sets `{name}` in every cell"))
                 }
-                Some(Origin::Set { span, .. }) => d.note_at(span, "it is set again here"),
+                Some(Origin::Set { span, .. }) => d.secondary(span, "it is set again here"),
                 _ => d,
             };
             diags.push(d);
         } else if !read[i] {
             let d = match a.target.setting.objective {
-                Some(objective) => Diagnostic::warning(format!(
-                    "`{name}` is set, but no cell trains with `{objective}`"
-                ))
+                Some(objective) => Diagnostic::warning(
+                    Kind::NoEffect,
+                    format!("`{name}` is set, but no cell trains with `{objective}`"),
+                )
                 .at(a.span)
                 .note(format!(
                     "`{objective}`'s settings are read only when `objective: {objective}`"
                 )),
-                None => Diagnostic::warning(format!("`{name}` is never read"))
+                None => Diagnostic::warning(Kind::NoEffect, format!("`{name}` is never read"))
                     .at(a.span)
                     .note(unread_reason(a.target.setting.key)),
             };
@@ -92,8 +94,11 @@ pub fn lint(recipe: &Recipe, expanded: &Expanded, diags: &mut Diagnostics) {
         });
         if !used && !expanded.cells.is_empty() {
             diags.push(
-                Diagnostic::warning(format!("dataset `{}` is never used", decl.name))
-                    .at(decl.name_span),
+                Diagnostic::warning(
+                    Kind::UnusedDataset,
+                    format!("dataset `{}` is never used", decl.name),
+                )
+                .at(decl.name_span),
             );
         }
     }

@@ -1,7 +1,7 @@
 //! Reading a recipe and the files it includes with `use "path"` (relative to the including file), each file once,
 //! includes before the file that includes them, so that later settings override earlier ones.
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::source::{FileId, SourceMap};
 use crate::syntax::ast::{File, StmtKind};
 use crate::syntax::{self, Span};
@@ -122,7 +122,7 @@ impl State<'_> {
             };
             if seen_other {
                 diags.push(
-                    Diagnostic::error("`use` must come before the other statements of a file")
+                    Diagnostic::error(Kind::UseNotFirst, "`use` must come before the other statements of a file")
                         .at(stmt.span)
                         .help("move it to the top: included settings come first, so that this file can override them"),
                 );
@@ -136,7 +136,7 @@ impl State<'_> {
                     .collect();
                 chain.push(include_key.display().to_string());
                 diags.push(
-                    Diagnostic::error("include cycle")
+                    Diagnostic::error(Kind::IncludeCycle, "include cycle")
                         .label(
                             target.span,
                             "this includes a file that is already being included",
@@ -159,9 +159,12 @@ impl State<'_> {
                 }
                 Err(e) => {
                     diags.push(
-                        Diagnostic::error(format!("cannot read `{}`: {e}", include.display()))
-                            .label(target.span, "included here")
-                            .help("`use` paths are relative to the file that contains them"),
+                        Diagnostic::error(
+                            Kind::UnreadableInclude,
+                            format!("cannot read `{}`: {e}", include.display()),
+                        )
+                        .label(target.span, "included here")
+                        .help("`use` paths are relative to the file that contains them"),
                     );
                 }
             }

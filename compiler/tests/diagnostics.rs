@@ -2,52 +2,18 @@
 //!
 //! Each case is a small recipe (most include a valid `base.vst`, so that the message is about one thing).
 
-use std::path::Path;
-use vst_compiler::load::MemoryLoader;
-use vst_compiler::{Options, compile};
+mod common;
 
-/// A valid, tiny study that the cases include and then break.
-const BASE: &str = r#"
-data tiny = synthetic(classes: 4, train_per_class: 8, val_per_class: 2, frames: 32, width: 32, height: 32)
+use common::compile_in_memory;
 
-pretrain {
-  data: tiny
-  objective: byol
-  backbone: slow_r18(frames: 4, stride: 4, width: 0.25)
-  augment {
-    S: [resized_crop(32), flip]
-  }
-  schedule {
-    epochs: 4
-    batch: 8
-    warmup: 1 epoch
-  }
-  moco {
-    queue: 16
-  }
-}
-
-evaluate linear {
-  epochs: 2
-  batch: 8
-  warmup: 0 epochs
-  augment: [crop(32)]
-  view_size: 32
-}
-"#;
+/// A valid, tiny study that the cases include and then break (shared with the examples of the catalogue).
+const BASE: &str = include_str!("diagnostics/base.vst");
 
 fn render(files: &[(&str, &str)]) -> String {
-    let loader = MemoryLoader::new(files.iter().copied().chain([("base.vst", BASE)]));
+    let mut all = files.to_vec();
+    all.push(("base.vst", BASE));
     let env = |name: &str| (name == "DATA_ROOT").then(|| "/srv/data".to_string());
-    let compilation = compile(
-        Path::new(files[0].0),
-        &Options {
-            loader: &loader,
-            env: &env,
-        },
-    )
-    .expect("the root file exists");
-    compilation.render_diagnostics(false)
+    compile_in_memory(&all, files[0].0, &env).render_diagnostics(false)
 }
 
 macro_rules! case {

@@ -3,7 +3,7 @@
 
 use super::view::View;
 use crate::check::value::{CallValue, Value};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Kind};
 use crate::syntax::Span;
 use vst_spec::*;
 
@@ -17,7 +17,11 @@ pub(super) fn temporal(view: &mut View<'_, '_>, ops: &[CallValue]) -> TemporalAu
     let mut seen: Vec<&str> = Vec::new();
     for op in ops {
         if seen.contains(&op.name.as_str()) {
-            let d = Diagnostic::error(format!("`{}` appears twice in T", op.name)).at(op.span);
+            let d = Diagnostic::error(
+                Kind::DuplicateAugmentation,
+                format!("`{}` appears twice in T", op.name),
+            )
+            .at(op.span);
             view.report(d);
         }
         seen.push(&op.name);
@@ -49,9 +53,12 @@ pub(super) fn spatial(
     let mut seen: Vec<(String, Span)> = Vec::new();
     for op in ops {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == op.name) {
-            let d = Diagnostic::error(format!("`{}` appears twice in {group}", op.name))
-                .at(op.span)
-                .note_at(*first, "first here");
+            let d = Diagnostic::error(
+                Kind::DuplicateAugmentation,
+                format!("`{}` appears twice in {group}", op.name),
+            )
+            .at(op.span)
+            .secondary(*first, "first here");
             view.report(d);
             continue;
         }
@@ -60,10 +67,13 @@ pub(super) fn spatial(
         let is_crop = matches!(op.name.as_str(), "resized_crop" | "crop" | "center_crop");
         if is_crop {
             if let Some(first) = crop {
-                let d = Diagnostic::error(format!("{group} has two crops"))
-                    .at(op.span)
-                    .note_at(first, "the first crop")
-                    .help("keep one of `resized_crop`, `crop`, `center_crop`");
+                let d = Diagnostic::error(
+                    Kind::DuplicateAugmentation,
+                    format!("{group} has two crops"),
+                )
+                .at(op.span)
+                .secondary(first, "the first crop")
+                .help("keep one of `resized_crop`, `crop`, `center_crop`");
                 view.report(d);
                 continue;
             }
@@ -98,6 +108,7 @@ pub(super) fn spatial(
     if crop.is_none() {
         let d = view
             .error_at(
+                Kind::IncompatibleSettings,
                 key,
                 format!("{group} has no crop, so the clip size is unknown"),
             )
@@ -108,10 +119,13 @@ pub(super) fn spatial(
         && aug.resized_crop.is_none()
         && f64::from(aug.size) > short.lo
     {
-        let d = Diagnostic::error(format!(
-            "a {}-pixel crop does not fit a short side of {}",
-            aug.size, short.lo
-        ))
+        let d = Diagnostic::error(
+            Kind::CropTooLarge,
+            format!(
+                "a {}-pixel crop does not fit a short side of {}",
+                aug.size, short.lo
+            ),
+        )
         .at(span)
         .help("crop at most the smallest short side, or use `resized_crop`");
         view.report(d);
@@ -128,9 +142,12 @@ pub(super) fn color(view: &mut View<'_, '_>, ops: &[CallValue]) -> ColorAug {
     let mut seen: Vec<(String, Span)> = Vec::new();
     for op in ops {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == op.name) {
-            let d = Diagnostic::error(format!("`{}` appears twice in C", op.name))
-                .at(op.span)
-                .note_at(*first, "first here");
+            let d = Diagnostic::error(
+                Kind::DuplicateAugmentation,
+                format!("`{}` appears twice in C", op.name),
+            )
+            .at(op.span)
+            .secondary(*first, "first here");
             view.report(d);
             continue;
         }
@@ -143,10 +160,13 @@ pub(super) fn color(view: &mut View<'_, '_>, ops: &[CallValue]) -> ColorAug {
                 match (op.float("strength"), given) {
                     (Some(s), 0) => {
                         if 0.2 * s > 0.5 {
-                            let d = Diagnostic::error(format!(
-                                "colour strength {s} gives a hue jitter of {} (at most 0.5)",
-                                0.2 * s
-                            ))
+                            let d = Diagnostic::error(
+                                Kind::BadColorJitter,
+                                format!(
+                                    "colour strength {s} gives a hue jitter of {} (at most 0.5)",
+                                    0.2 * s
+                                ),
+                            )
                             .at(op.span);
                             view.report(d);
                         }
@@ -169,12 +189,12 @@ pub(super) fn color(view: &mut View<'_, '_>, ops: &[CallValue]) -> ColorAug {
                         });
                     }
                     (Some(_), _) => {
-                        let d = Diagnostic::error("`color_jitter` takes either `strength` or the four strengths, not both")
+                        let d = Diagnostic::error(Kind::BadColorJitter, "`color_jitter` takes either `strength` or the four strengths, not both")
                             .at(op.span);
                         view.report(d);
                     }
                     (None, _) => {
-                        let d = Diagnostic::error("`color_jitter` needs all four strengths, or `strength: s`")
+                        let d = Diagnostic::error(Kind::BadColorJitter, "`color_jitter` needs all four strengths, or `strength: s`")
                             .at(op.span)
                             .help("e.g. `color_jitter(0.6, 0.6, 0.6, 0.15, p: 0.8)` or `color_jitter(strength: 0.75)`");
                         view.report(d);

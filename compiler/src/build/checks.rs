@@ -3,7 +3,7 @@
 
 use super::dataset::DataInfo;
 use super::view::View;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Kind};
 use vst_spec::*;
 
 pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
@@ -18,6 +18,7 @@ pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &Da
         };
         let d = view
             .error_at(
+                Kind::IncompatibleSettings,
                 blame,
                 format!(
                     "MoCo's queue ({}) is not a multiple of the global batch ({})",
@@ -34,7 +35,7 @@ pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &Da
     if let ObjectiveSpec::Moco(moco) = &job.objective
         && u64::from(moco.queue) > data.train_videos
     {
-        let d = Diagnostic::warning(format!(
+        let d = Diagnostic::warning(Kind::Suspicious, format!(
             "MoCo's queue ({}) is longer than the training set of `{}` ({} videos)",
             moco.queue, job.dataset.name, data.train_videos
         ))
@@ -49,6 +50,7 @@ pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &Da
     if job.clips.count == 1 && !spatially_random && spatial.size > 0 {
         let d = view
             .error_at(
+                Kind::IncompatibleSettings,
                 "clips",
                 "with `clips: 1` the two views of a video differ only by S, but S is deterministic"
                     .into(),
@@ -61,6 +63,7 @@ pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &Da
         // Legitimate as a baseline (what a random encoder's features already give), but easy to write by mistake.
         let d = view
             .warning_at(
+                Kind::Suspicious,
                 "schedule.epochs",
                 "0 epochs and no `weights`: the evaluations measure the randomly initialised encoder".into(),
             )
@@ -70,6 +73,7 @@ pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &Da
     }
     if schedule.epochs > 0 && schedule.warmup_epochs > f64::from(schedule.epochs) {
         let d = view.error_at(
+            Kind::IncompatibleSettings,
             "schedule.warmup",
             format!(
                 "the warm-up ({} epochs) is longer than training ({} epochs)",
@@ -82,15 +86,19 @@ pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &Da
         && schedule.epochs > 0
         && swav.freeze_prototypes_epochs >= f64::from(schedule.epochs)
     {
-        let d = Diagnostic::warning(format!(
-            "the prototypes stay frozen for {} epochs, the whole training",
-            swav.freeze_prototypes_epochs
-        ))
+        let d = Diagnostic::warning(
+            Kind::Suspicious,
+            format!(
+                "the prototypes stay frozen for {} epochs, the whole training",
+                swav.freeze_prototypes_epochs
+            ),
+        )
         .at(view.span("swav.freeze_prototypes"));
         view.report(d);
     }
     if u64::from(schedule.batch) > data.train_videos {
         let d = view.error_at(
+            Kind::IncompatibleSettings,
             "schedule.batch",
             format!(
                 "the batch ({}) is larger than the training set of `{}` ({} videos)",
@@ -106,6 +114,7 @@ pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &Da
         if needed > f64::from(synth.frames) {
             let d = view
                 .error_at(
+                Kind::IncompatibleSettings,
                     "backbone",
                     format!(
                         "a clip spans {} frames ({} frames × stride {}{}), but the videos of `{}` have {}",
@@ -123,6 +132,7 @@ pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &Da
         let short = synth.width.min(synth.height);
         if spatial.short_side.is_none() && spatial.resized_crop.is_none() && spatial.size > short {
             let d = view.error_at(
+                Kind::CropTooLarge,
                 "augment.S",
                 format!(
                     "a {}-pixel crop does not fit the {}×{} frames of `{}`",

@@ -17,7 +17,7 @@ pub use cost::pretrain_cost;
 pub use dataset::{DataInfo, datasets};
 
 use crate::check::collect::{Recipe, ScopeRef};
-use crate::diagnostic::{Diagnostic, Diagnostics, closest};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind, closest};
 use crate::expand::{Cell, Expanded};
 use crate::schema::{EvalKind, KnnEval, LinearEval, Pretrain};
 use augment::{color, spatial, temporal};
@@ -83,7 +83,7 @@ impl CellBuilder<'_> {
         let mut view = self.view(cell, scope);
         if view.recipe.dataset(name).is_none() {
             let d = view
-                .error_at("data", format!("no dataset named `{name}`"))
+                .error_at(Kind::UnknownValue, "data", format!("no dataset named `{name}`"))
                 .suggest(closest(name, names.iter().map(String::as_str)))
                 .help("declare it with `data NAME = kinetics(...)`, `frames(...)` or `synthetic(...)`");
             view.report(d);
@@ -106,7 +106,7 @@ impl CellBuilder<'_> {
             } else {
                 "add e.g. `objective: byol` to `pretrain { ... }`, or sweep it"
             };
-            let mut d = Diagnostic::error(format!("`{key}` is not set"))
+            let mut d = Diagnostic::error(Kind::MissingSetting, format!("`{key}` is not set"))
                 .at(view.recipe.pretrain.unwrap_or_default())
                 .help(help);
             if view.recipe.sweep.is_none() && view.recipe.reports.is_empty() {
@@ -121,10 +121,13 @@ impl CellBuilder<'_> {
         let mut view = self.view(cell, ScopeRef::Pretrain);
 
         let Some(backbone) = backbone_spec(&settings.backbone) else {
-            let d = Diagnostic::error(format!(
-                "internal error: no backbone named `{}`",
-                settings.backbone.name
-            ))
+            let d = Diagnostic::error(
+                Kind::Internal,
+                format!(
+                    "internal error: no backbone named `{}`",
+                    settings.backbone.name
+                ),
+            )
             .at(view.span("backbone"));
             view.report(d);
             return None;
@@ -141,6 +144,7 @@ impl CellBuilder<'_> {
         };
         if normalize.std.contains(&0.0) {
             let d = view.error_at(
+                Kind::OutOfRange,
                 "augment.std",
                 "a normalisation std of 0 divides by zero".into(),
             );
@@ -201,7 +205,11 @@ impl CellBuilder<'_> {
                     vst_spec::arch::ArchError::Frames => view.arg_span("backbone", "frames"),
                     _ => view.span("backbone"),
                 };
-                let d = Diagnostic::error(format!("the backbone cannot be built: {e}")).at(at);
+                let d = Diagnostic::error(
+                    Kind::BackboneInvalid,
+                    format!("the backbone cannot be built: {e}"),
+                )
+                .at(at);
                 view.report(d);
                 None
             }
@@ -277,11 +285,12 @@ impl CellBuilder<'_> {
                 );
                 let warmup_epochs = linear.warmup;
                 if warmup_epochs > f64::from(epochs) {
-                    let d = view.error_at("warmup", format!("the warm-up ({warmup_epochs} epochs) is longer than training ({epochs} epochs)"));
+                    let d = view.error_at(Kind::IncompatibleSettings, "warmup", format!("the warm-up ({warmup_epochs} epochs) is longer than training ({epochs} epochs)"));
                     view.report(d);
                 }
                 if u64::from(batch) > data.train_videos {
                     let d = view.error_at(
+                        Kind::IncompatibleSettings,
                         "batch",
                         format!("the batch ({batch}) is larger than the training set of `{data_name}` ({} videos)", data.train_videos),
                     );
@@ -312,7 +321,7 @@ impl CellBuilder<'_> {
             EvalSettings::Knn(knn) => {
                 let k = knn.k;
                 if u64::from(k) > data.train_videos {
-                    let d = Diagnostic::warning(format!(
+                    let d = Diagnostic::warning(Kind::Suspicious, format!(
                         "k = {k} neighbours, but `{data_name}` has {} training videos: every vote uses them all",
                         data.train_videos
                     ))

@@ -2,7 +2,7 @@
 //! diagnostics about the cell (each names the cell).
 
 use crate::check::collect::{Recipe, ScopeRef};
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::expand::{Cell, Expanded, Resolved, cell_name};
 use crate::schema::typed::{ReadError, Values};
 use crate::syntax::Span;
@@ -87,12 +87,12 @@ impl<'a, 'd> View<'a, 'd> {
         self.diags.push(d);
     }
 
-    pub(super) fn error_at(&mut self, key: &str, message: String) -> Diagnostic {
-        Diagnostic::error(message).at(self.span(key))
+    pub(super) fn error_at(&mut self, kind: Kind, key: &str, message: String) -> Diagnostic {
+        Diagnostic::error(kind, message).at(self.span(key))
     }
 
-    pub(super) fn warning_at(&mut self, key: &str, message: String) -> Diagnostic {
-        Diagnostic::warning(message).at(self.span(key))
+    pub(super) fn warning_at(&mut self, kind: Kind, key: &str, message: String) -> Diagnostic {
+        Diagnostic::warning(kind, message).at(self.span(key))
     }
 
     /// The cell's typed settings in this scope; a value that does not fit its field is a compiler bug, reported
@@ -106,7 +106,7 @@ impl<'a, 'd> View<'a, 'd> {
         match read(&values) {
             Ok(settings) => Some(settings),
             Err(e) => {
-                let d = Diagnostic::error(format!("internal error: {e}"))
+                let d = Diagnostic::error(Kind::Internal, format!("internal error: {e}"))
                     .at(self.span(e.key()))
                     .note(
                         "the checker accepted a value the compiler cannot use; please report this",

@@ -2,7 +2,7 @@
 //! kind of literal, a missing or wrong unit, out of range, an unknown name or function, a bad argument.
 
 use super::value::{CallValue, Value, number};
-use crate::diagnostic::{Diagnostic, Diagnostics, closest};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind, closest};
 use crate::schema::{Function, ParamDefault, Ty, function};
 use crate::syntax::ast::{Expr, ExprKind, Number, Unit};
 use crate::syntax::{format_expr, quote};
@@ -41,11 +41,14 @@ impl Typer<'_> {
     }
 
     fn mismatch(&mut self, expr: &Expr, ty: &Ty, key: &str) {
-        let d = Diagnostic::error(format!(
-            "`{key}` expects {}, found {}",
-            ty.describe(),
-            describe(expr)
-        ))
+        let d = Diagnostic::error(
+            Kind::TypeMismatch,
+            format!(
+                "`{key}` expects {}, found {}",
+                ty.describe(),
+                describe(expr)
+            ),
+        )
         .at(expr.span);
         self.push(d);
     }
@@ -104,9 +107,10 @@ impl Typer<'_> {
                 ExprKind::Cross(a, b) => {
                     if a == 0 || b == 0 || a > u32::MAX as u64 || b > u32::MAX as u64 {
                         self.push(
-                            Diagnostic::error(format!(
-                                "`{key}` needs at least one temporal and one spatial view"
-                            ))
+                            Diagnostic::error(
+                                Kind::MissingViews,
+                                format!("`{key}` needs at least one temporal and one spatial view"),
+                            )
                             .at(expr.span),
                         );
                         return None;
@@ -168,10 +172,10 @@ impl Typer<'_> {
                 let v = n.value();
                 if !v.is_finite() {
                     self.push(
-                        Diagnostic::error(format!(
-                            "`{}` is not a finite number",
-                            format_expr(expr)
-                        ))
+                        Diagnostic::error(
+                            Kind::OutOfRange,
+                            format!("`{}` is not a finite number", format_expr(expr)),
+                        )
                         .at(expr.span),
                     );
                     return None;
@@ -187,10 +191,13 @@ impl Typer<'_> {
 
     fn unit_error(&mut self, expr: &Expr, key: &str, expected: &str, found: Unit) {
         self.push(
-            Diagnostic::error(format!(
-                "`{key}` expects {expected}, found a value in {}",
-                found.name()
-            ))
+            Diagnostic::error(
+                Kind::WrongUnit,
+                format!(
+                    "`{key}` expects {expected}, found a value in {}",
+                    found.name()
+                ),
+            )
             .label(
                 expr.span,
                 format!("unit `{}` does not fit here", unit_word(found)),
@@ -216,10 +223,13 @@ impl Typer<'_> {
         let v = n.value();
         if v.fract() != 0.0 || v.abs() > 9.0e15 {
             self.push(
-                Diagnostic::error(format!(
-                    "`{key}` expects a whole number, found `{}`",
-                    format_expr(expr)
-                ))
+                Diagnostic::error(
+                    Kind::OutOfRange,
+                    format!(
+                        "`{key}` expects a whole number, found `{}`",
+                        format_expr(expr)
+                    ),
+                )
                 .at(expr.span),
             );
             return None;
@@ -232,7 +242,11 @@ impl Typer<'_> {
                 format!("at most {max}")
             };
             self.push(
-                Diagnostic::error(format!("`{key}` must be {bound}, found {v}")).at(expr.span),
+                Diagnostic::error(
+                    Kind::OutOfRange,
+                    format!("`{key}` must be {bound}, found {v}"),
+                )
+                .at(expr.span),
             );
             return None;
         }
@@ -256,11 +270,10 @@ impl Typer<'_> {
             let below = if min_open { v <= min } else { v < min };
             let above = if max_open { v >= max } else { v > max };
             if below || above {
-                let d = Diagnostic::error(format!(
-                    "`{key}` must be {}, found {}",
-                    bounds(ty),
-                    number(v)
-                ))
+                let d = Diagnostic::error(
+                    Kind::OutOfRange,
+                    format!("`{key}` must be {}, found {}", bounds(ty), number(v)),
+                )
                 .at(expr.span);
                 self.push(d);
                 return None;
@@ -281,10 +294,13 @@ impl Typer<'_> {
         };
         if !(0.0..=1.0).contains(&v) {
             self.push(
-                Diagnostic::error(format!(
-                    "`{key}` is a probability and must be in [0, 1], found {}",
-                    format_expr(expr)
-                ))
+                Diagnostic::error(
+                    Kind::OutOfRange,
+                    format!(
+                        "`{key}` is a probability and must be in [0, 1], found {}",
+                        format_expr(expr)
+                    ),
+                )
                 .at(expr.span),
             );
             return None;
@@ -298,9 +314,12 @@ impl Typer<'_> {
             Some(Unit::Seconds) => {}
             None => {
                 self.push(
-                    Diagnostic::error(format!("`{key}` is a duration and needs a unit"))
-                        .label(expr.span, "seconds? epochs? frames?")
-                        .help(format!("write `{}s` for seconds", format_expr(expr))),
+                    Diagnostic::error(
+                        Kind::MissingUnit,
+                        format!("`{key}` is a duration and needs a unit"),
+                    )
+                    .label(expr.span, "seconds? epochs? frames?")
+                    .help(format!("write `{}s` for seconds", format_expr(expr))),
                 );
                 return None;
             }
@@ -312,10 +331,10 @@ impl Typer<'_> {
         let v = n.value();
         if v < 0.0 {
             self.push(
-                Diagnostic::error(format!(
-                    "`{key}` must not be negative, found {}",
-                    format_expr(expr)
-                ))
+                Diagnostic::error(
+                    Kind::OutOfRange,
+                    format!("`{key}` must not be negative, found {}", format_expr(expr)),
+                )
                 .at(expr.span),
             );
             return None;
@@ -337,9 +356,12 @@ impl Typer<'_> {
             None if bare => {}
             None => {
                 self.push(
-                    Diagnostic::error(format!("`{key}` is a length of training and needs a unit"))
-                        .at(expr.span)
-                        .help(format!("write `{} epochs`", format_expr(expr))),
+                    Diagnostic::error(
+                        Kind::MissingUnit,
+                        format!("`{key}` is a length of training and needs a unit"),
+                    )
+                    .at(expr.span)
+                    .help(format!("write `{} epochs`", format_expr(expr))),
                 );
                 return None;
             }
@@ -351,10 +373,13 @@ impl Typer<'_> {
         let v = n.value();
         if integer && v.fract() != 0.0 {
             self.push(
-                Diagnostic::error(format!(
-                    "`{key}` expects a whole number of epochs, found {}",
-                    format_expr(expr)
-                ))
+                Diagnostic::error(
+                    Kind::OutOfRange,
+                    format!(
+                        "`{key}` expects a whole number of epochs, found {}",
+                        format_expr(expr)
+                    ),
+                )
                 .at(expr.span),
             );
             return None;
@@ -366,8 +391,11 @@ impl Typer<'_> {
                 format!("at most {}", number(MAX_EPOCHS))
             };
             self.push(
-                Diagnostic::error(format!("`{key}` must be {bound}, found {}", number(v)))
-                    .at(expr.span),
+                Diagnostic::error(
+                    Kind::OutOfRange,
+                    format!("`{key}` must be {bound}, found {}", number(v)),
+                )
+                .at(expr.span),
             );
             return None;
         }
@@ -392,9 +420,12 @@ impl Typer<'_> {
         };
         if lo_v > hi_v {
             self.push(
-                Diagnostic::error(format!("range `{}` of `{key}` is empty", format_expr(expr)))
-                    .label(expr.span, "the lower end is above the upper end")
-                    .help(format!("write `{}..{}`", format_expr(hi), format_expr(lo))),
+                Diagnostic::error(
+                    Kind::EmptyRange,
+                    format!("range `{}` of `{key}` is empty", format_expr(expr)),
+                )
+                .label(expr.span, "the lower end is above the upper end")
+                .help(format!("write `{}..{}`", format_expr(hi), format_expr(lo))),
             );
             return None;
         }
@@ -440,9 +471,12 @@ impl Typer<'_> {
                 if words.contains(&name.as_str()) {
                     Some(name)
                 } else {
-                    let d = Diagnostic::error(format!("unknown value `{name}` for `{key}`"))
-                        .label(expr.span, format!("expected {}", ty.describe()))
-                        .suggest(closest(&name, words.iter().copied()));
+                    let d = Diagnostic::error(
+                        Kind::UnknownValue,
+                        format!("unknown value `{name}` for `{key}`"),
+                    )
+                    .label(expr.span, format!("expected {}", ty.describe()))
+                    .suggest(closest(&name, words.iter().copied()));
                     self.push(d);
                     None
                 }
@@ -472,12 +506,15 @@ impl Typer<'_> {
                     (None, Some(Value::Str(default))) => default.clone(),
                     (None, _) => {
                         self.push(
-                            Diagnostic::error(format!("environment variable `{var}` is not set"))
-                                .at(expr.span)
-                                .help(format!(
-                                    "set it, or give a default: `env({}, default: \"...\")`",
-                                    quote(&var)
-                                )),
+                            Diagnostic::error(
+                                Kind::UnsetEnvironmentVariable,
+                                format!("environment variable `{var}` is not set"),
+                            )
+                            .at(expr.span)
+                            .help(format!(
+                                "set it, or give a default: `env({}, default: \"...\")`",
+                                quote(&var)
+                            )),
                         );
                         return None;
                     }
@@ -516,11 +553,14 @@ impl Typer<'_> {
             }
         };
         if !names.contains(&name.name.as_str()) {
-            let mut d = Diagnostic::error(format!("unknown function `{}` for `{key}`", name.name))
-                .label(
-                    name.span,
-                    format!("expected {}", Ty::Call(names).describe()),
-                );
+            let mut d = Diagnostic::error(
+                Kind::UnknownFunction,
+                format!("unknown function `{}` for `{key}`", name.name),
+            )
+            .label(
+                name.span,
+                format!("expected {}", Ty::Call(names).describe()),
+            );
             d = match closest(&name.name, names.iter().copied()) {
                 Some(s) => d.suggest(Some(s)),
                 None if function(&name.name).is_some() => d.help(format!(
@@ -552,10 +592,10 @@ impl Typer<'_> {
                     match function.param(&text) {
                         Some(p) => p,
                         None => {
-                            let d = Diagnostic::error(format!(
-                                "`{}` has no argument `{text}`",
-                                function.name
-                            ))
+                            let d = Diagnostic::error(
+                                Kind::UnknownArgument,
+                                format!("`{}` has no argument `{text}`", function.name),
+                            )
                             .at(arg_name.span)
                             .suggest(closest(&text, function.params.iter().map(|p| p.name)))
                             .note(format!("its arguments: {}", param_list(function)));
@@ -568,12 +608,15 @@ impl Typer<'_> {
                 None => {
                     if seen_named {
                         self.push(
-                            Diagnostic::error("an argument without a name follows a named one")
-                                .at(arg.span)
-                                .help(
-                                    "give arguments without names first, in order; name the rest"
-                                        .to_string(),
-                                ),
+                            Diagnostic::error(
+                                Kind::PositionalArgument,
+                                "an argument without a name follows a named one",
+                            )
+                            .at(arg.span)
+                            .help(
+                                "give arguments without names first, in order; name the rest"
+                                    .to_string(),
+                            ),
                         );
                         ok = false;
                         continue;
@@ -582,16 +625,19 @@ impl Typer<'_> {
                         Some(p) => p,
                         None => {
                             let takes = function.params.iter().filter(|p| p.positional).count();
-                            let d = Diagnostic::error(format!(
-                                "`{}` takes {} argument{} without a name",
-                                function.name,
-                                if takes == 0 {
-                                    "no".to_string()
-                                } else {
-                                    format!("at most {takes}")
-                                },
-                                if takes == 1 { "" } else { "s" }
-                            ))
+                            let d = Diagnostic::error(
+                                Kind::PositionalArgument,
+                                format!(
+                                    "`{}` takes {} argument{} without a name",
+                                    function.name,
+                                    if takes == 0 {
+                                        "no".to_string()
+                                    } else {
+                                        format!("at most {takes}")
+                                    },
+                                    if takes == 1 { "" } else { "s" }
+                                ),
+                            )
                             .label(arg.span, "one too many")
                             .note(format!("its arguments: {}", param_list(function)));
                             self.push(d);
@@ -603,10 +649,13 @@ impl Typer<'_> {
             };
             if value.has(param.name) {
                 self.push(
-                    Diagnostic::error(format!(
-                        "argument `{}` of `{}` is given twice",
-                        param.name, function.name
-                    ))
+                    Diagnostic::error(
+                        Kind::DuplicateArgument,
+                        format!(
+                            "argument `{}` of `{}` is given twice",
+                            param.name, function.name
+                        ),
+                    )
                     .at(arg.span),
                 );
                 ok = false;
@@ -637,10 +686,10 @@ impl Typer<'_> {
                 ParamDefault::Optional => {}
                 ParamDefault::Required => {
                     self.push(
-                        Diagnostic::error(format!(
-                            "`{}` needs the argument `{}`",
-                            function.name, param.name
-                        ))
+                        Diagnostic::error(
+                            Kind::MissingArgument,
+                            format!("`{}` needs the argument `{}`", function.name, param.name),
+                        )
                         .label(call.span, format!("{} missing", param.name))
                         .note(format!("`{}`: {}", param.name, param.doc)),
                     );

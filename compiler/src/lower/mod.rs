@@ -4,7 +4,7 @@
 
 use crate::build::BuiltCell;
 use crate::check::collect::Recipe;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::expand::{Cell, coords_text};
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{BTreeMap, HashMap};
@@ -120,10 +120,17 @@ pub fn lower(
             first_cell_of.insert(pretrain_id.clone(), this);
         } else if let Some(first) = first_cell_of.get(&pretrain_id) {
             diags.push(
-                Diagnostic::warning(format!("the cells {first} and {this} train the same model"))
-                    .at(recipe.sweep.unwrap_or_default())
-                    .note("they share one pre-training job: an axis value changes nothing in these cells")
-                    .help("give the axis a meaning with `when(...) { ... }`, or drop the duplicate value"),
+                Diagnostic::warning(
+                    Kind::SameModel,
+                    format!("the cells {first} and {this} train the same model"),
+                )
+                .at(recipe.sweep.unwrap_or_default())
+                .note(
+                    "they share one pre-training job: an axis value changes nothing in these cells",
+                )
+                .help(
+                    "give the axis a meaning with `when(...) { ... }`, or drop the duplicate value",
+                ),
             );
         }
         let mut evals = vec![None; recipe.evals.len()];
@@ -205,7 +212,7 @@ pub fn lower(
             let shown = [report.rows, report.cols, report.over].contains(&Some(i));
             if !shown && axis.values.len() > 1 {
                 diags.push(
-                    Diagnostic::warning(format!(
+                    Diagnostic::warning(Kind::UnreportedAxis, format!(
                         "axis `{}` is neither the rows nor the columns of report \"{}\"",
                         axis.name, report.title
                     ))
@@ -331,7 +338,7 @@ fn check_near_paper(
         let Expectation::NearPaper { tolerance } = expectation else {
             continue;
         };
-        let mut d = Diagnostic::error(format!(
+        let mut d = Diagnostic::error(Kind::NothingToCompare, format!(
             "`within {tolerance} of paper` has nothing to compare: paper table `{}` has no number for any cell \
              of report \"{}\"",
             table.key, report.title

@@ -1,6 +1,7 @@
 //! Text ↔ syntax tree: the pest parser (text → [`ast::File`]) and the formatter (tree → canonical text).
 
 pub mod ast;
+mod errors;
 mod format;
 mod parser;
 

@@ -1,14 +1,15 @@
 //! Text → [`ast::File`] with the pest grammar in `grammar/vst.pest`, keeping comments and blank lines.
 
 use super::ast::*;
-use crate::diagnostic::Diagnostic;
+use super::errors::syntax_error;
+use crate::diagnostic::{Diagnostic, Kind};
 use crate::source::FileId;
 use pest::Parser as _;
 use pest::iterators::Pair;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/vst.pest"]
-struct VstParser;
+pub(super) struct VstParser;
 
 /// Parses a whole file.
 pub fn parse(text: &str, file: FileId) -> Result<File, Diagnostic> {
@@ -35,7 +36,7 @@ pub fn parse_expr(text: &str, file: FileId) -> Result<Expr, Diagnostic> {
     };
     let root = pairs
         .next()
-        .ok_or_else(|| Diagnostic::error("empty value"))?;
+        .ok_or_else(|| Diagnostic::error(Kind::Internal, "empty value"))?;
     for pair in root.into_inner() {
         if pair.as_rule() == Rule::entry {
             let mut inner = children(pair);
@@ -45,7 +46,10 @@ pub fn parse_expr(text: &str, file: FileId) -> Result<Expr, Diagnostic> {
             }
         }
     }
-    Err(Diagnostic::error(format!("`{text}` is not a single value")))
+    Err(Diagnostic::error(
+        Kind::Internal,
+        format!("`{text}` is not a single value"),
+    ))
 }
 
 struct Builder<'a> {
@@ -358,7 +362,11 @@ impl Builder<'_> {
                 let mut numbers = children(pair).map(|p| p.as_str().parse::<u64>());
                 match (numbers.next(), numbers.next()) {
                     (Some(Ok(a)), Some(Ok(b))) => ExprKind::Cross(a, b),
-                    _ => return Err(Diagnostic::error("number too large").at(span)),
+                    _ => {
+                        return Err(
+                            Diagnostic::error(Kind::NumberTooLarge, "number too large").at(span)
+                        );
+                    }
                 }
             }
             Rule::above => {
@@ -412,184 +420,5 @@ fn skip_space_and_comments(mut s: &str) -> &str {
 }
 
 fn internal(span: Span) -> Diagnostic {
-    Diagnostic::error("internal error: unexpected parse tree").at(span)
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Syntax errors
-
-fn syntax_error(text: &str, file: FileId, error: pest::error::Error<Rule>) -> Diagnostic {
-    let pos = match error.location {
-        pest::error::InputLocation::Pos(p) => p,
-        pest::error::InputLocation::Span((s, _)) => s,
-    };
-    let pos = pos.min(text.len());
-    let found = describe_found(text, pos);
-    let mut expected: Vec<String> = Vec::new();
-    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
-        for rule in positives {
-            if let Some(what) = describe_rule(*rule)
-                && !expected.iter().any(|e| e == what)
-            {
-                expected.push(what.to_string());
-            }
-        }
-    }
-    // Literal tokens (`:`, `{`, ...) are only known with pest's detailed errors: reparse once to get them.
-    for token in expected_literals(text) {
-        if !expected.contains(&token) {
-            expected.push(token);
-        }
-    }
-    // "a value" covers numbers, strings, names and lists.
-    if expected.iter().any(|e| e == "a value") {
-        expected.retain(|e| {
-            !matches!(
-                e.as_str(),
-                "a number" | "a string" | "a name" | "`[`" | "`key: value`"
-            )
-        });
-    }
-    let end = text[pos..]
-        .chars()
-        .next()
-        .map(|c| pos + c.len_utf8())
-        .unwrap_or(pos);
-    let span = Span::new(file, pos, end);
-    let message = if expected.is_empty() {
-        format!("unexpected {found}")
-    } else {
-        format!("expected {}, found {found}", join_or(&expected))
-    };
-    let mut d = Diagnostic::error(message).at(span);
-    if text[pos..].starts_with('"') && !text[pos + 1..].lines().next().unwrap_or("").contains('"') {
-        d = Diagnostic::error("unterminated string")
-            .label(span, "this string has no closing `\"` on its line");
-    } else if let Some(hint) = hint_for(text, pos) {
-        d = d.help(hint);
-    }
-    d
-}
-
-fn expected_literals(text: &str) -> Vec<String> {
-    // Never switched off again: the flag is process-wide, and switching it off could race with another thread's
-    // reparse (it only costs time on parses that fail).
-    pest::set_error_detail(true);
-    let result = VstParser::parse(Rule::file, text);
-    let Err(error) = result else {
-        return Vec::new();
-    };
-    let Some(attempts) = error.parse_attempts() else {
-        return Vec::new();
-    };
-    let mut out: Vec<String> = Vec::new();
-    for token in attempts.expected_tokens() {
-        // Keywords and digits are covered by the rule names; keep the punctuation.
-        let token = token.to_string();
-        if STRUCTURAL.contains(&token.as_str()) {
-            let t = format!("`{token}`");
-            if !out.contains(&t) {
-                out.push(t);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Punctuation worth naming in "expected ..." (the rest is inside numbers and names).
-const STRUCTURAL: &[&str] = &[":", "{", "}", "(", ")", "[", "]", ",", "="];
-
-fn describe_rule(rule: Rule) -> Option<&'static str> {
-    Some(match rule {
-        Rule::EOI => "end of file",
-        Rule::ident | Rule::label => "a name",
-        Rule::path | Rule::entry => "`key: value`",
-        Rule::string => "a string",
-        Rule::number | Rule::num_lit | Rule::int => "a number",
-        Rule::per
-        | Rule::range
-        | Rule::cross
-        | Rule::call
-        | Rule::list
-        | Rule::above
-        | Rule::within
-        | Rule::at_least => "a value",
-        Rule::block | Rule::use_stmt | Rule::data_stmt | Rule::axis_stmt | Rule::call_stmt => {
-            "a statement"
-        }
-        Rule::args => "`(`",
-        Rule::block_end => "`}`",
-        Rule::kw_of => "`of`",
-        Rule::kw_paper => "`paper`",
-        Rule::kw_least => "`least`",
-        Rule::kw_spread => "`spread`",
-        _ => return None,
-    })
-}
-
-fn describe_found(text: &str, pos: usize) -> String {
-    let rest = &text[pos..];
-    match rest.chars().next() {
-        None => "end of file".to_string(),
-        Some(c) if c.is_alphanumeric() || c == '_' => {
-            let word: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
-                .collect();
-            format!("`{word}`")
-        }
-        Some('\n') => "end of line".to_string(),
-        Some(c) => format!("`{c}`"),
-    }
-}
-
-/// A hint for the mistakes people make most.
-fn hint_for(text: &str, pos: usize) -> Option<String> {
-    let before = text[..pos].trim_end();
-    let rest = &text[pos..];
-    if rest.starts_with('=') {
-        return Some("settings are written `key: value` (only `data NAME = ...` uses `=`)".into());
-    }
-    if before.ends_with(',') && rest.starts_with([')', ']']) {
-        return None;
-    }
-    if rest.trim().is_empty() && text.matches('{').count() > text.matches('}').count() {
-        return Some("a block opened with `{` is not closed".into());
-    }
-    // `2x` is the start of test views `10x3` that lost its second number.
-    let word_start = before
-        .trim_end_matches(|c: char| c.is_ascii_alphanumeric())
-        .len();
-    let word = &before[word_start..];
-    if word.len() > 1
-        && word.ends_with('x')
-        && word[..word.len() - 1].chars().all(|c| c.is_ascii_digit())
-    {
-        return Some("test views are written `TEMPORALxSPATIAL`, e.g. `10x3`".into());
-    }
-    if text[..pos].ends_with(|c: char| c.is_ascii_digit())
-        && rest.starts_with(|c: char| c.is_ascii_alphabetic())
-    {
-        return Some(
-            "a number may be followed only by a unit (`epochs`, `s`, `px`, `%`) or a count suffix (`k`, `M`)".into(),
-        );
-    }
-    if rest.starts_with(|c: char| c.is_ascii_digit() || c == '"')
-        && before.ends_with(|c: char| c.is_alphanumeric() || c == '_')
-    {
-        return Some("settings are written `key: value`".into());
-    }
-    if rest.starts_with('.') && !rest.starts_with("..") {
-        return Some("write numbers with a leading digit (`0.5`), and ranges as `lo..hi`".into());
-    }
-    None
-}
-
-fn join_or(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} or {last}", init.join(", ")),
-    }
+    Diagnostic::error(Kind::Internal, "internal error: unexpected parse tree").at(span)
 }

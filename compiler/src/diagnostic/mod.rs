@@ -1,7 +1,7 @@
 //! Errors and warnings about a recipe, rendered the way rustc, just and typst do:
 //!
 //! ```text
-//! error: unknown key `objectiv` in `pretrain`
+//! error[E0301]: unknown key `objectiv` in `pretrain`
 //!   --> recipes/x.vst:12:3
 //!    |
 //! 12 |   objectiv: byol
@@ -9,6 +9,15 @@
 //!    |
 //! help: did you mean `objective`?
 //! ```
+//!
+//! Every diagnostic has one [`Kind`] from the [`catalogue`], which gives its stable code; `render` writes the
+//! text above, [`json`] the form of `vst check --format json`.
+
+pub mod catalogue;
+pub mod json;
+mod render;
+
+pub use catalogue::Kind;
 
 use crate::source::SourceMap;
 use crate::syntax::Span;
@@ -20,11 +29,13 @@ pub enum Severity {
     Warning,
 }
 
-/// A span to underline, with an optional short text after the underline.
+/// A span to underline, with an optional short text after the underline. The primary label (at most one) is
+/// where the finding is; the others point at related places ("first set here").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Label {
     pub span: Span,
     pub text: Option<String>,
+    pub primary: bool,
 }
 
 /// A further remark: with a span it is shown as its own snippet (e.g. "first set here"), without one as a line.
@@ -36,47 +47,79 @@ pub struct Note {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
+    pub kind: Kind,
     pub severity: Severity,
     pub message: String,
-    pub primary: Option<Label>,
+    /// The primary label first, if any, then the secondary ones in the order they were added. (One list keeps a
+    /// `Result<_, Diagnostic>` small.)
+    pub labels: Vec<Label>,
     pub notes: Vec<Note>,
     pub help: Vec<String>,
 }
 
 impl Diagnostic {
-    pub fn error(message: impl Into<String>) -> Diagnostic {
+    /// An error of `kind` (an `E…` code).
+    pub fn error(kind: Kind, message: impl Into<String>) -> Diagnostic {
+        debug_assert_eq!(kind.severity(), Severity::Error, "{kind:?} is a warning");
         Diagnostic {
+            kind,
             severity: Severity::Error,
             message: message.into(),
-            primary: None,
+            labels: vec![],
             notes: vec![],
             help: vec![],
         }
     }
 
-    pub fn warning(message: impl Into<String>) -> Diagnostic {
+    /// A warning of `kind` (a `W…` code).
+    pub fn warning(kind: Kind, message: impl Into<String>) -> Diagnostic {
+        debug_assert_eq!(kind.severity(), Severity::Warning, "{kind:?} is an error");
         Diagnostic {
+            kind,
             severity: Severity::Warning,
             message: message.into(),
-            primary: None,
+            labels: vec![],
             notes: vec![],
             help: vec![],
         }
     }
 
     /// Underline `span` (no text).
-    pub fn at(mut self, span: Span) -> Diagnostic {
-        self.primary = Some(Label { span, text: None });
-        self
+    pub fn at(self, span: Span) -> Diagnostic {
+        self.set_primary(span, None)
     }
 
     /// Underline `span` with a short text after the carets.
-    pub fn label(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
-        self.primary = Some(Label {
+    pub fn label(self, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.set_primary(span, Some(text.into()))
+    }
+
+    /// A further labelled span, underlined with `-` beside the primary one (e.g. "first set here").
+    pub fn secondary(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label {
             span,
             text: Some(text.into()),
+            primary: false,
         });
         self
+    }
+
+    fn set_primary(mut self, span: Span, text: Option<String>) -> Diagnostic {
+        self.labels.retain(|l| !l.primary);
+        self.labels.insert(
+            0,
+            Label {
+                span,
+                text,
+                primary: true,
+            },
+        );
+        self
+    }
+
+    /// Where the finding is, if it has a place.
+    pub fn primary(&self) -> Option<&Label> {
+        self.labels.first().filter(|l| l.primary)
     }
 
     pub fn note(mut self, message: impl Into<String>) -> Diagnostic {
@@ -110,150 +153,6 @@ impl Diagnostic {
 
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
-    }
-
-    /// The rendered message, without colour.
-    pub fn render(&self, sources: &SourceMap) -> String {
-        self.render_with(sources, false)
-    }
-
-    /// The rendered message; `color` adds ANSI colours for a terminal.
-    pub fn render_with(&self, sources: &SourceMap, color: bool) -> String {
-        let style = Style { color };
-        let mut out = String::new();
-        let (word, accent) = match self.severity {
-            Severity::Error => ("error", RED),
-            Severity::Warning => ("warning", YELLOW),
-        };
-        let _ = writeln!(
-            out,
-            "{}{}",
-            style.paint(accent, word),
-            style.paint(BOLD, &format!(": {}", self.message))
-        );
-
-        let mut snippets: Vec<(Span, Option<&str>, char, &str)> = Vec::new();
-        if let Some(label) = &self.primary {
-            snippets.push((label.span, label.text.as_deref(), '^', accent));
-        }
-        let gutter = snippets
-            .iter()
-            .map(|(span, ..)| span)
-            .chain(self.notes.iter().filter_map(|n| n.span.as_ref()))
-            .filter_map(|span| {
-                sources
-                    .get(span.file)
-                    .map(|f| f.line_col(span.start as usize).0)
-            })
-            .max()
-            .map(|line| line.to_string().len())
-            .unwrap_or(1);
-
-        if let Some((span, text, mark, color)) = snippets.first() {
-            render_snippet(
-                &mut out, sources, *span, *text, *mark, color, gutter, &style,
-            );
-        }
-        for note in &self.notes {
-            match note.span.filter(|s| sources.get(s.file).is_some()) {
-                Some(span) => {
-                    let _ = writeln!(out, "{}: {}", style.paint(BLUE, "note"), note.message);
-                    render_snippet(&mut out, sources, span, None, '-', BLUE, gutter, &style);
-                }
-                None => {
-                    let _ = writeln!(out, "{}: {}", style.paint(BLUE, "note"), note.message);
-                }
-            }
-        }
-        for help in &self.help {
-            let _ = writeln!(out, "{}: {}", style.paint(CYAN, "help"), help);
-        }
-        out
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn render_snippet(
-    out: &mut String,
-    sources: &SourceMap,
-    span: Span,
-    text: Option<&str>,
-    mark: char,
-    color: &str,
-    gutter: usize,
-    style: &Style,
-) {
-    let Some(file) = sources.get(span.file) else {
-        return;
-    };
-    let (line, col) = file.line_col(span.start as usize);
-    let pad = " ".repeat(gutter);
-    let _ = writeln!(
-        out,
-        "{pad}{} {}:{line}:{col}",
-        style.paint(BLUE, "-->"),
-        file.path.display()
-    );
-    let _ = writeln!(out, "{pad} {}", style.paint(BLUE, "|"));
-
-    // Show the line with tabs expanded; the underline covers the span on this line (at least one column).
-    let source_line = file.line(line);
-    let line_start = file.line_start(line);
-    let start_in_line = (span.start as usize)
-        .saturating_sub(line_start)
-        .min(source_line.len());
-    let end_in_line = (span.end as usize)
-        .saturating_sub(line_start)
-        .min(source_line.len())
-        .max(start_in_line);
-    let expand = |s: &str| s.replace('\t', "    ");
-    let before = source_line
-        .get(..start_in_line)
-        .map(expand)
-        .unwrap_or_default();
-    let covered = source_line
-        .get(start_in_line..end_in_line)
-        .map(expand)
-        .unwrap_or_default();
-    let width = covered.chars().count().max(1);
-    let _ = writeln!(
-        out,
-        "{} {} {}",
-        style.paint(BLUE, &format!("{line:>gutter$}")),
-        style.paint(BLUE, "|"),
-        expand(source_line)
-    );
-    let underline: String = std::iter::repeat_n(mark, width).collect();
-    let mut marker = format!(
-        "{}{}",
-        " ".repeat(before.chars().count()),
-        style.paint(color, &underline)
-    );
-    if let Some(text) = text {
-        marker.push(' ');
-        marker.push_str(&style.paint(color, text));
-    }
-    let _ = writeln!(out, "{pad} {} {marker}", style.paint(BLUE, "|"));
-    let _ = writeln!(out, "{pad} {}", style.paint(BLUE, "|"));
-}
-
-const RED: &str = "\x1b[1;31m";
-const YELLOW: &str = "\x1b[1;33m";
-const BLUE: &str = "\x1b[1;34m";
-const CYAN: &str = "\x1b[1;36m";
-const BOLD: &str = "\x1b[1m";
-
-struct Style {
-    color: bool,
-}
-
-impl Style {
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("{code}{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
     }
 }
 
@@ -322,7 +221,7 @@ impl Diagnostics {
 }
 
 fn same_place(a: &Diagnostic, b: &Diagnostic) -> bool {
-    match (&a.primary, &b.primary) {
+    match (a.primary(), b.primary()) {
         (Some(x), Some(y)) => {
             x.span.file == y.span.file && x.span.start == y.span.start && x.span.end == y.span.end
         }
