@@ -7,6 +7,27 @@ use crate::diagnostic::{Diagnostic, Kind};
 use crate::syntax::Span;
 use vst_spec::*;
 
+/// True (with an error) when `op` was already given in `group`; otherwise remembers it.
+fn repeated(
+    view: &mut View<'_, '_>,
+    seen: &mut Vec<(String, Span)>,
+    op: &CallValue,
+    group: &str,
+) -> bool {
+    if let Some((_, first)) = seen.iter().find(|(n, _)| *n == op.name) {
+        let d = Diagnostic::error(
+            Kind::DuplicateAugmentation,
+            format!("`{}` appears twice in {group}", op.name),
+        )
+        .at(op.span)
+        .secondary(*first, "first here");
+        view.report(d);
+        return true;
+    }
+    seen.push((op.name.clone(), op.span));
+    false
+}
+
 /// Builds T from its ops.
 pub(super) fn temporal(view: &mut View<'_, '_>, ops: &[CallValue]) -> TemporalAug {
     let mut temporal = TemporalAug {
@@ -52,17 +73,9 @@ pub(super) fn spatial(
     let mut crop: Option<Span> = None;
     let mut seen: Vec<(String, Span)> = Vec::new();
     for op in ops {
-        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == op.name) {
-            let d = Diagnostic::error(
-                Kind::DuplicateAugmentation,
-                format!("`{}` appears twice in {group}", op.name),
-            )
-            .at(op.span)
-            .secondary(*first, "first here");
-            view.report(d);
+        if repeated(view, &mut seen, op, group) {
             continue;
         }
-        seen.push((op.name.clone(), op.span));
         let size = op.int("size").unwrap_or(0).max(0) as u32;
         let is_crop = matches!(op.name.as_str(), "resized_crop" | "crop" | "center_crop");
         if is_crop {
@@ -141,17 +154,9 @@ pub(super) fn color(view: &mut View<'_, '_>, ops: &[CallValue]) -> ColorAug {
     };
     let mut seen: Vec<(String, Span)> = Vec::new();
     for op in ops {
-        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == op.name) {
-            let d = Diagnostic::error(
-                Kind::DuplicateAugmentation,
-                format!("`{}` appears twice in C", op.name),
-            )
-            .at(op.span)
-            .secondary(*first, "first here");
-            view.report(d);
+        if repeated(view, &mut seen, op, "C") {
             continue;
         }
-        seen.push((op.name.clone(), op.span));
         match op.name.as_str() {
             "color_jitter" => {
                 let four = ["brightness", "contrast", "saturation", "hue"];

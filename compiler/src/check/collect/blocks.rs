@@ -227,13 +227,7 @@ impl Collector<'_, '_> {
                 if self.recipe.pretrain.is_none() || header.file == self.recipe.root {
                     self.recipe.pretrain = Some(header);
                 }
-                let ctx = Ctx {
-                    scope: ScopeRef::Pretrain,
-                    prefix: "",
-                    when: None,
-                    evaluate_allowed: false,
-                    block: "pretrain",
-                };
+                let ctx = Ctx::pretrain(None, false, "pretrain");
                 self.settings_body(&block.body, ctx);
             }
             "evaluate" => {
@@ -328,13 +322,7 @@ impl Collector<'_, '_> {
             clauses: Vec::new(),
             args: args.items.clone(),
         });
-        let ctx = Ctx {
-            scope: ScopeRef::Pretrain,
-            prefix: "",
-            when: Some(index),
-            evaluate_allowed: true,
-            block: "when",
-        };
+        let ctx = Ctx::pretrain(Some(index), true, "when");
         self.settings_body(&block.body, ctx);
     }
 

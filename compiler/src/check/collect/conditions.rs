@@ -66,13 +66,7 @@ impl Collector<'_, '_> {
                 self.error(d);
                 continue;
             }
-            let ctx = Ctx {
-                scope: ScopeRef::Pretrain,
-                prefix: "",
-                when: None,
-                evaluate_allowed: true,
-                block: "pretrain",
-            };
+            let ctx = Ctx::pretrain(None, true, "pretrain");
             let Some(target) = self.target(name, ctx) else {
                 continue;
             };

@@ -69,6 +69,20 @@ struct Ctx<'p> {
     block: &'p str,
 }
 
+impl Ctx<'static> {
+    /// Settings of `pretrain` (the block itself, a `when` body or a sweep key); `evaluate_allowed` outside the
+    /// `pretrain` block.
+    fn pretrain(when: Option<usize>, evaluate_allowed: bool, block: &'static str) -> Ctx<'static> {
+        Ctx {
+            scope: ScopeRef::Pretrain,
+            prefix: "",
+            when,
+            evaluate_allowed,
+            block,
+        }
+    }
+}
+
 fn header_span(block: &Block, stmt: &Stmt) -> Span {
     let end = block
         .args

@@ -51,7 +51,9 @@ impl Target {
     pub fn ty(&self) -> Ty {
         match self.arg {
             None => self.setting.ty.clone(),
-            Some(arg) => arg_type(&self.setting.ty, arg).unwrap_or(Ty::Bool),
+            Some(arg) => call_param(&self.setting.ty, arg)
+                .map(|p| p.ty.clone())
+                .unwrap_or(Ty::Bool),
         }
     }
 
@@ -181,8 +183,8 @@ impl Recipe {
     }
 }
 
-/// The type of argument `arg` of a call-valued setting (from the first of its functions that has it).
-pub(super) fn arg_type(ty: &Ty, arg: &str) -> Option<Ty> {
+/// Argument `arg` of a call-valued setting (from the first of its functions that has it).
+pub(super) fn call_param(ty: &Ty, arg: &str) -> Option<&'static schema::Param> {
     let Ty::Call(names) = ty else {
         return None;
     };
@@ -190,16 +192,4 @@ pub(super) fn arg_type(ty: &Ty, arg: &str) -> Option<Ty> {
         .iter()
         .filter_map(|n| schema::function(n))
         .find_map(|f| f.param(arg))
-        .map(|p| p.ty.clone())
-}
-
-pub(super) fn arg_static(ty: &Ty, arg: &str) -> Option<&'static str> {
-    let Ty::Call(names) = ty else {
-        return None;
-    };
-    names
-        .iter()
-        .filter_map(|n| schema::function(n))
-        .find_map(|f| f.param(arg))
-        .map(|p| p.name)
 }

@@ -45,7 +45,7 @@ impl Collector<'_, '_> {
                 .iter()
                 .find(|s| s.key == head && matches!(s.ty, Ty::Call(_)))
         {
-            if let Some(arg) = arg_static(&setting.ty, arg) {
+            if let Some(arg) = call_param(&setting.ty, arg).map(|p| p.name) {
                 return Some(Target {
                     scope,
                     setting,

@@ -147,13 +147,7 @@ impl Collector<'_, '_> {
     }
 
     pub(super) fn setting_axis(&mut self, key: &Path, value: &Expr) {
-        let ctx = Ctx {
-            scope: ScopeRef::Pretrain,
-            prefix: "",
-            when: None,
-            evaluate_allowed: true,
-            block: "pretrain",
-        };
+        let ctx = Ctx::pretrain(None, true, "pretrain");
         let written = key.dotted();
         let known = {
             let table = settings(Scope::Pretrain);
