@@ -239,7 +239,7 @@ fn plan_marks_the_jobs_already_done_in_the_run_directory() {
     let prepare = &plan.jobs[0];
     store.begin(prepare).expect("begin");
     store
-        .finish(prepare, 0.1, serde_json::Value::Null)
+        .finish(prepare, 0.1, None, serde_json::Value::Null)
         .expect("finish");
     store.begin(&plan.jobs[1]).expect("begin");
 

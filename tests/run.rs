@@ -496,3 +496,32 @@ report "kNN" {{
         assert_eq!(done, if epochs == 1 { 1 } else { 2 }, "{name}: {stderr}");
     }
 }
+
+#[test]
+fn evaluation_memory_does_not_grow_with_the_test_views() {
+    let dir = scratch("eval_memory");
+    let Output { code, stderr, .. } =
+        vst_in(&dir, &["run", &recipe("eval_memory.vst"), "--runs", "runs"]);
+    assert_eq!(code, 0, "{stderr}");
+    let runs = dir.join("runs");
+    let peak = |name: &str| {
+        let dirs = job_dirs(&runs, name);
+        assert_eq!(dirs.len(), 1, "one `{name}` job");
+        let done = read_json(&dirs[0].join("done.json"));
+        let mib = done["peak_rss_mib"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no peak memory measured for `{name}`: {done}"));
+        (mib, done["result"]["views_per_video"].as_u64().unwrap_or(0))
+    };
+    let (few, few_views) = peak("few");
+    let (many, many_views) = peak("many");
+    assert_eq!((few_views, many_views), (1, 128));
+    // 128 views of 16 videos are 2,048 clips of 4×64². Tested a batch of 8 videos at a time (as before the
+    // streaming), the job peaked at 1,679 MiB against 110 MiB with one view; streamed (one video's views per
+    // loader batch, 16 clips per forward) it peaks ~165 MiB above the one-view probe on this machine: the
+    // loader's prefetch window of whole videos plus one chunk's workspace, whatever the dataset or the batch.
+    assert!(
+        many < few + 250.0,
+        "peak RSS {many} MiB with 128 test views against {few} MiB with 1"
+    );
+}

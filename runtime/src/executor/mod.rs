@@ -3,6 +3,7 @@
 
 mod atomic;
 mod lock;
+mod memory;
 mod store;
 
 pub use atomic::{write_atomic, write_json_atomic};
@@ -261,6 +262,7 @@ impl Executor<'_> {
         }
         tracing::info!(job = %job.name, id = %job.id, resumed, "starting");
         let started = Instant::now();
+        let memory_reset = memory::reset_peak();
         let ctx = JobContext {
             plan: self.plan,
             dir,
@@ -274,8 +276,11 @@ impl Executor<'_> {
             }
             Ok(result) => {
                 let seconds = started.elapsed().as_secs_f64();
-                self.store.finish(job, seconds, result).map_err(io)?;
-                tracing::info!(job = %job.name, seconds, "done");
+                let peak_rss_mib = memory::peak_mib(memory_reset);
+                self.store
+                    .finish(job, seconds, peak_rss_mib, result)
+                    .map_err(io)?;
+                tracing::info!(job = %job.name, seconds, peak_rss_mib, "done");
                 Ok(Outcome::Ran)
             }
             Err(error) => {

@@ -30,6 +30,10 @@ pub struct DoneRecord {
     pub job: String,
     pub finished_at: u64,
     pub seconds: f64,
+    /// Peak resident memory of the process while the job ran, in MiB (Linux; absent elsewhere and in records
+    /// written before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_mib: Option<f64>,
     /// What the job produced, as the job's runner reported it (metrics for evaluations, paths for reports, ...).
     pub result: Value,
 }
@@ -113,11 +117,18 @@ impl RunStore {
         Ok(dir)
     }
 
-    pub fn finish(&self, job: &Job, seconds: f64, result: Value) -> io::Result<DoneRecord> {
+    pub fn finish(
+        &self,
+        job: &Job,
+        seconds: f64,
+        peak_rss_mib: Option<f64>,
+        result: Value,
+    ) -> io::Result<DoneRecord> {
         let record = DoneRecord {
             job: job.name.clone(),
             finished_at: unix_now(),
             seconds,
+            peak_rss_mib,
             result,
         };
         write_json_atomic(&self.job_dir(&job.id).join(DONE_FILE), &record)?;

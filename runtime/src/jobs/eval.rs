@@ -57,22 +57,55 @@ impl EvalContext<'_> {
         .context("cannot load the evaluation videos")
     }
 
-    /// Pool5 features of every row of every batch of `epoch`: (features rows×C, label per video, rows per video).
-    pub fn features(&self, loader: &Loader, epoch: u64) -> Result<(Tensor, Vec<u32>, usize)> {
-        let mut rows = Vec::new();
-        let mut labels = Vec::new();
-        let mut per_video = 1;
+    /// Pool5 features of `clips` (N × T × H × W × C), computed [`CLIPS_PER_FORWARD`] clips at a time so that the
+    /// device holds one chunk's activations whatever the batch.
+    pub fn features_of(&self, clips: &Tensor) -> Result<Tensor> {
+        let rows = clips.shape()[0];
+        if rows <= CLIPS_PER_FORWARD {
+            return Ok(self.learner.features(clips)?);
+        }
+        let mut parts = Vec::with_capacity(rows.div_ceil(CLIPS_PER_FORWARD));
+        for start in (0..rows).step_by(CLIPS_PER_FORWARD) {
+            let chunk = clips.slice(0, start, CLIPS_PER_FORWARD.min(rows - start))?;
+            parts.push(self.learner.features(&chunk)?);
+        }
+        let refs: Vec<&Tensor> = parts.iter().collect();
+        Ok(Tensor::concat(&refs, 0)?)
+    }
+
+    /// Streams the pool5 features of `loader`'s `epoch`: `each(features rows×C, label per video, rows per video)`
+    /// once per batch, in list order. Nothing is kept between batches, so memory does not grow with the dataset
+    /// or the number of views. Returns the number of videos seen.
+    pub fn for_each_features(
+        &self,
+        loader: &Loader,
+        epoch: u64,
+        mut each: impl FnMut(&Tensor, &[u32], usize) -> Result<()>,
+    ) -> Result<usize> {
+        let mut videos = 0;
         for batch in loader.epoch(epoch) {
             let batch = batch.context("cannot load an evaluation batch")?;
-            per_video = batch.rows_per_video;
-            labels.extend(batch.labels.iter().step_by(per_video.max(1)).copied());
+            let per_video = batch.rows_per_video.max(1);
+            let labels: Vec<u32> = batch.labels.iter().step_by(per_video).copied().collect();
             let clips = Tensor::from_vec(batch.data, &batch.shape, &self.device)?;
-            rows.push(self.learner.features(&clips)?);
+            each(&self.features_of(&clips)?, &labels, per_video)?;
+            videos += labels.len();
         }
-        let refs: Vec<&Tensor> = rows.iter().collect();
-        let all = Tensor::concat(&refs, 0).context("no evaluation clips")?;
-        Ok((all, labels, per_video))
+        if videos == 0 {
+            bail!("no evaluation clips");
+        }
+        Ok(videos)
     }
+}
+
+/// Clips one forward pass of an evaluation takes at most. Evaluation runs the encoder without gradients, so a
+/// chunk's result does not depend on the chunk size (BN uses its running statistics); the bound keeps a probe's
+/// batch of 512 videos, or 30 test views of each video, from needing memory for all of them at once.
+pub const CLIPS_PER_FORWARD: usize = 16;
+
+/// Test videos per loader batch for `views` views each: whole videos, about [`CLIPS_PER_FORWARD`] clips.
+pub fn test_videos_per_batch(views: usize) -> usize {
+    (CLIPS_PER_FORWARD / views.max(1)).max(1)
 }
 
 /// The prepare job a job ultimately reads its data from (found through its ancestors in the plan).

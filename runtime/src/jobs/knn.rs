@@ -1,7 +1,7 @@
 //! Weighted kNN on frozen features (Wu et al. 2018): L2-normalised features averaged over each video's views; a
 //! validation video's k most similar training videos (cosine) vote with weight exp(similarity / temperature).
 
-use super::eval::{EvalContext, top_k_accuracy};
+use super::eval::{EvalContext, test_videos_per_batch, top_k_accuracy};
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use vst_data::pipeline::SampleMode;
@@ -24,15 +24,23 @@ fn video_features(
         size: spec.views.size,
         normalize: eval.spec.normalize,
     };
-    let loader = eval.loader(entries, mode, 16, false)?;
-    let (features, labels, per_video) = eval.features(&loader, 0)?;
-    let dim = features.shape()[1];
-    let per_view = features.l2_normalize(EPS)?;
-    let averaged = per_view
-        .reshape(&[labels.len(), per_video, dim])?
-        .mean(&[1], false)?
-        .l2_normalize(EPS)?;
-    Ok((averaged, labels))
+    let views = (spec.views.temporal * spec.views.spatial) as usize;
+    let loader = eval.loader(entries, mode, test_videos_per_batch(views), false)?;
+    let mut rows: Vec<Tensor> = Vec::new();
+    let mut labels: Vec<u32> = Vec::new();
+    eval.for_each_features(&loader, 0, |features, batch_labels, per_video| {
+        let dim = features.shape()[1];
+        let averaged = features
+            .l2_normalize(EPS)?
+            .reshape(&[batch_labels.len(), per_video, dim])?
+            .mean(&[1], false)?
+            .l2_normalize(EPS)?;
+        rows.push(averaged);
+        labels.extend_from_slice(batch_labels);
+        Ok(())
+    })?;
+    let refs: Vec<&Tensor> = rows.iter().collect();
+    Ok((Tensor::concat(&refs, 0)?, labels))
 }
 
 pub fn run(eval: &EvalContext, spec: &KnnEvalSpec) -> Result<Value> {

@@ -7,7 +7,7 @@
 //! makes one learning rate work for encoders whose feature scales differ by orders of magnitude — which matters
 //! when a table compares objectives.
 
-use super::eval::{EvalContext, top_k_accuracy};
+use super::eval::{EvalContext, test_videos_per_batch, top_k_accuracy};
 use super::metrics_log::MetricsLog;
 use super::{METRICS_FILE, progress};
 use crate::model::{ParamRole, ParamRoles};
@@ -122,7 +122,7 @@ pub fn run(eval: &EvalContext, spec: &LinearEvalSpec, dir: &Path) -> Result<Valu
         for batch in train.epoch(epoch) {
             let batch = batch.context("cannot load a probe training batch")?;
             let clips = Tensor::from_vec(batch.data, &batch.shape, device)?;
-            let features = eval.learner.features(&clips)?;
+            let features = eval.features_of(&clips)?;
             let targets: Vec<usize> = batch.labels.iter().map(|&l| l as usize).collect();
             let mut g = Graph::new();
             let (out, stats) = logits(&mut g, &store, &features, true)?;
@@ -163,16 +163,29 @@ pub fn run(eval: &EvalContext, spec: &LinearEvalSpec, dir: &Path) -> Result<Valu
         size: views.size,
         normalize: eval.spec.normalize,
     };
-    let test = eval.loader(&eval.dataset.val, mode, spec.batch as usize, false)?;
-    let (features, labels, per_video) = eval.features(&test, 0)?;
-    let mut g = Graph::no_grad();
-    let (out, _) = logits(&mut g, &store, &features, false)?;
-    let probabilities = out.value().softmax()?;
-    let videos = labels.len();
-    let averaged = probabilities
-        .reshape(&[videos, per_video, classes])?
-        .mean(&[1], false)?
-        .to_vec()?;
+    let per_video = (views.temporal * views.spatial) as usize;
+    let test = eval.loader(
+        &eval.dataset.val,
+        mode,
+        test_videos_per_batch(per_video),
+        false,
+    )?;
+    // Only the averaged probabilities are kept (videos × classes), never all views' features at once.
+    let mut averaged: Vec<f32> = Vec::new();
+    let mut labels: Vec<u32> = Vec::new();
+    let videos = eval.for_each_features(&test, 0, |features, batch_labels, per_video| {
+        let mut g = Graph::no_grad();
+        let (out, _) = logits(&mut g, &store, features, false)?;
+        let probabilities = out.value().softmax()?;
+        averaged.extend(
+            probabilities
+                .reshape(&[batch_labels.len(), per_video, classes])?
+                .mean(&[1], false)?
+                .to_vec()?,
+        );
+        labels.extend_from_slice(batch_labels);
+        Ok(())
+    })?;
     let (top1, top5) = top_k_accuracy(&averaged, classes, &labels);
     Ok(json!({
         "top1": top1,
