@@ -1,0 +1,244 @@
+//! The server driven in-process through [`Server::handle`]: diagnostics equal to `vst check --format json`'s,
+//! hover, completion, and a property test of random edits of the shipped recipes (no panic, every answer
+//! well-formed).
+
+use super::Server;
+use lsp_server::{Message, Notification, Request, RequestId};
+use lsp_types::Url;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use vst_compiler::Options;
+use vst_compiler::diagnostic::json::Report;
+
+fn recipe(name: &str) -> (PathBuf, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    let text = std::fs::read_to_string(&path).expect("a shipped recipe");
+    (path, text)
+}
+
+fn open(server: &mut Server, uri: &Url, text: &str) -> Vec<Message> {
+    server.handle(Message::Notification(Notification::new(
+        "textDocument/didOpen".into(),
+        json!({ "textDocument": { "uri": uri, "languageId": "vst", "version": 1, "text": text } }),
+    )))
+}
+
+fn request(server: &mut Server, method: &str, params: Value) -> Value {
+    let out = server.handle(Message::Request(Request::new(
+        RequestId::from(1),
+        method.into(),
+        params,
+    )));
+    let [Message::Response(response)] = out.as_slice() else {
+        panic!("one response expected: {out:?}");
+    };
+    assert!(response.error.is_none(), "{response:?}");
+    response.result.clone().unwrap_or(Value::Null)
+}
+
+fn at(uri: &Url, text: &str, needle: &str, after: usize) -> Value {
+    let offset = text.find(needle).expect("needle") + after;
+    let line = text[..offset].matches('\n').count();
+    let column = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": column } })
+}
+
+/// The published diagnostics of the root document.
+fn published(out: &[Message], uri: &Url) -> Vec<Value> {
+    out.iter()
+        .filter_map(|m| match m {
+            Message::Notification(n) if n.params["uri"] == json!(uri) => {
+                n.params["diagnostics"].as_array().cloned()
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// Compiles `text` as the file at `path` (includes from disk) into `vst check --format json`'s report.
+fn check_json(path: &Path, text: &str) -> Report {
+    let mut files = vec![(path.to_path_buf(), text.to_string())];
+    let dir = path.parent().expect("a folder");
+    for entry in walk(dir) {
+        if entry != path {
+            let t = std::fs::read_to_string(&entry).expect("readable");
+            files.push((entry, t));
+        }
+    }
+    let loader = vst_compiler::load::MemoryLoader {
+        files: files.into_iter().collect(),
+    };
+    let options = Options {
+        loader: &loader,
+        env: &|_| None,
+    };
+    let compilation = vst_compiler::compile(path, &options).expect("compiles");
+    let mut report = Report::default();
+    report.add(path, &compilation.diagnostics, &compilation.sources);
+    report
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("a folder").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|e| e == "vst") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn broken_edits_publish_the_diagnostics_of_check_json() {
+    let (path, text) = recipe("recipes/table2.vst");
+    let uri = Url::from_file_path(&path).expect("absolute");
+    let edits = [
+        text.replace("clips: [1, 2, 3, 4]", "clips: [1, 2, 3, 4"),
+        text.replace("objective: [moco", "objectiv: [moco"),
+        text.replace("schedule.lr: 0.8 per 512", "schedule.lr: -0.8 per 512"),
+        text.replace("cols: clips", "cols: clip"),
+        text.replace("use \"base/slow_r50.vst\"", "use \"base/missing.vst\""),
+    ];
+    for edited in edits {
+        let mut server = Server::default();
+        let out = open(&mut server, &uri, &edited);
+        let got = published(&out, &uri);
+        let want = check_json(&path, &edited);
+        assert!(!want.diagnostics.is_empty(), "{edited}");
+        assert_eq!(got.len(), want.diagnostics.len(), "{got:?}\n{want:?}");
+        for (g, w) in got.iter().zip(&want.diagnostics) {
+            assert_eq!(g["code"], json!(w.code));
+            assert_eq!(
+                g["severity"],
+                json!(if w.severity == "error" { 1 } else { 2 })
+            );
+            assert!(
+                g["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(&w.message)),
+                "{g}"
+            );
+            assert_eq!(
+                g["range"]["start"]["line"],
+                json!(w.location.line_start.map(|l| l - 1))
+            );
+            assert_eq!(
+                g["range"]["end"]["line"],
+                json!(w.location.line_end.map(|l| l - 1))
+            );
+        }
+    }
+}
+
+#[test]
+fn hover_in_table2_shows_the_value_per_cell_and_the_axis_cells() {
+    let (path, text) = recipe("recipes/table2.vst");
+    let uri = Url::from_file_path(&path).expect("absolute");
+    let mut server = Server::default();
+    let out = open(&mut server, &uri, &text);
+    assert_eq!(published(&out, &uri), Vec::<Value>::new());
+    let hover = request(
+        &mut server,
+        "textDocument/hover",
+        at(&uri, &text, "schedule.lr: 0.8", 10),
+    );
+    let value = hover["contents"]["value"].as_str().expect("markdown");
+    assert!(value.contains("schedule.lr"), "{value}");
+    assert!(
+        value.contains("in 1 of 16 cells: objective=moco,clips=4"),
+        "{value}"
+    );
+    assert!(value.contains("0.8 per 512"), "{value}");
+    let axis = request(
+        &mut server,
+        "textDocument/hover",
+        at(&uri, &text, "clips: [1", 1),
+    );
+    let value = axis["contents"]["value"].as_str().expect("markdown");
+    assert!(value.contains("16 cells"), "{value}");
+    assert!(value.contains("`objective=swav,clips=4`: `"), "{value}");
+}
+
+#[test]
+fn completion_after_objective_offers_the_four_objectives() {
+    let (path, text) = recipe("recipes/mini/base.vst");
+    let uri = Url::from_file_path(&path).expect("absolute");
+    let mut server = Server::default();
+    let edited = text.replacen("pretrain {\n", "pretrain {\n  objective: \n", 1);
+    open(&mut server, &uri, &edited);
+    let items = request(
+        &mut server,
+        "textDocument/completion",
+        at(&uri, &edited, "objective: \n", 11),
+    );
+    let labels: Vec<&str> = items
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["label"].as_str())
+        .collect();
+    assert_eq!(labels, ["moco", "simclr", "byol", "swav"]);
+}
+
+/// Every outgoing message serialises and is a response or a `publishDiagnostics` with ranges in order.
+fn well_formed(out: &[Message]) {
+    for m in out {
+        let v = serde_json::to_value(m).expect("serialises");
+        match m {
+            Message::Response(r) => assert!(r.error.is_none(), "{v}"),
+            Message::Notification(n) => {
+                assert_eq!(n.method, "textDocument/publishDiagnostics");
+                for d in n.params["diagnostics"].as_array().expect("a list") {
+                    let (s, e) = (&d["range"]["start"], &d["range"]["end"]);
+                    let key = |p: &Value| (p["line"].as_u64(), p["character"].as_u64());
+                    assert!(key(s) <= key(e), "{d}");
+                }
+            }
+            Message::Request(_) => panic!("the server sends no requests"),
+        }
+    }
+}
+
+const RECIPES: [&str; 4] = [
+    "recipes/table2.vst",
+    "recipes/base/slow_r50.vst",
+    "recipes/mini/table2.vst",
+    "recipes/mini/base.vst",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_edits_never_panic(
+        which in 0..RECIPES.len(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0usize..4, "[ -~\\n{}():\\[\\],.\"#ρ]{0,3}"), 1..4),
+        probe in any::<prop::sample::Index>(),
+    ) {
+        let (path, mut text) = recipe(RECIPES[which]);
+        for (place, delete, insert) in edits {
+            let chars: Vec<(usize, char)> = text.char_indices().collect();
+            let i = place.index(chars.len() + 1);
+            let start = chars.get(i).map_or(text.len(), |c| c.0);
+            let end = chars.get(i + delete).map_or(text.len(), |c| c.0);
+            text.replace_range(start..end, &insert);
+        }
+        let uri = Url::from_file_path(&path).expect("absolute");
+        let mut server = Server::default();
+        well_formed(&open(&mut server, &uri, &text));
+        let lines = text.lines().count() as u32 + 1;
+        let line = probe.index(lines as usize) as u32;
+        let position = json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": probe.index(40) } });
+        for method in ["textDocument/hover", "textDocument/completion", "textDocument/definition"] {
+            request(&mut server, method, position.clone());
+        }
+        let doc = json!({ "textDocument": { "uri": uri } });
+        request(&mut server, "textDocument/formatting", json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } }));
+        request(&mut server, "textDocument/documentSymbol", doc);
+    }
+}
