@@ -58,11 +58,17 @@ fn same_file(a: &Path, b: &Path) -> bool {
     a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
-/// The path of a `file:` URI; other schemes (an unsaved buffer) get a path made of the URI, which includes cannot
-/// be relative to but which still compiles on its own.
+/// The path of a `file:` URI, relative to the server's folder (the editor's project) when it is inside it, so that
+/// messages name files as `vst check` run there does; other schemes (an unsaved buffer) get a path made of the URI,
+/// which includes cannot be relative to but which still compiles on its own.
 pub fn path_of(uri: &Url) -> PathBuf {
-    uri.to_file_path()
-        .unwrap_or_else(|_| PathBuf::from(uri.as_str()))
+    let Ok(path) = uri.to_file_path() else {
+        return PathBuf::from(uri.as_str());
+    };
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or(path)
 }
 
 pub fn uri_of(path: &Path) -> Option<Url> {

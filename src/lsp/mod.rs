@@ -52,10 +52,14 @@ pub fn capabilities() -> ServerCapabilities {
 pub fn run() -> anyhow::Result<()> {
     let (connection, io_threads) = Connection::stdio();
     let capabilities = serde_json::to_value(capabilities())?;
-    connection.initialize(serde_json::json!({
-        "capabilities": capabilities,
-        "serverInfo": { "name": "vst", "version": env!("CARGO_PKG_VERSION") },
-    }))?;
+    let (id, _params) = connection.initialize_start()?;
+    connection.initialize_finish(
+        id,
+        serde_json::json!({
+            "capabilities": capabilities,
+            "serverInfo": { "name": "vst", "version": env!("CARGO_PKG_VERSION") },
+        }),
+    )?;
     let mut server = Server::default();
     for message in &connection.receiver {
         if let Message::Request(request) = &message
