@@ -9,6 +9,7 @@ mod lsp_client;
 use common::{copy_tree, root, scratch, vst_in};
 use lsp_client::{Client, at, uri};
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 
 fn open(client: &mut Client, uri: &str, text: &str) {
     client.notify(
@@ -297,4 +298,37 @@ fn random_edits_over_stdio() {
         }
     }
     client.shut_down();
+}
+
+/// The budget: a re-check of `recipes/table2.vst` with its includes after a keystroke, well under 50 ms
+/// (`benches/lsp.rs` measures it more closely).
+#[test]
+fn a_recheck_of_table2_after_an_edit_is_well_under_50_ms() {
+    let path = root().join("recipes/table2.vst");
+    let text = std::fs::read_to_string(&path).expect("table2");
+    let file_uri = uri(&path);
+    let edits = [text.replace("9.6 per 512", "9.5 per 512"), text.clone()];
+    let mut client = Client::start(root());
+    open(&mut client, &file_uri, &text);
+    client.diagnostics_for(&file_uri);
+    let mut times: Vec<Duration> = (0..30)
+        .map(|round| {
+            let start = Instant::now();
+            change(
+                &mut client,
+                &file_uri,
+                round + 2,
+                &edits[round as usize % 2],
+            );
+            assert_eq!(client.diagnostics_for(&file_uri), Vec::<Value>::new());
+            start.elapsed()
+        })
+        .collect();
+    client.shut_down();
+    times.sort();
+    let median = times[times.len() / 2];
+    assert!(
+        median < Duration::from_millis(50),
+        "median re-check {median:?}"
+    );
 }

@@ -1,6 +1,8 @@
 //! A minimal LSP client for the tests and the benchmark: starts `vst lsp`, writes JSON-RPC messages with
 //! `Content-Length` framing to its stdin and reads its stdout on a thread.
 
+#![allow(dead_code)] // the benchmark uses a part of it
+
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
