@@ -243,3 +243,80 @@ proptest! {
         request(&mut server, "textDocument/documentSymbol", doc);
     }
 }
+
+fn labels(items: &Value) -> Vec<&str> {
+    items
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["label"].as_str())
+        .collect()
+}
+
+#[test]
+fn definitions_completions_and_symbols_in_the_base_recipe() {
+    let (path, text) = recipe("recipes/base/slow_r50.vst");
+    let uri = Url::from_file_path(&path).expect("absolute");
+    let mut server = Server::default();
+    open(&mut server, &uri, &text);
+    // A data name goes to its declaration in the included file.
+    let def = request(
+        &mut server,
+        "textDocument/definition",
+        at(&uri, &text, "data: k400", 8),
+    );
+    let k400 = Url::from_file_path(path.with_file_name("k400.vst")).expect("absolute");
+    assert_eq!(def["uri"], json!(k400), "{def}");
+    let k400_text = std::fs::read_to_string(path.with_file_name("k400.vst")).expect("k400");
+    let line = k400_text
+        .lines()
+        .position(|l| l.starts_with("data k400"))
+        .expect("decl");
+    assert_eq!(def["range"]["start"]["line"], json!(line), "{def}");
+    // Arguments inside a call, then the values of one.
+    let items = request(
+        &mut server,
+        "textDocument/completion",
+        at(&uri, &text, "slow_r50(", 9),
+    );
+    assert!(labels(&items).contains(&"frames"), "{items}");
+    let items = request(
+        &mut server,
+        "textDocument/completion",
+        at(&uri, &text, "data: k400", 6),
+    );
+    assert_eq!(labels(&items), ["k400"]);
+    // Keys of a group.
+    let edited = text.replacen("    epochs: 200\n", "    epochs: 200\n    \n", 1);
+    open(&mut server, &uri, &edited);
+    let items = request(
+        &mut server,
+        "textDocument/completion",
+        at(&uri, &edited, "200\n    \n", 8),
+    );
+    assert!(labels(&items).contains(&"warmup_start"), "{items}");
+    assert!(!labels(&items).contains(&"clips"), "{items}");
+    // A function's documentation.
+    let hover = request(
+        &mut server,
+        "textDocument/hover",
+        at(&uri, &text, "short_side(", 2),
+    );
+    let value = hover["contents"]["value"].as_str().expect("markdown");
+    assert!(value.contains("short_side"), "{value}");
+    let symbols = request(
+        &mut server,
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    let names: Vec<&str> = symbols
+        .as_array()
+        .expect("symbols")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"pretrain") && names.contains(&"evaluate linear"),
+        "{names:?}"
+    );
+}
