@@ -67,7 +67,7 @@ pub fn run() -> anyhow::Result<()> {
         {
             break;
         }
-        for out in server.handle(message) {
+        for out in server.handle_safely(message) {
             connection.sender.send(out)?;
         }
     }
@@ -91,6 +91,28 @@ impl Server {
             Message::Notification(n) => self.notification(n),
             Message::Response(_) => Vec::new(),
         }
+    }
+
+    /// [`Server::handle`], but a bug that panics answers the request with an error (its message is on stderr)
+    /// instead of ending the session: the editor keeps its server while the text is being typed.
+    pub fn handle_safely(&mut self, message: Message) -> Vec<Message> {
+        let id = match &message {
+            Message::Request(r) => Some(r.id.clone()),
+            _ => None,
+        };
+        let handled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(message)));
+        handled.unwrap_or_else(|_| {
+            id.map(|id| {
+                Message::Response(Response::new_err(
+                    id,
+                    ErrorCode::InternalError as i32,
+                    "internal error in vst lsp (see its stderr)".into(),
+                ))
+            })
+            .into_iter()
+            .collect()
+        })
     }
 
     fn request(&mut self, request: Request) -> Response {
