@@ -112,6 +112,23 @@ impl Documents {
         self.open.get(uri)
     }
 
+    /// The other open documents whose last compilation read the document `uri` (they include it).
+    pub fn including(&self, uri: &Url) -> Vec<Url> {
+        let Some(path) = self.open.get(uri).map(|d| d.path.as_path()) else {
+            return Vec::new();
+        };
+        self.open
+            .iter()
+            .filter(|(u, d)| {
+                *u != uri
+                    && d.compilation
+                        .as_ref()
+                        .is_some_and(|c| c.sources.files().any(|(_, f)| same_file(&f.path, path)))
+            })
+            .map(|(u, _)| u.clone())
+            .collect()
+    }
+
     /// Compiles one open document with its includes (open ones as the editor has them).
     pub fn recompile(&mut self, uri: &Url) {
         let Some(path) = self.open.get(uri).map(|d| d.path.clone()) else {

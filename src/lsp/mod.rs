@@ -79,8 +79,9 @@ pub fn run() -> anyhow::Result<()> {
 #[derive(Default)]
 pub struct Server {
     documents: Documents,
-    /// For each open document, the other files its last diagnostics were published to (to clear them later).
-    published: BTreeMap<Url, BTreeSet<Url>>,
+    /// For each open document, what its last compilation found, by file. A file is published with what every
+    /// open recipe found in it (an included file is checked as part of each recipe that includes it).
+    found: BTreeMap<Url, BTreeMap<Url, Vec<lsp_types::Diagnostic>>>,
 }
 
 impl Server {
@@ -176,36 +177,58 @@ impl Server {
                 };
                 let uri = p.text_document.uri;
                 self.documents.close(&uri);
-                let mut out = Vec::new();
-                for file in self.published.remove(&uri).unwrap_or_default() {
-                    out.push(publish(file, Vec::new()));
-                }
-                out.push(publish(uri, Vec::new()));
-                out
+                let mut touched = BTreeSet::from([uri.clone()]);
+                touched.extend(self.found.remove(&uri).unwrap_or_default().into_keys());
+                self.publish_all(touched)
             }
             _ => Vec::new(),
         }
     }
 
-    /// A document opened or changed: compile it and publish its diagnostics (clearing files no longer affected).
+    /// A document opened or changed: compile it, and the open recipes that include it, and publish the diagnostics
+    /// of every file whose findings may have changed (clearing those of files no longer affected).
     fn change(&mut self, uri: Url, text: String) -> Vec<Message> {
         self.documents.set(uri.clone(), text);
-        let by_file = match self
-            .documents
-            .get(&uri)
-            .and_then(|d| d.compilation.as_ref())
-        {
-            Some(compilation) => diagnostics::by_file(&uri, compilation),
+        let mut touched = BTreeSet::new();
+        self.found_in(&uri, &mut touched);
+        for dependent in self.documents.including(&uri) {
+            self.documents.recompile(&dependent);
+            self.found_in(&dependent, &mut touched);
+        }
+        self.publish_all(touched)
+    }
+
+    /// Records what the last compilation of `uri` found; adds the files concerned, before and now, to `touched`.
+    fn found_in(&mut self, uri: &Url, touched: &mut BTreeSet<Url>) {
+        let by_file = match self.documents.get(uri).and_then(|d| d.compilation.as_ref()) {
+            Some(compilation) => diagnostics::by_file(uri, compilation),
             None => BTreeMap::from([(uri.clone(), Vec::new())]),
         };
-        let now: BTreeSet<Url> = by_file.keys().filter(|u| **u != uri).cloned().collect();
-        let before = self.published.insert(uri, now.clone()).unwrap_or_default();
-        let mut out: Vec<Message> = before
-            .difference(&now)
-            .map(|gone| publish(gone.clone(), Vec::new()))
-            .collect();
-        out.extend(by_file.into_iter().map(|(file, d)| publish(file, d)));
-        out
+        touched.extend(by_file.keys().cloned());
+        if let Some(before) = self.found.insert(uri.clone(), by_file) {
+            touched.extend(before.into_keys());
+        }
+    }
+
+    /// Publishes each file with what the open recipes found in it (each finding once).
+    fn publish_all(&self, files: BTreeSet<Url>) -> Vec<Message> {
+        files
+            .into_iter()
+            .map(|file| {
+                let mut all: Vec<lsp_types::Diagnostic> = Vec::new();
+                for d in self
+                    .found
+                    .values()
+                    .filter_map(|by_file| by_file.get(&file))
+                    .flatten()
+                {
+                    if !all.contains(d) {
+                        all.push(d.clone());
+                    }
+                }
+                publish(file, all)
+            })
+            .collect()
     }
 }
 

@@ -320,3 +320,37 @@ fn definitions_completions_and_symbols_in_the_base_recipe() {
         "{names:?}"
     );
 }
+
+/// Editing an included file re-checks the open recipes that include it: what they find in it is published on it,
+/// and goes away with the mistake.
+#[test]
+fn an_edit_of_an_included_file_rechecks_the_recipes_that_include_it() {
+    let (table2_path, table2) = recipe("recipes/table2.vst");
+    let (path, text) = recipe("recipes/base/objectives.vst");
+    let table2_uri = Url::from_file_path(&table2_path).expect("absolute");
+    let uri = Url::from_file_path(&path).expect("absolute");
+    let mut server = Server::default();
+    open(&mut server, &table2_uri, &table2);
+    open(&mut server, &uri, &text);
+    let broken = text.replacen("lr: 0.4 per 512", "lr: -0.4 per 512", 1);
+    let line = broken
+        .lines()
+        .position(|l| l.contains("-0.4 per 512"))
+        .expect("the edit") as u64;
+    let on_line = |out: &[Message]| {
+        published(out, &uri)
+            .iter()
+            .filter(|d| d["range"]["start"]["line"] == json!(line))
+            .count()
+    };
+    let out = open(&mut server, &uri, &broken);
+    assert!(published(&out, &table2_uri).is_empty());
+    assert!(
+        out.iter()
+            .any(|m| matches!(m, Message::Notification(n) if n.params["uri"] == json!(table2_uri))),
+        "table2 is re-checked: {out:?}"
+    );
+    assert!(on_line(&out) >= 1, "{out:?}");
+    let out = open(&mut server, &uri, &text);
+    assert_eq!(on_line(&out), 0, "{out:?}");
+}
