@@ -263,7 +263,8 @@ fn random_edits_over_stdio() {
         (seed % n.max(1) as u64) as usize
     };
     const ALPHABET: &[char] = &[
-        '{', '}', '(', ')', ':', ',', '"', '#', '\n', ' ', 'a', '1', '.', '[', ']', 'ρ', '%',
+        '{', '}', '(', ')', ':', ',', '"', '#', '\n', ' ', 'a', '1', '.', '[', ']', 'ρ', '%', '→',
+        '𝔸',
     ];
     for file in [
         "recipes/table2.vst",

@@ -49,8 +49,11 @@ fn open_call(line: &str) -> Option<(&str, &str)> {
             '(' => {
                 let head = &line[..i];
                 let start = head
-                    .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .map_or(0, |j| j + 1);
+                    .char_indices()
+                    .rev()
+                    .take_while(|(_, c)| c.is_alphanumeric() || *c == '_')
+                    .last()
+                    .map_or(i, |(j, _)| j);
                 return Some((&head[start..], &line[i + 1..]));
             }
             _ => {}

@@ -218,7 +218,7 @@ proptest! {
     #[test]
     fn random_edits_never_panic(
         which in 0..RECIPES.len(),
-        edits in prop::collection::vec((any::<prop::sample::Index>(), 0usize..4, "[ -~\\n{}():\\[\\],.\"#ρ]{0,3}"), 1..4),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0usize..4, "[ -~\\n{}():\\[\\],.\"#ρ→𝔸]{0,3}"), 1..4),
         probe in any::<prop::sample::Index>(),
     ) {
         let (path, mut text) = recipe(RECIPES[which]);
@@ -353,4 +353,27 @@ fn an_edit_of_an_included_file_rechecks_the_recipes_that_include_it() {
     assert!(on_line(&out) >= 1, "{out:?}");
     let out = open(&mut server, &uri, &text);
     assert_eq!(on_line(&out), 0, "{out:?}");
+}
+
+/// Every position of a text full of multi-byte characters next to the characters the server looks for (`(`, `:`,
+/// `"`, `{`), with columns past the line's end: every request gets an answer.
+#[test]
+fn every_position_of_a_text_with_multibyte_characters_is_answered() {
+    let text = "use \"𝔸→\"\npretrain →{\n  a→b(𝔸: ρ→(\n  objective: ρ\"→\n  schedule{ lr: 𝔸\n}\n→data 𝔸 = x→(\n";
+    let uri = Url::from_file_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/x.vst"))
+        .expect("absolute");
+    let mut server = Server::default();
+    well_formed(&open(&mut server, &uri, text));
+    for (line, content) in text.lines().enumerate() {
+        for character in 0..=content.encode_utf16().count() + 2 {
+            let position = json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } });
+            for method in [
+                "textDocument/hover",
+                "textDocument/completion",
+                "textDocument/definition",
+            ] {
+                request(&mut server, method, position.clone());
+            }
+        }
+    }
 }
