@@ -333,3 +333,8 @@ fn a_recheck_of_table2_after_an_edit_is_well_under_50_ms() {
         "median re-check {median:?}"
     );
 }
+
+#[test]
+fn exit_without_shutdown_is_a_failure() {
+    Client::start(root()).exit_abruptly();
+}

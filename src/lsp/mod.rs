@@ -67,6 +67,12 @@ pub fn run() -> anyhow::Result<()> {
         {
             break;
         }
+        // The protocol: `exit` without `shutdown` first ends the server with a failure status.
+        if let Message::Notification(n) = &message
+            && n.method == "exit"
+        {
+            anyhow::bail!("the client said `exit` without `shutdown` first");
+        }
         for out in server.handle_safely(message) {
             connection.sender.send(out)?;
         }

@@ -131,6 +131,15 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `exit` without `shutdown`: the server must end with a failure status.
+    pub fn exit_abruptly(mut self) {
+        self.notify("exit", Value::Null);
+        let status = self.child.wait().expect("the server exits");
+        assert!(!status.success(), "{status}");
+    }
+}
+
 fn read_message(reader: &mut impl BufRead) -> Option<Value> {
     let mut length = None;
     loop {
