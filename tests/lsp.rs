@@ -25,6 +25,15 @@ fn change(client: &mut Client, uri: &str, version: i32, text: &str) {
     );
 }
 
+/// The markdown of a hover at `needle` (+ `after` bytes).
+fn hover_text(client: &mut Client, uri: &str, text: &str, needle: &str, after: usize) -> String {
+    let hover = client.request("textDocument/hover", at(uri, text, needle, after));
+    let value = hover["result"]["contents"]["value"].as_str();
+    value
+        .unwrap_or_else(|| panic!("no hover at `{needle}`: {hover}"))
+        .to_string()
+}
+
 fn labels(items: &Value) -> Vec<String> {
     items["result"]
         .as_array()
@@ -44,13 +53,7 @@ fn a_session_on_the_shipped_recipes() {
     assert_eq!(client.diagnostics_for(&table2_uri), Vec::<Value>::new());
 
     // Hover on a `when` override: the value in each cell and where it came from.
-    let hover = client.request(
-        "textDocument/hover",
-        at(&table2_uri, &table2, "schedule.lr: 9.6", 3),
-    );
-    let text = hover["result"]["contents"]["value"]
-        .as_str()
-        .expect("markdown");
+    let text = hover_text(&mut client, &table2_uri, &table2, "schedule.lr: 9.6", 3);
     assert!(
         text.contains("in 1 of 16 cells: objective=simclr,clips=4"),
         "{text}"
@@ -61,13 +64,7 @@ fn a_session_on_the_shipped_recipes() {
         "{text}"
     );
     // Hover on a sweep axis: its cells and their job ids.
-    let hover = client.request(
-        "textDocument/hover",
-        at(&table2_uri, &table2, "objective: [moco", 2),
-    );
-    let text = hover["result"]["contents"]["value"]
-        .as_str()
-        .expect("markdown");
+    let text = hover_text(&mut client, &table2_uri, &table2, "objective: [moco", 2);
     assert!(text.contains("`objective=byol,clips=3`: `"), "{text}");
 
     // Go to definition: a `use` path, an axis name.

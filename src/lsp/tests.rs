@@ -37,6 +37,15 @@ fn request(server: &mut Server, method: &str, params: Value) -> Value {
     response.result.clone().unwrap_or(Value::Null)
 }
 
+/// The markdown of a hover.
+fn hover_text(server: &mut Server, position: Value) -> String {
+    let hover = request(server, "textDocument/hover", position);
+    let value = hover["contents"]["value"].as_str();
+    value
+        .unwrap_or_else(|| panic!("no hover: {hover}"))
+        .to_string()
+}
+
 fn at(uri: &Url, text: &str, needle: &str, after: usize) -> Value {
     let offset = text.find(needle).expect("needle") + after;
     let line = text[..offset].matches('\n').count();
@@ -143,24 +152,14 @@ fn hover_in_table2_shows_the_value_per_cell_and_the_axis_cells() {
     let mut server = Server::default();
     let out = open(&mut server, &uri, &text);
     assert_eq!(published(&out, &uri), Vec::<Value>::new());
-    let hover = request(
-        &mut server,
-        "textDocument/hover",
-        at(&uri, &text, "schedule.lr: 0.8", 10),
-    );
-    let value = hover["contents"]["value"].as_str().expect("markdown");
+    let value = hover_text(&mut server, at(&uri, &text, "schedule.lr: 0.8", 10));
     assert!(value.contains("schedule.lr"), "{value}");
     assert!(
         value.contains("in 1 of 16 cells: objective=moco,clips=4"),
         "{value}"
     );
     assert!(value.contains("0.8 per 512"), "{value}");
-    let axis = request(
-        &mut server,
-        "textDocument/hover",
-        at(&uri, &text, "clips: [1", 1),
-    );
-    let value = axis["contents"]["value"].as_str().expect("markdown");
+    let value = hover_text(&mut server, at(&uri, &text, "clips: [1", 1));
     assert!(value.contains("16 cells"), "{value}");
     assert!(value.contains("`objective=swav,clips=4`: `"), "{value}");
 }
@@ -177,13 +176,7 @@ fn completion_after_objective_offers_the_four_objectives() {
         "textDocument/completion",
         at(&uri, &edited, "objective: \n", 11),
     );
-    let labels: Vec<&str> = items
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|i| i["label"].as_str())
-        .collect();
-    assert_eq!(labels, ["moco", "simclr", "byol", "swav"]);
+    assert_eq!(labels(&items), ["moco", "simclr", "byol", "swav"]);
 }
 
 /// Every outgoing message serialises and is a response or a `publishDiagnostics` with ranges in order.
@@ -297,12 +290,7 @@ fn definitions_completions_and_symbols_in_the_base_recipe() {
     assert!(labels(&items).contains(&"warmup_start"), "{items}");
     assert!(!labels(&items).contains(&"clips"), "{items}");
     // A function's documentation.
-    let hover = request(
-        &mut server,
-        "textDocument/hover",
-        at(&uri, &text, "short_side(", 2),
-    );
-    let value = hover["contents"]["value"].as_str().expect("markdown");
+    let value = hover_text(&mut server, at(&uri, &text, "short_side(", 2));
     assert!(value.contains("short_side"), "{value}");
     let symbols = request(
         &mut server,
