@@ -2,6 +2,7 @@
 //! compiler or runtime crates, and each command's glue in `src/cli/<command>.rs`.
 
 mod cli;
+mod lsp;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ enum Command {
     Bench(cli::bench::Args),
     /// Datasets: write the synthetic dataset, preview the clips a data configuration makes
     Data(cli::data::DataArgs),
+    /// Language server for editors, on stdin/stdout: diagnostics as you type, hover, completion, definitions
+    Lsp(cli::lsp::Args),
 }
 
 /// `vst plan FILE | head` closes our standard output early, and `println!` then panics ("failed printing to stdout:
@@ -70,5 +73,6 @@ fn main() -> ExitCode {
         Command::Model(args) => cli::model::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Data(args) => cli::report_errors(cli::data::run(args)),
+        Command::Lsp(args) => cli::lsp::run(args),
     }
 }

@@ -6,6 +6,7 @@ pub mod check;
 pub mod data;
 pub mod explain;
 pub mod fmt;
+pub mod lsp;
 pub mod model;
 pub mod plan;
 pub mod run;
