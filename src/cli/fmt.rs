@@ -16,9 +16,16 @@ pub struct Args {
     /// Print the names of files that are not in canonical form, and exit 1 if any
     #[arg(long)]
     check: bool,
+    /// Print every token's byte range and class (key, value, unit, ...) as JSON instead: what editor grammars are
+    /// checked against (editors/vscode/test/tokens.mjs)
+    #[arg(long, hide = true, conflicts_with_all = ["write", "check"])]
+    tokens: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
+    if args.tokens {
+        return print_tokens(&args.files);
+    }
     let mut code = 0u8;
     for path in &args.files {
         let text = match std::fs::read_to_string(path) {
@@ -55,6 +62,39 @@ pub fn run(args: Args) -> ExitCode {
             print!("{formatted}");
         }
     }
+    ExitCode::from(code)
+}
+
+/// `--tokens`: `[{"path": ..., "tokens": [[start, end, "class"], ...]}, ...]` on stdout, byte offsets.
+fn print_tokens(files: &[PathBuf]) -> ExitCode {
+    let mut code = 0u8;
+    let mut dumps = Vec::new();
+    for path in files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", path.display());
+                code = super::USAGE_ERRORS;
+                continue;
+            }
+        };
+        let mut sources = SourceMap::new();
+        let id = sources.add(path.clone(), text.clone());
+        match vst_compiler::syntax::token_classes(&text, id) {
+            Ok(tokens) => {
+                let tokens: Vec<_> = tokens
+                    .iter()
+                    .map(|t| serde_json::json!([t.range.start, t.range.end, t.class.as_str()]))
+                    .collect();
+                dumps.push(serde_json::json!({ "path": path, "tokens": tokens }));
+            }
+            Err(d) => {
+                eprint!("{}", d.render_with(&sources, super::color()));
+                code = code.max(super::RECIPE_ERRORS);
+            }
+        }
+    }
+    println!("{}", serde_json::Value::Array(dumps));
     ExitCode::from(code)
 }
 
