@@ -167,3 +167,28 @@ fn tokens_of_a_recipe_that_does_not_parse_are_an_error() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_contains(&out.stderr, "error");
 }
+
+#[test]
+fn the_extension_manifest_names_files_that_exist() {
+    let dir = root().join("editors/vscode");
+    let json = |path: &Path| -> serde_json::Value {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    };
+    let manifest = json(&dir.join("package.json"));
+    let contributes = &manifest["contributes"];
+    assert_eq!(contributes["languages"][0]["id"], "vst");
+    assert_eq!(contributes["languages"][0]["extensions"][0], ".vst");
+    let grammar = &contributes["grammars"][0];
+    assert_eq!(grammar["language"], "vst");
+    let file = |key: &serde_json::Value| dir.join(key.as_str().expect("a path"));
+    assert_eq!(
+        json(&file(&grammar["path"]))["scopeName"],
+        grammar["scopeName"]
+    );
+    let configuration = json(&file(&contributes["languages"][0]["configuration"]));
+    assert_eq!(configuration["comments"]["lineComment"], "#");
+    assert!(file(&manifest["main"]).exists(), "{}", manifest["main"]);
+}

@@ -7,6 +7,7 @@ const vscode = require("vscode");
 const { LanguageClient } = require("vscode-languageclient/node");
 
 let client;
+let watcher;
 
 function serverOptions() {
   const config = vscode.workspace.getConfiguration("vst");
@@ -15,14 +16,14 @@ function serverOptions() {
   return { command, args };
 }
 
-async function start(context) {
+async function start() {
   client = new LanguageClient(
     "vst",
     "vst language server",
     serverOptions(),
     {
       documentSelector: [{ language: "vst" }],
-      synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher("**/*.vst") },
+      synchronize: { fileEvents: watcher },
     },
   );
   try {
@@ -33,31 +34,37 @@ async function start(context) {
       `Cannot start \`${path} lsp\`: ${e.message}. Set \`vst.path\` to the vst executable.`,
     );
   }
-  context.subscriptions.push({ dispose: () => client && client.stop() });
 }
 
-async function restart(context) {
+async function stop() {
   if (client) {
-    await client.stop().catch(() => {});
+    const old = client;
     client = undefined;
+    await old.stop().catch(() => {});
   }
-  await start(context);
+}
+
+async function restart() {
+  await stop();
+  await start();
 }
 
 async function activate(context) {
+  watcher = vscode.workspace.createFileSystemWatcher("**/*.vst");
   context.subscriptions.push(
-    vscode.commands.registerCommand("vst.restartServer", () => restart(context)),
+    watcher,
+    vscode.commands.registerCommand("vst.restartServer", restart),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration("vst.path") || e.affectsConfiguration("vst.extraArgs")) {
-        restart(context);
+        restart();
       }
     }),
   );
-  await start(context);
+  await start();
 }
 
 function deactivate() {
-  return client ? client.stop() : undefined;
+  return stop();
 }
 
 module.exports = { activate, deactivate };
