@@ -138,6 +138,22 @@ fn every_token_of_every_recipe_gets_the_scope_of_its_class() {
 }
 
 #[test]
+fn every_token_of_every_formatted_recipe_gets_the_scope_of_its_class() {
+    // What `vst fmt` (and so format-on-save) writes: long headers and calls broken over lines, one statement a line.
+    let dir = scratch("formatted");
+    let mut files = Vec::new();
+    for (i, recipe) in recipes().iter().enumerate() {
+        let out = vst_in(root(), &["fmt", &recipe.to_string_lossy()]);
+        assert_eq!(out.code, 0, "{}: {}", recipe.display(), out.stderr);
+        let path = dir.join(format!("{i}.vst"));
+        std::fs::write(&path, out.stdout).expect("write the formatted recipe");
+        files.push(path);
+    }
+    let out = check(None, &files);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+}
+
+#[test]
 fn a_grammar_that_gives_everything_one_scope_is_rejected() {
     let grammar = broken_grammar("one_scope", &|_| "constant.other.value.vst".to_string());
     let out = check(Some(&grammar), &recipes());
