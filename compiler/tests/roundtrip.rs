@@ -280,12 +280,6 @@ proptest! {
         }
         compile_text(&text);
     }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
-    ))]
 
     #[test]
     fn every_generated_file_is_covered_by_its_token_classes(ast in file()) {
