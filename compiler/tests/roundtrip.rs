@@ -1,6 +1,7 @@
 //! Properties of the syntax and the checker, on generated input:
 //! - `parse(fmt(ast)) == ast` for generated syntax trees (comments and blank lines included);
 //! - the parser never panics, whatever the text;
+//! - the highlighting classes (`token_classes`) never panic and cover every non-blank character of what parses;
 //! - the whole compiler (includes, checks, expansion, lowering) never panics, on token soup and on random edits of
 //!   the shipped recipes.
 
@@ -9,7 +10,7 @@ use std::path::Path as FsPath;
 use vst_compiler::load::MemoryLoader;
 use vst_compiler::source::FileId;
 use vst_compiler::syntax::ast::*;
-use vst_compiler::syntax::{Span, format_file, parse};
+use vst_compiler::syntax::{Span, Token, TokenClass, format_file, parse, token_classes};
 use vst_compiler::{Options, compile};
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -278,6 +279,48 @@ proptest! {
             text.replace_range(cut..end, &replacement.0);
         }
         compile_text(&text);
+    }
+
+    #[test]
+    fn every_generated_file_is_covered_by_its_token_classes(ast in file()) {
+        let text = format_file(&ast);
+        let tokens = token_classes(&text, FileId(0)).map_err(|d| d.message);
+        prop_assert!(tokens.is_ok(), "{tokens:?}\n{text}");
+        prop_assert_eq!(covers(&text, &tokens.unwrap_or_default()), Ok(()), "text:\n{}", text);
+    }
+
+    #[test]
+    fn token_classes_never_panic_and_cover_what_parses(tokens in prop::collection::vec(token(), 0..60)) {
+        let text = tokens.join(" ");
+        if let Ok(tokens) = token_classes(&text, FileId(0)) {
+            prop_assert_eq!(covers(&text, &tokens), Ok(()), "text:\n{}", text);
+        }
+    }
+}
+
+/// The tokens are in order, do not overlap, hold no blank outside comments and strings, and leave no non-blank
+/// character out: what the editor-grammar check (tests/highlighting.rs) relies on.
+fn covers(text: &str, tokens: &[Token]) -> Result<(), String> {
+    let mut at = 0;
+    for t in tokens {
+        let piece = text
+            .get(t.range.clone())
+            .ok_or(format!("{:?} is not on characters", t.range))?;
+        let between = text
+            .get(at..t.range.start)
+            .ok_or(format!("{:?} overlaps", t.range))?;
+        if piece.is_empty() || !between.trim().is_empty() {
+            return Err(format!("`{between}` before `{piece}` has no class"));
+        }
+        let may_hold_blanks = matches!(t.class, TokenClass::Comment | TokenClass::String);
+        if !may_hold_blanks && piece.contains(char::is_whitespace) {
+            return Err(format!("the {} `{piece}` holds a blank", t.class.as_str()));
+        }
+        at = t.range.end;
+    }
+    match text[at..].trim() {
+        "" => Ok(()),
+        rest => Err(format!("`{rest}` at the end has no class")),
     }
 }
 

@@ -4,7 +4,9 @@ pub mod ast;
 mod errors;
 mod format;
 mod parser;
+mod tokens;
 
 pub use ast::Span;
 pub use format::{format_expr, format_file, quote};
 pub use parser::{parse, parse_expr};
+pub use tokens::{Token, TokenClass, token_classes};
