@@ -8,6 +8,7 @@ pub mod explain;
 pub mod fmt;
 pub mod model;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod status;
 
