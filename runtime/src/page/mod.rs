@@ -182,7 +182,7 @@ fn evaluations_section(
         }
     }
     let mut s = String::from(
-        "<h2 id=\"evaluations\">Evaluations</h2>\n<table class=\"evals\"><thead><tr><th>job</th><th>state</th>",
+        "<h2 id=\"evaluations\">Evaluations</h2>\n<div class=\"wide\"><table class=\"evals\"><thead><tr><th>job</th><th>state</th>",
     );
     for key in &keys {
         let _ = write!(s, "<th>{}</th>", escape(key));
@@ -206,7 +206,7 @@ fn evaluations_section(
         }
         s.push_str("</tr>\n");
     }
-    s.push_str("</tbody></table>\n");
+    s.push_str("</tbody></table></div>\n");
     s
 }
 
