@@ -70,6 +70,48 @@ fn the_page_has_every_section_and_a_script_in_a_title_stays_text() {
     for panel in ["loss", "learning rate", "embedding std", "clips/s"] {
         assert_contains(&page, &format!("font-weight=\"bold\">{panel}</text>"));
     }
+    assert!(!page.contains("resumed at epoch"), "no job resumed");
+
+    // A job caught mid-way (no done.json yet), that resumed once: the page shows how far it got and marks the
+    // resume; regenerating it is all it takes.
+    let job = std::fs::read_dir(dir.join("runs"))
+        .expect("runs")
+        .flatten()
+        .map(|e| e.path())
+        .find(|d| {
+            std::fs::read_to_string(d.join("job.json"))
+                .is_ok_and(|j| j.contains("\"pretrain[objective=moco,clips=1]\""))
+        })
+        .expect("the pre-training job's folder");
+    std::fs::remove_file(job.join("done.json")).expect("done.json");
+    let timing = job.join("timing.jsonl");
+    let mut records = std::fs::read_to_string(&timing).expect("timing.jsonl");
+    records.push_str(
+        r#"{"epoch":0,"seconds":1.0,"clips_per_s":8.0,"load_wait_s":0.1,"resumed":true}"#,
+    );
+    records.push('\n');
+    std::fs::write(&timing, records).expect("timing.jsonl");
+    let Output { code, stderr, .. } = vst_in(
+        &dir,
+        &[
+            "report",
+            "smoke.vst",
+            "--html",
+            "--runs",
+            "runs",
+            "--out",
+            "page",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let page = std::fs::read_to_string(dir.join("page/smoke.html")).expect("the page");
+    assert_contains(&page, "25 done, 0 running, 1 interrupted");
+    assert_contains(&page, "progress: epoch 0.5 of 1");
+    assert_contains(&page, "resumed at epoch 0");
+    assert!(
+        page.matches("class=\"resumed\"").count() >= 4,
+        "resume marks"
+    );
 }
 
 /// Chromium from Debian's package (`.ci/run` installs it), or `VST_CHROMIUM`.

@@ -45,8 +45,10 @@ pub fn short(v: f64) -> String {
     let a = v.abs();
     let text = if a == 0.0 {
         "0".to_string()
-    } else if a >= 1000.0 {
+    } else if a >= 100.0 {
         format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
     } else if a >= 0.01 {
         let s = format!("{v:.3}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -202,5 +204,9 @@ mod tests {
         assert!(svg.contains("<polyline"));
         assert_eq!(short(0.00015), "1.5e-4");
         assert_eq!(short(0.05), "0.05");
+        assert_eq!(
+            (short(292.536), short(12.281), short(0.748)),
+            ("293".into(), "12.3".into(), "0.748".into())
+        );
     }
 }
