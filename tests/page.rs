@@ -62,6 +62,8 @@ fn the_page_has_every_section_and_a_script_in_a_title_stays_text() {
         assert_contains(&page, section);
     }
     assert_contains(&page, "26 jobs: 26 done");
+    // The plan as a graph: a box per job.
+    assert_eq!(page.matches("<g class=\"node\">").count(), 26);
     // Each cell's changes against the base: the swept objective and ρ, from the sweep.
     assert_contains(&page, "<h3>objective=byol, clips=2</h3>");
     assert_contains(&page, "<td><code>objective</code></td>");

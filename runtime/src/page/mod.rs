@@ -7,6 +7,7 @@
 //! Every string that comes from a recipe or from data (titles, keys, values, paths, job names) is escaped.
 
 mod curves;
+mod graph;
 mod reports;
 mod training;
 
@@ -118,7 +119,7 @@ pub fn render_page(input: &PageInput) -> String {
         s.push_str("<p>The recipe declares no report.</p>\n");
     }
 
-    s.push_str(&plan_section(plan, &done, &state_of));
+    s.push_str(&plan_section(plan, &done, &states));
     s.push_str(&training::section(plan, input.store, &state_of));
     s.push_str(&evaluations_section(plan, &done, &state_of));
     s.push_str(&settings_section(plan, input.cells));
@@ -126,20 +127,22 @@ pub fn render_page(input: &PageInput) -> String {
     s
 }
 
-fn plan_section(
-    plan: &Plan,
-    done: &HashMap<&JobId, DoneRecord>,
-    state_of: &dyn Fn(&JobId) -> &'static str,
-) -> String {
-    let mut s = String::from(
-        "<h2 id=\"plan\">Plan</h2>\n<table class=\"plan\"><thead><tr><th>job</th><th>state</th><th>clips</th><th>GMACs</th><th>time</th><th>needs</th></tr></thead><tbody>\n",
+/// `states[i]` is the state of `plan.jobs[i]`.
+fn plan_section(plan: &Plan, done: &HashMap<&JobId, DoneRecord>, states: &[&str]) -> String {
+    let mut s = String::from("<h2 id=\"plan\">Plan</h2>\n");
+    let _ = writeln!(
+        s,
+        r#"<figure class="graph"><div class="wide">{}</div><figcaption>Green done, orange running, red failed or interrupted, grey not started; hover a box for its full name.</figcaption></figure>"#,
+        graph::render(plan, states)
+    );
+    s.push_str(
+        "<table class=\"plan\"><thead><tr><th>job</th><th>state</th><th>clips</th><th>GMACs</th><th>time</th><th>needs</th></tr></thead><tbody>\n",
     );
     let name_of = |id: &JobId| {
         plan.job(id)
             .map_or_else(|| id.0.clone(), |j| j.name.clone())
     };
-    for job in &plan.jobs {
-        let state = state_of(&job.id);
+    for (job, &state) in plan.jobs.iter().zip(states) {
         let time = done
             .get(&job.id)
             .map(|d| format!("{:.0} s", d.seconds))
