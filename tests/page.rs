@@ -14,22 +14,25 @@ fn smoke_page(dir: &Path, title: &str) -> String {
     std::fs::write(dir.join("smoke.vst"), source).expect("recipe copy");
     let Output { code, stderr, .. } = vst_in(dir, &["run", "smoke.vst", "--runs", "runs"]);
     assert_eq!(code, 0, "{stderr}");
+    write_page(dir)
+}
+
+/// `vst report smoke.vst --html` in `dir`: the page it wrote to `dir/page`.
+fn write_page(dir: &Path) -> String {
+    let args = [
+        "report",
+        "smoke.vst",
+        "--html",
+        "--runs",
+        "runs",
+        "--out",
+        "page",
+    ];
     let Output {
         code,
         stdout,
         stderr,
-    } = vst_in(
-        dir,
-        &[
-            "report",
-            "smoke.vst",
-            "--html",
-            "--runs",
-            "runs",
-            "--out",
-            "page",
-        ],
-    );
+    } = vst_in(dir, &args);
     assert_eq!(code, 0, "{stderr}");
     assert_contains(&stdout, "page/smoke.html");
     std::fs::read_to_string(dir.join("page/smoke.html")).expect("the page")
@@ -93,20 +96,7 @@ fn the_page_has_every_section_and_a_script_in_a_title_stays_text() {
     );
     records.push('\n');
     std::fs::write(&timing, records).expect("timing.jsonl");
-    let Output { code, stderr, .. } = vst_in(
-        &dir,
-        &[
-            "report",
-            "smoke.vst",
-            "--html",
-            "--runs",
-            "runs",
-            "--out",
-            "page",
-        ],
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let page = std::fs::read_to_string(dir.join("page/smoke.html")).expect("the page");
+    let page = write_page(&dir);
     assert_contains(&page, "25 done, 0 running, 1 interrupted");
     assert_contains(&page, "progress: epoch 0.5 of 1");
     assert_contains(&page, "resumed at epoch 0");
