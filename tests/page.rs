@@ -76,6 +76,11 @@ fn the_page_has_every_section_and_a_script_in_a_title_stays_text() {
         assert_contains(&page, &format!("font-weight=\"bold\">{panel}</text>"));
     }
     assert!(!page.contains("resumed at epoch"), "no job resumed");
+    // Without --html: the same tables, as Markdown.
+    let Output { code, stdout, .. } = vst_in(&dir, &["report", "smoke.vst", "--runs", "runs"]);
+    assert_eq!(code, 0);
+    assert_contains(&stdout, "## <script>alert('x')</script> & co");
+    assert_contains(&stdout, "| objective \\ clips | 1 | 2 |");
 
     // A job caught mid-way (no done.json yet), that resumed once: the page shows how far it got and marks the
     // resume; regenerating it is all it takes.
