@@ -30,6 +30,9 @@ enum Command {
     Explain(cli::explain::Args),
     /// Run a recipe: every job not yet done (resuming interrupted ones), then print its reports
     Run(cli::run::Args),
+    /// A study's reports as they stand (Markdown), or with --html one self-contained page: tables, plots, plan,
+    /// training curves, settings
+    Report(cli::report::Args),
     /// Show each job of a recipe's plan as done, running, interrupted, failed or pending
     Status(cli::status::Args),
     /// Show the model a recipe trains: layers, parameters, GMACs (multiply-adds) per clip
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => cli::plan::run(args),
         Command::Explain(args) => cli::explain::run(args),
         Command::Run(args) => cli::run::run(args),
+        Command::Report(args) => cli::report::run(args),
         Command::Status(args) => cli::status::run(args),
         Command::Model(args) => cli::model::run(args),
         Command::Bench(args) => cli::bench::run(args),

@@ -420,3 +420,50 @@ fn dot_output_names_every_job_and_edge() {
         }
     }
 }
+
+/// What each cell of the mini Table 2 changes against its base: the swept objective and ρ, and the learning rate
+/// a `when(objective: …)` block sets (where it differs from the body's 0.1), each with where it came from.
+#[test]
+fn each_cell_lists_what_it_changes_against_the_base() {
+    let compilation = compile_shipped("recipes/mini/table2.vst");
+    let cells = vst_compiler::render::changes::cell_changes(&compilation);
+    assert_eq!(cells.len(), 16);
+    let cell = |objective: &str, clips: &str| {
+        cells
+            .iter()
+            .find(|c| {
+                c.coords
+                    == [
+                        ("objective".to_string(), objective.to_string()),
+                        ("clips".to_string(), clips.to_string()),
+                    ]
+            })
+            .unwrap_or_else(|| panic!("no cell {objective}, {clips}"))
+    };
+    let moco = cell("moco", "1");
+    let keys: Vec<&str> = moco.changes.iter().map(|c| c.key.as_str()).collect();
+    assert!(
+        keys.contains(&"objective") && keys.contains(&"clips"),
+        "{keys:?}"
+    );
+    let lr = moco
+        .changes
+        .iter()
+        .find(|c| c.key == "schedule.lr")
+        .expect("MoCo's learning rate differs from the base");
+    assert_eq!(
+        (lr.base.as_deref(), lr.value.as_str()),
+        (Some("0.1"), "0.15")
+    );
+    assert!(lr.origin.contains("when(objective: moco)"), "{}", lr.origin);
+    // ρ = 2 is the built-in default: the cell at ρ = 2 does not list it as a change.
+    let simclr = cell("simclr", "2");
+    assert!(
+        simclr
+            .changes
+            .iter()
+            .all(|c| c.key != "clips" && c.key != "schedule.lr"),
+        "{:?}",
+        simclr.changes
+    );
+}

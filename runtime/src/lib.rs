@@ -5,5 +5,6 @@ pub mod executor;
 pub mod jobs;
 pub mod model;
 pub mod objective;
+pub mod page;
 pub mod report;
 pub mod train;

@@ -40,6 +40,7 @@ fn plan() -> Plan {
             job("report_a", &["a"]),
             job("report_b", &["b"]),
         ],
+        labels: Default::default(),
     }
 }
 
@@ -232,6 +233,7 @@ fn a_job_that_runs_partial_runs_on_what_finished_and_runs_again_next_time() {
             job("report", &["a", "b"]),
             job("after", &["report"]),
         ],
+        labels: Default::default(),
     };
     let runner = Scripted {
         fail: vec!["a"],

@@ -27,6 +27,10 @@ pub struct Plan {
     pub recipe: String,
     /// Jobs in a topological order: every job comes after all of its dependencies.
     pub jobs: Vec<Job>,
+    /// Human names, from the schema, of the sweep keys and metrics the reports show, for plot axes: `clips` →
+    /// `ρ, clips per video`, `linear.top1` → `linear top-1 accuracy (%)`. Presentation only: no job id reads it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

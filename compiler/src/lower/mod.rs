@@ -167,6 +167,7 @@ pub fn lower(
         cell_evals.push(evals);
     }
 
+    let mut labels = BTreeMap::new();
     for report in &recipe.reports {
         let Some((eval_index, metric)) = &report.cell else {
             continue;
@@ -182,6 +183,15 @@ pub fn lower(
             expect: report.expect.clone(),
             over: axis_name(report.over),
         };
+        for key in [&spec.rows, &spec.cols, &spec.over].into_iter().flatten() {
+            if let Some(label) = crate::schema::axis_label(key) {
+                labels.insert(key.clone(), label);
+            }
+        }
+        let block = &recipe.evals[*eval_index];
+        if let Some(label) = block.kind.metric_label(&block.name, metric) {
+            labels.insert(spec.cell.clone(), label);
+        }
         let label = |cell: &Cell, axis: Option<usize>| {
             axis.and_then(|a| {
                 recipe
@@ -255,6 +265,7 @@ pub fn lower(
         plan: Plan {
             recipe: recipe_path.to_string(),
             jobs: b.jobs,
+            labels,
         },
         graph: b.graph,
     }
@@ -398,5 +409,6 @@ pub fn with_device(plan: &Plan, device: DeviceSpec) -> Plan {
     Plan {
         recipe: plan.recipe.clone(),
         jobs,
+        labels: plan.labels.clone(),
     }
 }

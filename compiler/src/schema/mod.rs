@@ -14,6 +14,7 @@ pub use evaluate::{KnnEval, LinearEval};
 pub use functions::{Function, Param, ParamDefault, all as all_functions, function, functions_of};
 pub use pretrain::{Augment, Byol, Moco, Pretrain, Schedule, SimClr, Swav};
 pub use settings::{
-    BLOCKS, EvalKind, GROUPS, OBJECTIVES, REPORT_KEYS, ReportKey, Scope, Setting, settings,
+    BLOCKS, EvalKind, GROUPS, OBJECTIVES, REPORT_KEYS, ReportKey, Scope, Setting, axis_label,
+    settings,
 };
 pub use types::Ty;

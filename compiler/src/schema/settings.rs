@@ -39,6 +39,34 @@ impl EvalKind {
     pub fn metrics(self) -> &'static [&'static str] {
         &["top1", "top5"]
     }
+
+    /// A metric as a plot's axis names it, with its unit: `linear top-1 accuracy (%)`, `kNN top-5 accuracy (%)`.
+    /// `block` is the evaluation block's name in the recipe; it is shown when it is not the kind's own.
+    pub fn metric_label(self, block: &str, metric: &str) -> Option<String> {
+        let what = match metric {
+            "top1" => "top-1 accuracy (%)",
+            "top5" => "top-5 accuracy (%)",
+            _ => return None,
+        };
+        let kind = match self {
+            EvalKind::Linear => "linear",
+            EvalKind::Knn => "kNN",
+        };
+        Some(match block == self.name() {
+            true => format!("{kind} {what}"),
+            false => format!("{block} ({kind}) {what}"),
+        })
+    }
+}
+
+/// A sweep key as a plot's axis names it: the head of its setting's doc (`clips` → `ρ, clips per video`) when that
+/// is short enough to be a label; None for keys without a setting or a short doc.
+pub fn axis_label(key: &str) -> Option<String> {
+    let setting = settings(Scope::Pretrain).iter().find(|s| s.key == key)?;
+    let head = setting.doc.split([';', ':']).next()?.replace('`', "");
+    let head = head.trim();
+    let head = head.strip_prefix("the ").unwrap_or(head);
+    (!head.is_empty() && head.chars().count() <= 48).then(|| head.to_string())
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -173,5 +201,26 @@ pub fn settings(scope: Scope) -> &'static [Setting] {
         Scope::Pretrain => &PRETRAIN,
         Scope::Eval(EvalKind::Linear) => &LINEAR,
         Scope::Eval(EvalKind::Knn) => &KNN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plots_name_axes_from_the_schema() {
+        assert_eq!(axis_label("clips").as_deref(), Some("ρ, clips per video"));
+        // A doc that is a sentence about the setting, not a name of it, leaves the key.
+        assert_eq!(axis_label("seed"), None);
+        assert_eq!(axis_label("no.such.key"), None);
+        assert_eq!(
+            EvalKind::Linear.metric_label("linear", "top1").as_deref(),
+            Some("linear top-1 accuracy (%)")
+        );
+        assert_eq!(
+            EvalKind::Knn.metric_label("probe", "top5").as_deref(),
+            Some("probe (kNN) top-5 accuracy (%)")
+        );
     }
 }

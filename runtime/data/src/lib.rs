@@ -7,6 +7,7 @@ pub mod augment;
 pub mod dataset;
 pub mod error;
 pub mod fsutil;
+pub mod glyphs;
 pub mod image;
 pub mod list;
 pub mod loader;

@@ -1,9 +1,12 @@
 //! `vst data preview`: a picture of what a recipe's data settings do. For each of a few videos: one row of frames
 //! spread over the whole video (unaugmented, for reference), then one row per clip the loader would make from it
 //! (ρ rows, or two for ρ = 1), after T, S and C — exactly the pipeline the loader runs, seeded the same way.
+//! Small clips are scaled up (nearest neighbour, an integer factor) to at least [`MIN_TILE`] pixels a side, and
+//! every row is labelled on the left: the video's index in the list, and each clip with its start time.
 
 use crate::augment::{CropBox, resample};
 use crate::error::Result;
+use crate::glyphs::{draw_text, text_height, text_width};
 use crate::image::RgbImage;
 use crate::list::VideoEntry;
 use crate::pipeline::{ClipShape, SampleMode, make_sample};
@@ -14,6 +17,14 @@ use vst_spec::{AugmentSpec, ClipSpec};
 const GAP: usize = 2;
 const VIDEO_GAP: usize = 10;
 const BACKGROUND: [u8; 3] = [24, 24, 24];
+const LABEL: [u8; 3] = [230, 230, 230];
+/// Tiles are shown at least this many pixels a side: a 32² clip is scaled ×3.
+pub const MIN_TILE: usize = 96;
+/// Label text scale (5×7 glyphs → 10×14 pixels).
+const TEXT_SCALE: usize = 2;
+
+/// One row of the picture: its label and its size² RGB8 tiles.
+type Row = (String, Vec<Vec<u8>>);
 
 /// Renders the preview of `videos` videos of `entries` (picked at random with `seed`, or the first ones when the
 /// list is that short). Unreadable videos are passed over (the loader would replace them) and reported in the log.
@@ -35,8 +46,8 @@ pub fn render_preview(
     let mut order: Vec<usize> = (0..entries.len()).collect();
     rng_for(seed, Stream::Preview, 0, 0).shuffle(&mut order);
 
-    // Rows of tiles: each tile is size × size RGB8.
-    let mut blocks: Vec<Vec<Vec<Vec<u8>>>> = Vec::new();
+    // Rows of tiles (each tile size × size RGB8), each row with its label.
+    let mut blocks: Vec<Vec<Row>> = Vec::new();
     for &index in &order {
         if blocks.len() == videos {
             break;
@@ -49,45 +60,80 @@ pub fn render_preview(
                 continue;
             }
         };
-        let mut rows = vec![overview_row(backend, entry, shape.frames, size)?];
+        let (overview, fps) = overview_row(backend, entry, shape.frames, size)?;
+        let mut rows = vec![(format!("video {index}"), overview)];
         let plane = size * size * 3;
         for r in 0..sample.rows {
-            let difference = sample.clips.clips[r].difference;
+            let clip = &sample.clips.clips[r];
             let row = (0..shape.frames)
                 .map(|k| {
                     let start = (r * shape.frames + k) * plane;
-                    denormalise(&sample.data[start..start + plane], augment, difference)
+                    denormalise(&sample.data[start..start + plane], augment, clip.difference)
                 })
                 .collect();
-            rows.push(row);
+            let seconds = clip.start() as f64 / fps.max(1e-9);
+            rows.push((format!("clip {} t={seconds:.2}s", r + 1), row));
         }
         blocks.push(rows);
     }
-    let columns = shape.frames;
+    Ok(compose(&blocks, shape.frames, size))
+}
+
+/// Lays out the labelled rows: labels on the left, tiles scaled up to at least [`MIN_TILE`] a side.
+fn compose(blocks: &[Vec<Row>], columns: usize, size: usize) -> RgbImage {
+    let scale = MIN_TILE.div_ceil(size.max(1)).max(1);
+    let side = size * scale;
+    let label_width = blocks
+        .iter()
+        .flatten()
+        .map(|(label, _)| text_width(label, TEXT_SCALE))
+        .max()
+        .unwrap_or(0)
+        + 4 * GAP;
     let rows: usize = blocks.iter().map(|b| b.len()).sum();
-    let width = GAP + columns * (size + GAP);
-    let height = GAP + rows * (size + GAP) + blocks.len().saturating_sub(1) * VIDEO_GAP;
+    let width = label_width + GAP + columns * (side + GAP);
+    let height = GAP + rows * (side + GAP) + blocks.len().saturating_sub(1) * VIDEO_GAP;
     let mut image = RgbImage::new(width, height.max(1), BACKGROUND);
     let mut y = GAP;
-    for block in &blocks {
-        for row in block {
+    for block in blocks {
+        for (label, row) in block {
+            let text_y = y + side.saturating_sub(text_height(TEXT_SCALE)) / 2;
+            draw_text(&mut image, 2 * GAP, text_y, label, TEXT_SCALE, LABEL);
             for (c, tile) in row.iter().enumerate() {
-                image.paste(GAP + c * (size + GAP), y, size, size, tile);
+                let scaled = upscale(tile, size, scale);
+                image.paste(label_width + GAP + c * (side + GAP), y, side, side, &scaled);
             }
-            y += size + GAP;
+            y += side + GAP;
         }
         y += VIDEO_GAP;
     }
-    Ok(image)
+    image
 }
 
-/// T frames evenly spread over the whole video, each fitted (uncropped, letterboxed) into a size² tile.
+/// A size² RGB8 tile scaled by an integer factor, nearest neighbour (each pixel becomes a scale² block).
+fn upscale(tile: &[u8], size: usize, scale: usize) -> Vec<u8> {
+    if scale == 1 {
+        return tile.to_vec();
+    }
+    let side = size * scale;
+    let mut out = vec![0u8; side * side * 3];
+    for y in 0..side {
+        for x in 0..side {
+            let from = ((y / scale) * size + x / scale) * 3;
+            out[(y * side + x) * 3..(y * side + x) * 3 + 3].copy_from_slice(&tile[from..from + 3]);
+        }
+    }
+    out
+}
+
+/// T frames evenly spread over the whole video, each fitted (uncropped, letterboxed) into a size² tile; and the
+/// video's frame rate.
 fn overview_row(
     backend: &dyn VideoBackend,
     entry: &VideoEntry,
     count: usize,
     size: usize,
-) -> Result<Vec<Vec<u8>>> {
+) -> Result<(Vec<Vec<u8>>, f64)> {
     let mut reader = backend.open(&entry.path)?;
     let info = reader.info();
     let mut wanted: Vec<usize> = (0..count)
@@ -95,9 +141,10 @@ fn overview_row(
         .collect();
     wanted.dedup();
     let frames = reader.read_frames(&wanted)?;
-    Ok((0..count)
+    let row = (0..count)
         .map(|k| letterbox(&frames[k.min(frames.len() - 1)], size))
-        .collect())
+        .collect();
+    Ok((row, info.fps))
 }
 
 fn letterbox(frame: &Frame, size: usize) -> Vec<u8> {
@@ -148,4 +195,38 @@ fn denormalise(clip_frame: &[f32], augment: &AugmentSpec, difference: bool) -> V
             (v.clamp(0.0, 1.0) * 255.0).round() as u8
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_tiles_are_scaled_up_by_nearest_neighbour_and_rows_labelled() {
+        // One video: a 2-frame overview row and one clip row of 32² tiles, each tile one colour.
+        let tile = |v: u8| vec![v; 32 * 32 * 3];
+        let blocks = vec![vec![
+            ("video 0".to_string(), vec![tile(10), tile(20)]),
+            ("clip 1 t=0.50s".to_string(), vec![tile(30), tile(40)]),
+        ]];
+        let image = compose(&blocks, 2, 32);
+        let label_width = text_width("clip 1 t=0.50s", TEXT_SCALE) + 4 * GAP;
+        assert_eq!(image.width, label_width + GAP + 2 * (MIN_TILE + GAP));
+        assert_eq!(image.height, GAP + 2 * (MIN_TILE + GAP));
+        let at = |x: usize, y: usize| image.pixels[(y * image.width + x) * 3];
+        // The second tile of the clip row covers 96 × 96 pixels.
+        let x0 = label_width + GAP + MIN_TILE + GAP;
+        let y0 = GAP + MIN_TILE + GAP;
+        assert_eq!((at(x0, y0), at(x0 + 95, y0 + 95)), (40, 40));
+        // Labels are drawn in the left column.
+        let lit = (0..image.height)
+            .flat_map(|y| (0..label_width).map(move |x| (x, y)))
+            .filter(|&(x, y)| at(x, y) == LABEL[0])
+            .count();
+        assert!(lit > 100, "{lit} label pixels");
+        assert_eq!(
+            upscale(&[1, 2, 3], 1, 2),
+            [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]
+        );
+    }
 }

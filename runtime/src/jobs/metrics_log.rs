@@ -85,3 +85,14 @@ pub fn read_records(path: &Path) -> Result<Vec<Value>> {
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect())
 }
+
+/// Appends one record to a JSON-lines file, creating it: for logs that are never rewritten.
+pub fn append_record(path: &Path, record: &impl Serialize) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let line = serde_json::to_string(record)?;
+    writeln!(file, "{line}").with_context(|| format!("cannot write {}", path.display()))
+}

@@ -13,7 +13,8 @@ mod progress;
 mod report;
 
 pub use device::open_device;
-pub use report::{ReportOutput, partial_report_output, report_output};
+pub use metrics_log::{append_record, read_records};
+pub use report::{ReportOutput, fill_table, partial_report_output, report_output};
 
 use crate::executor::{JobContext, JobRunner, RunStore};
 use anyhow::{Context, Result};
@@ -27,6 +28,10 @@ use vst_spec::{Job, JobKind, Plan};
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 /// Per-step and per-epoch records of a job, one JSON object per line.
 pub const METRICS_FILE: &str = "metrics.jsonl";
+/// Per-epoch wall-clock records of a pre-training job (seconds, clips/s, time spent waiting for the data loader,
+/// whether the epoch opened a resumed session), appended and never rewritten: unlike [`METRICS_FILE`] it differs
+/// between an interrupted and an uninterrupted run, which is what it is for.
+pub const TIMING_FILE: &str = "timing.jsonl";
 
 #[derive(Debug, Clone)]
 pub struct RunnerOptions {

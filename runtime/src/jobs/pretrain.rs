@@ -157,10 +157,14 @@ pub fn run(
     bar.set_position(start_step);
     let every = u64::from(spec.checkpoint_every.max(1));
 
-    for epoch in start_step / steps_per_epoch..epochs {
+    let first_epoch = start_step / steps_per_epoch;
+    for epoch in first_epoch..epochs {
         let started = Instant::now();
         let (mut loss_sum, mut std_sum, mut counted, mut clips) = (0.0, 0.0, 0u64, 0usize);
+        // Time spent waiting for the loader's next batch (a data-loader stall), as opposed to training on it.
+        let (mut waiting, mut asked) = (0.0f64, Instant::now());
         for (index, batch) in loader.epoch(epoch).enumerate() {
+            waiting += asked.elapsed().as_secs_f64();
             let batch = batch.with_context(|| format!("epoch {epoch}: cannot load a batch"))?;
             let step = epoch * steps_per_epoch + index as u64;
             let rows = batch.shape[0];
@@ -186,8 +190,19 @@ pub fn run(
                 stats.loss
             ));
             bar.inc(1);
+            asked = Instant::now();
         }
         let seconds = started.elapsed().as_secs_f64();
+        super::append_record(
+            &ctx.dir.join(super::TIMING_FILE),
+            &json!({
+                "epoch": epoch,
+                "seconds": seconds,
+                "clips_per_s": clips as f64 / seconds.max(1e-9),
+                "load_wait_s": waiting,
+                "resumed": epoch == first_epoch && epoch > 0,
+            }),
+        )?;
         let n = counted.max(1) as f64;
         let record = json!({
             "epoch_end": epoch,

@@ -6,7 +6,9 @@
 //! missing and marks the cells that have fewer runs than the plan.
 
 use crate::executor::{DONE_FILE, DoneRecord, JobContext, write_atomic};
-use crate::report::{Cell, PaperValue, Sample, Table, render_csv, render_markdown, render_svg};
+use crate::report::{
+    AxisLabels, Cell, PaperValue, Sample, Table, render_csv, render_markdown, render_svg,
+};
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -25,6 +27,38 @@ fn metric_key(cell: &str) -> &str {
 type Runs = (Option<String>, Vec<f64>, usize);
 
 pub fn run(job: &ReportJob, ctx: &JobContext) -> Result<Value> {
+    let store_root = ctx.dir.parent().map(PathBuf::from).unwrap_or_default();
+    let table = fill_table(job, ctx.plan, &store_root, |id| {
+        ctx.deps.get(id).map(|(_, result)| result.clone())
+    });
+    let markdown = render_markdown(&table);
+    let outputs: [(&str, Vec<u8>); 4] = [
+        (FILES[0], markdown.clone().into_bytes()),
+        (FILES[1], render_csv(&table).into_bytes()),
+        (FILES[2], serde_json::to_vec_pretty(&table)?),
+        (FILES[3], render_svg(&table).into_bytes()),
+    ];
+    for (name, bytes) in outputs {
+        let path = ctx.dir.join(name);
+        write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(json!({
+        "title": table.title,
+        "all_met": table.all_met(),
+        "verdicts": table.verdicts,
+        "files": FILES,
+    }))
+}
+
+/// The report's table from the evaluations' results (`result_of` an evaluation job: its `done.json` result, None
+/// while it has none), with the data notes read from the run store at `store_root`. Used by the report job and by
+/// the HTML page, which fills the tables of a study that is still running.
+pub fn fill_table(
+    job: &ReportJob,
+    plan: &Plan,
+    store_root: &Path,
+    result_of: impl Fn(&JobId) -> Option<Value>,
+) -> Table {
     let spec = &job.report;
     let key = metric_key(&spec.cell);
     let paper_table = spec.paper.as_deref().and_then(paper::table);
@@ -37,11 +71,8 @@ pub fn run(job: &ReportJob, ctx: &JobContext) -> Result<Value> {
     let mut grouped: Vec<((String, String), Vec<Runs>)> = Vec::new();
     for cell in &job.cells {
         // An evaluation that has not finished (or failed) has no result here: its run is missing.
-        let value = ctx
-            .deps
-            .get(&cell.eval)
-            .and_then(|(_, result)| result.get(key))
-            .and_then(Value::as_f64);
+        let value =
+            result_of(&cell.eval).and_then(|result| result.get(key).and_then(Value::as_f64));
         runs += 1;
         missing_runs += usize::from(value.is_none());
         let at = (label(&cell.row), label(&cell.col));
@@ -102,8 +133,13 @@ pub fn run(job: &ReportJob, ctx: &JobContext) -> Result<Value> {
     let mut table = Table::new(spec, cells);
     table.runs = runs;
     table.missing_runs = missing_runs;
-    let store_root = ctx.dir.parent().map(PathBuf::from).unwrap_or_default();
-    table.notes = data_notes(ctx.plan, &store_root, job);
+    table.notes = data_notes(plan, store_root, job);
+    let label = |key: &Option<String>| key.as_ref().and_then(|k| plan.labels.get(k)).cloned();
+    table.labels = AxisLabels {
+        rows: label(&spec.rows),
+        cols: label(&spec.cols),
+        metric: plan.labels.get(&spec.cell).cloned(),
+    };
     if let Some(t) = paper_table {
         let mut line = format!("Paper ({}): {}.", t.title, t.setting);
         if !t.trend.is_empty() {
@@ -111,24 +147,7 @@ pub fn run(job: &ReportJob, ctx: &JobContext) -> Result<Value> {
         }
         table.notes.push(line);
     }
-
-    let markdown = render_markdown(&table);
-    let outputs: [(&str, Vec<u8>); 4] = [
-        (FILES[0], markdown.clone().into_bytes()),
-        (FILES[1], render_csv(&table).into_bytes()),
-        (FILES[2], serde_json::to_vec_pretty(&table)?),
-        (FILES[3], render_svg(&table).into_bytes()),
-    ];
-    for (name, bytes) in outputs {
-        let path = ctx.dir.join(name);
-        write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(json!({
-        "title": table.title,
-        "all_met": table.all_met(),
-        "verdicts": table.verdicts,
-        "files": FILES,
-    }))
+    table
 }
 
 /// One line per dataset the report's numbers come from: size, fingerprint, missing and unreadable videos.
@@ -263,6 +282,7 @@ mod tests {
         let plan = Plan {
             recipe: "t.vst".into(),
             jobs: Vec::new(),
+            labels: Default::default(),
         };
         let ctx = JobContext {
             plan: &plan,

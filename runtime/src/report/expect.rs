@@ -157,6 +157,7 @@ mod tests {
             over_values: Vec::new(),
             missing_runs: 0,
             runs: 0,
+            labels: Default::default(),
         }
     }
 

@@ -147,6 +147,17 @@ pub struct Table {
     /// Evaluations the report's cells need, in all.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub runs: usize,
+    /// Human names of the row and column keys and of the metric, for the plot's axes (from the plan).
+    #[serde(default)]
+    pub labels: AxisLabels,
+}
+
+/// What a plot calls its axes: `ρ, clips per video` rather than `clips`; None where the schema has no name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AxisLabels {
+    pub rows: Option<String>,
+    pub cols: Option<String>,
+    pub metric: Option<String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -186,6 +197,7 @@ impl Table {
             over_values,
             missing_runs: 0,
             runs: 0,
+            labels: AxisLabels::default(),
         };
         table.verdicts = check_expectations(&table, &spec.expect);
         table

@@ -146,7 +146,13 @@ pub fn render_svg(table: &Table) -> String {
             escape(label)
         );
     }
-    let x_title = table.col_key.clone().unwrap_or_default();
+    let x_title = table
+        .labels
+        .cols
+        .clone()
+        .or_else(|| table.col_key.clone())
+        .unwrap_or_default();
+    let y_title = table.labels.metric.as_ref().unwrap_or(&table.metric);
     let _ = writeln!(
         s,
         r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
@@ -158,7 +164,7 @@ pub fn render_svg(table: &Table) -> String {
         s,
         r#"<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">{}</text>"#,
         TOP + plot_h / 2.0,
-        escape(&table.metric)
+        escape(y_title)
     );
 
     // One line per row: ours solid with filled markers, the paper's dashed with hollow markers.
@@ -348,6 +354,31 @@ mod tests {
         );
         let widest = lines.iter().map(|l| l.chars().count()).max().unwrap() as f64;
         assert!(widest * size * super::GLYPH_EM <= super::WIDTH - 24.0);
+    }
+
+    #[test]
+    fn axes_carry_the_labels_the_plan_gives() {
+        let spec = vst_spec::ReportSpec {
+            title: "T".into(),
+            rows: Some("objective".into()),
+            cols: Some("clips".into()),
+            cell: "linear.top1".into(),
+            paper: None,
+            expect: Vec::new(),
+            over: None,
+        };
+        let cells = vec![super::super::Cell::single("moco", "1", Some(40.0), None)];
+        let mut table = super::super::Table::new(&spec, cells);
+        let bare = super::render_svg(&table);
+        assert!(bare.contains(">clips</text>") && bare.contains(">linear.top1</text>"));
+        table.labels.cols = Some("ρ, clips per video".into());
+        table.labels.metric = Some("linear top-1 accuracy (%)".into());
+        let named = super::render_svg(&table);
+        assert!(named.contains(">ρ, clips per video</text>"), "{named}");
+        assert!(
+            named.contains(">linear top-1 accuracy (%)</text>"),
+            "{named}"
+        );
     }
 
     #[test]
