@@ -86,13 +86,13 @@ settings! {
             "span",
             Ty::Timespan,
             "anywhere",
-            "the maximum time between the starts of a video's clips, or `anywhere`",
+            "timespan of a video's clips: the maximum time between their starts, or `anywhere`",
         ),
         seed: u64 = s(
             "seed",
             Ty::int(0),
             "0",
-            "decides data order, clip times, augmentation and initialisation",
+            "random seed: decides data order, clip times, augmentation and initialisation",
         ),
         device: CallValue = s(
             "device",

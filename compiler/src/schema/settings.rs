@@ -211,8 +211,13 @@ mod tests {
     #[test]
     fn plots_name_axes_from_the_schema() {
         assert_eq!(axis_label("clips").as_deref(), Some("ρ, clips per video"));
+        assert_eq!(axis_label("seed").as_deref(), Some("random seed"));
+        assert_eq!(
+            axis_label("span").as_deref(),
+            Some("timespan of a video's clips")
+        );
         // A doc that is a sentence about the setting, not a name of it, leaves the key.
-        assert_eq!(axis_label("seed"), None);
+        assert_eq!(axis_label("weights"), None);
         assert_eq!(axis_label("no.such.key"), None);
         assert_eq!(
             EvalKind::Linear.metric_label("linear", "top1").as_deref(),
