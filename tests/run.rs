@@ -518,7 +518,7 @@ fn evaluation_memory_does_not_grow_with_the_test_views() {
     assert_eq!((few_views, many_views), (1, 128));
     // 128 views of 16 videos are 2,048 clips of 4×64². Tested a batch of 8 videos at a time (as before the
     // streaming), the job peaked at 1,679 MiB against 110 MiB with one view; streamed (one video's views per
-    // loader batch, 16 clips per forward) it peaks ~165 MiB above the one-view probe on this machine: the
+    // loader batch, 32 clips per forward) it peaks ~160 MiB above the one-view probe on this machine: the
     // loader's prefetch window of whole videos plus one chunk's workspace, whatever the dataset or the batch.
     assert!(
         many < few + 250.0,

@@ -101,7 +101,7 @@ impl EvalContext<'_> {
 /// Clips one forward pass of an evaluation takes at most. Evaluation runs the encoder without gradients, so a
 /// chunk's result does not depend on the chunk size (BN uses its running statistics); the bound keeps a probe's
 /// batch of 512 videos, or 30 test views of each video, from needing memory for all of them at once.
-pub const CLIPS_PER_FORWARD: usize = 16;
+pub const CLIPS_PER_FORWARD: usize = 32;
 
 /// Test videos per loader batch for `views` views each: whole videos, about [`CLIPS_PER_FORWARD`] clips.
 pub fn test_videos_per_batch(views: usize) -> usize {

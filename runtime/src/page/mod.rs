@@ -18,6 +18,8 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use vst_spec::{JobId, JobKind, Plan};
 
+pub use crate::report::escape;
+
 /// One setting a cell changes against the base (from the compiler's expansion).
 #[derive(Debug, Clone)]
 pub struct SettingChange {
@@ -40,22 +42,6 @@ pub struct PageInput<'a> {
     pub plan: &'a Plan,
     pub store: &'a RunStore,
     pub cells: &'a [CellSettings],
-}
-
-/// Text or an attribute value made safe for HTML: `&`, `<`, `>`, `"` and `'` escaped.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 const STYLE: &str = include_str!("style.css");

@@ -3,10 +3,12 @@
 //! axis (seeds) shows each table cell as the mean ± sample standard deviation of that axis's runs.
 
 mod expect;
+mod markup;
 mod plot;
 mod table;
 
 pub use expect::{Verdict, check_expectations};
+pub use markup::escape;
 pub use plot::render_svg;
 pub use table::format_cell;
 pub use table::{render_csv, render_markdown};

@@ -2,7 +2,7 @@
 //! numbers as dashed lines with hollow markers — like the paper's Figure 1 (accuracy against ρ per method). A report
 //! `over` an axis (seeds) plots the means with error bars of ± one sample standard deviation.
 
-use super::Table;
+use super::{Table, escape};
 use std::fmt::Write;
 
 const WIDTH: f64 = 720.0;
@@ -24,12 +24,6 @@ fn tick_step(span: f64, target: f64) -> f64 {
         .map(|m| m * magnitude)
         .find(|s| *s >= raw);
     step.unwrap_or(10.0 * magnitude)
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 pub fn render_svg(table: &Table) -> String {
