@@ -491,3 +491,9 @@ case!(
         "{SEEDS}report \"T\" {{\n  rows: objective\n  cols: clips\n  over: seed\n  cell: linear.top1\n  expect: [clips 2 above 1 beyond]\n}}\n"
     )
 );
+
+// A setting the single-device runtime cannot act on is said, not silently hashed into the job id.
+case!(
+    sync_bn_on_one_device,
+    "use \"base.vst\"\n\npretrain {\n  sync_bn: 8\n}\n"
+);

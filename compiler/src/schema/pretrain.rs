@@ -123,7 +123,8 @@ settings! {
             "sync_bn",
             Ty::SyncBn,
             "all",
-            "batch-norm statistics across devices: `all`, `none`, or a group size",
+            "batch-norm statistics across devices: `all`, `none`, or a group size (for `vst plan --gpus N`: `vst run` \
+             trains on one device, whose BN batch is the whole batch, and warns that other values have no effect)",
         ),
     }
     groups {
