@@ -98,12 +98,8 @@ impl<'a, 'd> View<'a, 'd> {
     /// The cell's typed settings in this scope; a value that does not fit its field is a compiler bug, reported
     /// as one (never read as 0 or `""`).
     pub(super) fn read<T>(&mut self, read: fn(&Values<'_>) -> Result<T, ReadError>) -> Option<T> {
-        let (expanded, cell, scope) = (self.expanded, self.cell, self.scope);
-        let values = |key: &str| {
-            let slot = expanded.slot(scope, key)?;
-            cell.values.get(slot).and_then(|r| r.value.as_ref())
-        };
-        match read(&values) {
+        let result = read(&|key| self.get(key).and_then(|r| r.value.as_ref()));
+        match result {
             Ok(settings) => Some(settings),
             Err(e) => {
                 let d = Diagnostic::error(Kind::Internal, format!("internal error: {e}"))
