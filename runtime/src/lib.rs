@@ -1,6 +1,7 @@
 //! Executes a [`vst_spec::Plan`]: the executor and the jobs it runs (prepare, pretrain, evaluate, report).
 
 pub mod bench;
+pub mod distributed;
 pub mod executor;
 pub mod jobs;
 pub mod model;

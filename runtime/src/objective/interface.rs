@@ -67,6 +67,13 @@ pub trait Objective: Send {
         None
     }
 
+    /// Whether the key encoder's batch is shuffled across batch-norm batches before its forward pass and
+    /// unshuffled after (MoCo's shuffle-BN, PySlowFast's `_batch_shuffle` / `_batch_unshuffle`): a query and its
+    /// key are then not normalised with the same batch statistics. Only acts when a view spans several BN batches.
+    fn shuffles_key_batch(&self) -> bool {
+        false
+    }
+
     /// Checks the settings and creates the objective's own state (queue, parameters); called once, after the
     /// network is initialised, and before anything else below.
     fn init(&mut self, init: ObjectiveInit<'_>) -> Result<(), TrainError>;

@@ -150,6 +150,10 @@ impl Objective for Moco {
         Some(&self.spec.momentum)
     }
 
+    fn shuffles_key_batch(&self) -> bool {
+        self.spec.shuffle_bn
+    }
+
     fn init(&mut self, init: ObjectiveInit<'_>) -> Result<(), TrainError> {
         let s = &self.spec;
         check_momentum("MoCo", &s.momentum)?;

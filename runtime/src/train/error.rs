@@ -26,6 +26,9 @@ pub enum TrainError {
     /// The caller passed something the learner cannot take (clip shape, step index).
     #[error("{0}")]
     Input(String),
+    /// The replicas could not agree (a collective failed, or their parameters diverged).
+    #[error("replicas: {0}")]
+    Replicas(String),
 }
 
 pub(crate) fn input_err<T>(message: impl Into<String>) -> Result<T, TrainError> {

@@ -2,12 +2,16 @@
 //! the seed, the objective's own state, and the momentum encoder. The order of the random draws is part of the
 //! determinism contract: backbone, projection, predictor, then the objective (MoCo's queue, SwAV's prototypes).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use vst_engine::{Device, ParamKind, ParamStore};
 use vst_spec::{BackboneSpec, ObjectiveSpec, ScheduleSpec};
 
 use super::Learner;
+use crate::distributed::Solo;
 use crate::model::{MlpHead, ModelSummary, ParamRoles, SlowResNetModel};
 use crate::objective::{self, ObjectiveInit};
 use crate::train::checkpoint::ONLINE_PREFIX;
@@ -115,6 +119,9 @@ impl Learner {
             rng,
             config,
             summary,
+            world: Arc::new(Solo),
+            bn_videos: None,
+            sync_groups: HashMap::new(),
         })
     }
 }

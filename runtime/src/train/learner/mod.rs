@@ -27,9 +27,16 @@
 //! 6. The batch-norm running statistics recorded in the forward passes are applied, the queues take this step's
 //!    embeddings (MoCo: every view's keys; SwAV: every view's embeddings).
 //!
-//! # Replicas
-//! The learner is one replica: batch norm normalises over its own batch, and MoCo's shuffle-BN is a no-op (see
-//! [`crate::objective::moco`]). Data-parallel training across devices (SyncBN groups) is not supported yet.
+//! # Replicas and batch-norm batches
+//! A learner is one of R data-parallel replicas ([`Learner::with_replicas`]; one by default): each step gets this
+//! replica's videos of the global batch (replica r the r-th contiguous share), and the replicas agree through a
+//! [`Communicator`]. The batch-norm batch is stated in videos of the global batch ([`Learner::with_bn_batch`]), not
+//! in devices, and realised on whatever replicas there are (`replicas.rs`): several BN batches on one replica run
+//! as separate forward passes (micro-batches), one BN batch over several replicas as SyncBN. The loss is computed
+//! on every replica from the gathered embeddings of the whole batch, exactly as one replica would compute it; each
+//! replica back-propagates its own share, and the parameter gradients are summed. So the same recipe trains the
+//! same model on 1, 2 or 64 replicas, up to float rounding (tests/replicas.rs). MoCo's shuffle-BN permutes the
+//! key encoder's batch across BN batches (`replicas.rs`).
 //!
 //! # Determinism
 //! Initialisation draws from a ChaCha8 generator seeded with `seed`; given the same clips, a run on the CPU is
@@ -41,6 +48,9 @@
 //! the learner's state and accessors; `build.rs` creates it, `step.rs` trains it, `state.rs` saves and restores
 //! it (checkpoints, converted weights).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use vst_engine::{Device, Graph, ParamStore, Tensor, Var};
@@ -48,10 +58,12 @@ use vst_engine::{Device, Graph, ParamStore, Tensor, Var};
 use super::error::{TrainError, input_err};
 use super::optim::Optimizer;
 use super::schedule::Schedule;
+use crate::distributed::Communicator;
 use crate::model::{BnUpdates, MlpHead, Mode, ModelSummary, ParamRoles, SlowResNetModel};
 use crate::objective::Objective;
 
 mod build;
+mod replicas;
 mod state;
 mod step;
 
@@ -95,9 +107,38 @@ pub struct Learner {
     rng: ChaCha8Rng,
     config: serde_json::Value,
     summary: ModelSummary,
+    /// Every replica of this run (this one among them).
+    world: Arc<dyn Communicator>,
+    /// Videos per batch-norm batch, over the global batch; None: the whole batch.
+    bn_videos: Option<usize>,
+    /// SyncBN groups already formed, by their size in replicas.
+    sync_groups: HashMap<usize, Arc<dyn Communicator>>,
 }
 
 impl Learner {
+    /// Makes this learner one of `world.size()` data-parallel replicas (rank `world.rank()`). Every replica must
+    /// be built from the same settings and seed.
+    pub fn with_replicas(mut self, world: Arc<dyn Communicator>) -> Learner {
+        self.world = world;
+        self.sync_groups.clear();
+        self
+    }
+
+    /// Batch-norm batches of `videos` videos of the global batch (None: the whole batch, the default). Part of
+    /// the model: it is recorded in the checkpoint's configuration.
+    pub fn with_bn_batch(mut self, videos: Option<u32>) -> Learner {
+        self.bn_videos = videos.map(|v| v as usize);
+        if let (Some(v), Some(config)) = (videos, self.config.as_object_mut()) {
+            config.insert("bn_batch".into(), serde_json::json!(v));
+        }
+        self
+    }
+
+    /// The replicas this learner trains with.
+    pub fn replicas(&self) -> &dyn Communicator {
+        self.world.as_ref()
+    }
+
     /// Steps completed so far (the index of the next step).
     pub fn steps_done(&self) -> u64 {
         self.steps_done

@@ -1,14 +1,28 @@
-//! One training step: momentum encoder, forward passes (each view its own batch-norm batch), the objective's loss,
-//! backward and update, then the commit of batch-norm statistics, momentum encoder and queue. Nothing changes
-//! unless the whole step succeeds. The order of operations is that of the official trainer (see the module docs
-//! of [`super`]); changing it changes the floating-point results.
+//! One training step: momentum encoder, forward passes (each view in its batch-norm batches), the objective's loss
+//! on the whole batch, backward and update, then the commit of batch-norm statistics, momentum encoder and queue.
+//! Nothing changes unless the whole step succeeds. The order of operations is that of the official trainer (see
+//! the module docs of [`super`]); changing it changes the floating-point results.
+//!
+//! With several replicas the step runs in two graphs: the encoders' graph on this replica's videos, and the loss
+//! graph on the embeddings gathered from every replica (identical everywhere, so every replica computes the loss
+//! one replica would). The loss graph's gradient of this replica's embeddings seeds the encoders' backward pass,
+//! and the replicas' parameter gradients are summed: together exactly the gradient of the whole batch's loss.
 
-use vst_engine::{Graph, ParamKind, ParamStore, Tensor, Var};
+use std::sync::Arc;
 
+use vst_engine::{Graph, ParamKind, ParamStore, ReplicaSum, Tensor, Var};
+
+use super::replicas::{BnPlan, inverse, permutation};
 use super::{Learner, StepStats};
+use crate::distributed::{
+    Communicator, GroupSum, all_gather_rows, all_reduce_tensors, check_agree,
+};
 use crate::model::{BnUpdates, Mode};
 use crate::objective::{ClipLayout, Embeddings, NORMALIZE_EPS};
 use crate::train::error::{TrainError, input_err};
+
+/// With several replicas, how often (in steps, and at step 0) they compare a hash of their parameters.
+const PARAMETER_CHECK_EVERY: u64 = 50;
 
 /// A shallow copy of a store (tensors share storage until one side writes: copy on write).
 fn clone_store(store: &ParamStore) -> Result<ParamStore, TrainError> {
@@ -31,72 +45,97 @@ fn embedding_std(z: &Tensor) -> Result<f64, TrainError> {
     Ok(f64::from(std))
 }
 
+/// The per-view parts (view-major) as one video-major variable.
+fn video_major(g: &mut Graph, parts: &[Var], reorder: &[usize]) -> Result<Var, TrainError> {
+    let refs: Vec<&Var> = parts.iter().collect();
+    let all = g.concat(&refs, 0)?;
+    Ok(g.index_select(&all, 0, reorder)?)
+}
+
+/// Replaces recorded batch-norm statistics by their mean over the replicas.
+fn average_over(world: &dyn Communicator, updates: &mut BnUpdates) -> Result<(), TrainError> {
+    if world.size() == 1 || updates.is_empty() {
+        return Ok(());
+    }
+    let mut tensors = updates.tensors();
+    all_reduce_tensors(world, &mut tensors)?;
+    updates.set_tensors(&tensors, 1.0 / world.size() as f32)?;
+    Ok(())
+}
+
+/// A hash of every value of a store, in its order (replicas must agree on it bit for bit).
+fn store_hash(store: &ParamStore) -> Result<u64, TrainError> {
+    let mut hasher = blake3::Hasher::new();
+    for (name, tensor, _) in store.iter() {
+        hasher.update(name.as_bytes());
+        for v in tensor.to_vec()? {
+            hasher.update(&v.to_le_bytes());
+        }
+    }
+    let bytes = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&bytes.as_bytes()[..8]);
+    Ok(u64::from_le_bytes(first))
+}
+
 impl Learner {
-    /// Online (and, with a momentum encoder, target) embeddings of every view, each view its own BN batch.
-    fn embed(
+    /// One view (`x`, its rows in BN-batch order) through a network — online: backbone, projection and predictor
+    /// (when `predict`); momentum encoder: backbone and projection — in forward passes of `plan.chunk` videos,
+    /// each its own batch-norm batch. Returns the projections, the predictions, and the statistics the running
+    /// averages take (the mean over the passes).
+    fn encode_view(
         &self,
         g: &mut Graph,
-        views: &[Tensor],
-        layout: &ClipLayout,
-        target: Option<&ParamStore>,
-        online_bn: &mut BnUpdates,
-        target_bn: &mut BnUpdates,
-    ) -> Result<Embeddings, TrainError> {
-        let reorder = layout.video_major_from_view_major();
-        let mut z_parts = Vec::with_capacity(views.len());
-        let mut p_parts = Vec::new();
-        let mut t_parts = Vec::new();
-        for view in views {
-            let x = Var::constant(view.clone());
+        store: &ParamStore,
+        x: &Tensor,
+        plan: &BnPlan,
+        predict: bool,
+    ) -> Result<(Var, Option<Var>, BnUpdates), TrainError> {
+        let rows = x.shape()[0];
+        let sync = plan
+            .sync
+            .clone()
+            .map(|group| Arc::new(GroupSum(group)) as Arc<dyn ReplicaSum>);
+        let (mut zs, mut ps, mut stats) = (Vec::new(), Vec::new(), Vec::new());
+        for start in (0..rows).step_by(plan.chunk.max(1)) {
+            let part = if plan.chunk >= rows {
+                x.clone()
+            } else {
+                let idx: Vec<usize> = (start..start + plan.chunk).collect();
+                x.index_select(0, &idx)?
+            };
+            let mut updates = BnUpdates::synced(sync.clone());
+            let input = Var::constant(part);
             let f = self
                 .backbone
-                .forward(g, &self.online, &x, Mode::Train, online_bn)?;
+                .forward(g, store, &input, Mode::Train, &mut updates)?;
             let z = self
                 .projection
-                .forward(g, &self.online, &f, Mode::Train, online_bn)?;
-            if let Some(pred) = &self.predictor {
-                p_parts.push(pred.forward(g, &self.online, &z, Mode::Train, online_bn)?);
+                .forward(g, store, &f, Mode::Train, &mut updates)?;
+            if predict && let Some(pred) = &self.predictor {
+                ps.push(pred.forward(g, store, &z, Mode::Train, &mut updates)?);
             }
-            z_parts.push(z);
-            if let Some(t) = target {
-                let mut tg = Graph::no_grad();
-                let f = self
-                    .backbone
-                    .forward(&mut tg, t, &x, Mode::Train, target_bn)?;
-                let k = self
-                    .projection
-                    .forward(&mut tg, t, &f, Mode::Train, target_bn)?;
-                t_parts.push(k.value().clone());
-            }
+            zs.push(z);
+            stats.push(updates);
         }
-        let video_major = |g: &mut Graph, parts: &[Var]| -> Result<Var, TrainError> {
-            let refs: Vec<&Var> = parts.iter().collect();
-            let all = g.concat(&refs, 0)?;
-            Ok(g.index_select(&all, 0, &reorder)?)
+        let join = |g: &mut Graph, mut parts: Vec<Var>| -> Result<Option<Var>, TrainError> {
+            Ok(match parts.len() {
+                0 => None,
+                1 => parts.pop(),
+                _ => {
+                    let refs: Vec<&Var> = parts.iter().collect();
+                    Some(g.concat(&refs, 0)?)
+                }
+            })
         };
-        let z = video_major(g, &z_parts)?;
-        let predictions = if p_parts.is_empty() {
-            None
-        } else {
-            Some(video_major(g, &p_parts)?)
-        };
-        let (target, target_view_major) = if t_parts.is_empty() {
-            (None, None)
-        } else {
-            let refs: Vec<&Tensor> = t_parts.iter().collect();
-            let all = Tensor::concat(&refs, 0)?;
-            (Some(all.index_select(0, &reorder)?), Some(all))
-        };
-        Ok(Embeddings {
-            z,
-            predictions,
-            target,
-            target_view_major,
-        })
+        let z = join(g, zs)?.ok_or_else(|| TrainError::Input("a view with no clips".into()))?;
+        let p = join(g, ps)?;
+        Ok((z, p, BnUpdates::average(stats)?))
     }
 
-    /// One training step on `clips` ((N·V)×T×H×W×3, view j of video i at row i·V + j; V = `views_per_video`,
-    /// at least 2) as step `step_index` of the schedule. On error nothing is changed.
+    /// One training step on this replica's `clips` ((N·V)×T×H×W×3, view j of video i at row i·V + j; V =
+    /// `views_per_video`, at least 2; replica r of R holds videos r·N..(r+1)·N of the global batch) as step
+    /// `step_index` of the schedule. On error nothing is changed.
     pub fn step(
         &mut self,
         clips: &Tensor,
@@ -110,13 +149,18 @@ impl Learner {
                 self.schedule.total_steps()
             ));
         }
+        let world = self.world.clone();
+        let (rank, replicas) = (world.rank(), world.size());
         let layout = ClipLayout::from_rows(clips.shape()[0], views_per_video)?;
-        if layout.videos() < 2 {
+        let local = layout.videos();
+        let global = ClipLayout::new(local * replicas, layout.views())?;
+        if global.videos() < 2 {
             return input_err(format!(
                 "a training batch needs at least 2 videos (batch norm and negatives), got {}",
-                layout.videos()
+                global.videos()
             ));
         }
+        let plan = self.bn_plan(local)?;
         let epoch = self.schedule.epoch_at(step_index);
         let lr = self.schedule.lr_at(step_index);
         let momentum = self
@@ -145,22 +189,76 @@ impl Learner {
         let views: Vec<Tensor> = (0..layout.views())
             .map(|j| clips.index_select(0, &layout.view_rows(j)))
             .collect::<Result<_, _>>()?;
+        // Shuffle-BN draws from a copy of the generator, committed with the step.
+        let shuffle =
+            target_next.is_some() && self.objective.shuffles_key_batch() && plan.batches > 1;
+        let mut rng = self.rng.clone();
+
+        // The encoders, view by view: this replica's projections in `g`, the whole batch's keys as tensors.
         let mut g = Graph::new();
         let mut online_bn = BnUpdates::new();
         let mut target_bn = BnUpdates::new();
-        let emb = self.embed(
-            &mut g,
-            &views,
-            &layout,
-            target_next.as_ref(),
-            &mut online_bn,
-            &mut target_bn,
-        )?;
+        let (mut z_parts, mut p_parts, mut key_parts) = (Vec::new(), Vec::new(), Vec::new());
+        for view in &views {
+            let (z, p, stats) = self.encode_view(&mut g, &self.online, view, &plan, true)?;
+            online_bn.extend(stats);
+            z_parts.push(z);
+            p_parts.extend(p);
+            if let Some(target) = &target_next {
+                let mut tg = Graph::no_grad();
+                let keys = if shuffle {
+                    let perm = permutation(global.videos(), &mut rng);
+                    let all = all_gather_rows(world.as_ref(), view)?;
+                    let mine = all.index_select(0, &perm[rank * local..(rank + 1) * local])?;
+                    let (k, _, stats) = self.encode_view(&mut tg, target, &mine, &plan, false)?;
+                    target_bn.extend(stats);
+                    all_gather_rows(world.as_ref(), k.value())?.index_select(0, &inverse(&perm))?
+                } else {
+                    let (k, _, stats) = self.encode_view(&mut tg, target, view, &plan, false)?;
+                    target_bn.extend(stats);
+                    all_gather_rows(world.as_ref(), k.value())?
+                };
+                key_parts.push(keys);
+            }
+        }
+        let reorder = layout.video_major_from_view_major();
+        let z_local = video_major(&mut g, &z_parts, &reorder)?;
+        let p_local = if p_parts.is_empty() {
+            None
+        } else {
+            Some(video_major(&mut g, &p_parts, &reorder)?)
+        };
+        average_over(world.as_ref(), &mut online_bn)?;
+        average_over(world.as_ref(), &mut target_bn)?;
+
+        // The loss on the whole batch, from leaves holding every replica's embeddings.
+        let mut lg = Graph::new();
+        let z_all = lg.leaf(all_gather_rows(world.as_ref(), z_local.value())?);
+        let p_all = match &p_local {
+            Some(p) => Some(lg.leaf(all_gather_rows(world.as_ref(), p.value())?)),
+            None => None,
+        };
+        let (target, target_view_major) = if key_parts.is_empty() {
+            (None, None)
+        } else {
+            let refs: Vec<&Tensor> = key_parts.iter().collect();
+            let all = Tensor::concat(&refs, 0)?;
+            (
+                Some(all.index_select(0, &global.video_major_from_view_major())?),
+                Some(all),
+            )
+        };
+        let emb = Embeddings {
+            z: z_all.clone(),
+            predictions: p_all.clone(),
+            target,
+            target_view_major,
+        };
 
         let updated = self.objective.updates_at(step_index);
         let loss = self
             .objective
-            .loss(&mut g, &emb, &layout, epoch, &self.online)?;
+            .loss(&mut lg, &emb, &global, epoch, &self.online)?;
         let loss_value = f64::from(loss.value().to_scalar()?);
         if !loss_value.is_finite() {
             return Err(TrainError::NonFinite {
@@ -181,21 +279,59 @@ impl Learner {
 
         let mut grad_norm = None;
         if updated {
-            let grads = g.backward(&loss)?;
+            let loss_grads = lg.backward(&loss)?;
+            // This replica's rows of the embeddings' gradient (zero for an embedding the loss does not use).
+            let own_rows: Vec<usize> = (rank * layout.rows()..(rank + 1) * layout.rows()).collect();
+            let own = |leaf: &Var| -> Result<Tensor, TrainError> {
+                Ok(match loss_grads.get(leaf) {
+                    Some(d) => d.index_select(0, &own_rows)?,
+                    None => Tensor::zeros(&[layout.rows(), leaf.shape()[1]], clips.device())?,
+                })
+            };
+            let (output, seed) = match (&p_local, &p_all) {
+                (Some(p), Some(pa)) => (
+                    g.concat(&[&z_local, p], 1)?,
+                    Tensor::concat(&[&own(&z_all)?, &own(pa)?], 1)?,
+                ),
+                _ => (z_local.clone(), own(&z_all)?),
+            };
+            // Parameters of the loss itself (SwAV's prototypes): the same whole-batch gradient on every replica.
+            let loss_params: Vec<(String, Tensor)> = loss_grads
+                .params()
+                .map(|(name, grad)| (name.to_string(), grad.clone()))
+                .collect();
+            drop(loss_grads);
+            let grads = g.backward_with_grad(&output, seed)?;
+            let (mut names, mut tensors) = (Vec::new(), Vec::new());
+            for (name, grad) in grads.params() {
+                names.push(name.to_string());
+                tensors.push(grad.clone());
+            }
+            drop(grads);
+            // Each replica's share of the whole batch's gradient: their sum is the gradient.
+            all_reduce_tensors(world.as_ref(), &mut tensors)?;
+            let mut all: Vec<(String, Tensor)> = names.into_iter().zip(tensors).collect();
+            for (name, grad) in loss_params {
+                match all.iter_mut().find(|(n, _)| *n == name) {
+                    Some(entry) => entry.1 = entry.1.add(&grad)?,
+                    None => all.push((name, grad)),
+                }
+            }
+
             let frozen = self.objective.frozen(epoch);
             let mut list: Vec<(String, Tensor)> = Vec::new();
             // Summed on the device, read back once.
             let mut sum_sq: Option<Tensor> = None;
-            for (name, grad) in grads.params() {
+            for (name, grad) in all {
                 let s = grad.square()?.sum(&[], false)?;
                 sum_sq = Some(match sum_sq {
                     Some(t) => t.add(&s)?,
                     None => s,
                 });
-                if frozen.contains(&name) {
+                if frozen.contains(&name.as_str()) {
                     continue;
                 }
-                list.push((name.to_string(), grad.clone()));
+                list.push((name, grad));
             }
             let norm = match sum_sq {
                 Some(t) => f64::from(t.to_scalar()?).sqrt(),
@@ -210,7 +346,6 @@ impl Learner {
             }
             grad_norm = Some(norm);
             // Nothing but `list` may hold the gradients now: the optimiser turns them into updates in place.
-            drop(grads);
             self.optimizer
                 .step(&mut self.online, list, &self.roles, lr)?;
         }
@@ -221,11 +356,19 @@ impl Learner {
             target_bn.apply(&mut next)?;
             self.target = Some(next);
         }
-        let enqueue = self.objective.queue_rows(&emb, &layout)?;
+        let enqueue = self.objective.queue_rows(&emb, &global)?;
         if let (Some(rows), Some(queue)) = (enqueue, self.objective.queue_mut()) {
             queue.push(&rows)?;
         }
+        self.rng = rng;
         self.steps_done = step_index + 1;
+        if replicas > 1 && step_index.is_multiple_of(PARAMETER_CHECK_EVERY) {
+            check_agree(
+                world.as_ref(),
+                &format!("the parameters after step {step_index}"),
+                store_hash(&self.online)?,
+            )?;
+        }
         Ok(StepStats {
             step: step_index,
             epoch,
