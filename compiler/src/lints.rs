@@ -8,7 +8,6 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::expand::{Expanded, Origin, Via};
 
 pub fn lint(recipe: &Recipe, expanded: &Expanded, diags: &mut Diagnostics) {
-    single_device_settings(recipe, diags);
     let objective_slot = expanded.slot(ScopeRef::Pretrain, "objective");
     let n = recipe.assignments.len();
     // Per assignment: was it effective in a cell that reads it?
@@ -140,25 +139,5 @@ fn unread_reason(key: &str) -> &'static str {
         }
         "span" => "with `clips: 1` there is no second clip to place in time",
         _ => "no cell reads it",
-    }
-}
-
-/// `sync_bn` other than `all` says how devices share batch-norm statistics, but `vst run` trains every job on one
-/// device, whose batch-norm batch is the whole global batch: the value changes the job's id, not its training. Said
-/// once per assignment rather than accepted silently (`vst plan --gpus N` still shows the split it would give).
-fn single_device_settings(recipe: &Recipe, diags: &mut Diagnostics) {
-    for a in &recipe.assignments {
-        let per_device = !matches!(&a.value, Value::Word(w) if w == "all");
-        if a.span.file == recipe.root && a.target.setting.key == "sync_bn" && per_device {
-            diags.push(
-                Diagnostic::warning(
-                    Kind::NoEffect,
-                    format!("`sync_bn: {}` has no effect on `vst run` yet", a.value),
-                )
-                .at(a.value_span)
-                .note("vst trains each job on one device, so batch norm always sees the whole global batch")
-                .help("remove it, or keep it for `vst plan --gpus N`, which shows the split it asks for"),
-            );
-        }
     }
 }

@@ -492,8 +492,13 @@ case!(
     )
 );
 
-// A setting the single-device runtime cannot act on is said, not silently hashed into the job id.
+// The batch-norm batch must divide the global batch (the mini base trains 32 videos per step).
 case!(
-    sync_bn_on_one_device,
+    bn_batch_not_dividing_the_batch,
+    "use \"base.vst\"\n\npretrain {\n  bn_batch: 12\n}\n"
+);
+// The setting that replaced `sync_bn` (devices) with videos.
+case!(
+    sync_bn_is_gone,
     "use \"base.vst\"\n\npretrain {\n  sync_bn: 8\n}\n"
 );

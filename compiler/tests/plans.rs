@@ -384,6 +384,7 @@ fn per_device_view_splits_batch_and_keeps_the_global_lr() {
         World {
             nodes: 8,
             per_node: 8,
+            device_gib: 80.0,
         },
     )
     .expect("512 splits over 64");
@@ -394,6 +395,7 @@ fn per_device_view_splits_batch_and_keeps_the_global_lr() {
         World {
             nodes: 1,
             per_node: 48,
+            device_gib: 80.0,
         },
     )
     .expect_err("512 / 48");

@@ -29,6 +29,9 @@ pub struct Args {
     /// GPUs per node (with --nodes)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..), requires = "nodes")]
     gpus_per_node: Option<u32>,
+    /// Memory of one GPU in GiB, for the per-device estimate (80: an H100)
+    #[arg(long, default_value_t = 80.0, value_name = "GIB")]
+    gpu_memory: f64,
     /// The run directory whose finished jobs the text form marks as done (when it exists)
     #[arg(long, default_value = "runs")]
     runs: PathBuf,
@@ -64,8 +67,13 @@ pub fn run(args: Args) -> ExitCode {
         (Some(gpus), _, _) => Some(World {
             nodes: 1,
             per_node: gpus,
+            device_gib: args.gpu_memory,
         }),
-        (None, Some(nodes), Some(per_node)) => Some(World { nodes, per_node }),
+        (None, Some(nodes), Some(per_node)) => Some(World {
+            nodes,
+            per_node,
+            device_gib: args.gpu_memory,
+        }),
         _ => None,
     };
     if let Some(world) = world {

@@ -125,7 +125,7 @@ fn ty_items(doc: &Document, ty: &Ty, out: &mut Vec<CompletionItem>) {
         Ty::Word(ws) => words(out, ws),
         Ty::Bool => words(out, &["true", "false"]),
         Ty::Timespan => words(out, &["anywhere"]),
-        Ty::SyncBn => words(out, &["all", "none"]),
+        Ty::BnBatch => words(out, &["all"]),
         Ty::PathStr => out.push(item(
             "env",
             CompletionItemKind::FUNCTION,

@@ -377,18 +377,31 @@ pub enum Decay {
     Constant,
 }
 
-/// Which devices share batch-norm statistics when training runs data-parallel. Whatever the split, the global batch
-/// and LR of the schedule stay the same; this decides only how large a batch each BN layer normalises over.
+/// How many videos of the global batch each batch-norm batch holds (every view of a step is normalised in
+/// batch / videos separate batches). Stated in videos, not devices, so that the model does not depend on the
+/// device count: the runtime realises it as micro-batches on one device or as SyncBN over several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SyncBn {
-    /// Statistics over the whole global batch (all devices synchronised), as the paper trains.
+pub enum BnBatch {
+    /// The whole global batch.
     #[default]
-    Global,
-    /// Each device normalises over its own part of the batch.
-    Local,
-    /// Statistics shared within groups of `devices` devices.
-    Group { devices: u32 },
+    All,
+    /// Batches of `videos` videos.
+    Videos { videos: u32 },
+}
+
+impl BnBatch {
+    pub fn is_all(&self) -> bool {
+        matches!(self, BnBatch::All)
+    }
+
+    /// Videos per BN batch for a global batch of `batch` videos.
+    pub fn videos(&self, batch: u32) -> u32 {
+        match self {
+            BnBatch::All => batch,
+            BnBatch::Videos { videos } => *videos,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

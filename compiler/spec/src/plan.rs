@@ -98,9 +98,9 @@ pub struct PretrainJob {
     pub checkpoint_every: u32,
     pub seed: u64,
     pub device: DeviceSpec,
-    /// Batch-norm synchronisation across devices (a no-op on one device).
-    #[serde(default)]
-    pub sync_bn: SyncBn,
+    /// Videos per batch-norm batch; absent from the JSON (and so from the job id) when it is the whole batch.
+    #[serde(default, skip_serializing_if = "BnBatch::is_all")]
+    pub bn_batch: BnBatch,
     /// Start from these weights (a vst weights file or a converted PySlowFast checkpoint) instead of a fresh
     /// initialisation; with 0 epochs the job trains nothing and its evaluations measure them as they are. Absent
     /// from the JSON (and so from the job id) when unset.

@@ -8,6 +8,26 @@ use vst_spec::*;
 
 pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
     let schedule = &job.schedule;
+    let bn = job.bn_batch.videos(schedule.batch);
+    if bn > schedule.batch || !schedule.batch.is_multiple_of(bn) {
+        let blame = if view.user_span("bn_batch").is_some() {
+            "bn_batch"
+        } else {
+            "schedule.batch"
+        };
+        let d = view
+            .error_at(
+                Kind::IncompatibleSettings,
+                blame,
+                format!(
+                    "the batch-norm batch ({bn} videos) does not divide the global batch ({} videos)",
+                    schedule.batch
+                ),
+            )
+            .note("every view of a step is normalised in batch / bn_batch batches of equal size")
+            .help("choose a `bn_batch` that divides `schedule.batch`, or `bn_batch: all`");
+        view.report(d);
+    }
     if let ObjectiveSpec::Moco(moco) = &job.objective
         && moco.queue % schedule.batch != 0
     {

@@ -191,7 +191,7 @@ impl CellBuilder<'_> {
             checkpoint_every: settings.checkpoint_every,
             seed: settings.seed,
             device,
-            sync_bn: settings.sync_bn,
+            bn_batch: settings.bn_batch,
             weights: settings.weights.clone(),
         };
 

@@ -4,15 +4,18 @@
 //! stating them globally). What changes, and is shown here: the batch each device holds, the number of optimiser
 //! steps of the warm-up, and how many devices share batch-norm statistics.
 
+use super::memory::{gib, training_bytes};
 use crate::build::DataInfo;
 use std::fmt::Write as _;
-use vst_spec::{EvalSpec, JobKind, Plan, Scaling, SyncBn};
+use vst_spec::{EvalSpec, JobKind, Plan, Scaling};
 
 /// How many devices, and how they are grouped into nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct World {
     pub nodes: u32,
     pub per_node: u32,
+    /// Memory of one device, in GiB.
+    pub device_gib: f64,
 }
 
 impl World {
@@ -62,6 +65,32 @@ fn rule(base: f64, per: u32, scaling: Scaling, batch: u32) -> String {
     }
 }
 
+/// How a BN batch of `bn` videos is realised on devices holding `per_device` videos each, or why it cannot be.
+fn bn_realisation(bn: u32, per_device: u32) -> Result<String, String> {
+    if bn <= per_device {
+        if !per_device.is_multiple_of(bn) {
+            return Err(format!(
+                "a device's {per_device} videos do not split into batch-norm batches of {bn}"
+            ));
+        }
+        let micro = per_device / bn;
+        Ok(if micro == 1 {
+            format!("{bn} videos: one per device")
+        } else {
+            format!("{bn} videos: {micro} micro-batches per device")
+        })
+    } else if bn.is_multiple_of(per_device) {
+        Ok(format!(
+            "{bn} videos: SyncBN over {} devices",
+            bn / per_device
+        ))
+    } else {
+        Err(format!(
+            "a batch-norm batch of {bn} videos cannot be spread over devices of {per_device} videos"
+        ))
+    }
+}
+
 /// The per-device view of every training job, or the problems that prevent the split.
 pub fn per_device(
     plan: &Plan,
@@ -70,7 +99,8 @@ pub fn per_device(
 ) -> Result<String, Vec<String>> {
     let devices = world.devices();
     let mut problems = Vec::new();
-    let mut rows: Vec<[String; 5]> = Vec::new();
+    let mut rows: Vec<[String; 6]> = Vec::new();
+    let mut too_big = Vec::new();
     let train_videos = |name: &str| {
         datasets
             .iter()
@@ -93,27 +123,39 @@ pub fn per_device(
                 let views = p.clips.count.max(2);
                 let steps_per_epoch = train_videos(&p.dataset.name) / u64::from(s.batch);
                 let warmup_steps = (s.warmup_epochs * steps_per_epoch as f64).round() as u64;
-                let bn_devices = match p.sync_bn {
-                    SyncBn::Global => devices,
-                    SyncBn::Local => 1,
-                    SyncBn::Group { devices: g } => {
-                        if !devices.is_multiple_of(g) {
-                            problems.push(format!(
-                                "{}: sync-BN groups of {g} devices do not divide {devices} devices",
-                                job.name
-                            ));
-                            continue;
-                        }
-                        g
+                let bn = match bn_realisation(p.bn_batch.videos(s.batch), per_device) {
+                    Ok(text) => text,
+                    Err(why) => {
+                        problems.push(format!(
+                            "{}: {why}; change `bn_batch` or the device count",
+                            job.name
+                        ));
+                        continue;
                     }
                 };
-                let bn_videos = u64::from(per_device) * u64::from(bn_devices);
+                let clips = u64::from(per_device) * u64::from(views);
+                let memory = match training_bytes(p, clips) {
+                    Some((activations, state)) => {
+                        let total = activations + state;
+                        if total as f64 > world.device_gib * (1u64 << 30) as f64 {
+                            too_big.push(format!(
+                                "{}: ~{} per device does not fit {} GiB ({} of activations for {clips} clips); \
+                                 use more devices (a device trains on its whole share of the batch at once) or \
+                                 lower `schedule.batch`",
+                                job.name,
+                                gib(total),
+                                world.device_gib,
+                                gib(activations)
+                            ));
+                        }
+                        format!("~{}", gib(total))
+                    }
+                    None => "-".into(),
+                };
                 rows.push([
                     job.name.clone(),
-                    format!(
-                        "{per_device} videos ({} clips)",
-                        u64::from(per_device) * u64::from(views)
-                    ),
+                    format!("{per_device} videos ({clips} clips)"),
+                    bn,
                     format!(
                         "{} ({})",
                         crate::check::value::number(s.lr),
@@ -124,11 +166,7 @@ pub fn per_device(
                         s.warmup_epochs,
                         group(warmup_steps, true)
                     ),
-                    format!(
-                        "{bn_devices} device{} ({bn_videos} videos, {} clips)",
-                        if bn_devices == 1 { "" } else { "s" },
-                        bn_videos * u64::from(views)
-                    ),
+                    memory,
                 ]);
             }
             JobKind::Eval(e) => {
@@ -145,6 +183,7 @@ pub fn per_device(
                     rows.push([
                         job.name.clone(),
                         format!("{} videos", l.batch / devices),
+                        "frozen encoder".into(),
                         format!(
                             "{} ({})",
                             crate::check::value::number(l.lr),
@@ -155,7 +194,7 @@ pub fn per_device(
                             l.warmup_epochs,
                             group(warmup_steps, true)
                         ),
-                        "frozen encoder".into(),
+                        "-".into(),
                     ]);
                 }
             }
@@ -168,9 +207,10 @@ pub fn per_device(
     let header = [
         "job",
         "batch per device",
+        "batch-norm batch",
         "learning rate (global)",
         "warm-up",
-        "sync-BN group",
+        "memory per device",
     ];
     let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
@@ -181,11 +221,11 @@ pub fn per_device(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "on {}: the global batch and LR of the recipe, split per device",
+        "on {}: the global batch and LR of the recipe, split per device (the same job ids on any device count)",
         world.describe()
     );
     let _ = writeln!(out);
-    let mut line = |cells: [&str; 5]| {
+    let mut line = |cells: [&str; 6]| {
         let mut s = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             if i > 0 {
@@ -198,7 +238,16 @@ pub fn per_device(
     };
     line(header);
     for row in &rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4]].map(String::as_str));
+        line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]].map(String::as_str));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "memory: a lower-bound estimate (activations kept for the backward pass of every clip a device holds, \
+         weights, gradients, optimiser state; f32)"
+    );
+    for line in &too_big {
+        let _ = writeln!(out, "does not fit: {line}");
     }
     Ok(out)
 }

@@ -144,10 +144,13 @@ fn show(resolved: &Resolved, compilation: &Compilation, slot: usize, cell: usize
     {
         let slots = &plan_values.slots;
         let scope = slots[slot].scope;
+        // The setting `key` of the same scope, in a group or not (`schedule.batch`, an evaluation's `batch`), but
+        // not one whose name merely ends the same way (`bn_batch`).
         let sibling = |key: &str| {
-            slots
-                .iter()
-                .position(|s| s.scope == scope && s.setting.key.ends_with(key))
+            slots.iter().position(|s| {
+                let k = s.setting.key;
+                s.scope == scope && (k == key || k.rsplit('.').next() == Some(key))
+            })
         };
         let batch = sibling("batch")
             .and_then(|s| plan_values.cells[cell].values[s].value.as_ref())

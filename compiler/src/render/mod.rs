@@ -4,4 +4,5 @@
 pub mod changes;
 pub mod devices;
 pub mod explain;
+pub mod memory;
 pub mod plan;

@@ -7,7 +7,7 @@ use super::typed::{LearningRate, LrScaling, ObjectiveName, settings};
 use super::types::Ty;
 use crate::check::value::CallValue;
 use std::path::PathBuf;
-use vst_spec::{Anneal, ClipLoss, Decay, PairRule, SyncBn, Timespan};
+use vst_spec::{Anneal, BnBatch, ClipLoss, Decay, PairRule, Timespan};
 
 fn temporal_ops() -> Ty {
     Ty::List(Box::new(Ty::Call(&[
@@ -119,12 +119,14 @@ settings! {
             "10 epochs",
             "checkpoint interval",
         ),
-        sync_bn: SyncBn = s(
-            "sync_bn",
-            Ty::SyncBn,
+        bn_batch: BnBatch = s(
+            "bn_batch",
+            Ty::BnBatch,
             "all",
-            "batch-norm statistics across devices: `all`, `none`, or a group size (for `vst plan --gpus N`: `vst run` \
-             trains on one device, whose BN batch is the whole batch, and warns that other values have no effect)",
+            "videos per batch-norm batch of the global batch (`all`: the whole batch); the official configurations: \
+             MoCo 8 (one GPU's batch, with shuffle-BN), SimCLR, BYOL and SwAV 64 (SyncBN over a node of 8 GPUs × 8). \
+             Stated in videos, not devices: `vst run` realises it as micro-batches on one device or SyncBN over \
+             several, and the model does not depend on the device count",
         ),
     }
     groups {

@@ -9,7 +9,7 @@
 use crate::check::value::{CallValue, Value};
 use std::fmt;
 use std::path::PathBuf;
-use vst_spec::{Anneal, ClipLoss, Decay, PairRule, SyncBn, Timespan};
+use vst_spec::{Anneal, BnBatch, ClipLoss, Decay, PairRule, Timespan};
 
 /// A resolved value that does not fit its typed field.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,16 +234,15 @@ impl FromValue for Timespan {
     }
 }
 
-/// `all`, `none` or a group size in devices.
-impl FromValue for SyncBn {
+/// `all` or a number of videos.
+impl FromValue for BnBatch {
     fn from_value(value: &Value) -> Option<Self> {
         match value {
             Value::Int(n) => u32::try_from(*n)
                 .ok()
-                .filter(|&devices| devices >= 1)
-                .map(|devices| SyncBn::Group { devices }),
-            Value::Word(w) if w == "all" => Some(SyncBn::Global),
-            Value::Word(w) if w == "none" => Some(SyncBn::Local),
+                .filter(|&videos| videos >= 1)
+                .map(|videos| BnBatch::Videos { videos }),
+            Value::Word(w) if w == "all" => Some(BnBatch::All),
             _ => None,
         }
     }
@@ -375,14 +374,15 @@ mod tests {
     }
 
     #[test]
-    fn sync_bn_and_timespan_read_their_forms() {
-        let group = SyncBn::from_value(&Value::Int(8));
-        assert_eq!(group, Some(SyncBn::Group { devices: 8 }));
-        assert_eq!(SyncBn::from_value(&Value::Int(0)), None);
+    fn bn_batch_and_timespan_read_their_forms() {
+        let videos = BnBatch::from_value(&Value::Int(8));
+        assert_eq!(videos, Some(BnBatch::Videos { videos: 8 }));
+        assert_eq!(BnBatch::from_value(&Value::Int(0)), None);
         assert_eq!(
-            SyncBn::from_value(&Value::Word("none".into())),
-            Some(SyncBn::Local)
+            BnBatch::from_value(&Value::Word("all".into())),
+            Some(BnBatch::All)
         );
+        assert_eq!(BnBatch::from_value(&Value::Word("none".into())), None);
         assert_eq!(
             Timespan::from_value(&Value::Seconds(2.0)),
             Some(Timespan::Within { seconds: 2.0 })

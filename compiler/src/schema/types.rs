@@ -36,8 +36,8 @@ pub enum Ty {
     Word(&'static [&'static str]),
     /// The timespan in which a video's clips are drawn: `10s`, or `anywhere`.
     Timespan,
-    /// Batch-norm synchronisation: `all`, `none`, or a group size in devices.
-    SyncBn,
+    /// Videos per batch-norm batch: `all`, or a number of videos.
+    BnBatch,
     /// Test views `temporal x spatial`, e.g. `10x3`.
     Views,
     /// The name of a dataset declared with `data NAME = ...`.
@@ -125,7 +125,7 @@ impl Ty {
             Ty::Lr { .. } => "a learning rate (e.g. `0.1` or `4.8 per 512`)".into(),
             Ty::Word(words) => format!("one of {}", backticked(words)),
             Ty::Timespan => "a timespan (e.g. `10s`) or `anywhere`".into(),
-            Ty::SyncBn => "`all`, `none` or a number of devices".into(),
+            Ty::BnBatch => "`all` or a number of videos".into(),
             Ty::Views => "test views `temporal x spatial` (e.g. `10x3`)".into(),
             Ty::Dataset => "the name of a dataset declared with `data NAME = ...`".into(),
             Ty::Call(names) => format!("a call of {}", backticked(names)),

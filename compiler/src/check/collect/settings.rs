@@ -135,6 +135,9 @@ impl Collector<'_, '_> {
                 }
             }
         }
+        if let Some(help) = renamed(&full) {
+            d = d.help(help);
+        }
         self.error(d);
         None
     }
@@ -193,5 +196,16 @@ impl Collector<'_, '_> {
             value_span: value.span,
             when: ctx.when,
         });
+    }
+}
+
+/// Settings an earlier version of the language had, and what replaced them.
+fn renamed(key: &str) -> Option<&'static str> {
+    match key {
+        "sync_bn" => Some(
+            "`sync_bn` (devices sharing batch-norm statistics) became `bn_batch` (videos per batch-norm batch): \
+             `sync_bn: all` is `bn_batch: all`; a group of G devices of B/D videos each is `bn_batch: G·B/D`",
+        ),
+        _ => None,
     }
 }

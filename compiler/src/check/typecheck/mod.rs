@@ -97,8 +97,8 @@ impl Typer<'_> {
                     None
                 }
             },
-            Ty::SyncBn => match &expr.kind {
-                ExprKind::Path(_) => self.word(expr, &["all", "none"], ty, key).map(Value::Word),
+            Ty::BnBatch => match &expr.kind {
+                ExprKind::Path(_) => self.word(expr, &["all"], ty, key).map(Value::Word),
                 ExprKind::Number(_) => self
                     .int(expr, 1, u32::MAX as i64, key, false)
                     .map(Value::Int),
