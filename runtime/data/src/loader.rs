@@ -45,6 +45,10 @@ pub struct LoaderConfig {
     pub drop_last: bool,
     /// How many other videos to try before a sample gives up (then the epoch fails).
     pub max_replacements: usize,
+    /// Data-parallel training: this replica's share of every batch, as (rank, replicas). Replica r makes videos
+    /// r·B/R .. (r+1)·B/R of each batch of B — the samples a single replica would make for those positions, so the
+    /// replicas' batches together are exactly the single replica's. None: the whole batch.
+    pub shard: Option<(usize, usize)>,
 }
 
 impl LoaderConfig {
@@ -59,6 +63,7 @@ impl LoaderConfig {
             shuffle: true,
             drop_last: true,
             max_replacements: 32,
+            shard: None,
         }
     }
 }
@@ -90,6 +95,14 @@ impl Loader {
         }
         if config.batch_videos == 0 {
             return Err(DataError::Config("the batch size is 0".into()));
+        }
+        if let Some((rank, replicas)) = config.shard
+            && (replicas == 0 || rank >= replicas || !config.batch_videos.is_multiple_of(replicas))
+        {
+            return Err(DataError::Config(format!(
+                "the batch of {} videos does not split over {replicas} replicas (rank {rank})",
+                config.batch_videos
+            )));
         }
         if config.shape.frames == 0 || config.shape.stride == 0 {
             return Err(DataError::Config(
@@ -129,6 +142,15 @@ impl Loader {
         }
     }
 
+    /// Videos of each batch this loader makes (the whole batch, or a replica's share).
+    fn per_batch(&self) -> usize {
+        let b = self.inner.config.batch_videos;
+        match self.inner.config.shard {
+            Some((_, replicas)) => b / replicas,
+            None => b,
+        }
+    }
+
     /// The batches of `epoch`, made by the configured number of worker threads.
     pub fn epoch(&self, epoch: u64) -> Epoch {
         let inner = &self.inner;
@@ -144,6 +166,18 @@ impl Loader {
             n
         };
         order.truncate(tasks);
+        // The positions of the order this loader makes, batch after batch: all of them, or this replica's share.
+        let per_batch = self.per_batch();
+        let tasks: Vec<usize> = match inner.config.shard {
+            Some((rank, _)) => (0..batches)
+                .flat_map(|b| {
+                    let start = b * inner.config.batch_videos + rank * per_batch;
+                    start..(start + per_batch).min(order.len())
+                })
+                .collect(),
+            None => (0..order.len()).collect(),
+        };
+        let tasks = Arc::new(tasks);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 next_task: 0,
@@ -158,14 +192,17 @@ impl Loader {
         let order = Arc::new(order);
         let workers = (0..inner.config.threads)
             .map(|_| {
-                let (inner, shared, order) = (inner.clone(), shared.clone(), order.clone());
-                std::thread::spawn(move || worker(&inner, &shared, &order, epoch))
+                let (inner, shared, order, tasks) =
+                    (inner.clone(), shared.clone(), order.clone(), tasks.clone());
+                std::thread::spawn(move || worker(&inner, &shared, &order, &tasks, epoch))
             })
             .collect();
         Epoch {
             inner: inner.clone(),
             shared,
             order,
+            tasks,
+            per_batch,
             epoch,
             next_batch: 0,
             batches,
@@ -195,12 +232,12 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, State> {
     shared.state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn worker(inner: &Inner, shared: &Shared, order: &[usize], epoch: u64) {
+fn worker(inner: &Inner, shared: &Shared, order: &[usize], tasks: &[usize], epoch: u64) {
     loop {
-        let task = {
+        let k = {
             let mut state = lock(shared);
             loop {
-                if state.stop || state.next_task >= order.len() {
+                if state.stop || state.next_task >= tasks.len() {
                     return;
                 }
                 if state.next_task < state.limit {
@@ -211,11 +248,11 @@ fn worker(inner: &Inner, shared: &Shared, order: &[usize], epoch: u64) {
             state.next_task += 1;
             state.next_task - 1
         };
-        let result = produce(inner, order, epoch, task);
+        let result = produce(inner, order, epoch, tasks[k]);
         let mut state = lock(shared);
         match result {
             Ok(done) => {
-                state.done.insert(task, done);
+                state.done.insert(k, done);
             }
             Err(e) => {
                 state.error.get_or_insert(e);
@@ -301,6 +338,9 @@ pub struct Epoch {
     inner: Arc<Inner>,
     shared: Arc<Shared>,
     order: Arc<Vec<usize>>,
+    /// The positions of `order` this loader makes, in order; workers take them by index.
+    tasks: Arc<Vec<usize>>,
+    per_batch: usize,
     epoch: u64,
     next_batch: usize,
     batches: usize,
@@ -316,17 +356,23 @@ impl Epoch {
         self.batches == 0
     }
 
+    /// The indices into `tasks` of `batch`'s samples.
     fn batch_tasks(&self, batch: usize) -> std::ops::Range<usize> {
-        let b = self.inner.config.batch_videos;
-        batch * b..((batch + 1) * b).min(self.order.len())
+        let start = (batch * self.per_batch).min(self.tasks.len());
+        start..(start + self.per_batch).min(self.tasks.len())
     }
 
     fn next_batch(&mut self) -> Result<ClipBatch> {
         let tasks = self.batch_tasks(self.next_batch);
         let mut samples = Vec::with_capacity(tasks.len());
         if self.workers.is_empty() {
-            for task in tasks {
-                samples.push(produce(&self.inner, &self.order, self.epoch, task)?);
+            for k in tasks {
+                samples.push(produce(
+                    &self.inner,
+                    &self.order,
+                    self.epoch,
+                    self.tasks[k],
+                )?);
             }
         } else {
             let window_end = self

@@ -88,6 +88,86 @@ fn batches_are_identical_whatever_the_number_of_threads() {
     assert!(next != reference);
 }
 
+/// The batches of replica `rank` of `replicas` (batch of 4 videos).
+fn shard_batches(
+    entries: &[VideoEntry],
+    shard: Option<(usize, usize)>,
+    threads: usize,
+) -> Vec<ClipBatch> {
+    let mut config = LoaderConfig::new(pretrain(2), SHAPE, 4, 42);
+    config.threads = threads;
+    config.prefetch = 1;
+    config.shard = shard;
+    let backend = DecoderKind::OpenH264.backend().unwrap();
+    let loader = Loader::new(
+        entries.to_vec(),
+        backend,
+        config,
+        Arc::new(DataMetrics::new()),
+    )
+    .unwrap();
+    loader.epoch(1).collect::<Result<Vec<_>, _>>().unwrap()
+}
+
+#[test]
+fn replicas_load_disjoint_shares_that_make_up_the_single_replicas_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = dataset(dir.path(), 3, 4);
+    let whole = shard_batches(&entries, None, 2);
+    assert_eq!(whole.len(), 3);
+    for replicas in [2, 4] {
+        let shards: Vec<Vec<ClipBatch>> = (0..replicas)
+            .map(|rank| shard_batches(&entries, Some((rank, replicas)), 2))
+            .collect();
+        for (step, reference) in whole.iter().enumerate() {
+            let parts: Vec<&ClipBatch> = shards.iter().map(|s| &s[step]).collect();
+            // Each replica holds its share of the videos: none twice, none missing, in the single replica's order.
+            let mut ids: Vec<usize> = Vec::new();
+            for part in &parts {
+                assert_eq!(
+                    part.shape[0],
+                    reference.shape[0] / replicas,
+                    "a replica holds B/R videos"
+                );
+                let mine: Vec<usize> = part
+                    .video_indices
+                    .iter()
+                    .step_by(part.rows_per_video)
+                    .copied()
+                    .collect();
+                assert!(
+                    mine.iter().all(|v| !ids.contains(v)),
+                    "step {step}: replicas share a video"
+                );
+                ids.extend(mine);
+            }
+            let reference_ids: Vec<usize> = reference
+                .video_indices
+                .iter()
+                .step_by(reference.rows_per_video)
+                .copied()
+                .collect();
+            assert_eq!(ids, reference_ids, "step {step}, {replicas} replicas");
+            // And the very same clips.
+            let data: Vec<f32> = parts.iter().flat_map(|p| p.data.iter().copied()).collect();
+            assert!(
+                data == reference.data,
+                "step {step}, {replicas} replicas: other clips"
+            );
+        }
+    }
+    let mut config = LoaderConfig::new(pretrain(2), SHAPE, 4, 42);
+    config.shard = Some((0, 3));
+    let backend = DecoderKind::OpenH264.backend().unwrap();
+    let err = Loader::new(entries, backend, config, Arc::new(DataMetrics::new()))
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("does not split over 3 replicas"),
+        "{err}"
+    );
+}
+
 #[test]
 fn batch_layout_is_videos_times_clips_channels_last() {
     let dir = tempfile::tempdir().unwrap();
