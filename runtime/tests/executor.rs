@@ -156,6 +156,7 @@ fn only_runs_the_named_job_and_its_ancestors() {
     exec.run(&RunOptions {
         only: Some("report_b".into()),
         dry_run: false,
+        ..RunOptions::default()
     })
     .unwrap();
     assert_eq!(*runner.ran.borrow(), ["prepare", "b", "report_b"]);
@@ -163,6 +164,7 @@ fn only_runs_the_named_job_and_its_ancestors() {
         .run(&RunOptions {
             only: Some("report_c".into()),
             dry_run: false,
+            ..RunOptions::default()
         })
         .unwrap_err();
     assert_eq!(
@@ -182,6 +184,7 @@ fn dry_runs_and_failed_preflights_create_nothing() {
         .run(&RunOptions {
             only: None,
             dry_run: true,
+            ..RunOptions::default()
         })
         .unwrap();
     assert_eq!(summary.outcomes.len(), 5);

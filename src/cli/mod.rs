@@ -9,6 +9,7 @@ pub mod fmt;
 pub mod lsp;
 pub mod model;
 pub mod plan;
+pub mod replicas;
 pub mod report;
 pub mod run;
 pub mod status;

@@ -33,6 +33,11 @@ pub struct Args {
     /// Memory (MiB) a job may use to keep decoded videos, so each is decoded once
     #[arg(long, default_value_t = 4096)]
     cache_mb: usize,
+    /// Train on N data-parallel replicas (processes started through `mpirun`; needs a build with `--features
+    /// mpi`). Under a launcher (`mpirun -np N vst run FILE`, `srun`) the launcher's processes are the replicas.
+    /// The model does not depend on N (see docs/distributed.md)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    replicas: Option<u32>,
 }
 
 pub fn parse_device(text: &str) -> Result<DeviceSpec, String> {
@@ -48,7 +53,22 @@ pub fn parse_device(text: &str) -> Result<DeviceSpec, String> {
 }
 
 pub fn run(args: Args) -> ExitCode {
+    if let Some(n) = args.replicas
+        && n > 1
+        && !args.dry_run
+        && !super::replicas::under_launcher()
+    {
+        return super::replicas::launch(n);
+    }
     super::init_logging();
+    let session = match super::replicas::join(args.replicas) {
+        Ok(session) => session,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(super::USAGE_ERRORS);
+        }
+    };
+    let replicas = session.replicas.clone();
     let (plan, _) = match super::compile_plan(&args.file, "nothing to run") {
         Ok(compiled) => compiled,
         Err(code) => return ExitCode::from(code),
@@ -65,8 +85,19 @@ pub fn run(args: Args) -> ExitCode {
     if let Some(threads) = args.threads {
         options.threads = threads.max(1);
     }
+    options.replicas = replicas.clone();
     let runner = PlanRunner { options };
     let store = RunStore::new(&args.runs);
+    if !replicas.is_leader() {
+        return match vst_runtime::jobs::replicas::serve(&plan, &store, &runner) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                // Rank 0 and the others are waiting for this one: end the process (the launcher stops the rest).
+                eprintln!("error: {e:#}");
+                std::process::exit(i32::from(JOB_FAILED));
+            }
+        };
+    }
     let executor = Executor {
         plan: &plan,
         store: store.clone(),
@@ -75,8 +106,36 @@ pub fn run(args: Args) -> ExitCode {
     let run_options = RunOptions {
         only: args.only,
         dry_run: args.dry_run,
+        stop_on_failure: replicas.size() > 1,
     };
-    let summary = match executor.run(&run_options) {
+    let result = executor.run(&run_options);
+    if replicas.size() > 1 {
+        let trained_and_failed = result.as_ref().is_ok_and(|summary| {
+            summary.failures().any(|(name, outcome)| {
+                matches!(outcome, Outcome::Failed(_))
+                    && plan
+                        .jobs
+                        .iter()
+                        .any(|j| j.name == *name && matches!(j.kind, JobKind::Pretrain(_)))
+            })
+        });
+        if trained_and_failed {
+            // The other replicas failed with it or wait in the middle of a step: end the run here (its
+            // failed.json is written; the launcher stops the rest).
+            if let Ok(summary) = &result {
+                for (name, outcome) in summary.failures() {
+                    if let Outcome::Failed(why) = outcome {
+                        eprintln!("error: job `{name}` failed: {why}");
+                    }
+                }
+            }
+            std::process::exit(i32::from(JOB_FAILED));
+        }
+        if let Err(e) = vst_runtime::jobs::replicas::dismiss(&replicas) {
+            eprintln!("error: {e:#}");
+        }
+    }
+    let summary = match result {
         Ok(summary) => summary,
         Err(e @ ExecError::Preflight { .. }) => {
             eprintln!("error: {e}");

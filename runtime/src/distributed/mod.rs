@@ -24,9 +24,40 @@ use std::sync::Arc;
 use vst_engine::{ReplicaSum, Tensor};
 
 #[cfg(feature = "mpi")]
-pub use mpi::{Mpi, mpi_world};
+pub use mpi::{Mpi, MpiSession, mpi_world};
 pub use solo::Solo;
 pub use threads::ThreadGroup;
+
+/// The replicas of a run, as the jobs see them: [`Solo`] unless the run was started as several processes.
+#[derive(Clone)]
+pub struct Replicas(pub Arc<dyn Communicator>);
+
+impl Replicas {
+    pub fn rank(&self) -> usize {
+        self.0.rank()
+    }
+
+    pub fn size(&self) -> usize {
+        self.0.size()
+    }
+
+    /// Rank 0 writes every file of the run (metrics, checkpoints, results); the others only compute.
+    pub fn is_leader(&self) -> bool {
+        self.0.rank() == 0
+    }
+}
+
+impl Default for Replicas {
+    fn default() -> Self {
+        Replicas(Arc::new(Solo))
+    }
+}
+
+impl std::fmt::Debug for Replicas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Replicas(rank {} of {})", self.rank(), self.size())
+    }
+}
 
 /// What can go wrong between replicas.
 #[derive(Debug, thiserror::Error)]

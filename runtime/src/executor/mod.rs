@@ -58,6 +58,8 @@ pub struct RunOptions {
     pub only: Option<String>,
     /// Report what would run, run nothing, create nothing.
     pub dry_run: bool,
+    /// Stop at the first failed job (runs of several replicas: they cannot go on without the failed one).
+    pub stop_on_failure: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,10 +235,14 @@ impl Executor<'_> {
                 // What needs a partial result is not run on it.
                 broken.insert(job.id.clone(), job.name.clone());
             }
-            if let Outcome::Failed(_) = &outcome {
+            let failed = matches!(outcome, Outcome::Failed(_));
+            if failed {
                 broken.insert(job.id.clone(), job.name.clone());
             }
             summary.outcomes.push((job.name.clone(), outcome));
+            if failed && options.stop_on_failure {
+                break;
+            }
         }
         let _ = lock.set_job(None);
         Ok(summary)

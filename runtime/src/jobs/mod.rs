@@ -10,12 +10,14 @@ mod metrics_log;
 mod prepare;
 mod pretrain;
 mod progress;
+pub mod replicas;
 mod report;
 
 pub use device::open_device;
 pub use metrics_log::{append_record, read_records};
 pub use report::{ReportOutput, fill_table, partial_report_output, report_output};
 
+use crate::distributed::Replicas;
 use crate::executor::{JobContext, JobRunner, RunStore};
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -42,6 +44,8 @@ pub struct RunnerOptions {
     pub progress: bool,
     /// Memory for decoded frames a job may keep (each video decoded once and served from memory after that).
     pub cache_bytes: usize,
+    /// The processes training together (pre-training jobs only; see [`replicas`]).
+    pub replicas: Replicas,
 }
 
 impl Default for RunnerOptions {
@@ -51,6 +55,7 @@ impl Default for RunnerOptions {
             decoder: DecoderKind::best_available(),
             progress: false,
             cache_bytes: 4 << 30,
+            replicas: Replicas::default(),
         }
     }
 }
@@ -116,7 +121,10 @@ impl JobRunner for PlanRunner {
     fn run(&self, job: &Job, ctx: &JobContext) -> Result<Value> {
         match &job.kind {
             JobKind::Prepare(p) => prepare::run(&p.dataset, ctx, &self.options),
-            JobKind::Pretrain(p) => pretrain::run(job, p, ctx, &self.options),
+            JobKind::Pretrain(p) => {
+                replicas::announce(&self.options.replicas, ctx.plan, job)?;
+                pretrain::run(job, p, ctx, &self.options)
+            }
             JobKind::Eval(e) => eval::run(job, e, ctx, &self.options),
             JobKind::Report(r) => report::run(r, ctx),
         }

@@ -18,7 +18,7 @@ use vst_data::metrics::DataMetrics;
 use vst_data::pipeline::{ClipShape, SampleMode};
 use vst_data::video::cache::CachedBackend;
 use vst_engine::Tensor;
-use vst_spec::{Job, JobKind, PretrainJob};
+use vst_spec::{BnBatch, Job, JobKind, PretrainJob};
 
 /// The directory of the prepare job among a job's dependencies.
 pub(super) fn prepare_dir<'c>(job: &Job, ctx: &'c JobContext) -> Result<&'c std::path::Path> {
@@ -48,6 +48,12 @@ pub(super) fn learner(
         spec.seed,
         device,
     )
+    .map(|learner| {
+        learner.with_bn_batch(match spec.bn_batch {
+            BnBatch::All => None,
+            BnBatch::Videos { videos } => Some(videos),
+        })
+    })
     .context("cannot build the model")
 }
 
@@ -101,6 +107,9 @@ pub fn run(
     let dataset = prepare::open(&spec.dataset, prepare_dir(job, ctx)?, options)?;
     let device = device::open_device(&spec.device)?;
     let train_videos = dataset.train.len();
+    let replicas = &options.replicas;
+    // Rank 0 writes every file; the other replicas only train (see `super::replicas`).
+    let leader = replicas.is_leader();
     let mut config = LoaderConfig::new(
         SampleMode::Pretrain {
             clips: spec.clips.clone(),
@@ -111,6 +120,9 @@ pub fn run(
         spec.seed,
     );
     config.threads = options.threads;
+    if replicas.size() > 1 {
+        config.shard = Some((replicas.rank(), replicas.size()));
+    }
     let data_metrics = Arc::new(DataMetrics::new());
     let backend = Box::new(CachedBackend::new(dataset.backend()?, options.cache_bytes));
     let loader = Loader::new(dataset.train, backend, config, data_metrics.clone())
@@ -125,9 +137,17 @@ pub fn run(
     }
     let epochs = u64::from(spec.schedule.epochs);
     let total_steps = epochs * steps_per_epoch;
-    let mut learner = learner(spec, total_steps, &device)?;
+    let mut learner = learner(spec, total_steps, &device)?.with_replicas(replicas.0.clone());
 
     let checkpoint = ctx.dir.join(CHECKPOINT_FILE);
+    let save = |learner: &Learner| -> Result<()> {
+        if leader {
+            learner
+                .save(&checkpoint)
+                .context("cannot save the checkpoint")?;
+        }
+        Ok(())
+    };
     if checkpoint.exists() {
         learner
             .load(&checkpoint)
@@ -140,9 +160,7 @@ pub fn run(
         if epochs == 0 {
             // Nothing to train: the imported weights (or, without any, the fresh initialisation: the
             // random-encoder baseline) are the job's result.
-            learner
-                .save(&checkpoint)
-                .context("cannot save the checkpoint")?;
+            save(&learner)?;
         }
     }
     let start_step = learner.steps_done();
@@ -152,8 +170,16 @@ pub fn run(
             checkpoint.display()
         );
     }
-    let mut log = MetricsLog::open(&ctx.dir.join(METRICS_FILE), start_step, steps_per_epoch)?;
-    let bar = progress::bar(options.progress, total_steps, "pretrain");
+    let mut log = if leader {
+        Some(MetricsLog::open(
+            &ctx.dir.join(METRICS_FILE),
+            start_step,
+            steps_per_epoch,
+        )?)
+    } else {
+        None
+    };
+    let bar = progress::bar(options.progress && leader, total_steps, "pretrain");
     bar.set_position(start_step);
     let every = u64::from(spec.checkpoint_every.max(1));
 
@@ -183,7 +209,9 @@ pub fn run(
                 std_sum += stats.embedding_std;
                 counted += 1;
             }
-            log.write(&stats)?;
+            if let Some(log) = &mut log {
+                log.write(&stats)?;
+            }
             let rate = clips as f64 / started.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!(
                 "epoch {epoch}  loss {:.4}  {rate:.0} clips/s",
@@ -193,6 +221,9 @@ pub fn run(
             asked = Instant::now();
         }
         let seconds = started.elapsed().as_secs_f64();
+        if !leader {
+            continue;
+        }
         super::append_record(
             &ctx.dir.join(super::TIMING_FILE),
             &json!({
@@ -210,7 +241,9 @@ pub fn run(
             "embedding_std": std_sum / n,
             "updated_steps": counted,
         });
-        log.write(&record)?;
+        if let Some(log) = &mut log {
+            log.write(&record)?;
+        }
         tracing::info!(
             job = %job.name,
             epoch,
@@ -220,13 +253,17 @@ pub fn run(
             "epoch done"
         );
         if (epoch + 1) % every == 0 || epoch + 1 == epochs {
-            log.flush()?;
-            learner
-                .save(&checkpoint)
-                .context("cannot save the checkpoint")?;
+            if let Some(log) = &mut log {
+                log.flush()?;
+            }
+            save(&learner)?;
         }
     }
     bar.finish_and_clear();
+    let Some(mut log) = log else {
+        // The result is rank 0's to record.
+        return Ok(Value::Null);
+    };
     log.flush()?;
 
     let records = read_records(&ctx.dir.join(METRICS_FILE))?;

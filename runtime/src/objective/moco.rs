@@ -18,15 +18,16 @@
 //! Queue refresh rate, against the official multi-GPU code: there every GPU keeps its own queue of `QUEUE_LEN`
 //! keys and enqueues only its local keys (its 8 videos × ρ clips per step; `_dequeue_and_enqueue` gathers
 //! nothing), so a key stays in a queue for 65,536 / (8ρ) steps — 4,096 steps, about 9 epochs of K400, at ρ = 2.
-//! vst is one replica and enqueues the whole global batch (512 × ρ keys per step), so the same queue holds the
-//! last 64 steps: 64 times fresher keys, from a key encoder closer to the current one. The official no-update
-//! rule (`QUEUE_LEN // batch // shards` = 128 steps) counts global batches, which matches vst's refresh, not its
-//! own per-GPU one.
+//! vst enqueues the whole global batch's keys (512 × ρ per step), gathered from every replica, so every replica
+//! holds the same queue — the one a single replica would — and it holds the last 64 steps: 64 times fresher keys,
+//! from a key encoder closer to the current one, and a model that does not depend on the replica count. The
+//! official no-update rule (`QUEUE_LEN // batch // shards` = 128 steps) counts global batches, which matches vst's
+//! refresh, not its own per-GPU one.
 //!
-//! Shuffle-BN: with several replicas, the official code shuffles the key batch across devices so that a query
-//! and its key are not normalised with the same batch statistics. With one replica every clip of a view is in one
-//! batch-norm batch whatever the order, so shuffling changes nothing but the order of floating-point sums: our
-//! single-replica learner therefore does not permute (a no-op, as it is in the official code on one GPU).
+//! Shuffle-BN ([`Objective::shuffles_key_batch`]): when a view spans several batch-norm batches (`bn_batch`), the
+//! learner permutes the key encoder's batch across them and back, as the official `_batch_shuffle` /
+//! `_batch_unshuffle` do across GPUs, so that a query and its key are not normalised with the same statistics.
+//! With one BN batch per view shuffling would change nothing but the order of float sums, and nothing is drawn.
 
 use rand::{Rng, RngExt};
 use vst_engine::{Device, Graph, ParamStore, Tensor, Var};

@@ -14,6 +14,11 @@
 //! (which the released SwAV configuration does not use: `SWAV_QEUE_LEN: 0`): the official code keeps one ring per
 //! code clip and starts filling it only at epoch 15; ours is one ring shared by all views, filled from the start —
 //! more rows for the equipartition constraint as soon as it is allowed to act.
+//!
+//! Several replicas: the loss sees the whole batch's embeddings on every replica (the official code's Sinkhorn
+//! likewise sums over every GPU's scores), so the codes and the loss are those of one replica. The queue takes the
+//! whole batch's embeddings and is the same on every replica; the official code keeps a separate queue per GPU of
+//! that GPU's embeddings only, which would make the model depend on the GPU count.
 
 use vst_engine::{Graph, ParamStore, Result as EngineResult, Tensor, Var};
 use vst_spec::{MlpSpec, PairRule, SwavSpec};

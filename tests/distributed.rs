@@ -1,0 +1,154 @@
+//! `vst run --replicas 2` through MPI (Open MPI's `mpirun`; built with `--features mpi`): two processes train the
+//! model one process trains (tests/recipes/replicas.vst: batch-norm batches of one replica's videos, MoCo with
+//! shuffle-BN across the replicas), rank 0 alone writes the files, and a SIGKILLed two-replica run resumes and ends
+//! exactly like an uninterrupted two-replica run. The learner's equivalence on 2 and 4 replicas is tested in
+//! process in runtime/tests/replicas.rs; this test is the same through real processes.
+#![cfg(feature = "mpi")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{Output, assert_contains, root, scratch, vst_command, vst_in};
+
+fn recipe() -> String {
+    root()
+        .join("tests/recipes/replicas.vst")
+        .display()
+        .to_string()
+}
+
+/// The pre-training job's directory under `runs`.
+fn pretrain_dir(runs: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(runs)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            std::fs::read_to_string(p.join("job.json"))
+                .is_ok_and(|j| j.contains("\"name\": \"pretrain"))
+        })
+}
+
+/// The per-step losses of a pre-training's metrics.jsonl.
+fn step_losses(dir: &Path) -> Vec<f64> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .expect("metrics")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r.get("step").is_some())
+        .filter_map(|r| r["loss"].as_f64())
+        .collect()
+}
+
+fn run(dir: &Path, replicas: Option<&str>) -> Output {
+    let mut args = vec!["run", "--runs", "runs"];
+    let recipe = recipe();
+    args.insert(1, &recipe);
+    if let Some(n) = replicas {
+        args.extend(["--replicas", n]);
+    }
+    vst_in(dir, &args)
+}
+
+#[test]
+fn two_mpi_replicas_train_like_one_and_resume_after_sigkill() {
+    let one = scratch("replicas-one");
+    let Output { code, stderr, .. } = run(&one, None);
+    assert_eq!(code, 0, "{stderr}");
+    let two = scratch("replicas-two");
+    let Output { code, stderr, .. } = run(&two, Some("2"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_contains(&stderr, "training as a replica");
+
+    // Same job, same model: the first steps agree to float rounding (the training of this tiny network is
+    // chaotic, so later steps drift apart the way any two summation orders would; runtime/tests/replicas.rs
+    // measures this at a smaller learning rate).
+    let (a, b) = (
+        pretrain_dir(&one.join("runs")).expect("one replica's job"),
+        pretrain_dir(&two.join("runs")).expect("two replicas' job"),
+    );
+    assert_eq!(
+        a.file_name(),
+        b.file_name(),
+        "the replica count is not part of the job id"
+    );
+    let (la, lb) = (step_losses(&a), step_losses(&b));
+    assert_eq!(la.len(), lb.len());
+    for (step, (x, y)) in la.iter().zip(&lb).take(6).enumerate() {
+        assert!(
+            (x - y).abs() <= 1e-4 * x.abs().max(1.0),
+            "step {step}: one replica's loss {x}, two replicas' {y}"
+        );
+    }
+    // Rank 0 alone wrote: one metrics file, one record per step.
+    assert_eq!(lb.len(), 40, "20 epochs × 2 steps");
+
+    // SIGKILL a two-replica run (every process: the launcher and both ranks) once it has a checkpoint.
+    let killed = scratch("replicas-killed");
+    let recipe = recipe();
+    let mut command = vst_command(
+        &killed,
+        &["run", &recipe, "--runs", "runs", "--replicas", "2"],
+    );
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vst starts");
+    let started = Instant::now();
+    let job = loop {
+        if let Some(job) = pretrain_dir(&killed.join("runs"))
+            && job.join("checkpoint.safetensors").exists()
+        {
+            break job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let group = format!("-{}", child.id());
+    let status = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -KILL {group}");
+    child.wait().expect("reaped");
+    assert!(
+        !job.join("done.json").exists(),
+        "pre-training finished before the kill; the test proves nothing"
+    );
+
+    let Output { code, stderr, .. } = run(&killed, Some("2"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_contains(&stderr, "resuming from checkpoint");
+    let (ours, theirs) = (
+        std::fs::read_to_string(job.join("metrics.jsonl")).expect("metrics"),
+        std::fs::read_to_string(b.join("metrics.jsonl")).expect("metrics"),
+    );
+    assert_eq!(
+        ours.lines().count(),
+        theirs.lines().count(),
+        "records in metrics.jsonl"
+    );
+    if let Some((line, (x, y))) = ours
+        .lines()
+        .zip(theirs.lines())
+        .enumerate()
+        .find(|(_, (x, y))| x != y)
+    {
+        panic!(
+            "metrics.jsonl differs at line {}:\n resumed:       {x}\n uninterrupted: {y}",
+            line + 1
+        );
+    }
+}
