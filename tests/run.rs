@@ -191,6 +191,40 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
 }
 
 #[test]
+fn the_low_memory_backward_trains_the_same_model() {
+    // resume.vst normalises each view over the whole batch: one BN batch, so the recomputed backward pass sums
+    // the same gradients in the same order and the runs agree exactly (runtime/tests/replicas.rs compares
+    // micro-batches and SyncBN groups, where they agree to float rounding).
+    let plain = scratch("low-memory-plain");
+    let Output { code, stderr, .. } =
+        vst_in(&plain, &["run", &recipe("resume.vst"), "--runs", "runs"]);
+    assert_eq!(code, 0, "{stderr}");
+    let low = scratch("low-memory");
+    let Output { code, stderr, .. } = vst_in(
+        &low,
+        &[
+            "run",
+            &recipe("resume.vst"),
+            "--runs",
+            "runs",
+            "--low-memory",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (a, b) = (
+        &job_dirs(&plain.join("runs"), "pretrain")[0],
+        &job_dirs(&low.join("runs"), "pretrain")[0],
+    );
+    assert_eq!(
+        a.file_name(),
+        b.file_name(),
+        "--low-memory is not part of the job id"
+    );
+    let metrics = |d: &Path| std::fs::read_to_string(d.join("metrics.jsonl")).expect("metrics");
+    assert_eq!(metrics(a), metrics(b));
+}
+
+#[test]
 fn missing_kinetics_data_fails_at_once_and_writes_nothing() {
     let dir = scratch("missing-data");
     let table2 = root().join("recipes/table2.vst").display().to_string();

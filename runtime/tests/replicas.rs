@@ -170,6 +170,16 @@ fn batch(step: u64) -> Vec<f32> {
 
 /// Trains one replica of `world` for STEPS steps on its share of every batch; returns its parameters.
 fn train(kind: &str, bn_batch: Option<u32>, steps: u64, world: Arc<dyn Communicator>) -> Params {
+    train_with(kind, bn_batch, steps, world, false)
+}
+
+fn train_with(
+    kind: &str,
+    bn_batch: Option<u32>,
+    steps: u64,
+    world: Arc<dyn Communicator>,
+    low_memory: bool,
+) -> Params {
     let (rank, replicas) = (world.rank(), world.size());
     // One step shows the gradient at a rate that moves every entry; 20 steps need a rate at which the tiny
     // network's training is not chaotic (see the module docs).
@@ -178,7 +188,7 @@ fn train(kind: &str, bn_batch: Option<u32>, steps: u64, world: Arc<dyn Communica
     } else {
         MANY_STEPS_LR
     };
-    let mut learner = learner(kind, bn_batch, lr, world);
+    let mut learner = learner(kind, bn_batch, lr, world).with_low_memory(low_memory);
     let clip = FRAMES * SIDE * SIDE * 3;
     let rows = BATCH * VIEWS / replicas;
     for step in 0..steps {
@@ -302,6 +312,50 @@ fn one_step_on_replicas_is_one_step_on_the_whole_batch() {
 fn twenty_steps_on_replicas_train_the_model_of_one_replica() {
     for kind in ["simclr", "moco", "byol", "swav"] {
         check(kind, STEPS);
+    }
+}
+
+#[test]
+fn the_low_memory_backward_trains_the_same_model() {
+    for kind in ["simclr", "moco", "byol", "swav"] {
+        for (bn, replicas, what) in [
+            (Some(4), 1, "4 micro-batches"),
+            (None, 1, "the whole batch"),
+            (Some(8), 4, "4 replicas in SyncBN groups of 2"),
+        ] {
+            for steps in [1, STEPS] {
+                let reference = train(kind, bn, steps, Arc::new(Solo));
+                let trained: Vec<Params> = {
+                    let handles: Vec<_> = ThreadGroup::new(replicas)
+                        .into_iter()
+                        .map(|m| {
+                            std::thread::spawn(move || {
+                                train_with(kind, bn, steps, Arc::new(m), true)
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("replica"))
+                        .collect()
+                };
+                if steps == 1 {
+                    let (d, name) = max_relative_difference(&reference, &trained[0]);
+                    eprintln!("{kind}, low memory, {what}: {d:e} after one step (`{name}`)");
+                    assert!(
+                        d <= ONE_STEP_TOLERANCE,
+                        "{kind}, low memory, {what}: {d:e} in `{name}`"
+                    );
+                } else {
+                    let d = model_difference(&reference, &trained[0]);
+                    eprintln!("{kind}, low memory, {what}: {d:e} after {steps} steps");
+                    assert!(
+                        d <= MODEL_TOLERANCE,
+                        "{kind}, low memory, {what}: {d:e} after {steps} steps"
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -134,23 +134,33 @@ pub fn per_device(
                     }
                 };
                 let clips = u64::from(per_device) * u64::from(views);
-                let memory = match training_bytes(p, clips) {
-                    Some((activations, state)) => {
-                        let total = activations + state;
-                        if total as f64 > world.device_gib * (1u64 << 30) as f64 {
+                // With --low-memory one graph holds one BN batch (or a device's share of one) of one view.
+                let bn_clips = u64::from(p.bn_batch.videos(s.batch).min(per_device));
+                let limit = world.device_gib * (1u64 << 30) as f64;
+                let memory = match (training_bytes(p, clips), training_bytes(p, bn_clips)) {
+                    (Some((activations, state)), Some((low_activations, _))) => {
+                        let (total, low) = (activations + state, low_activations + state);
+                        if total as f64 > limit {
+                            let advice = if (low as f64) <= limit {
+                                format!(
+                                    "run it with `vst run --low-memory` (~{} per device: one batch-norm batch of \
+                                     one view at a time, about a third more compute), or on more devices",
+                                    gib(low)
+                                )
+                            } else {
+                                "use more devices, or a smaller `bn_batch` with `vst run --low-memory`".into()
+                            };
                             too_big.push(format!(
-                                "{}: ~{} per device does not fit {} GiB ({} of activations for {clips} clips); \
-                                 use more devices (a device trains on its whole share of the batch at once) or \
-                                 lower `schedule.batch`",
+                                "{}: ~{} per device does not fit {} GiB ({} of activations for {clips} clips); {advice}",
                                 job.name,
                                 gib(total),
                                 world.device_gib,
                                 gib(activations)
                             ));
                         }
-                        format!("~{}", gib(total))
+                        format!("~{} (low memory ~{})", gib(total), gib(low))
                     }
-                    None => "-".into(),
+                    _ => "-".into(),
                 };
                 rows.push([
                     job.name.clone(),
@@ -244,7 +254,7 @@ pub fn per_device(
     let _ = writeln!(
         out,
         "memory: a lower-bound estimate (activations kept for the backward pass of every clip a device holds, \
-         weights, gradients, optimiser state; f32)"
+         weights, gradients, optimiser state; f32); low memory: with `vst run --low-memory`"
     );
     for line in &too_big {
         let _ = writeln!(out, "does not fit: {line}");

@@ -14,7 +14,8 @@ const BYTES: u64 = 4;
 /// Tensors the backward pass keeps per convolution: the conv's output (the BN's input) and the BN's output.
 const SAVED_PER_CONV: u64 = 2;
 
-/// What one device needs for one step of `job` on `clips` clips, in bytes: (activations, weights and state).
+/// What one device needs for one step of `job` holding `clips` clips in one graph, in bytes: (activations, weights
+/// and state). With `vst run --low-memory` a graph holds one batch-norm batch of one view.
 pub fn training_bytes(job: &PretrainJob, clips: u64) -> Option<(u64, u64)> {
     let net = SlowResNet::new(&job.backbone, job.augment.spatial.size).ok()?;
     let input = u64::from(job.backbone.frames) * u64::from(job.augment.spatial.size).pow(2) * 3;

@@ -46,6 +46,8 @@ pub struct RunnerOptions {
     pub cache_bytes: usize,
     /// The processes training together (pre-training jobs only; see [`replicas`]).
     pub replicas: Replicas,
+    /// Back-propagate one batch-norm batch of one view at a time ([`crate::train::Learner::with_low_memory`]).
+    pub low_memory: bool,
 }
 
 impl Default for RunnerOptions {
@@ -56,6 +58,7 @@ impl Default for RunnerOptions {
             progress: false,
             cache_bytes: 4 << 30,
             replicas: Replicas::default(),
+            low_memory: false,
         }
     }
 }

@@ -137,7 +137,9 @@ pub fn run(
     }
     let epochs = u64::from(spec.schedule.epochs);
     let total_steps = epochs * steps_per_epoch;
-    let mut learner = learner(spec, total_steps, &device)?.with_replicas(replicas.0.clone());
+    let mut learner = learner(spec, total_steps, &device)?
+        .with_replicas(replicas.0.clone())
+        .with_low_memory(options.low_memory);
 
     let checkpoint = ctx.dir.join(CHECKPOINT_FILE);
     let save = |learner: &Learner| -> Result<()> {

@@ -122,6 +122,7 @@ impl Learner {
             world: Arc::new(Solo),
             bn_videos: None,
             sync_groups: HashMap::new(),
+            low_memory: false,
         })
     }
 }

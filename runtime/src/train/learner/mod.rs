@@ -113,6 +113,8 @@ pub struct Learner {
     bn_videos: Option<usize>,
     /// SyncBN groups already formed, by their size in replicas.
     sync_groups: HashMap<usize, Arc<dyn Communicator>>,
+    /// Back-propagate one batch-norm batch of one view at a time, recomputing its forward pass.
+    low_memory: bool,
 }
 
 impl Learner {
@@ -131,6 +133,15 @@ impl Learner {
         if let (Some(v), Some(config)) = (videos, self.config.as_object_mut()) {
             config.insert("bn_batch".into(), serde_json::json!(v));
         }
+        self
+    }
+
+    /// Back-propagates one batch-norm batch of one view at a time (recomputing its forward pass: about a third
+    /// more compute), so that a device holds the activations of one BN batch instead of all of its clips — as
+    /// PySlowFast's `SEQUENTIAL` mode back-propagates one view at a time. The model is the same (gradients summed
+    /// in another order). Not part of the checkpoint's configuration: a run may switch between the modes.
+    pub fn with_low_memory(mut self, low_memory: bool) -> Learner {
+        self.low_memory = low_memory;
         self
     }
 

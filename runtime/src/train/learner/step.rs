@@ -79,8 +79,49 @@ fn store_hash(store: &ParamStore) -> Result<u64, TrainError> {
 }
 
 impl Learner {
-    /// One view (`x`, its rows in BN-batch order) through a network — online: backbone, projection and predictor
-    /// (when `predict`); momentum encoder: backbone and projection — in forward passes of `plan.chunk` videos,
+    /// The SyncBN hook of a plan's forward passes (none when a BN batch lies on one replica).
+    fn sync_of(plan: &BnPlan) -> Option<Arc<dyn ReplicaSum>> {
+        plan.sync
+            .clone()
+            .map(|group| Arc::new(GroupSum(group)) as Arc<dyn ReplicaSum>)
+    }
+
+    /// One batch-norm batch through a network — online: backbone, projection and predictor (when `predict`);
+    /// momentum encoder: backbone and projection. Returns the projections, the predictions and the statistics.
+    fn encode_batch(
+        &self,
+        g: &mut Graph,
+        store: &ParamStore,
+        x: Tensor,
+        sync: Option<Arc<dyn ReplicaSum>>,
+        predict: bool,
+    ) -> Result<(Var, Option<Var>, BnUpdates), TrainError> {
+        let mut updates = BnUpdates::synced(sync);
+        let input = Var::constant(x);
+        let f = self
+            .backbone
+            .forward(g, store, &input, Mode::Train, &mut updates)?;
+        let z = self
+            .projection
+            .forward(g, store, &f, Mode::Train, &mut updates)?;
+        let p = match (&self.predictor, predict) {
+            (Some(pred), true) => Some(pred.forward(g, store, &z, Mode::Train, &mut updates)?),
+            _ => None,
+        };
+        Ok((z, p, updates))
+    }
+
+    /// The rows of `x` (one view of this replica's videos) in forward pass `pass` of the plan.
+    fn batch_rows(x: &Tensor, plan: &BnPlan, pass: usize) -> Result<Tensor, TrainError> {
+        let rows = x.shape()[0];
+        if plan.chunk >= rows {
+            return Ok(x.clone());
+        }
+        let idx: Vec<usize> = (pass * plan.chunk..(pass + 1) * plan.chunk).collect();
+        Ok(x.index_select(0, &idx)?)
+    }
+
+    /// One view (`x`, its rows in BN-batch order) through a network in forward passes of `plan.chunk` videos,
     /// each its own batch-norm batch. Returns the projections, the predictions, and the statistics the running
     /// averages take (the mean over the passes).
     fn encode_view(
@@ -91,31 +132,14 @@ impl Learner {
         plan: &BnPlan,
         predict: bool,
     ) -> Result<(Var, Option<Var>, BnUpdates), TrainError> {
-        let rows = x.shape()[0];
-        let sync = plan
-            .sync
-            .clone()
-            .map(|group| Arc::new(GroupSum(group)) as Arc<dyn ReplicaSum>);
+        let passes = x.shape()[0].div_ceil(plan.chunk.max(1));
         let (mut zs, mut ps, mut stats) = (Vec::new(), Vec::new(), Vec::new());
-        for start in (0..rows).step_by(plan.chunk.max(1)) {
-            let part = if plan.chunk >= rows {
-                x.clone()
-            } else {
-                let idx: Vec<usize> = (start..start + plan.chunk).collect();
-                x.index_select(0, &idx)?
-            };
-            let mut updates = BnUpdates::synced(sync.clone());
-            let input = Var::constant(part);
-            let f = self
-                .backbone
-                .forward(g, store, &input, Mode::Train, &mut updates)?;
-            let z = self
-                .projection
-                .forward(g, store, &f, Mode::Train, &mut updates)?;
-            if predict && let Some(pred) = &self.predictor {
-                ps.push(pred.forward(g, store, &z, Mode::Train, &mut updates)?);
-            }
+        for pass in 0..passes {
+            let part = Self::batch_rows(x, plan, pass)?;
+            let (z, p, updates) =
+                self.encode_batch(g, store, part, Self::sync_of(plan), predict)?;
             zs.push(z);
+            ps.extend(p);
             stats.push(updates);
         }
         let join = |g: &mut Graph, mut parts: Vec<Var>| -> Result<Option<Var>, TrainError> {
@@ -131,6 +155,52 @@ impl Learner {
         let z = join(g, zs)?.ok_or_else(|| TrainError::Input("a view with no clips".into()))?;
         let p = join(g, ps)?;
         Ok((z, p, BnUpdates::average(stats)?))
+    }
+
+    /// The low-memory backward pass: every batch-norm batch of every view again through the online network, now
+    /// with gradients, back-propagated at once from its rows of the embeddings' gradient (`dz`, `dp`: this
+    /// replica's rows, video-major) and dropped — so a device holds one BN batch's activations, not all of them.
+    /// The forward passes repeat the first ones exactly (same inputs, same statistics), so the gradients are those
+    /// of the one-graph backward pass, summed in another order. Returns the summed parameter gradients.
+    fn backward_by_batch(
+        &self,
+        views: &[Tensor],
+        layout: &ClipLayout,
+        plan: &BnPlan,
+        dz: &Tensor,
+        dp: Option<&Tensor>,
+    ) -> Result<Vec<(String, Tensor)>, TrainError> {
+        let mut sums: Vec<(String, Tensor)> = Vec::new();
+        for (j, view) in views.iter().enumerate() {
+            let passes = layout.videos().div_ceil(plan.chunk.max(1));
+            for pass in 0..passes {
+                let first = pass * plan.chunk;
+                let videos = plan.chunk.min(layout.videos() - first);
+                let rows: Vec<usize> = (first..first + videos).map(|i| layout.row(i, j)).collect();
+                let mut g = Graph::new();
+                let part = Self::batch_rows(view, plan, pass)?;
+                let (z, p, _) =
+                    self.encode_batch(&mut g, &self.online, part, Self::sync_of(plan), true)?;
+                let (output, seed) = match (p, dp) {
+                    (Some(p), Some(dp)) => (
+                        g.concat(&[&z, &p], 1)?,
+                        Tensor::concat(
+                            &[&dz.index_select(0, &rows)?, &dp.index_select(0, &rows)?],
+                            1,
+                        )?,
+                    ),
+                    _ => (z, dz.index_select(0, &rows)?),
+                };
+                let grads = g.backward_with_grad(&output, seed)?;
+                for (name, grad) in grads.params() {
+                    match sums.iter_mut().find(|(n, _)| n == name) {
+                        Some(entry) => entry.1 = entry.1.add(grad)?,
+                        None => sums.push((name.to_string(), grad.clone())),
+                    }
+                }
+            }
+        }
+        Ok(sums)
     }
 
     /// One training step on this replica's `clips` ((N·V)×T×H×W×3, view j of video i at row i·V + j; V =
@@ -194,8 +264,13 @@ impl Learner {
             target_next.is_some() && self.objective.shuffles_key_batch() && plan.batches > 1;
         let mut rng = self.rng.clone();
 
-        // The encoders, view by view: this replica's projections in `g`, the whole batch's keys as tensors.
-        let mut g = Graph::new();
+        // The encoders, view by view: this replica's projections in `g`, the whole batch's keys as tensors. In
+        // low-memory mode `g` records nothing: the backward pass recomputes one BN batch at a time.
+        let mut g = if self.low_memory {
+            Graph::no_grad()
+        } else {
+            Graph::new()
+        };
         let mut online_bn = BnUpdates::new();
         let mut target_bn = BnUpdates::new();
         let (mut z_parts, mut p_parts, mut key_parts) = (Vec::new(), Vec::new(), Vec::new());
@@ -288,12 +363,10 @@ impl Learner {
                     None => Tensor::zeros(&[layout.rows(), leaf.shape()[1]], clips.device())?,
                 })
             };
-            let (output, seed) = match (&p_local, &p_all) {
-                (Some(p), Some(pa)) => (
-                    g.concat(&[&z_local, p], 1)?,
-                    Tensor::concat(&[&own(&z_all)?, &own(pa)?], 1)?,
-                ),
-                _ => (z_local.clone(), own(&z_all)?),
+            let dz = own(&z_all)?;
+            let dp = match &p_all {
+                Some(pa) => Some(own(pa)?),
+                None => None,
             };
             // Parameters of the loss itself (SwAV's prototypes): the same whole-batch gradient on every replica.
             let loss_params: Vec<(String, Tensor)> = loss_grads
@@ -301,13 +374,29 @@ impl Learner {
                 .map(|(name, grad)| (name.to_string(), grad.clone()))
                 .collect();
             drop(loss_grads);
-            let grads = g.backward_with_grad(&output, seed)?;
             let (mut names, mut tensors) = (Vec::new(), Vec::new());
-            for (name, grad) in grads.params() {
-                names.push(name.to_string());
-                tensors.push(grad.clone());
+            if self.low_memory {
+                drop(g);
+                for (name, grad) in
+                    self.backward_by_batch(&views, &layout, &plan, &dz, dp.as_ref())?
+                {
+                    names.push(name);
+                    tensors.push(grad);
+                }
+            } else {
+                let (output, seed) = match (&p_local, dp) {
+                    (Some(p), Some(dp)) => (
+                        g.concat(&[&z_local, p], 1)?,
+                        Tensor::concat(&[&dz, &dp], 1)?,
+                    ),
+                    _ => (z_local.clone(), dz),
+                };
+                let grads = g.backward_with_grad(&output, seed)?;
+                for (name, grad) in grads.params() {
+                    names.push(name.to_string());
+                    tensors.push(grad.clone());
+                }
             }
-            drop(grads);
             // Each replica's share of the whole batch's gradient: their sum is the gradient.
             all_reduce_tensors(world.as_ref(), &mut tensors)?;
             let mut all: Vec<(String, Tensor)> = names.into_iter().zip(tensors).collect();
