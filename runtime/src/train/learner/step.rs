@@ -157,6 +157,53 @@ impl Learner {
         Ok((z, p, BnUpdates::average(stats)?))
     }
 
+    /// The momentum encoder's projections of one view of the whole batch, in video order, from this replica's
+    /// videos `view`, and the statistics of its BN batches. With `perm` (shuffle-BN), the whole batch's inputs are
+    /// gathered and permuted, this replica encodes its share of the permuted batch, and the keys are gathered and
+    /// put back in video order (PySlowFast's `_batch_shuffle` / `_batch_unshuffle`).
+    fn view_keys(
+        &self,
+        target: &ParamStore,
+        view: &Tensor,
+        plan: &BnPlan,
+        perm: Option<&[usize]>,
+    ) -> Result<(Tensor, BnUpdates), TrainError> {
+        let world = self.world.as_ref();
+        let mut g = Graph::no_grad();
+        match perm {
+            Some(perm) => {
+                let local = view.shape()[0];
+                let rank = world.rank();
+                let all = all_gather_rows(world, view)?;
+                let mine = all.index_select(0, &perm[rank * local..(rank + 1) * local])?;
+                let (k, _, stats) = self.encode_view(&mut g, target, &mine, plan, false)?;
+                let keys = all_gather_rows(world, k.value())?.index_select(0, &inverse(perm))?;
+                Ok((keys, stats))
+            }
+            None => {
+                let (k, _, stats) = self.encode_view(&mut g, target, view, plan, false)?;
+                Ok((all_gather_rows(world, k.value())?, stats))
+            }
+        }
+    }
+
+    /// The momentum encoder's projections of one view, as [`Learner::step`] computes them (in the BN batches of
+    /// [`Learner::with_bn_batch`], on this learner's replicas), with `perm` as the shuffle-BN permutation of the
+    /// whole batch's videos: for tests against a reference of the official shuffle. Nothing is changed.
+    #[doc(hidden)]
+    pub fn momentum_keys(
+        &mut self,
+        view: &Tensor,
+        perm: Option<&[usize]>,
+    ) -> Result<Tensor, TrainError> {
+        self.check_clips(view)?;
+        let plan = self.bn_plan(view.shape()[0])?;
+        let Some(target) = &self.target else {
+            return input_err("this objective has no momentum encoder");
+        };
+        Ok(self.view_keys(target, view, &plan, perm)?.0)
+    }
+
     /// The low-memory backward pass: every batch-norm batch of every view again through the online network, now
     /// with gradients, back-propagated at once from its rows of the embeddings' gradient (`dz`, `dp`: this
     /// replica's rows, video-major) and dropped — so a device holds one BN batch's activations, not all of them.
@@ -280,19 +327,9 @@ impl Learner {
             z_parts.push(z);
             p_parts.extend(p);
             if let Some(target) = &target_next {
-                let mut tg = Graph::no_grad();
-                let keys = if shuffle {
-                    let perm = permutation(global.videos(), &mut rng);
-                    let all = all_gather_rows(world.as_ref(), view)?;
-                    let mine = all.index_select(0, &perm[rank * local..(rank + 1) * local])?;
-                    let (k, _, stats) = self.encode_view(&mut tg, target, &mine, &plan, false)?;
-                    target_bn.extend(stats);
-                    all_gather_rows(world.as_ref(), k.value())?.index_select(0, &inverse(&perm))?
-                } else {
-                    let (k, _, stats) = self.encode_view(&mut tg, target, view, &plan, false)?;
-                    target_bn.extend(stats);
-                    all_gather_rows(world.as_ref(), k.value())?
-                };
+                let perm = shuffle.then(|| permutation(global.videos(), &mut rng));
+                let (keys, stats) = self.view_keys(target, view, &plan, perm.as_deref())?;
+                target_bn.extend(stats);
                 key_parts.push(keys);
             }
         }
