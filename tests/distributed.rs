@@ -20,16 +20,25 @@ fn recipe() -> String {
         .to_string()
 }
 
-/// The pre-training job's directory under `runs`.
-fn pretrain_dir(runs: &Path) -> Option<PathBuf> {
+/// The directory of the job under `runs` whose name starts with `prefix`.
+fn job_dir(runs: &Path, prefix: &str) -> Option<PathBuf> {
     std::fs::read_dir(runs)
         .ok()?
         .flatten()
         .map(|e| e.path())
         .find(|p| {
             std::fs::read_to_string(p.join("job.json"))
-                .is_ok_and(|j| j.contains("\"name\": \"pretrain"))
+                .is_ok_and(|j| j.contains(&format!("\"name\": \"{prefix}")))
         })
+}
+
+fn pretrain_dir(runs: &Path) -> Option<PathBuf> {
+    job_dir(runs, "pretrain")
+}
+
+fn result_of(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("done.json")).expect("done.json");
+    serde_json::from_str::<serde_json::Value>(&text).expect("JSON")["result"].clone()
 }
 
 /// The per-step losses of a pre-training's metrics.jsonl.
@@ -61,7 +70,7 @@ fn two_mpi_replicas_train_like_one_and_resume_after_sigkill() {
     let two = scratch("replicas-two");
     let Output { code, stderr, .. } = run(&two, Some("2"));
     assert_eq!(code, 0, "{stderr}");
-    assert_contains(&stderr, "training as a replica");
+    assert_contains(&stderr, "working as a replica");
 
     // Same job, same model: the first steps agree to float rounding (the training of this tiny network is
     // chaotic, so later steps drift apart the way any two summation orders would; runtime/tests/replicas.rs
@@ -85,6 +94,33 @@ fn two_mpi_replicas_train_like_one_and_resume_after_sigkill() {
     }
     // Rank 0 alone wrote: one metrics file, one record per step.
     assert_eq!(lb.len(), 40, "20 epochs × 2 steps");
+
+    // Evaluations: the replicas extract the features of their share of every batch; on the same checkpoint the
+    // probe and kNN of one process give exactly the same numbers (the probe's losses step by step too).
+    let mut two_results = Vec::new();
+    for prefix in ["linear", "knn"] {
+        let dir = job_dir(&two.join("runs"), prefix).expect("evaluation");
+        two_results.push((
+            result_of(&dir),
+            std::fs::read_to_string(dir.join("metrics.jsonl")).ok(),
+        ));
+        std::fs::remove_dir_all(&dir).expect("remove the evaluation");
+    }
+    let Output { code, stderr, .. } = run(&two, None);
+    assert_eq!(code, 0, "{stderr}");
+    for (prefix, (result, metrics)) in ["linear", "knn"].into_iter().zip(two_results) {
+        let dir = job_dir(&two.join("runs"), prefix).expect("evaluation rerun");
+        assert_eq!(
+            result_of(&dir),
+            result,
+            "{prefix}: one process vs two replicas"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("metrics.jsonl")).ok(),
+            metrics,
+            "{prefix}: the probe's steps"
+        );
+    }
 
     // SIGKILL a two-replica run (every process: the launcher and both ranks) once it has a checkpoint.
     let killed = scratch("replicas-killed");

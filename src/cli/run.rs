@@ -115,16 +115,12 @@ pub fn run(args: Args) -> ExitCode {
     };
     let result = executor.run(&run_options);
     if replicas.size() > 1 {
-        let trained_and_failed = result.as_ref().is_ok_and(|summary| {
-            summary.failures().any(|(name, outcome)| {
-                matches!(outcome, Outcome::Failed(_))
-                    && plan
-                        .jobs
-                        .iter()
-                        .any(|j| j.name == *name && matches!(j.kind, JobKind::Pretrain(_)))
-            })
+        let failed = result.as_ref().is_ok_and(|summary| {
+            summary
+                .failures()
+                .any(|(_, outcome)| matches!(outcome, Outcome::Failed(_)))
         });
-        if trained_and_failed {
+        if failed {
             // The other replicas failed with it or wait in the middle of a step: end the run here (its
             // failed.json is written; the launcher stops the rest).
             if let Ok(summary) = &result {

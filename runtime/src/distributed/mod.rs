@@ -131,6 +131,27 @@ pub fn all_gather_rows(comm: &dyn Communicator, tensor: &Tensor) -> Result<Tenso
     Tensor::from_vec(all, &shape, tensor.device()).map_err(transport)
 }
 
+/// Every member's `data`, of any length, concatenated in rank order (lengths first, then one padded gather).
+pub fn all_gather_varying(comm: &dyn Communicator, data: &[f32]) -> Result<Vec<f32>, CommError> {
+    if comm.size() == 1 {
+        return Ok(data.to_vec());
+    }
+    let lengths: Vec<usize> = comm
+        .all_gather(&[data.len() as f32])?
+        .iter()
+        .map(|&l| l as usize)
+        .collect();
+    let longest = lengths.iter().copied().max().unwrap_or(0);
+    let mut padded = data.to_vec();
+    padded.resize(longest, 0.0);
+    let all = comm.all_gather(&padded)?;
+    Ok(lengths
+        .iter()
+        .enumerate()
+        .flat_map(|(rank, &len)| all[rank * longest..rank * longest + len].iter().copied())
+        .collect())
+}
+
 /// Fails unless every member passed the same `value` (a cheap consistency check, e.g. of a parameter hash).
 pub fn check_agree(comm: &dyn Communicator, what: &str, value: u64) -> Result<(), CommError> {
     if comm.size() == 1 {

@@ -2,6 +2,7 @@
 //! checkpoint loaded into the same model; clips come from the same dataset (train split to fit, val split to test).
 
 use super::{CHECKPOINT_FILE, RunnerOptions, device, knn, linear, prepare, pretrain};
+use crate::distributed::all_gather_varying;
 use crate::executor::JobContext;
 use crate::train::Learner;
 use anyhow::{Context, Result, bail};
@@ -48,6 +49,11 @@ impl EvalContext<'_> {
         config.threads = self.options.threads;
         config.shuffle = shuffle;
         config.drop_last = false;
+        let replicas = &self.options.replicas;
+        if replicas.size() > 1 {
+            // Each replica makes its share of every batch; `gather` puts the batch together again.
+            config.shard = Some((replicas.rank(), replicas.size()));
+        }
         Loader::new(
             entries.to_vec(),
             Box::new(self.videos.clone()),
@@ -61,6 +67,13 @@ impl EvalContext<'_> {
     /// device holds one chunk's activations whatever the batch.
     pub fn features_of(&self, clips: &Tensor) -> Result<Tensor> {
         let rows = clips.shape()[0];
+        if rows == 0 {
+            // A replica's empty share of a dataset's last batch.
+            return Ok(Tensor::zeros(
+                &[0, self.learner.feature_dim()],
+                &self.device,
+            )?);
+        }
         if rows <= CLIPS_PER_FORWARD {
             return Ok(self.learner.features(clips)?);
         }
@@ -88,13 +101,44 @@ impl EvalContext<'_> {
             let per_video = batch.rows_per_video.max(1);
             let labels: Vec<u32> = batch.labels.iter().step_by(per_video).copied().collect();
             let clips = Tensor::from_vec(batch.data, &batch.shape, &self.device)?;
-            each(&self.features_of(&clips)?, &labels, per_video)?;
+            let (features, labels) = self.gather(self.features_of(&clips)?, labels)?;
+            each(&features, &labels, per_video)?;
             videos += labels.len();
         }
         if videos == 0 {
             bail!("no evaluation clips");
         }
         Ok(videos)
+    }
+}
+
+impl EvalContext<'_> {
+    /// The whole batch from every replica's share (`features`: rows × C of this replica's videos, `labels` one per
+    /// video), in the order one process would have them; itself with one replica. Features of frozen encoders do
+    /// not depend on how clips are grouped, so every replica then holds exactly what one process computes.
+    pub fn gather(&self, features: Tensor, labels: Vec<u32>) -> Result<(Tensor, Vec<u32>)> {
+        let replicas = &self.options.replicas;
+        if replicas.size() == 1 {
+            return Ok((features, labels));
+        }
+        let dim = self.learner.feature_dim();
+        let comm = replicas.0.as_ref();
+        let all = all_gather_varying(comm, &features.to_vec()?)?;
+        let rows = all.len() / dim.max(1);
+        let features = Tensor::from_vec(all, &[rows, dim], &self.device)?;
+        let labels_f: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
+        let labels = all_gather_varying(comm, &labels_f)?
+            .into_iter()
+            .map(|l| l as u32)
+            .collect();
+        Ok((features, labels))
+    }
+
+    /// Videos per test batch holding about `wanted` videos: a multiple of the replica count, so every replica
+    /// makes a share of each batch.
+    pub fn test_batch(&self, wanted: usize) -> usize {
+        let replicas = self.options.replicas.size();
+        wanted.div_ceil(replicas) * replicas
     }
 }
 

@@ -25,7 +25,12 @@ fn video_features(
         normalize: eval.spec.normalize,
     };
     let views = (spec.views.temporal * spec.views.spatial) as usize;
-    let loader = eval.loader(entries, mode, test_videos_per_batch(views), false)?;
+    let loader = eval.loader(
+        entries,
+        mode,
+        eval.test_batch(test_videos_per_batch(views)),
+        false,
+    )?;
     let mut rows: Vec<Tensor> = Vec::new();
     let mut labels: Vec<u32> = Vec::new();
     eval.for_each_features(&loader, 0, |features, batch_labels, per_video| {

@@ -112,8 +112,18 @@ pub fn run(eval: &EvalContext, spec: &LinearEvalSpec, dir: &Path) -> Result<Valu
         total_steps,
     )?;
     let mut optimizer = Optimizer::new(&optimizer_spec)?;
-    let mut log = MetricsLog::open(&dir.join(METRICS_FILE), 0, steps_per_epoch.max(1))?;
-    let bar = progress::bar(eval.options.progress, total_steps, "linear probe");
+    // Rank 0 writes (see `super::replicas`).
+    let leader = eval.options.replicas.is_leader();
+    let mut log = if leader {
+        Some(MetricsLog::open(
+            &dir.join(METRICS_FILE),
+            0,
+            steps_per_epoch.max(1),
+        )?)
+    } else {
+        None
+    };
+    let bar = progress::bar(eval.options.progress && leader, total_steps, "linear probe");
 
     let mut step = 0u64;
     let mut last_loss = f64::NAN;
@@ -122,8 +132,8 @@ pub fn run(eval: &EvalContext, spec: &LinearEvalSpec, dir: &Path) -> Result<Valu
         for batch in train.epoch(epoch) {
             let batch = batch.context("cannot load a probe training batch")?;
             let clips = Tensor::from_vec(batch.data, &batch.shape, device)?;
-            let features = eval.features_of(&clips)?;
-            let targets: Vec<usize> = batch.labels.iter().map(|&l| l as usize).collect();
+            let (features, labels) = eval.gather(eval.features_of(&clips)?, batch.labels)?;
+            let targets: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
             let mut g = Graph::new();
             let (out, stats) = logits(&mut g, &store, &features, true)?;
             let loss = g.cross_entropy(&out, &targets)?;
@@ -142,18 +152,24 @@ pub fn run(eval: &EvalContext, spec: &LinearEvalSpec, dir: &Path) -> Result<Valu
             if let Some(stats) = stats {
                 store.update_running_stats(MEAN, VAR, &stats, BN_MOMENTUM)?;
             }
-            log.write(&json!({ "step": step, "loss": value, "lr": schedule.lr_at(step) }))?;
+            if let Some(log) = &mut log {
+                log.write(&json!({ "step": step, "loss": value, "lr": schedule.lr_at(step) }))?;
+            }
             loss_sum += value;
             batches += 1;
             step += 1;
             bar.inc(1);
         }
         last_loss = loss_sum / batches.max(1) as f64;
-        log.write(&json!({ "epoch_end": epoch, "loss": last_loss }))?;
+        if let Some(log) = &mut log {
+            log.write(&json!({ "epoch_end": epoch, "loss": last_loss }))?;
+        }
         tracing::debug!(epoch, loss = last_loss, "linear probe epoch");
     }
     bar.finish_and_clear();
-    log.flush()?;
+    if let Some(log) = &mut log {
+        log.flush()?;
+    }
 
     // Test: softmax of every view, averaged per video.
     let views = spec.views;
@@ -167,7 +183,7 @@ pub fn run(eval: &EvalContext, spec: &LinearEvalSpec, dir: &Path) -> Result<Valu
     let test = eval.loader(
         &eval.dataset.val,
         mode,
-        test_videos_per_batch(per_video),
+        eval.test_batch(test_videos_per_batch(per_video)),
         false,
     )?;
     // Only the averaged probabilities are kept (videos × classes), never all views' features at once.

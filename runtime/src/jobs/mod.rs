@@ -128,7 +128,10 @@ impl JobRunner for PlanRunner {
                 replicas::announce(&self.options.replicas, ctx.plan, job)?;
                 pretrain::run(job, p, ctx, &self.options)
             }
-            JobKind::Eval(e) => eval::run(job, e, ctx, &self.options),
+            JobKind::Eval(e) => {
+                replicas::announce(&self.options.replicas, ctx.plan, job)?;
+                eval::run(job, e, ctx, &self.options)
+            }
             JobKind::Report(r) => report::run(r, ctx),
         }
     }

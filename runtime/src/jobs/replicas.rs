@@ -1,19 +1,20 @@
 //! One run as several processes (data-parallel replicas). Rank 0 runs the executor exactly as a single process
-//! would: it decides what runs, writes every file (job folders, metrics, checkpoints, `done.json`), and runs the
-//! evaluations and reports. Before each pre-training job it announces the job, and the other ranks serve it: they
-//! train their share of every step together with rank 0 ([`crate::train::Learner::with_replicas`],
-//! [`vst_data::loader::LoaderConfig::shard`]) and write nothing. After the last job rank 0 dismisses them.
+//! would: it decides what runs, writes every file (job folders, metrics, checkpoints, `done.json`), prepares data
+//! and writes reports. Before each pre-training or evaluation job it announces the job, and the other ranks serve
+//! it: they train (or extract the features of) their share of every batch together with rank 0
+//! ([`crate::train::Learner::with_replicas`], [`vst_data::loader::LoaderConfig::shard`],
+//! [`super::eval::EvalContext::gather`]) and write nothing. After the last job rank 0 dismisses them.
 //!
 //! A pre-training job resumes from rank 0's checkpoint on every rank (the files must be on a file system all ranks
-//! see: one machine, or a shared folder across nodes). A failure of a pre-training job on any rank ends the run —
-//! the ranks train in lockstep, so one cannot go on without the others: the failing rank exits with code 3 and the
-//! launcher (`mpirun`, `srun`) stops the rest. The checkpoint is kept, and the same command resumes.
+//! see: one machine, or a shared folder across nodes). A failed job ends the run — the ranks work in lockstep, so
+//! one cannot go on without the others: the failing rank exits with code 3 (rank 0 after writing `failed.json`)
+//! and the launcher (`mpirun`, `srun`) stops the rest. The checkpoint is kept, and the same command resumes.
 
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use vst_spec::{Job, JobKind, Plan};
 
-use super::{PlanRunner, pretrain};
+use super::{PlanRunner, eval, pretrain};
 use crate::distributed::Replicas;
 use crate::executor::{JobContext, JobState, RunStore};
 
@@ -61,12 +62,6 @@ pub fn serve(plan: &Plan, store: &RunStore, runner: &PlanRunner) -> Result<()> {
         let Some(job) = plan.jobs.get(index) else {
             bail!("rank 0 announced job {index}, which this plan does not have (another recipe?)");
         };
-        let JobKind::Pretrain(spec) = &job.kind else {
-            bail!(
-                "rank 0 announced `{}`, which is not a pre-training job",
-                job.name
-            );
-        };
         let mut deps = BTreeMap::new();
         for dep in &job.deps {
             if let JobState::Done(record) = store.state(dep) {
@@ -78,8 +73,15 @@ pub fn serve(plan: &Plan, store: &RunStore, runner: &PlanRunner) -> Result<()> {
             dir: store.job_dir(&job.id),
             deps,
         };
-        tracing::info!(job = %job.name, rank = replicas.rank(), "training as a replica");
-        pretrain::run(job, spec, &ctx, &runner.options)
-            .with_context(|| format!("replica {}: {}", replicas.rank(), job.name))?;
+        tracing::info!(job = %job.name, rank = replicas.rank(), "working as a replica");
+        let result = match &job.kind {
+            JobKind::Pretrain(spec) => pretrain::run(job, spec, &ctx, &runner.options),
+            JobKind::Eval(spec) => eval::run(job, spec, &ctx, &runner.options),
+            _ => bail!(
+                "rank 0 announced `{}`, which replicas do not share",
+                job.name
+            ),
+        };
+        result.with_context(|| format!("replica {}: {}", replicas.rank(), job.name))?;
     }
 }
