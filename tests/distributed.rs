@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Output, assert_contains, root, scratch, vst_command, vst_in};
+use common::{Output, assert_contains, assert_same_metrics, root, scratch, vst_command, vst_in};
 
 fn recipe() -> String {
     root()
@@ -167,24 +167,5 @@ fn two_mpi_replicas_train_like_one_and_resume_after_sigkill() {
     let Output { code, stderr, .. } = run(&killed, Some("2"));
     assert_eq!(code, 0, "{stderr}");
     assert_contains(&stderr, "resuming from checkpoint");
-    let (ours, theirs) = (
-        std::fs::read_to_string(job.join("metrics.jsonl")).expect("metrics"),
-        std::fs::read_to_string(b.join("metrics.jsonl")).expect("metrics"),
-    );
-    assert_eq!(
-        ours.lines().count(),
-        theirs.lines().count(),
-        "records in metrics.jsonl"
-    );
-    if let Some((line, (x, y))) = ours
-        .lines()
-        .zip(theirs.lines())
-        .enumerate()
-        .find(|(_, (x, y))| x != y)
-    {
-        panic!(
-            "metrics.jsonl differs at line {}:\n resumed:       {x}\n uninterrupted: {y}",
-            line + 1
-        );
-    }
+    assert_same_metrics(&job, &b);
 }

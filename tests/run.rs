@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Output, assert_contains, copy_tree, root, scratch, vst_command, vst_in};
+use common::{
+    Output, assert_contains, assert_same_metrics, copy_tree, root, scratch, vst_command, vst_in,
+};
 
 fn recipe(name: &str) -> String {
     root()
@@ -167,27 +169,10 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
         assert_eq!(ours.file_name(), theirs.file_name(), "same job id");
         assert_eq!(result_of(ours), result_of(theirs), "{prefix} result");
     }
-    let metrics = |d: &Path| std::fs::read_to_string(d.join("metrics.jsonl")).expect("metrics");
-    let (ours, theirs) = (
-        metrics(&job_dirs(&runs, "pretrain")[0]),
-        metrics(&job_dirs(&reference.join("runs"), "pretrain")[0]),
+    assert_same_metrics(
+        &job_dirs(&runs, "pretrain")[0],
+        &job_dirs(&reference.join("runs"), "pretrain")[0],
     );
-    assert_eq!(
-        ours.lines().count(),
-        theirs.lines().count(),
-        "records in metrics.jsonl"
-    );
-    if let Some((line, (a, b))) = ours
-        .lines()
-        .zip(theirs.lines())
-        .enumerate()
-        .find(|(_, (a, b))| a != b)
-    {
-        panic!(
-            "metrics.jsonl differs at line {}:\n resumed:       {a}\n uninterrupted: {b}",
-            line + 1
-        );
-    }
 }
 
 #[test]

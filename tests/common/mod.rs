@@ -71,3 +71,26 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Panics unless the `metrics.jsonl` of a resumed job (in `resumed`) equals an uninterrupted run's (in
+/// `uninterrupted`) line for line, naming the first line that differs.
+pub fn assert_same_metrics(resumed: &Path, uninterrupted: &Path) {
+    let read = |d: &Path| std::fs::read_to_string(d.join("metrics.jsonl")).expect("metrics");
+    let (ours, theirs) = (read(resumed), read(uninterrupted));
+    assert_eq!(
+        ours.lines().count(),
+        theirs.lines().count(),
+        "records in metrics.jsonl"
+    );
+    if let Some((line, (a, b))) = ours
+        .lines()
+        .zip(theirs.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+    {
+        panic!(
+            "metrics.jsonl differs at line {}:\n resumed:       {a}\n uninterrupted: {b}",
+            line + 1
+        );
+    }
+}

@@ -6,15 +6,20 @@ use super::view::View;
 use crate::diagnostic::{Diagnostic, Kind};
 use vst_spec::*;
 
+/// The setting a conflict is reported at: `first` where the recipe sets it, else `otherwise`.
+fn blame(view: &View<'_, '_>, first: &'static str, otherwise: &'static str) -> &'static str {
+    if view.user_span(first).is_some() {
+        first
+    } else {
+        otherwise
+    }
+}
+
 pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
     let schedule = &job.schedule;
     let bn = job.bn_batch.videos(schedule.batch);
     if bn > schedule.batch || !schedule.batch.is_multiple_of(bn) {
-        let blame = if view.user_span("bn_batch").is_some() {
-            "bn_batch"
-        } else {
-            "schedule.batch"
-        };
+        let blame = blame(view, "bn_batch", "schedule.batch");
         let d = view
             .error_at(
                 Kind::IncompatibleSettings,
@@ -31,11 +36,7 @@ pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &Da
     if let ObjectiveSpec::Moco(moco) = &job.objective
         && moco.queue % schedule.batch != 0
     {
-        let blame = if view.user_span("moco.queue").is_some() {
-            "moco.queue"
-        } else {
-            "schedule.batch"
-        };
+        let blame = blame(view, "moco.queue", "schedule.batch");
         let d = view
             .error_at(
                 Kind::IncompatibleSettings,
