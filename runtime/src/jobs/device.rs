@@ -5,6 +5,33 @@ use anyhow::{Context, Result};
 use vst_engine::Device;
 use vst_spec::DeviceSpec;
 
+/// Environment variables in which launchers give a process its rank among those on its node (Open MPI, SLURM,
+/// MPICH).
+const LOCAL_RANK_VARIABLES: [&str; 3] = [
+    "OMPI_COMM_WORLD_LOCAL_RANK",
+    "SLURM_LOCALID",
+    "MPI_LOCALRANKID",
+];
+
+/// This process's rank on its node when a launcher started several, else 0.
+pub fn local_rank() -> u32 {
+    LOCAL_RANK_VARIABLES
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The device of one replica of a multi-process run: `cuda:i` becomes `cuda:(i + local rank)`, one GPU per process
+/// on each node (as `torch.cuda.set_device(local_rank)` in PySlowFast). With one replica, the recipe's device.
+pub fn replica_device(spec: &DeviceSpec, replicas: usize) -> DeviceSpec {
+    match spec {
+        DeviceSpec::Cuda { index } if replicas > 1 => DeviceSpec::Cuda {
+            index: index + local_rank(),
+        },
+        other => *other,
+    }
+}
+
 pub fn open_device(spec: &DeviceSpec) -> Result<Device> {
     match spec {
         DeviceSpec::Cpu => Ok(Device::cpu()),

@@ -174,7 +174,10 @@ pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions)
     let total_steps = pretrain_result["steps"]
         .as_u64()
         .context("the pretrain job recorded no step count")?;
-    let device = device::open_device(&spec.device)?;
+    let device = device::open_device(&device::replica_device(
+        &spec.device,
+        options.replicas.size(),
+    ))?;
     let mut learner = pretrain::learner(pretrain_spec, total_steps, &device)?;
     let checkpoint = pretrain_dir.join(CHECKPOINT_FILE);
     learner.load(&checkpoint).with_context(|| {
