@@ -33,7 +33,11 @@ pub fn training_bytes(job: &PretrainJob, clips: u64) -> Option<(u64, u64)> {
     Some((per_clip * clips, net.parameters() * BYTES * copies))
 }
 
-/// Bytes as GiB with one decimal.
+/// Bytes as GiB with one decimal, or MiB below a GiB.
 pub fn gib(bytes: u64) -> String {
-    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+    if bytes < 1 << 30 {
+        format!("{:.0} MiB", (bytes as f64 / (1u64 << 20) as f64).ceil())
+    } else {
+        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+    }
 }
