@@ -62,6 +62,62 @@ fn run(dir: &Path, replicas: Option<&str>) -> Output {
     vst_in(dir, &args)
 }
 
+/// Starts a two-replica run in `dir` and SIGKILLs every process of it (the launcher and both ranks) once
+/// pre-training has written a checkpoint; returns the pre-training's directory.
+fn kill_two_replicas_after_a_checkpoint(dir: &Path) -> PathBuf {
+    let recipe = recipe();
+    let mut command = vst_command(dir, &["run", &recipe, "--runs", "runs", "--replicas", "2"]);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vst starts");
+    let started = Instant::now();
+    let job = loop {
+        if let Some(job) = pretrain_dir(&dir.join("runs"))
+            && job.join("checkpoint.safetensors").exists()
+        {
+            break job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let group = format!("-{}", child.id());
+    let status = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -KILL {group}");
+    child.wait().expect("reaped");
+    // The ranks are not our children: wait until none of the group is left (one may still hold the runs lock).
+    let killed = Instant::now();
+    while Command::new("kill")
+        .args(["-0", "--", &group])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "the killed run's processes linger"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !job.join("done.json").exists(),
+        "pre-training finished before the kill; the test proves nothing"
+    );
+    job
+}
+
 #[test]
 fn two_mpi_replicas_train_like_one_and_resume_after_sigkill() {
     let one = scratch("replicas-one");
@@ -122,50 +178,39 @@ fn two_mpi_replicas_train_like_one_and_resume_after_sigkill() {
         );
     }
 
-    // SIGKILL a two-replica run (every process: the launcher and both ranks) once it has a checkpoint.
+    // A SIGKILLed two-replica run resumes on two replicas exactly as if uninterrupted.
     let killed = scratch("replicas-killed");
-    let recipe = recipe();
-    let mut command = vst_command(
-        &killed,
-        &["run", &recipe, "--runs", "runs", "--replicas", "2"],
-    );
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let mut child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("vst starts");
-    let started = Instant::now();
-    let job = loop {
-        if let Some(job) = pretrain_dir(&killed.join("runs"))
-            && job.join("checkpoint.safetensors").exists()
-        {
-            break job;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no checkpoint appeared"
-        );
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let group = format!("-{}", child.id());
-    let status = Command::new("kill")
-        .args(["-KILL", "--", &group])
-        .status()
-        .expect("kill");
-    assert!(status.success(), "kill -KILL {group}");
-    child.wait().expect("reaped");
-    assert!(
-        !job.join("done.json").exists(),
-        "pre-training finished before the kill; the test proves nothing"
-    );
-
+    let job = kill_two_replicas_after_a_checkpoint(&killed);
     let Output { code, stderr, .. } = run(&killed, Some("2"));
     assert_eq!(code, 0, "{stderr}");
     assert_contains(&stderr, "resuming from checkpoint");
     assert_same_metrics(&job, &b);
+}
+
+#[test]
+fn a_two_replica_run_resumes_on_one_process() {
+    // The checkpoint holds no per-replica state: a run started on 2 replicas continues on 1 (SyncBN over the whole
+    // batch either way), its metrics so far kept, the rest within float rounding of the 2-replica run.
+    let reference = scratch("replicas-reference");
+    let Output { code, stderr, .. } = run(&reference, Some("2"));
+    assert_eq!(code, 0, "{stderr}");
+    let killed = scratch("replicas-killed-then-one");
+    let job = kill_two_replicas_after_a_checkpoint(&killed);
+    let Output { code, stderr, .. } = run(&killed, None);
+    assert_eq!(code, 0, "{stderr}");
+    assert_contains(&stderr, "resuming from checkpoint");
+    let two = pretrain_dir(&reference.join("runs")).expect("reference job");
+    let (resumed, uninterrupted) = (step_losses(&job), step_losses(&two));
+    assert_eq!(resumed.len(), uninterrupted.len(), "steps");
+    let diverged = resumed.iter().zip(&uninterrupted).position(|(a, b)| a != b);
+    let first =
+        diverged.expect("one process sums in another order than two: some step must differ");
+    assert!(first > 0, "the steps before the kill are kept");
+    for step in first..(first + 4).min(resumed.len()) {
+        let (a, b) = (resumed[step], uninterrupted[step]);
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+            "step {step}: resumed on one process {a}, on two replicas {b}"
+        );
+    }
 }
