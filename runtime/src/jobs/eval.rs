@@ -1,7 +1,7 @@
-//! `eval(kind, pretrain)`: evaluate a frozen pre-trained encoder. The encoder is the pre-training job's final
+//! `eval(kind, pretrain)`: evaluate a pre-trained encoder (frozen, or fine-tuned by [`super::finetune`]). The encoder is the pre-training job's final
 //! checkpoint loaded into the same model; clips come from the same dataset (train split to fit, val split to test).
 
-use super::{CHECKPOINT_FILE, RunnerOptions, device, knn, linear, prepare, pretrain};
+use super::{CHECKPOINT_FILE, RunnerOptions, device, finetune, knn, linear, prepare, pretrain};
 use crate::executor::JobContext;
 use crate::train::Learner;
 use anyhow::{Context, Result, bail};
@@ -172,6 +172,7 @@ pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions)
     let mut result = match &spec.eval {
         EvalSpec::Linear(linear) => linear::run(&eval, linear, &ctx.dir)?,
         EvalSpec::Knn(knn) => knn::run(&eval, knn)?,
+        EvalSpec::Finetune(finetune) => finetune::run(&eval, finetune, &ctx.dir)?,
     };
     let counts = data_metrics.snapshot();
     result["data"] = serde_json::json!({

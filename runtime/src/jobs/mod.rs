@@ -1,9 +1,10 @@
 //! The jobs a Plan is made of, run for the executor: prepare a dataset, pre-train an encoder, evaluate it (linear
-//! probe, kNN), fill a report. [`PlanRunner`] dispatches on the job kind and owns what every job shares (threads,
+//! probe, kNN, fine-tuning), fill a report. [`PlanRunner`] dispatches on the job kind and owns what every job shares (threads,
 //! the video decoder, whether to draw progress bars).
 
 mod device;
 mod eval;
+mod finetune;
 mod knn;
 mod linear;
 mod metrics_log;
