@@ -17,9 +17,10 @@ use vst_data::video::cache::CachedBackend;
 use vst_engine::{Device, Tensor};
 use vst_spec::{EvalJob, EvalSpec, Job, JobId, JobKind, Plan};
 
-/// What an evaluation works with: the frozen encoder, the opened dataset, and how to load it.
+/// What an evaluation works with: the pre-trained encoder, the opened dataset, and how to load it.
 pub struct EvalContext<'a> {
-    pub learner: Learner,
+    /// The pre-training's final state; None for a fine-tune from scratch, which reads none.
+    pub pretrained: Option<Learner>,
     pub device: Device,
     pub dataset: OpenedDataset,
     pub spec: &'a EvalJob,
@@ -31,6 +32,16 @@ pub struct EvalContext<'a> {
 }
 
 impl EvalContext<'_> {
+    /// The pre-trained encoder (every evaluation but a fine-tune from scratch has one).
+    pub fn learner(&self) -> Result<&Learner> {
+        self.pretrained.as_ref().with_context(|| {
+            format!(
+                "internal: `{}` evaluates a pre-trained encoder but its plan entry names none",
+                self.spec.name
+            )
+        })
+    }
+
     /// A loader over `entries` making `mode` samples, in list order unless `shuffle`.
     pub fn loader(
         &self,
@@ -62,12 +73,12 @@ impl EvalContext<'_> {
     pub fn features_of(&self, clips: &Tensor) -> Result<Tensor> {
         let rows = clips.shape()[0];
         if rows <= CLIPS_PER_FORWARD {
-            return Ok(self.learner.features(clips)?);
+            return Ok(self.learner()?.features(clips)?);
         }
         let mut parts = Vec::with_capacity(rows.div_ceil(CLIPS_PER_FORWARD));
         for start in (0..rows).step_by(CLIPS_PER_FORWARD) {
             let chunk = clips.slice(0, start, CLIPS_PER_FORWARD.min(rows - start))?;
-            parts.push(self.learner.features(&chunk)?);
+            parts.push(self.learner()?.features(&chunk)?);
         }
         let refs: Vec<&Tensor> = parts.iter().collect();
         Ok(Tensor::concat(&refs, 0)?)
@@ -117,21 +128,19 @@ fn prepare_ancestor(plan: &Plan, id: &JobId) -> Option<JobId> {
     job.deps.iter().find_map(|d| prepare_ancestor(plan, d))
 }
 
-pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions) -> Result<Value> {
-    let Some(JobKind::Pretrain(pretrain_spec)) = ctx.plan.job(&spec.pretrain).map(|j| &j.kind)
-    else {
+/// The final state of the pre-training job `id`, loaded on `device`.
+fn pretrained(job: &Job, id: &JobId, ctx: &JobContext, device: &Device) -> Result<Learner> {
+    let Some(JobKind::Pretrain(pretrain_spec)) = ctx.plan.job(id).map(|j| &j.kind) else {
         bail!(
-            "internal: `{}` evaluates {} which is not a pretrain job",
-            job.name,
-            spec.pretrain
+            "internal: `{}` evaluates {id} which is not a pretrain job",
+            job.name
         );
     };
-    let (pretrain_dir, pretrain_result) = ctx.dep(&spec.pretrain)?;
+    let (pretrain_dir, pretrain_result) = ctx.dep(id)?;
     let total_steps = pretrain_result["steps"]
         .as_u64()
         .context("the pretrain job recorded no step count")?;
-    let device = device::open_device(&spec.device)?;
-    let mut learner = pretrain::learner(pretrain_spec, total_steps, &device)?;
+    let mut learner = pretrain::learner(pretrain_spec, total_steps, device)?;
     let checkpoint = pretrain_dir.join(CHECKPOINT_FILE);
     learner.load(&checkpoint).with_context(|| {
         format!(
@@ -139,6 +148,15 @@ pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions)
             checkpoint.display()
         )
     })?;
+    Ok(learner)
+}
+
+pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions) -> Result<Value> {
+    let device = device::open_device(&spec.device)?;
+    let pretrained = match &spec.pretrain {
+        Some(id) => Some(pretrained(job, id, ctx, &device)?),
+        None => None,
+    };
 
     let prepare_id = prepare_ancestor(ctx.plan, &job.id)
         .context("internal: no prepare job above this evaluation")?;
@@ -161,7 +179,7 @@ pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions)
     let videos = Arc::new(CachedBackend::new(dataset.backend()?, options.cache_bytes));
     let eval = EvalContext {
         videos,
-        learner,
+        pretrained,
         device,
         dataset,
         spec,

@@ -237,7 +237,7 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
     let device = &eval.device;
     let mut net = Network::new(eval, spec.train_spatial.size, classes, device)?;
     if spec.from == FinetuneStart::Pretrained {
-        net.load_pretrained(eval.learner.online())?;
+        net.load_pretrained(eval.learner()?.online())?;
     }
     let dim = net.backbone.feature_dim();
 

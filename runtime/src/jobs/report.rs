@@ -167,10 +167,14 @@ fn data_notes(plan: &Plan, store_root: &Path, job: &ReportJob) -> Vec<String> {
         let Some(JobKind::Eval(e)) = Some(&eval.kind) else {
             continue;
         };
-        let unreadable = done(&e.pretrain)
+        // A fine-tune from scratch has no pre-training; its own data is counted where it is read.
+        let Some(pretrain_id) = &e.pretrain else {
+            continue;
+        };
+        let unreadable = done(pretrain_id)
             .and_then(|r| r["data"]["unreadable_videos"].as_u64())
             .unwrap_or(0);
-        let Some(pretrain) = plan.job(&e.pretrain) else {
+        let Some(pretrain) = plan.job(pretrain_id) else {
             continue;
         };
         for dep in &pretrain.deps {
