@@ -8,6 +8,7 @@ mod finetune;
 mod knn;
 mod linear;
 mod metrics_log;
+mod precision;
 mod prepare;
 mod pretrain;
 mod progress;
@@ -15,6 +16,7 @@ mod report;
 
 pub use device::open_device;
 pub use metrics_log::{append_record, read_records};
+pub use precision::{average_precision, mean_average_precision};
 pub use report::{ReportOutput, fill_table, partial_report_output, report_output};
 
 use crate::executor::{JobContext, JobRunner, RunStore};
