@@ -49,11 +49,11 @@ pub fn pyslowfast_name(name: &str) -> Option<String> {
         .then(|| name.to_string())
 }
 
-/// The exported state of the checkpoint at `input`: (PySlowFast name, tensor in PyTorch's layout, is a buffer),
-/// sorted by name.
-pub fn pyslowfast_state(
-    input: &Path,
-) -> Result<(Vec<(String, Tensor, bool)>, ExportSummary), TrainError> {
+/// One exported entry: its PySlowFast name, the tensor in PyTorch's layout, whether it is a buffer.
+pub type ExportedEntry = (String, Tensor, bool);
+
+/// The exported state of the checkpoint at `input`, sorted by name.
+pub fn pyslowfast_state(input: &Path) -> Result<(Vec<ExportedEntry>, ExportSummary), TrainError> {
     let file = read_checkpoint(input, &Device::cpu())?;
     let mut entries = Vec::new();
     let mut summary = ExportSummary {
