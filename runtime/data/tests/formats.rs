@@ -179,10 +179,6 @@ fn something_something_v2_json() {
         .unwrap_err()
         .to_string();
     assert!(broken.starts_with("labels.json:2: "), "{broken}");
-    assert!(
-        !ssv2::FLIP_PRESERVES_LABELS,
-        "left/right are part of the labels"
-    );
 }
 
 #[test]
