@@ -193,11 +193,17 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
 #[test]
 fn a_killed_fine_tune_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one() {
     let reference = scratch("finetune-reference");
-    let Output { code, stderr, .. } = vst_in(
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(
         &reference,
         &["run", &recipe("finetune.vst"), "--runs", "runs"],
     );
     assert_eq!(code, 0, "{stderr}");
+    // The from-scratch report names the data its network was trained on, though it has no pre-training.
+    assert_contains(&stdout, "Cell: `scratch.top1`.\nData `tiny` (synthetic)");
     let reference_runs = reference.join("runs");
     let (finetuned, from_scratch) = (
         result_of(&job_dirs(&reference_runs, "finetune")[0]),
