@@ -4,6 +4,8 @@
     python3 scripts/convert_pyslowfast.py IN.pyth OUT.safetensors
     python3 scripts/convert_pyslowfast.py --to-pyslowfast IN.safetensors OUT.pyth
 
+The reverse direction also takes what `vst export` writes (PySlowFast's bare `ResNet` names, PyTorch's layout).
+
 Names stay PySlowFast's `ContrastiveModel` state_dict names (`backbone.s1.pathway0_stem.conv.weight`,
 `backbone.head.projection.projection.0.weight`, `backbone_hist.*`, `queue_x`, `swav_prototypes.weight`); see
 runtime/src/train/checkpoint.rs. What changes:
@@ -74,13 +76,14 @@ def to_vst(state, epoch=None):
     return tensors, meta
 
 
-def to_pyslowfast(tensors):
-    """vst tensors -> PySlowFast state_dict."""
+def to_pyslowfast(tensors, layout=None):
+    """vst tensors -> PySlowFast state_dict. `layout` is the file's `vst.layout`: "pytorch" for what `vst export`
+    writes (convolutions already Cout x Cin x kT x kH x kW), absent for vst's own checkpoints."""
     state = {}
     for name, t in tensors.items():
         if name.startswith("optimizer.") or name in SKIPPED_ALWAYS:
             continue
-        if t.dim() == 5:
+        if t.dim() == 5 and layout != "pytorch":
             t = t.permute(0, 4, 1, 2, 3)
         state[name] = t.contiguous()
         if name.endswith(".running_mean"):
@@ -121,7 +124,7 @@ def main():
             epoch = json.loads(meta["vst.checkpoint"]).get("epoch")
         elif "vst.source_epoch" in meta:
             epoch = meta["vst.source_epoch"]
-        state = to_pyslowfast(tensors)
+        state = to_pyslowfast(tensors, meta.get("vst.layout"))
         write_atomically(args.output, lambda p: torch.save({"epoch": epoch, "model_state": state}, p))
         print(f"wrote {args.output}: {len(state)} entries")
     else:

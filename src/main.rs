@@ -37,6 +37,8 @@ enum Command {
     Status(cli::status::Args),
     /// Show the model a recipe trains: layers, parameters, GMACs (multiply-adds) per clip
     Model(cli::model::Args),
+    /// Write a trained encoder in PySlowFast's checkpoint names and layout (safetensors), for fine-tuning elsewhere
+    Export(cli::export::Args),
     /// Benchmarks: one whole training step (`step`), or the same on a GPU as scripts/gpu-check.sh runs it (`gpu`)
     Bench(cli::bench::Args),
     /// Datasets: write the synthetic dataset, preview the clips a data configuration makes
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::run(args),
         Command::Status(args) => cli::status::run(args),
         Command::Model(args) => cli::model::run(args),
+        Command::Export(args) => cli::report_errors(cli::export::run(args)),
         Command::Bench(args) => cli::bench::run(args),
         Command::Data(args) => cli::report_errors(cli::data::run(args)),
         Command::Lsp(args) => cli::lsp::run(args),

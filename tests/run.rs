@@ -210,6 +210,78 @@ fn the_low_memory_backward_trains_the_same_model() {
 }
 
 #[test]
+fn a_killed_fine_tune_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one() {
+    let reference = scratch("finetune-reference");
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(
+        &reference,
+        &["run", &recipe("finetune.vst"), "--runs", "runs"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    // The from-scratch report names the data its network was trained on, though it has no pre-training.
+    assert_contains(&stdout, "Cell: `scratch.top1`.\nData `tiny` (synthetic)");
+    let reference_runs = reference.join("runs");
+    let (finetuned, from_scratch) = (
+        result_of(&job_dirs(&reference_runs, "finetune")[0]),
+        result_of(&job_dirs(&reference_runs, "scratch")[0]),
+    );
+    assert_eq!(finetuned["from"], "pretrained");
+    assert_eq!(from_scratch["from"], "scratch");
+    assert_eq!(finetuned["steps"], 180, "60 epochs of 3 batches");
+    assert_ne!(
+        finetuned["train_loss"], from_scratch["train_loss"],
+        "the two fine-tunes train different networks"
+    );
+
+    // The same run, SIGKILLed as soon as the fine-tune has written its first checkpoint.
+    let dir = scratch("finetune-killed");
+    let mut child = vst_command(&dir, &["run", &recipe("finetune.vst"), "--runs", "runs"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vst starts");
+    let runs = dir.join("runs");
+    let started = Instant::now();
+    let job = loop {
+        if let Some(job) = job_dirs(&runs, "finetune")
+            .into_iter()
+            .find(|d| d.join("checkpoint.safetensors").exists())
+        {
+            break job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no fine-tuning checkpoint appeared"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert!(
+        !job.join("done.json").exists(),
+        "the fine-tune finished before the kill; the test proves nothing"
+    );
+
+    let Output { code, stderr, .. } =
+        vst_in(&dir, &["run", &recipe("finetune.vst"), "--runs", "runs"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_contains(&stderr, "fine-tuning resumes from its checkpoint");
+    let ours = &job_dirs(&runs, "finetune")[0];
+    let theirs = &job_dirs(&reference_runs, "finetune")[0];
+    assert_eq!(ours.file_name(), theirs.file_name(), "same job id");
+    assert_eq!(result_of(ours), finetuned, "fine-tune result");
+    let metrics = |d: &Path| std::fs::read_to_string(d.join("metrics.jsonl")).expect("metrics");
+    assert_eq!(metrics(ours), metrics(theirs), "metrics.jsonl");
+}
+
+#[test]
 fn missing_kinetics_data_fails_at_once_and_writes_nothing() {
     let dir = scratch("missing-data");
     let table2 = root().join("recipes/table2.vst").display().to_string();

@@ -10,6 +10,7 @@ fn main() {
         ("pretrain", Scope::Pretrain),
         ("linear", Scope::Eval(EvalKind::Linear)),
         ("knn", Scope::Eval(EvalKind::Knn)),
+        ("finetune", Scope::Eval(EvalKind::Finetune)),
     ] {
         println!("\n### {title}\n\n| key | type | default | meaning |\n|---|---|---|---|");
         for s in settings(scope) {

@@ -201,6 +201,7 @@ static DEFAULTS: LazyLock<HashMap<(Scope, &'static str), Value>> = LazyLock::new
         Scope::Pretrain,
         Scope::Eval(crate::schema::EvalKind::Linear),
         Scope::Eval(crate::schema::EvalKind::Knn),
+        Scope::Eval(crate::schema::EvalKind::Finetune),
     ];
     for scope in scopes {
         for setting in settings(scope) {

@@ -11,10 +11,11 @@ use vst_compiler::schema::{
 use vst_compiler::{Options, compile};
 use vst_spec::JobKind;
 
-const SCOPES: [Scope; 3] = [
+const SCOPES: [Scope; 4] = [
     Scope::Pretrain,
     Scope::Eval(EvalKind::Linear),
     Scope::Eval(EvalKind::Knn),
+    Scope::Eval(EvalKind::Finetune),
 ];
 
 fn docs() -> String {

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod check;
 pub mod data;
 pub mod explain;
+pub mod export;
 pub mod fmt;
 pub mod lsp;
 pub mod model;

@@ -419,6 +419,7 @@ pub enum DeviceSpec {
 pub enum EvalSpec {
     Linear(LinearEvalSpec),
     Knn(KnnEvalSpec),
+    Finetune(FinetuneEvalSpec),
 }
 
 impl EvalSpec {
@@ -426,6 +427,7 @@ impl EvalSpec {
         match self {
             EvalSpec::Linear(_) => "linear",
             EvalSpec::Knn(_) => "knn",
+            EvalSpec::Finetune(_) => "finetune",
         }
     }
 }
@@ -451,6 +453,38 @@ pub struct TestViews {
     pub temporal: u32,
     pub spatial: u32,
     pub size: u32,
+}
+
+/// Where a fine-tune's encoder starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinetuneStart {
+    /// The pre-training job's final encoder.
+    Pretrained,
+    /// A fresh initialisation from the cell's seed (the supervised baseline; the pre-training is not read).
+    Scratch,
+}
+
+/// Fine-tuning: the encoder and a new linear classifier (behind dropout) trained end to end with cross-entropy
+/// under SGD (Nesterov momentum, no weight decay on batch norm) and a cosine schedule, then tested on `views`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneEvalSpec {
+    pub from: FinetuneStart,
+    pub epochs: u32,
+    pub batch: u32,
+    /// The LR at `batch`, after the scaling rule.
+    pub lr: f64,
+    pub lr_rule: LrRule,
+    pub warmup_epochs: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    /// Dropout rate on the pooled features before the classifier.
+    pub dropout: f64,
+    pub train_spatial: SpatialAug,
+    pub train_color: ColorAug,
+    pub views: TestViews,
+    /// Epochs between checkpoints.
+    pub checkpoint_every: u32,
 }
 
 /// Weighted kNN on L2-normalised frozen features (cosine similarity, temperature-weighted votes).

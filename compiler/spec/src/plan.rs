@@ -113,8 +113,9 @@ pub struct EvalJob {
     /// The evaluation block's name in the recipe (`linear`, `knn`, ...), used in metric names (`linear.top1`).
     pub name: String,
     pub eval: EvalSpec,
-    /// The pretrain job whose frozen encoder is evaluated.
-    pub pretrain: JobId,
+    /// The pretrain job whose encoder is evaluated; None for a fine-tune from scratch, which reads no pre-training
+    /// (serialised as the bare id when present, so the ids of every other evaluation are what they were).
+    pub pretrain: Option<JobId>,
     pub dataset: DatasetSpec,
     pub backbone: BackboneSpec,
     pub normalize: Normalize,

@@ -10,6 +10,7 @@ mod augment;
 mod checks;
 mod cost;
 mod dataset;
+mod finetune;
 mod specs;
 mod view;
 
@@ -19,7 +20,7 @@ pub use dataset::{DataInfo, datasets};
 use crate::check::collect::{Recipe, ScopeRef};
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, closest};
 use crate::expand::{Cell, Expanded};
-use crate::schema::{EvalKind, KnnEval, LinearEval, Pretrain};
+use crate::schema::{EvalKind, FinetuneEval, KnnEval, LinearEval, Pretrain};
 use augment::{color, spatial, temporal};
 use checks::cross_checks;
 use cost::full_batches;
@@ -32,6 +33,7 @@ use vst_spec::*;
 enum EvalSettings {
     Linear(LinearEval),
     Knn(KnnEval),
+    Finetune(FinetuneEval),
 }
 
 /// A cell's pre-training job and its evaluations, before job ids exist.
@@ -250,11 +252,13 @@ impl CellBuilder<'_> {
             match kind {
                 EvalKind::Linear => EvalSettings::Linear(view.read(LinearEval::read)?),
                 EvalKind::Knn => EvalSettings::Knn(view.read(KnnEval::read)?),
+                EvalKind::Finetune => EvalSettings::Finetune(view.read(FinetuneEval::read)?),
             }
         };
         let (own_data, views, view_size) = match &settings {
             EvalSettings::Linear(s) => (&s.data, s.views, s.view_size),
             EvalSettings::Knn(s) => (&s.data, s.views, s.view_size),
+            EvalSettings::Finetune(s) => (&s.data, s.views, s.view_size),
         };
         let (data_name, data) = match own_data {
             Some(name) => self.dataset_ref(cell, scope, name)?,
@@ -342,6 +346,14 @@ impl CellBuilder<'_> {
                     },
                 )
             }
+            EvalSettings::Finetune(finetune) => finetune::finetune_eval(
+                &mut view,
+                finetune,
+                &eval_name,
+                &pretrain.backbone,
+                (&data_name, &data),
+                test_views,
+            ),
         };
         let ok = view.ok();
         ok.then_some(BuiltEval {

@@ -140,15 +140,22 @@ pub fn lower(
             } else {
                 b.prepare(&e.dataset)
             };
-            let mut deps = vec![pretrain_id.clone()];
-            if eval_data != data_id {
+            // A fine-tune from scratch reads no pre-training: it depends only on its data, so the cells that
+            // differ only in pre-training share one such job.
+            let from_scratch = matches!(
+                &e.eval,
+                EvalSpec::Finetune(f) if f.from == FinetuneStart::Scratch
+            );
+            let pretrain = (!from_scratch).then(|| pretrain_id.clone());
+            let mut deps: Vec<JobId> = pretrain.iter().cloned().collect();
+            if from_scratch || eval_data != data_id {
                 deps.push(eval_data);
             }
             let name = recipe.evals[e.index].name.clone();
             let job = EvalJob {
                 name: name.clone(),
                 eval: e.eval.clone(),
-                pretrain: pretrain_id.clone(),
+                pretrain,
                 dataset: e.dataset.clone(),
                 backbone: built.pretrain.backbone.clone(),
                 normalize: built.pretrain.augment.normalize,
@@ -381,10 +388,11 @@ pub fn with_device(plan: &Plan, device: DeviceSpec) -> Plan {
             JobKind::Pretrain(p) => p.device = device,
             JobKind::Eval(e) => {
                 e.device = device;
-                e.pretrain = renamed
-                    .get(&e.pretrain)
-                    .cloned()
-                    .unwrap_or(e.pretrain.clone());
+                if let Some(pretrain) = &mut e.pretrain
+                    && let Some(moved) = renamed.get(pretrain)
+                {
+                    *pretrain = moved.clone();
+                }
             }
             JobKind::Report(r) => {
                 for cell in &mut r.cells {

@@ -143,9 +143,10 @@ fn with_device_moves_every_job_and_recomputes_ids_downstream() {
                 evals += 1;
                 assert_eq!(e.device, cuda);
                 assert_ne!(new.id, old.id, "{}", new.name);
-                assert!(new.deps.contains(&e.pretrain));
+                let pretrain = e.pretrain.as_ref().expect("a frozen-encoder evaluation");
+                assert!(new.deps.contains(pretrain));
                 let pretrain = moved
-                    .job(&e.pretrain)
+                    .job(pretrain)
                     .expect("its pre-training is in the plan");
                 assert!(matches!(&pretrain.kind, JobKind::Pretrain(p) if p.device == cuda));
             }
@@ -202,7 +203,12 @@ fn a_seed_axis_seeds_each_cells_pretraining_and_evaluations() {
             JobKind::Pretrain(p) => p.seed,
             JobKind::Eval(e) => {
                 // An evaluation is seeded like the pre-training it evaluates (probe init, data order, crops).
-                let Some(JobKind::Pretrain(p)) = plan.job(&e.pretrain).map(|j| &j.kind) else {
+                let Some(JobKind::Pretrain(p)) = e
+                    .pretrain
+                    .as_ref()
+                    .and_then(|id| plan.job(id))
+                    .map(|j| &j.kind)
+                else {
                     panic!("{} evaluates no pre-training", job.name);
                 };
                 assert_eq!(e.seed, p.seed, "{}", job.name);
@@ -245,4 +251,44 @@ fn a_report_without_over_keeps_its_id() {
         .expect("a report");
     let json = serde_json::to_string(&report.kind).unwrap();
     assert!(!json.contains("\"over\""), "{json}");
+}
+
+#[test]
+fn a_fine_tune_from_scratch_reads_no_pre_training_and_is_shared_by_the_cells() {
+    let source = format!(
+        "{}\nsweep {{\n  clips: [1, 2]\n}}\n",
+        include_str!("../../../tests/recipes/finetune.vst")
+    );
+    let plan = compile_smoke(&source).plan.expect("a plan");
+    let evals = |name: &str| -> Vec<&Job> {
+        plan.jobs
+            .iter()
+            .filter(|j| matches!(&j.kind, JobKind::Eval(e) if e.name == name))
+            .collect()
+    };
+    let finetunes = evals("finetune");
+    assert_eq!(finetunes.len(), 2, "one fine-tune per pre-training");
+    for job in finetunes {
+        let JobKind::Eval(e) = &job.kind else {
+            unreachable!("filtered above")
+        };
+        let pretrain = e
+            .pretrain
+            .as_ref()
+            .expect("a fine-tune from a pre-training");
+        assert!(job.deps.contains(pretrain));
+    }
+    let scratch = evals("scratch");
+    assert_eq!(scratch.len(), 1, "the cells share the from-scratch job");
+    let JobKind::Eval(e) = &scratch[0].kind else {
+        unreachable!("filtered above")
+    };
+    assert_eq!(e.pretrain, None);
+    assert!(
+        scratch[0]
+            .deps
+            .iter()
+            .all(|d| matches!(plan.job(d).map(|j| &j.kind), Some(JobKind::Prepare(_)))),
+        "it depends on its data only"
+    );
 }

@@ -2,7 +2,7 @@
 
 use super::pretrain::spatial_ops;
 use super::settings::{Setting, s};
-use super::typed::{LearningRate, LrScaling, settings};
+use super::typed::{FinetuneStart, LearningRate, LrScaling, settings};
 use super::types::Ty;
 use crate::check::value::CallValue;
 
@@ -21,10 +21,10 @@ fn data_setting() -> Setting {
 fn kind_setting() -> Setting {
     Setting {
         key: "kind",
-        ty: Ty::Word(&["linear", "knn"]),
+        ty: Ty::Word(super::settings::EVAL_KIND_WORDS),
         default: None,
         objective: None,
-        doc: "`linear` or `knn`; needed only when the block's name is neither",
+        doc: "`linear`, `knn` or `finetune`; needed only when the block's name is none of them",
     }
 }
 
@@ -118,5 +118,112 @@ settings! {
             "test views: temporal clips × spatial crops, features averaged",
         ),
         view_size: u32 = view_size_setting(),
+    }
+}
+
+/// The colour ops a fine-tune's training augmentation accepts (the pre-training's C group).
+fn color_ops() -> Ty {
+    Ty::List(Box::new(Ty::Call(&["color_jitter", "grayscale", "blur"])))
+}
+
+settings! {
+    /// Fine-tuning: the whole network (encoder and a new linear classifier behind dropout) trained on the
+    /// evaluation data with cross-entropy, then tested on N×M views. The defaults are PySlowFast's
+    /// `configs/contrastive_ssl/finetune_ucf_Slow_R50_syn0.yaml` (UCF101, batch norm per device as vst trains):
+    /// 200 epochs of 64 videos, SGD (Nesterov) momentum 0.9, LR 0.005 at 64 videos on a cosine schedule without
+    /// warm-up, weight decay 1e-4 (none on batch norm), dropout 0.5, scale jitter 256–320 + crop 224 + flip, colour
+    /// jitter (0.4, 0.4, 0.4, 0.1) always applied and grayscale with p 0.2 (PySlowFast converts to grayscale
+    /// before the jitter, vst's C after it), and PySlowFast's test default of
+    /// 10 × 3 views at 256.
+    pub struct FinetuneEval {
+        data: Option<String> = data_setting(),
+        kind: Option<String> = kind_setting(),
+        from: FinetuneStart = s(
+            "from",
+            Ty::Word(&["pretrained", "scratch"]),
+            "pretrained",
+            "`pretrained`: start from the cell's pre-trained encoder; `scratch`: from a fresh initialisation (the \
+             supervised baseline with the same budget)",
+        ),
+        epochs: u32 = s(
+            "epochs",
+            Ty::Epochs {
+                integer: true,
+                min: 1.0,
+                bare: true,
+            },
+            "200",
+            "fine-tuning epochs",
+        ),
+        batch: u32 = s("batch", Ty::int(1), "64", "global batch in videos"),
+        lr: LearningRate = s(
+            "lr",
+            Ty::Lr { zero: false },
+            "0.005 per 64",
+            "learning rate (cosine schedule)",
+        ),
+        lr_scaling: LrScaling = s(
+            "lr_scaling",
+            Ty::Word(&["linear", "sqrt"]),
+            "linear",
+            "how `x per n` scales to the batch",
+        ),
+        warmup: f64 = s(
+            "warmup",
+            Ty::Epochs {
+                integer: false,
+                min: 0.0,
+                bare: false,
+            },
+            "0 epochs",
+            "linear warm-up length (from 0)",
+        ),
+        weight_decay: f64 = s(
+            "weight_decay",
+            Ty::non_negative(),
+            "1e-4",
+            "weight decay (none on batch norm)",
+        ),
+        momentum: f64 = s(
+            "momentum",
+            Ty::unit_interval_open_top(),
+            "0.9",
+            "SGD momentum (Nesterov)",
+        ),
+        dropout: f64 = s(
+            "dropout",
+            Ty::unit_interval_open_top(),
+            "0.5",
+            "dropout rate before the classifier",
+        ),
+        augment: Vec<CallValue> = s(
+            "augment",
+            spatial_ops(),
+            "[short_side(256..320), crop(224), flip]",
+            "spatial training augmentation (S ops; the crop sets the training clip size)",
+        ),
+        color: Vec<CallValue> = s(
+            "color",
+            color_ops(),
+            "[color_jitter(0.4, 0.4, 0.4, 0.1, p: 1.0), grayscale(p: 0.2)]",
+            "colour training augmentation (C ops)",
+        ),
+        views: (u32, u32) = s(
+            "views",
+            Ty::Views,
+            "10x3",
+            "test views: temporal clips × spatial crops, softmax averaged",
+        ),
+        view_size: u32 = view_size_setting(),
+        checkpoint_every: u32 = s(
+            "checkpoint_every",
+            Ty::Epochs {
+                integer: true,
+                min: 1.0,
+                bare: false,
+            },
+            "10 epochs",
+            "checkpoint interval (the job resumes from its last checkpoint)",
+        ),
     }
 }

@@ -1,7 +1,7 @@
 //! Every setting of a study cell, by block: its key, type, default (the paper's recipe, written in the language) and
 //! which objective reads it.
 
-use super::evaluate::{KnnEval, LinearEval};
+use super::evaluate::{FinetuneEval, KnnEval, LinearEval};
 use super::pretrain::Pretrain;
 use super::types::Ty;
 use std::sync::LazyLock;
@@ -19,15 +19,21 @@ pub enum Scope {
 pub enum EvalKind {
     Linear,
     Knn,
+    /// The whole network trained on the evaluation data, from the pre-trained encoder or from scratch.
+    Finetune,
 }
 
+/// The words `kind:` accepts, one per [`EvalKind`].
+pub const EVAL_KIND_WORDS: &[&str] = &["linear", "knn", "finetune"];
+
 impl EvalKind {
-    pub const ALL: [EvalKind; 2] = [EvalKind::Linear, EvalKind::Knn];
+    pub const ALL: [EvalKind; 3] = [EvalKind::Linear, EvalKind::Knn, EvalKind::Finetune];
 
     pub fn name(self) -> &'static str {
         match self {
             EvalKind::Linear => "linear",
             EvalKind::Knn => "knn",
+            EvalKind::Finetune => "finetune",
         }
     }
 
@@ -51,6 +57,7 @@ impl EvalKind {
         let kind = match self {
             EvalKind::Linear => "linear",
             EvalKind::Knn => "kNN",
+            EvalKind::Finetune => "fine-tune",
         };
         Some(match block == self.name() {
             true => format!("{kind} {what}"),
@@ -114,7 +121,7 @@ pub const BLOCKS: &[(&str, &str)] = &[
     ),
     (
         "evaluate",
-        "`evaluate NAME { ... }`: an evaluation of every pre-trained encoder (`linear` probe, `knn`)",
+        "`evaluate NAME { ... }`: an evaluation of every pre-trained encoder (`linear` probe, `knn`, `finetune`)",
     ),
     (
         "sweep",
@@ -197,10 +204,12 @@ pub fn settings(scope: Scope) -> &'static [Setting] {
     static PRETRAIN: LazyLock<Vec<Setting>> = LazyLock::new(Pretrain::schema);
     static LINEAR: LazyLock<Vec<Setting>> = LazyLock::new(LinearEval::schema);
     static KNN: LazyLock<Vec<Setting>> = LazyLock::new(KnnEval::schema);
+    static FINETUNE: LazyLock<Vec<Setting>> = LazyLock::new(FinetuneEval::schema);
     match scope {
         Scope::Pretrain => &PRETRAIN,
         Scope::Eval(EvalKind::Linear) => &LINEAR,
         Scope::Eval(EvalKind::Knn) => &KNN,
+        Scope::Eval(EvalKind::Finetune) => &FINETUNE,
     }
 }
 
@@ -226,6 +235,12 @@ mod tests {
         assert_eq!(
             EvalKind::Knn.metric_label("probe", "top5").as_deref(),
             Some("probe (kNN) top-5 accuracy (%)")
+        );
+        assert_eq!(
+            EvalKind::Finetune
+                .metric_label("scratch", "top1")
+                .as_deref(),
+            Some("scratch (fine-tune) top-1 accuracy (%)")
         );
     }
 }

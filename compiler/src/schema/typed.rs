@@ -207,6 +207,14 @@ macro_rules! word_enum {
     };
 }
 
+/// `from:` of a fine-tune: where its encoder's weights start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinetuneStart {
+    Pretrained,
+    Scratch,
+}
+
+word_enum!(FinetuneStart { "pretrained" => FinetuneStart::Pretrained, "scratch" => FinetuneStart::Scratch });
 word_enum!(LrScaling { "linear" => LrScaling::Linear, "sqrt" => LrScaling::Sqrt });
 word_enum!(ObjectiveName {
     "moco" => ObjectiveName::Moco,
@@ -324,17 +332,20 @@ pub(crate) use settings;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{EvalKind, KnnEval, LinearEval, Pretrain, Scope, Ty, settings};
+    use crate::schema::{
+        EvalKind, FinetuneEval, KnnEval, LinearEval, Pretrain, Scope, Ty, settings,
+    };
 
     /// Every word a word-valued setting accepts converts to its field (an enum that forgot a word would otherwise
     /// make the compiler reject, or worse misread, a recipe the checker accepted).
     #[test]
     fn every_accepted_word_reads_into_its_field() {
         type Accepts = fn(&str, &Value) -> Option<bool>;
-        let scopes: [(Scope, Accepts); 3] = [
+        let scopes: [(Scope, Accepts); 4] = [
             (Scope::Pretrain, Pretrain::accepts),
             (Scope::Eval(EvalKind::Linear), LinearEval::accepts),
             (Scope::Eval(EvalKind::Knn), KnnEval::accepts),
+            (Scope::Eval(EvalKind::Finetune), FinetuneEval::accepts),
         ];
         for (scope, accepts) in scopes {
             for setting in settings(scope) {

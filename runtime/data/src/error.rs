@@ -17,6 +17,9 @@ pub enum DataError {
         line: usize,
         message: String,
     },
+    /// An annotation file that parsed but says something impossible (an unknown class, a missing label).
+    #[error("{path}: {message}")]
+    Annotation { path: PathBuf, message: String },
     #[error("{path}: not a readable mp4 file: {message}")]
     Container { path: PathBuf, message: String },
     #[error("{path}: unsupported video: {message}")]

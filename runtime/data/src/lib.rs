@@ -6,6 +6,7 @@
 pub mod augment;
 pub mod dataset;
 pub mod error;
+pub mod formats;
 pub mod fsutil;
 pub mod glyphs;
 pub mod image;

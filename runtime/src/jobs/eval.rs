@@ -1,7 +1,7 @@
-//! `eval(kind, pretrain)`: evaluate a frozen pre-trained encoder. The encoder is the pre-training job's final
+//! `eval(kind, pretrain)`: evaluate a pre-trained encoder (frozen, or fine-tuned by [`super::finetune`]). The encoder is the pre-training job's final
 //! checkpoint loaded into the same model; clips come from the same dataset (train split to fit, val split to test).
 
-use super::{CHECKPOINT_FILE, RunnerOptions, device, knn, linear, prepare, pretrain};
+use super::{CHECKPOINT_FILE, RunnerOptions, device, finetune, knn, linear, prepare, pretrain};
 use crate::distributed::all_gather_varying;
 use crate::executor::JobContext;
 use crate::train::Learner;
@@ -18,9 +18,10 @@ use vst_data::video::cache::CachedBackend;
 use vst_engine::{Device, Tensor};
 use vst_spec::{EvalJob, EvalSpec, Job, JobId, JobKind, Plan};
 
-/// What an evaluation works with: the frozen encoder, the opened dataset, and how to load it.
+/// What an evaluation works with: the pre-trained encoder, the opened dataset, and how to load it.
 pub struct EvalContext<'a> {
-    pub learner: Learner,
+    /// The pre-training's final state; None for a fine-tune from scratch, which reads none.
+    pub pretrained: Option<Learner>,
     pub device: Device,
     pub dataset: OpenedDataset,
     pub spec: &'a EvalJob,
@@ -32,6 +33,16 @@ pub struct EvalContext<'a> {
 }
 
 impl EvalContext<'_> {
+    /// The pre-trained encoder (every evaluation but a fine-tune from scratch has one).
+    pub fn learner(&self) -> Result<&Learner> {
+        self.pretrained.as_ref().with_context(|| {
+            format!(
+                "internal: `{}` evaluates a pre-trained encoder but its plan entry names none",
+                self.spec.name
+            )
+        })
+    }
+
     /// A loader over `entries` making `mode` samples, in list order unless `shuffle`.
     pub fn loader(
         &self,
@@ -70,17 +81,17 @@ impl EvalContext<'_> {
         if rows == 0 {
             // A replica's empty share of a dataset's last batch.
             return Ok(Tensor::zeros(
-                &[0, self.learner.feature_dim()],
+                &[0, self.learner()?.feature_dim()],
                 &self.device,
             )?);
         }
         if rows <= CLIPS_PER_FORWARD {
-            return Ok(self.learner.features(clips)?);
+            return Ok(self.learner()?.features(clips)?);
         }
         let mut parts = Vec::with_capacity(rows.div_ceil(CLIPS_PER_FORWARD));
         for start in (0..rows).step_by(CLIPS_PER_FORWARD) {
             let chunk = clips.slice(0, start, CLIPS_PER_FORWARD.min(rows - start))?;
-            parts.push(self.learner.features(&chunk)?);
+            parts.push(self.learner()?.features(&chunk)?);
         }
         let refs: Vec<&Tensor> = parts.iter().collect();
         Ok(Tensor::concat(&refs, 0)?)
@@ -121,7 +132,7 @@ impl EvalContext<'_> {
         if replicas.size() == 1 {
             return Ok((features, labels));
         }
-        let dim = self.learner.feature_dim();
+        let dim = self.learner()?.feature_dim();
         let comm = replicas.0.as_ref();
         let all = all_gather_varying(comm, &features.to_vec()?)?;
         let rows = all.len() / dim.max(1);
@@ -161,24 +172,19 @@ fn prepare_ancestor(plan: &Plan, id: &JobId) -> Option<JobId> {
     job.deps.iter().find_map(|d| prepare_ancestor(plan, d))
 }
 
-pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions) -> Result<Value> {
-    let Some(JobKind::Pretrain(pretrain_spec)) = ctx.plan.job(&spec.pretrain).map(|j| &j.kind)
-    else {
+/// The final state of the pre-training job `id`, loaded on `device`.
+fn pretrained(job: &Job, id: &JobId, ctx: &JobContext, device: &Device) -> Result<Learner> {
+    let Some(JobKind::Pretrain(pretrain_spec)) = ctx.plan.job(id).map(|j| &j.kind) else {
         bail!(
-            "internal: `{}` evaluates {} which is not a pretrain job",
-            job.name,
-            spec.pretrain
+            "internal: `{}` evaluates {id} which is not a pretrain job",
+            job.name
         );
     };
-    let (pretrain_dir, pretrain_result) = ctx.dep(&spec.pretrain)?;
+    let (pretrain_dir, pretrain_result) = ctx.dep(id)?;
     let total_steps = pretrain_result["steps"]
         .as_u64()
         .context("the pretrain job recorded no step count")?;
-    let device = device::open_device(&device::replica_device(
-        &spec.device,
-        options.replicas.size(),
-    ))?;
-    let mut learner = pretrain::learner(pretrain_spec, total_steps, &device)?;
+    let mut learner = pretrain::learner(pretrain_spec, total_steps, device)?;
     let checkpoint = pretrain_dir.join(CHECKPOINT_FILE);
     learner.load(&checkpoint).with_context(|| {
         format!(
@@ -186,6 +192,18 @@ pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions)
             checkpoint.display()
         )
     })?;
+    Ok(learner)
+}
+
+pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions) -> Result<Value> {
+    let device = device::open_device(&device::replica_device(
+        &spec.device,
+        options.replicas.size(),
+    ))?;
+    let pretrained = match &spec.pretrain {
+        Some(id) => Some(pretrained(job, id, ctx, &device)?),
+        None => None,
+    };
 
     let prepare_id = prepare_ancestor(ctx.plan, &job.id)
         .context("internal: no prepare job above this evaluation")?;
@@ -208,7 +226,7 @@ pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions)
     let videos = Arc::new(CachedBackend::new(dataset.backend()?, options.cache_bytes));
     let eval = EvalContext {
         videos,
-        learner,
+        pretrained,
         device,
         dataset,
         spec,
@@ -219,6 +237,7 @@ pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions)
     let mut result = match &spec.eval {
         EvalSpec::Linear(linear) => linear::run(&eval, linear, &ctx.dir)?,
         EvalSpec::Knn(knn) => knn::run(&eval, knn)?,
+        EvalSpec::Finetune(finetune) => finetune::run(&eval, finetune, &ctx.dir)?,
     };
     let counts = data_metrics.snapshot();
     result["data"] = serde_json::json!({

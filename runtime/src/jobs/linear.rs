@@ -54,7 +54,7 @@ fn logits(
 }
 
 pub fn run(eval: &EvalContext, spec: &LinearEvalSpec, dir: &Path) -> Result<Value> {
-    let dim = eval.learner.feature_dim();
+    let dim = eval.learner()?.feature_dim();
     let classes = eval.classes;
     let device = &eval.device;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(eval.spec.seed ^ 0x6c69_6e65_6172);

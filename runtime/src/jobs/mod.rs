@@ -1,12 +1,14 @@
 //! The jobs a Plan is made of, run for the executor: prepare a dataset, pre-train an encoder, evaluate it (linear
-//! probe, kNN), fill a report. [`PlanRunner`] dispatches on the job kind and owns what every job shares (threads,
+//! probe, kNN, fine-tuning), fill a report. [`PlanRunner`] dispatches on the job kind and owns what every job shares (threads,
 //! the video decoder, whether to draw progress bars).
 
 mod device;
 mod eval;
+mod finetune;
 mod knn;
 mod linear;
 mod metrics_log;
+mod precision;
 mod prepare;
 mod pretrain;
 mod progress;
@@ -15,6 +17,7 @@ mod report;
 
 pub use device::open_device;
 pub use metrics_log::{append_record, read_records};
+pub use precision::{average_precision, mean_average_precision};
 pub use report::{ReportOutput, fill_table, partial_report_output, report_output};
 
 use crate::distributed::Replicas;
@@ -129,8 +132,17 @@ impl JobRunner for PlanRunner {
                 pretrain::run(job, p, ctx, &self.options)
             }
             JobKind::Eval(e) => {
-                replicas::announce(&self.options.replicas, ctx.plan, job)?;
-                eval::run(job, e, ctx, &self.options)
+                if replicas::shared(job) {
+                    replicas::announce(&self.options.replicas, ctx.plan, job)?;
+                    eval::run(job, e, ctx, &self.options)
+                } else {
+                    // Fine-tuning is not data-parallel yet: rank 0 trains it alone, as one process.
+                    let alone = RunnerOptions {
+                        replicas: Default::default(),
+                        ..self.options.clone()
+                    };
+                    eval::run(job, e, ctx, &alone)
+                }
             }
             JobKind::Report(r) => report::run(r, ctx),
         }

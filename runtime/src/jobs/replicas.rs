@@ -12,7 +12,7 @@
 
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
-use vst_spec::{Job, JobKind, Plan};
+use vst_spec::{EvalSpec, Job, JobKind, Plan};
 
 use super::{PlanRunner, eval, pretrain};
 use crate::distributed::Replicas;
@@ -28,6 +28,16 @@ fn exchange(replicas: &Replicas, message: f32) -> Result<f32> {
         .all_gather(&[message])
         .context("the replicas cannot reach each other")?;
     Ok(all[0])
+}
+
+/// Whether the replicas work on `job` together: pre-trainings, linear probes and kNN. Fine-tuning is not
+/// data-parallel yet; rank 0 runs it (and data preparation and reports) alone.
+pub fn shared(job: &Job) -> bool {
+    match &job.kind {
+        JobKind::Pretrain(_) => true,
+        JobKind::Eval(e) => !matches!(e.eval, EvalSpec::Finetune(_)),
+        _ => false,
+    }
 }
 
 /// Rank 0: tells the other ranks to train `job` with it (nothing with one replica).
@@ -76,7 +86,7 @@ pub fn serve(plan: &Plan, store: &RunStore, runner: &PlanRunner) -> Result<()> {
         tracing::info!(job = %job.name, rank = replicas.rank(), "working as a replica");
         let result = match &job.kind {
             JobKind::Pretrain(spec) => pretrain::run(job, spec, &ctx, &runner.options),
-            JobKind::Eval(spec) => eval::run(job, spec, &ctx, &runner.options),
+            JobKind::Eval(spec) if shared(job) => eval::run(job, spec, &ctx, &runner.options),
             _ => bail!(
                 "rank 0 announced `{}`, which replicas do not share",
                 job.name

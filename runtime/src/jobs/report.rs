@@ -167,13 +167,16 @@ fn data_notes(plan: &Plan, store_root: &Path, job: &ReportJob) -> Vec<String> {
         let Some(JobKind::Eval(e)) = Some(&eval.kind) else {
             continue;
         };
-        let unreadable = done(&e.pretrain)
+        // The data the cell's encoder was trained on: the pre-training's, or for a fine-tune from scratch (which
+        // has none) the data it reads itself.
+        let source_id = e.pretrain.as_ref().unwrap_or(&eval.id);
+        let unreadable = done(source_id)
             .and_then(|r| r["data"]["unreadable_videos"].as_u64())
             .unwrap_or(0);
-        let Some(pretrain) = plan.job(&e.pretrain) else {
+        let Some(source) = plan.job(source_id) else {
             continue;
         };
-        for dep in &pretrain.deps {
+        for dep in &source.deps {
             if let Some(JobKind::Prepare(p)) = plan.job(dep).map(|j| &j.kind) {
                 let entry = datasets
                     .entry(p.dataset.name.clone())

@@ -17,6 +17,7 @@ pub fn section(plan: &Plan, store: &RunStore, state_of: &dyn Fn(&JobId) -> &'sta
             JobKind::Pretrain(p) => p.schedule.epochs,
             JobKind::Eval(e) => match &e.eval {
                 EvalSpec::Linear(l) => l.epochs,
+                EvalSpec::Finetune(f) => f.epochs,
                 EvalSpec::Knn(_) => continue,
             },
             _ => continue,

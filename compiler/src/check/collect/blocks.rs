@@ -4,7 +4,7 @@
 use super::*;
 use crate::check::value::Value;
 use crate::diagnostic::{Diagnostic, Kind, closest};
-use crate::schema::{BLOCKS, EvalKind, GROUPS, Scope, Ty, settings};
+use crate::schema::{BLOCKS, EVAL_KIND_WORDS, EvalKind, GROUPS, Scope, Ty, settings};
 use crate::source::FileId;
 use crate::syntax::Span;
 use crate::syntax::ast::{Block, Expr, File, Label, Stmt, StmtKind};
@@ -51,7 +51,7 @@ impl Collector<'_, '_> {
                 {
                     let v = self
                         .typer()
-                        .check(value, &Ty::Word(&["linear", "knn"]), "kind");
+                        .check(value, &Ty::Word(EVAL_KIND_WORDS), "kind");
                     if let Some(Value::Word(w)) = v {
                         kind = EvalKind::from_name(&w);
                     }
@@ -65,7 +65,9 @@ impl Collector<'_, '_> {
                     )
                     .at(name.span)
                     .suggest(closest(&name.name, EvalKind::ALL.iter().map(|k| k.name())))
-                    .help("name it `linear` or `knn`, or give its kind: `kind: linear`"),
+                    .help(
+                        "name it `linear`, `knn` or `finetune`, or give its kind: `kind: linear`",
+                    ),
                 );
                 self.poisoned.push(name.name.clone());
                 continue;

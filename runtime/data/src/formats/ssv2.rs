@@ -1,0 +1,94 @@
+//! Something-Something v2's annotations: `labels.json` maps each template (`"Approaching something with your
+//! camera"`) to its class number as a string (`"0"`); `train.json` and `validation.json` list the videos,
+//! `{"id": "78687", "label": "...", "template": "Holding [something] next to [something]", "placeholders": [...]}`,
+//! whose class is their template with the brackets removed. Videos are `<root>/<id>.webm`.
+//!
+//! Its labels name directions (`Pushing something from left to right`), so a horizontal flip changes the class:
+//! [`FLIP_PRESERVES_LABELS`] records it for whatever trains on the data.
+
+use crate::error::{DataError, Result};
+use crate::list::VideoEntry;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Whether flipping a video horizontally keeps its label: not for Something-Something.
+pub const FLIP_PRESERVES_LABELS: bool = false;
+
+fn annotation_err(source: &Path, message: String) -> DataError {
+    DataError::Annotation {
+        path: source.to_path_buf(),
+        message,
+    }
+}
+
+/// `labels.json`: template → class number.
+pub fn parse_labels(text: &str, source: &Path) -> Result<HashMap<String, u32>> {
+    let raw: HashMap<String, String> = serde_json::from_str(text).map_err(|e| DataError::List {
+        path: source.to_path_buf(),
+        line: e.line(),
+        message: format!("expected {{\"template\": \"number\", ...}}: {e}"),
+    })?;
+    let mut labels = HashMap::with_capacity(raw.len());
+    for (template, number) in raw {
+        let n: u32 = number.parse().map_err(|_| {
+            annotation_err(
+                source,
+                format!("the class of `{template}` is `{number}`, not a number"),
+            )
+        })?;
+        labels.insert(template, n);
+    }
+    Ok(labels)
+}
+
+#[derive(Deserialize)]
+struct Video {
+    id: String,
+    template: Option<String>,
+}
+
+/// `train.json` or `validation.json`: the videos with their class (from `labels`).
+pub fn parse_videos(
+    text: &str,
+    source: &Path,
+    labels: &HashMap<String, u32>,
+    root: &Path,
+) -> Result<Vec<VideoEntry>> {
+    let videos: Vec<Video> = serde_json::from_str(text).map_err(|e| DataError::List {
+        path: source.to_path_buf(),
+        line: e.line(),
+        message: format!("expected a list of {{\"id\", \"template\", ...}}: {e}"),
+    })?;
+    videos
+        .into_iter()
+        .enumerate()
+        .map(|(i, video)| {
+            let template = video.template.ok_or_else(|| {
+                annotation_err(
+                    source,
+                    format!(
+                        "video {} (entry {}) has no template: the test set's file has no labels",
+                        video.id,
+                        i + 1
+                    ),
+                )
+            })?;
+            let class = template.replace(['[', ']'], "");
+            let label = *labels.get(&class).ok_or_else(|| {
+                annotation_err(
+                    source,
+                    format!(
+                        "video {} (entry {}): the template `{class}` is not in the label file",
+                        video.id,
+                        i + 1
+                    ),
+                )
+            })?;
+            Ok(VideoEntry {
+                path: root.join(format!("{}.webm", video.id)),
+                label,
+            })
+        })
+        .collect()
+}
