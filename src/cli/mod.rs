@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod check;
 pub mod data;
+mod data_prepare;
 pub mod explain;
 pub mod fmt;
 pub mod lsp;
