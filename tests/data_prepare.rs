@@ -56,7 +56,10 @@ fn a_recipe_on_a_prepared_copy_reports_how_it_was_made() {
         ],
     );
     assert_eq!(code, 0, "{stdout}");
-    assert_contains(&stdout, "7 videos listed, 6 prepared now, 0 already prepared, 1 failed");
+    assert_contains(
+        &stdout,
+        "7 videos listed, 6 prepared now, 0 already prepared, 1 failed",
+    );
     assert_contains(&stdout, "broken.avi");
 
     let recipe = r#"data clips = kinetics(root: "prepared", train_videos: 4, val_videos: 2)

@@ -37,7 +37,14 @@ const SOURCES: [Source; 3] = [
         height: 360,
         fps: 25,
         seconds: 2.0,
-        codec: &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+        codec: &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ],
     },
     // Portrait, MPEG-4 part 2 in Matroska, 24 fps.
     Source {
@@ -240,10 +247,17 @@ fn prepares_mp4_reports_failures_and_resumes() {
     let before: Vec<SystemTime> = kept.iter().map(|p| mtime(p)).collect();
     let again = run(&request);
     assert_eq!((again.already_done, again.prepared_now), (2, 1));
-    assert_eq!(again.failures.len(), 2, "the bad videos are retried and fail again");
+    assert_eq!(
+        again.failures.len(),
+        2,
+        "the bad videos are retried and fail again"
+    );
     let after: Vec<SystemTime> = kept.iter().map(|p| mtime(p)).collect();
     assert_eq!(before, after, "finished videos are not redone");
-    assert!(!partial.exists(), "the temporary file was replaced and moved into place");
+    assert!(
+        !partial.exists(),
+        "the temporary file was replaced and moved into place"
+    );
     check_frames(
         "sub/b.mkv (redone)",
         &mut OpenH264Reader::open(&redo).unwrap(),

@@ -113,9 +113,8 @@ impl Ffmpeg {
 fn filter(settings: &PrepareSettings) -> String {
     let s = settings.short_side;
     // `-2`: the long side keeps the aspect ratio, rounded to an even number (4:2:0 needs even sizes).
-    let scale = format!(
-        "scale=w='if(lte(iw,ih),{s},-2)':h='if(lte(iw,ih),-2,{s})':flags=bicubic,setsar=1"
-    );
+    let scale =
+        format!("scale=w='if(lte(iw,ih),{s},-2)':h='if(lte(iw,ih),-2,{s})':flags=bicubic,setsar=1");
     let pixel_format = match settings.format {
         OutputFormat::Mp4 => "yuv420p",
         // Full-range 4:2:0, what JPEG files hold.
@@ -142,9 +141,7 @@ pub fn arguments(input: &Path, output: &Path, settings: &PrepareSettings) -> Vec
     .map(String::from)
     .to_vec();
     args.push(input.to_string_lossy().into_owned());
-    args.extend(
-        ["-map", "0:v:0", "-an", "-sn", "-dn", "-threads", "1", "-vf"].map(String::from),
-    );
+    args.extend(["-map", "0:v:0", "-an", "-sn", "-dn", "-threads", "1", "-vf"].map(String::from));
     args.push(filter(settings));
     match settings.format {
         OutputFormat::Mp4 => {
@@ -203,10 +200,17 @@ mod tests {
         let settings = PrepareSettings::default();
         let input = Path::new("/data/it's a $(video) ; rm -rf.mp4");
         let args = arguments(input, Path::new("/out/x.mp4"), &settings);
-        assert!(args.iter().any(|a| a == "/data/it's a $(video) ; rm -rf.mp4"));
+        assert!(
+            args.iter()
+                .any(|a| a == "/data/it's a $(video) ; rm -rf.mp4")
+        );
         assert_eq!(args.last().map(String::as_str), Some("/out/x.mp4"));
         let vf = args.iter().position(|a| a == "-vf").unwrap();
-        assert!(args[vf + 1].starts_with("fps=30,scale="), "{}", args[vf + 1]);
+        assert!(
+            args[vf + 1].starts_with("fps=30,scale="),
+            "{}",
+            args[vf + 1]
+        );
         assert!(args.iter().any(|a| a == "libx264"));
     }
 

@@ -48,9 +48,9 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(DataError::io(&path, e)),
         };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| DataError::Config(format!("{}: not a prepare manifest: {e}", path.display())))
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            DataError::Config(format!("{}: not a prepare manifest: {e}", path.display()))
+        })
     }
 
     pub fn write(&self, dir: &Path) -> Result<()> {

@@ -153,7 +153,13 @@ pub fn prepare(
     let list_paths: Vec<PathBuf> = request
         .lists
         .iter()
-        .map(|l| if l.is_absolute() { l.clone() } else { root.join(l) })
+        .map(|l| {
+            if l.is_absolute() {
+                l.clone()
+            } else {
+                root.join(l)
+            }
+        })
         .collect();
     let mut failures: Vec<Failure> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
