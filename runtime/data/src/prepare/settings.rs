@@ -89,7 +89,7 @@ impl Default for PrepareSettings {
 impl PrepareSettings {
     pub fn validate(&self) -> Result<()> {
         let bad = |what: String| Err(DataError::Config(what));
-        if self.short_side < 16 || self.short_side % 2 != 0 {
+        if self.short_side < 16 || !self.short_side.is_multiple_of(2) {
             return bad(format!(
                 "short side {} must be an even number of pixels ≥ 16 (4:2:0 video halves it)",
                 self.short_side
