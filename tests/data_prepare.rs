@@ -1,6 +1,7 @@
 //! `vst data prepare` feeding a recipe: tiny videos made by the ffmpeg command line are prepared (one corrupt video
 //! among them is reported and left out), a recipe trains and evaluates on the prepared copy through `kinetics(...)`,
-//! and the report names how the copy was made. Needs the `ffmpeg` program (.ci/run installs it).
+//! and the report names how the copy was made; `vst bench loader` measures the copy. Needs the `ffmpeg` program
+//! (.ci/run installs it).
 
 use std::path::Path;
 use std::process::Command;
@@ -61,6 +62,38 @@ fn a_recipe_on_a_prepared_copy_reports_how_it_was_made() {
         "7 videos listed, 6 prepared now, 0 already prepared, 1 failed",
     );
     assert_contains(&stdout, "broken.avi");
+
+    // The prepared copy feeds the loader benchmark: one row per decode path, with positive rates.
+    let Output { code, stdout, .. } = vst_in(
+        &dir,
+        &[
+            "bench",
+            "loader",
+            "--list",
+            "prepared/train.csv",
+            "--videos",
+            "2",
+            "--rounds",
+            "1",
+            "--frames",
+            "2",
+            "--stride",
+            "2",
+            "--size",
+            "16",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("| openh264 |"))
+        .unwrap_or_else(|| panic!("no openh264 row in:\n{stdout}"));
+    let rates: Vec<f64> = row
+        .split('|')
+        .filter_map(|cell| cell.trim().parse().ok())
+        .collect();
+    assert_eq!(rates.len(), 3, "{row}");
+    assert!(rates.iter().all(|r| *r > 0.0), "{row}");
 
     let recipe = r#"data clips = kinetics(root: "prepared", train_videos: 4, val_videos: 2)
 
