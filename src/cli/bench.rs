@@ -1,3 +1,4 @@
+//! `vst bench loader` is in [`super::bench_loader`].
 //! `vst bench step` / `vst bench gpu`: one training step of a Slow ResNet on random clips, timed (by default the
 //! paper's BYOL ρ = 2 step of a Slow R-50 8×224²; `--preset mini` with the sizes of recipes/mini/base.vst for the
 //! CPU study). `vst bench gpu` is the form `scripts/gpu-check.sh` calls (the contract is in docs/gpu.md): CUDA by
@@ -21,6 +22,8 @@ enum What {
     Step(StepArgs),
     /// The same on a CUDA device, with precision and peak memory (what scripts/gpu-check.sh runs)
     Gpu(StepArgs),
+    /// Clips/s one CPU core feeds from a dataset, per decode path, and the cores one GPU needs
+    Loader(Box<super::bench_loader::LoaderArgs>),
 }
 
 #[derive(clap::Args)]
@@ -71,6 +74,7 @@ pub fn run(args: Args) -> std::process::ExitCode {
     super::report_errors(match args.what {
         What::Step(a) => step(a, "cpu"),
         What::Gpu(a) => step(a, "cuda:0"),
+        What::Loader(a) => super::bench_loader::run(*a),
     })
 }
 

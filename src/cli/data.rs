@@ -1,4 +1,5 @@
-//! `vst data ...`: generate the synthetic dataset; preview the clips a data configuration produces.
+//! `vst data ...`: generate the synthetic dataset; prepare a real one for fast training (`prepare`, in
+//! [`super::data_prepare`]); preview the clips a data configuration produces.
 //!
 //! The preview takes a recipe (`--recipe`: the data, ρ, clip shape and augmentation of one of its pre-training
 //! jobs, read where `vst run` keeps them), or the synthetic generator's knobs or a dataset list (the rendering is
@@ -34,6 +35,9 @@ enum DataCommand {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Re-encode a Kinetics-style copy (`path label` lists under a root) to a short side and constant frame rate,
+    /// as H.264 mp4 with dense keyframes or JPEG frame folders (resumable; see docs/data.md).
+    Prepare(Box<super::data_prepare::PrepareArgs>),
     /// Render a PNG of a few videos' clips after augmentation (ρ rows per video, one column per frame).
     Preview(Box<PreviewArgs>),
 }
@@ -170,7 +174,7 @@ fn no_augment(size: u32) -> AugmentSpec {
     }
 }
 
-fn threads(requested: Option<usize>) -> usize {
+pub(super) fn threads(requested: Option<usize>) -> usize {
     requested.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
@@ -214,6 +218,7 @@ pub fn run(args: DataArgs) -> Result<()> {
             );
             Ok(())
         }
+        DataCommand::Prepare(p) => super::data_prepare::run(*p),
         DataCommand::Preview(p) => preview(*p),
     }
 }

@@ -2,8 +2,10 @@
 //! Exit codes: 0 ok, 1 errors in a recipe, 2 usage or I/O errors.
 
 pub mod bench;
+mod bench_loader;
 pub mod check;
 pub mod data;
+mod data_prepare;
 pub mod explain;
 pub mod export;
 pub mod fmt;

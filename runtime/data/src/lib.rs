@@ -14,6 +14,7 @@ pub mod list;
 pub mod loader;
 pub mod metrics;
 pub mod pipeline;
+pub mod prepare;
 pub mod preview;
 pub mod rng;
 pub mod sampler;

@@ -69,6 +69,7 @@ pub fn run(dataset: &DatasetSpec, ctx: &JobContext, options: &RunnerOptions) -> 
         DataSource::Synthetic(_) => std::path::absolute(synthetic_dir(&ctx.dir))?,
     };
     let (missing, fingerprint) = pin(&opened, &root)?;
+    let prepared_by = vst_data::prepare::manifest::Manifest::read(&root)?;
     if !missing.is_empty() {
         tracing::warn!(
             dataset = %dataset.name,
@@ -90,6 +91,8 @@ pub fn run(dataset: &DatasetSpec, ctx: &JobContext, options: &RunnerOptions) -> 
         "missing_videos": missing.len(),
         "missing_examples": missing.iter().take(20).collect::<Vec<_>>(),
         "fingerprint": fingerprint,
+        // How `vst data prepare` made this copy, when it did (its manifest lies at the root).
+        "prepared_by": prepared_by.as_ref().map(|m| m.describe()),
     }))
 }
 
@@ -107,9 +110,14 @@ pub fn open(
 }
 
 /// The listed videos that do not exist, and a fingerprint of both lists and the listed files' sizes (paths taken
-/// relative to the data root, so that the same data gives the same fingerprint wherever it is).
+/// relative to the data root, so that the same data gives the same fingerprint wherever it is) and, for a copy made
+/// by `vst data prepare`, of the settings and ffmpeg that made it.
 fn pin(opened: &OpenedDataset, root: &Path) -> Result<(Vec<String>, String)> {
     let mut hasher = blake3::Hasher::new();
+    if let Some(manifest) = vst_data::prepare::manifest::Manifest::read(root)? {
+        hasher.update(serde_json::to_string(&manifest.settings)?.as_bytes());
+        hasher.update(manifest.ffmpeg.as_bytes());
+    }
     let mut missing = Vec::new();
     for (split, entries) in [("train", &opened.train), ("val", &opened.val)] {
         hasher.update(split.as_bytes());

@@ -188,8 +188,12 @@ fn data_notes(plan: &Plan, store_root: &Path, job: &ReportJob) -> Vec<String> {
     datasets
         .into_iter()
         .map(|(name, (prepared, unreadable))| {
+            let how = prepared["prepared_by"]
+                .as_str()
+                .map(|how| format!(" The copy was {how}."))
+                .unwrap_or_default();
             format!(
-                "Data `{name}` ({}): {} train / {} val videos, fingerprint {}; {} listed videos missing, {unreadable} unreadable.",
+                "Data `{name}` ({}): {} train / {} val videos, fingerprint {}; {} listed videos missing, {unreadable} unreadable.{how}",
                 prepared["kind"].as_str().unwrap_or("?"),
                 prepared["train_videos"],
                 prepared["val_videos"],
