@@ -3,6 +3,7 @@
 
 mod cli;
 mod lsp;
+mod slurm;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +36,8 @@ enum Command {
     Report(cli::report::Args),
     /// Show each job of a recipe's plan as done, running, interrupted, failed or pending
     Status(cli::status::Args),
+    /// Cancel the SLURM jobs `vst run --slurm` submitted for a recipe (or one job and those that need it)
+    Cancel(cli::cancel::Args),
     /// Show the model a recipe trains: layers, parameters, GMACs (multiply-adds) per clip
     Model(cli::model::Args),
     /// Benchmarks: one whole training step (`step`), or the same on a GPU as scripts/gpu-check.sh runs it (`gpu`)
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(args),
         Command::Report(args) => cli::report::run(args),
         Command::Status(args) => cli::status::run(args),
+        Command::Cancel(args) => cli::cancel::run(args),
         Command::Model(args) => cli::model::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Data(args) => cli::report_errors(cli::data::run(args)),

@@ -2,6 +2,7 @@
 //! Exit codes: 0 ok, 1 errors in a recipe, 2 usage or I/O errors.
 
 pub mod bench;
+pub mod cancel;
 pub mod check;
 pub mod data;
 pub mod explain;
@@ -13,6 +14,7 @@ pub mod replicas;
 pub mod report;
 pub mod run;
 pub mod status;
+pub mod submit;
 
 use std::io::IsTerminal;
 use std::path::Path;
