@@ -39,7 +39,12 @@ fn cancel(plan: &Plan, args: &Args) -> anyhow::Result<()> {
         .jobs
         .iter()
         .filter(|j| chosen.contains(&j.id))
-        .filter_map(|j| Some((j.name.clone(), record::read(&store.job_dir(&j.id))?.slurm_job)))
+        .filter_map(|j| {
+            Some((
+                j.name.clone(),
+                record::read(&store.job_dir(&j.id))?.slurm_job,
+            ))
+        })
         .collect();
     let ids: Vec<String> = submitted.iter().map(|(_, id)| id.clone()).collect();
     let active = scheduler::query(&ids)?;

@@ -70,7 +70,9 @@ fn submit_plan(request: &Request) -> anyhow::Result<()> {
             }
             Action::Resubmitted { slurm_job, earlier } => {
                 submitted += 1;
-                format!("resubmitted as SLURM job {slurm_job} (SLURM job {earlier} ended without a result)")
+                format!(
+                    "resubmitted as SLURM job {slurm_job} (SLURM job {earlier} ended without a result)"
+                )
             }
         };
         println!("{name}: {line}");

@@ -91,10 +91,16 @@ impl ClusterConfig {
         if self.nodes == 0 || self.cpus_per_gpu == 0 {
             bail!("`nodes` and `cpus_per_gpu` must be at least 1");
         }
-        let single_line = [&self.partition, &self.account, &self.qos, &self.time, &self.mem_per_gpu]
-            .into_iter()
-            .flatten()
-            .chain(&self.sbatch);
+        let single_line = [
+            &self.partition,
+            &self.account,
+            &self.qos,
+            &self.time,
+            &self.mem_per_gpu,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(&self.sbatch);
         for value in single_line {
             if value.contains(['\n', '\r']) {
                 bail!("{value:?}: an `#SBATCH` value cannot span lines");
@@ -115,10 +121,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.partition.as_deref(), Some("gpu"));
-        assert_eq!((config.gpus_per_node, config.nodes, config.cpus_per_gpu), (8, 2, 1));
+        assert_eq!(
+            (config.gpus_per_node, config.nodes, config.cpus_per_gpu),
+            (8, 2, 1)
+        );
         assert_eq!(config.signal_seconds, 300);
         let typo = serde_json::from_str::<ClusterConfig>(r#"{"partiton": "gpu"}"#).unwrap_err();
-        assert!(typo.to_string().contains("unknown field `partiton`"), "{typo}");
+        assert!(
+            typo.to_string().contains("unknown field `partiton`"),
+            "{typo}"
+        );
         let bad = ClusterConfig {
             account: Some("a\n#SBATCH --x".into()),
             ..ClusterConfig::default()

@@ -78,7 +78,8 @@ pub fn query(ids: &[String]) -> anyhow::Result<BTreeMap<String, SlurmJob>> {
         return Ok(BTreeMap::new());
     }
     // All of the user's jobs, filtered here: `squeue -j` fails outright when one of the ids is forgotten.
-    let out = run(Command::new("squeue").args(["--me", "-h", "-t", "all", "-o", "%i|%T|%r|%N|%L"]))?;
+    let out =
+        run(Command::new("squeue").args(["--me", "-h", "-t", "all", "-o", "%i|%T|%r|%N|%L"]))?;
     Ok(parse_squeue(&out)
         .into_iter()
         .filter(|job| ids.contains(&job.id))

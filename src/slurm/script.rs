@@ -73,7 +73,18 @@ fn quote_path(path: &Path) -> String {
 pub fn slurm_job_name(name: &str) -> String {
     name.chars()
         .map(|c| match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '.' | ',' | '=' | '+' | ':' | '@' | '[' | ']'
+            'a'..='z'
+            | 'A'..='Z'
+            | '0'..='9'
+            | '_'
+            | '.'
+            | ','
+            | '='
+            | '+'
+            | ':'
+            | '@'
+            | '['
+            | ']'
             | '-' => c,
             _ => '_',
         })
@@ -100,7 +111,11 @@ pub fn job_folder(invocation: &Invocation, job: &Job) -> PathBuf {
 }
 
 /// The batch script of `job`.
-pub fn render(job: &Job, config: &ClusterConfig, invocation: &Invocation) -> anyhow::Result<String> {
+pub fn render(
+    job: &Job,
+    config: &ClusterConfig,
+    invocation: &Invocation,
+) -> anyhow::Result<String> {
     let resources = Resources::for_job(job, config);
     let folder = job_folder(invocation, job);
     let mut s = String::from("#!/bin/bash\n");
@@ -116,7 +131,10 @@ pub fn render(job: &Job, config: &ClusterConfig, invocation: &Invocation) -> any
         let _ = writeln!(s, "#SBATCH {line}");
     };
     sbatch(format!("--job-name={}", slurm_job_name(&job.name)));
-    sbatch(format!("--output=\"{}/slurm-%j.out\"", sbatch_path(&folder)?));
+    sbatch(format!(
+        "--output=\"{}/slurm-%j.out\"",
+        sbatch_path(&folder)?
+    ));
     sbatch("--open-mode=append".into());
     sbatch(format!("--chdir=\"{}\"", sbatch_path(invocation.workdir)?));
     sbatch("--requeue".into());

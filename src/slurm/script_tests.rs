@@ -46,8 +46,16 @@ fn a_hostile_job_name_and_recipe_path_appear_literally_and_run_nothing() {
     std::fs::create_dir_all(&dir).unwrap();
     // The "vst" the script runs prints its arguments one per line, so they can be compared.
     let fake_vst = dir.join("print-args");
-    std::fs::write(&fake_vst, "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n").unwrap();
-    Command::new("chmod").arg("+x").arg(&fake_vst).status().unwrap();
+    std::fs::write(
+        &fake_vst,
+        "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&fake_vst)
+        .status()
+        .unwrap();
     let job = report_job(HOSTILE);
     let recipe = Path::new("it's $(touch pwned3).vst");
     let invocation = Invocation {
@@ -59,26 +67,43 @@ fn a_hostile_job_name_and_recipe_path_appear_literally_and_run_nothing() {
     };
     let text = render(&job, &ClusterConfig::default(), &invocation).unwrap();
     // SLURM reads `#SBATCH` lines up to the first command: the name's line break cannot add one.
-    assert!(!text.lines().any(|l| l.starts_with("#SBATCH --wrap")), "{text}");
-    assert_eq!(text.lines().filter(|l| l.contains("touch pwned2")).count(), 2, "{text}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("#SBATCH --wrap")),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.contains("touch pwned2")).count(),
+        2,
+        "{text}"
+    );
     assert!(text.contains(&format!("#SBATCH --job-name={}\n", slurm_job_name(HOSTILE))));
     let script = dir.join("slurm.sh");
     std::fs::write(&script, &text).unwrap();
     let out = Command::new("bash").arg(&script).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let expected = format!(
         "[run]\n[{}]\n[--only]\n[0123456789abcdef]\n[--no-deps]\n[--runs]\n[runs `touch pwned4`]\n[--device=cuda:0]\n",
         recipe.display()
     );
     assert!(stdout.ends_with(&expected), "{stdout}");
-    assert!(stdout.contains(&format!("{HOSTILE:?}")), "the name is echoed literally: {stdout}");
+    assert!(
+        stdout.contains(&format!("{HOSTILE:?}")),
+        "the name is echoed literally: {stdout}"
+    );
     let created: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("pwned"))
         .collect();
-    assert!(created.is_empty(), "the script ran recipe text: {created:?}");
+    assert!(
+        created.is_empty(),
+        "the script ran recipe text: {created:?}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -105,11 +130,17 @@ fn resources_follow_the_job_kind() {
         ..ClusterConfig::default()
     };
     let report = Resources::for_job(&report_job("r"), &config);
-    assert_eq!((report.nodes, report.gpus_per_node, report.tasks()), (1, 0, 1));
+    assert_eq!(
+        (report.nodes, report.gpus_per_node, report.tasks()),
+        (1, 0, 1)
+    );
     let eval = Resources::for_job(&job_of("eval", "e"), &config);
     assert_eq!((eval.nodes, eval.gpus_per_node, eval.tasks()), (1, 1, 1));
     let pretrain = Resources::for_job(&job_of("pretrain", "p"), &config);
-    assert_eq!((pretrain.nodes, pretrain.gpus_per_node, pretrain.tasks()), (2, 8, 16));
+    assert_eq!(
+        (pretrain.nodes, pretrain.gpus_per_node, pretrain.tasks()),
+        (2, 8, 16)
+    );
     let invocation = Invocation {
         vst: Path::new("/bin/vst"),
         recipe: Path::new("r.vst"),
@@ -118,11 +149,20 @@ fn resources_follow_the_job_kind() {
         pass_on: &[],
     };
     let text = render(&report_job("r"), &config, &invocation).unwrap();
-    assert!(!text.contains("--gpus-per-node") && !text.contains("srun"), "{text}");
+    assert!(
+        !text.contains("--gpus-per-node") && !text.contains("srun"),
+        "{text}"
+    );
     assert!(text.contains("#SBATCH --cpus-per-task=10\n"), "{text}");
-    assert!(text.contains("#SBATCH --requeue\n#SBATCH --signal=B:USR1@300\n"), "{text}");
+    assert!(
+        text.contains("#SBATCH --requeue\n#SBATCH --signal=B:USR1@300\n"),
+        "{text}"
+    );
     let text = render(&job_of("pretrain", "p"), &config, &invocation).unwrap();
-    assert!(text.contains("#SBATCH --nodes=2\n#SBATCH --ntasks-per-node=8\n"), "{text}");
+    assert!(
+        text.contains("#SBATCH --nodes=2\n#SBATCH --ntasks-per-node=8\n"),
+        "{text}"
+    );
     assert!(text.contains("#SBATCH --gpus-per-node=8\n"), "{text}");
     assert!(text.contains("\nsrun --mpi=pmi2 '/bin/vst' run 'r.vst' --only '0123456789abcdef' --no-deps --runs 'runs' --replicas=16 &\n"), "{text}");
 }

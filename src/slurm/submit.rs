@@ -16,10 +16,19 @@ use vst_spec::{JobId, Plan};
 pub enum Action {
     Done,
     /// Already queued or running as this SLURM job.
-    Kept { slurm_job: String, state: String },
-    Submitted { slurm_job: String, after: Vec<String> },
+    Kept {
+        slurm_job: String,
+        state: String,
+    },
+    Submitted {
+        slurm_job: String,
+        after: Vec<String>,
+    },
     /// Its last SLURM job ended without a result (or waited on one that did): submitted again.
-    Resubmitted { slurm_job: String, earlier: String },
+    Resubmitted {
+        slurm_job: String,
+        earlier: String,
+    },
 }
 
 /// Submits the jobs of `selected` (all of the plan's, or one and what it needs) that are not done yet.
@@ -90,8 +99,12 @@ pub fn submit(
             after: after.clone(),
             earlier,
         };
-        record::write(&folder, &submission)
-            .with_context(|| format!("cannot record SLURM job {slurm_job} in {}", folder.display()))?;
+        record::write(&folder, &submission).with_context(|| {
+            format!(
+                "cannot record SLURM job {slurm_job} in {}",
+                folder.display()
+            )
+        })?;
         queued.insert(&job.id, (slurm_job.clone(), true));
         actions.push((
             job.name.clone(),
