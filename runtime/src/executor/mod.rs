@@ -107,7 +107,9 @@ pub enum ExecError {
     AmbiguousJob(String, String),
     #[error("cannot run `{job}`: {error:#}")]
     Preflight { job: String, error: anyhow::Error },
-    #[error("`{job}` needs `{dep}`, which is not done (--no-deps runs one job whose dependencies are done)")]
+    #[error(
+        "`{job}` needs `{dep}`, which is not done (--no-deps runs one job whose dependencies are done)"
+    )]
     DependencyNotDone { job: String, dep: String },
     #[error("--no-deps needs --only JOB: the one job to run")]
     NoDepsWithoutOnly,
