@@ -5,6 +5,7 @@
 mod common;
 
 use common::{assert_contains, assert_same_metrics, root, scratch, vst_in};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,7 +17,9 @@ fn cluster_ready(test: &str) -> bool {
     if std::env::var("VST_SLURM_TESTS").as_deref() == Ok("1") {
         return true;
     }
-    eprintln!(
+    // Straight to stderr, past the test harness's capture: a skipped check must be seen.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n!!!!! SKIPPED {test}: no SLURM test cluster (run `scripts/slurm-test-cluster.sh start` as root, then \
          VST_SLURM_TESTS=1 SLURM_CONF=/tmp/vst-slurm/slurm.conf cargo test --test slurm) !!!!!\n"
     );
@@ -178,9 +181,32 @@ fn a_failed_job_blocks_only_what_needs_it_and_is_resubmitted_with_its_dependents
             status.contains("blocked: it needs `pretrain[objective=simclr]`")
         },
     );
+    // Which job failed and why (its error, and the end of SLURM's log), and which wait on it.
     assert_contains(&status, "failed  ");
-    assert_contains(&status, "without a result");
+    assert_contains(&status, "cannot resume from the last checkpoint");
+    assert_contains(&status, "without a result; the end of");
     assert!(!simclr_eval.join("done.json").exists() && !report.join("done.json").exists());
+
+    // `vst cancel --only` takes the job and what needs it out of the queue.
+    let blocked = [slurm_id(&simclr_eval), slurm_id(&report)];
+    let cancel = vst_in(
+        &dir,
+        &[
+            "cancel",
+            "study.vst",
+            "--only",
+            "knn[objective=simclr]",
+            "--runs",
+            "runs",
+        ],
+    );
+    assert_eq!(cancel.code, 0, "{}", cancel.stderr);
+    assert_contains(&cancel.stdout, "cancelling `knn[objective=simclr]`");
+    assert_contains(&cancel.stdout, "cancelling `report[SLURM]`");
+    assert_contains(&cancel.stdout, "2 SLURM jobs cancelled");
+    for id in &blocked {
+        wait_for("the cancellation", || slurm_state(id) == "CANCELLED");
+    }
 
     std::fs::remove_file(simclr.join("checkpoint.safetensors")).expect("repair");
     let again = submit(&dir);
