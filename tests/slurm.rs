@@ -304,3 +304,66 @@ fn the_time_limit_warning_stops_requeues_and_the_job_ends_like_an_uninterrupted_
     let local = dir.join("local").join(moco.file_name().expect("id"));
     assert_same_metrics(&moco, &local);
 }
+
+/// A pre-training of two processes: `srun --mpi=pmix` starts them, the ranks come from SLURM's PMIx, and the job
+/// trains what `vst run --replicas 2` (through `mpirun`) trains, byte for byte.
+#[cfg(feature = "mpi")]
+#[test]
+fn a_pretraining_of_two_processes_runs_through_srun_like_mpirun() {
+    if !cluster_ready("a_pretraining_of_two_processes_runs_through_srun_like_mpirun") {
+        return;
+    }
+    let dir = study("slurm-two-tasks", 40);
+    std::fs::write(
+        dir.join("cluster.json"),
+        r#"{"time": "10", "tasks_per_node": 2}"#,
+    )
+    .expect("cluster file");
+    let local = common::vst_command(
+        &dir,
+        &["run", "study.vst", "--runs", "local", "--replicas", "2"],
+    )
+    .output()
+    .expect("vst runs");
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+    // Open MPI refuses root unless told (this cluster runs its jobs as root); sbatch passes the environment on.
+    let out = common::vst_command(
+        &dir,
+        &[
+            "run",
+            "study.vst",
+            "--slurm",
+            "--cluster",
+            "cluster.json",
+            "--runs",
+            "runs",
+        ],
+    )
+    .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+    .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    .output()
+    .expect("vst runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_all_done(&dir);
+    let moco = job_dir(&dir.join("runs"), "pretrain[objective=moco]");
+    let script = std::fs::read_to_string(moco.join("slurm.sh")).expect("script");
+    assert_contains(&script, "#SBATCH --ntasks-per-node=2\n");
+    assert_contains(&script, "\nsrun --mpi=pmix ");
+    assert_contains(&script, " --replicas=2 &\n");
+    let log =
+        std::fs::read_to_string(moco.join(format!("slurm-{}.out", slurm_id(&moco)))).expect("log");
+    assert_contains(
+        &log,
+        "working as a replica job=pretrain[objective=moco] rank=1",
+    );
+    let local_moco = dir.join("local").join(moco.file_name().expect("id"));
+    assert_same_metrics(&moco, &local_moco);
+}

@@ -25,6 +25,13 @@ pub struct ClusterConfig {
     /// Nodes of a training job (one task per GPU on each; ranks from SLURM's environment).
     #[serde(default = "one")]
     pub nodes: u32,
+    /// Processes per node of a training job: one per GPU by default (1 on a CPU cluster).
+    #[serde(default)]
+    pub tasks_per_node: Option<u32>,
+    /// `srun --mpi=` for training jobs of several processes: `pmix` (Open MPI 4 and 5, Debian's included) or
+    /// `pmi2` (MPIs built with SLURM's PMI2).
+    #[serde(default = "default_srun_mpi")]
+    pub srun_mpi: String,
     /// CPUs per GPU (data loading) — and of a job that has no GPU.
     #[serde(default = "one")]
     pub cpus_per_gpu: u32,
@@ -47,6 +54,10 @@ pub struct ClusterConfig {
 
 fn one() -> u32 {
     1
+}
+
+fn default_srun_mpi() -> String {
+    "pmix".into()
 }
 
 fn default_signal_seconds() -> u32 {
@@ -88,8 +99,18 @@ impl ClusterConfig {
 
     /// Values that end up on `#SBATCH` lines must stay on their line.
     fn check(&self) -> anyhow::Result<()> {
-        if self.nodes == 0 || self.cpus_per_gpu == 0 {
-            bail!("`nodes` and `cpus_per_gpu` must be at least 1");
+        if self.nodes == 0 || self.cpus_per_gpu == 0 || self.tasks_per_node == Some(0) {
+            bail!("`nodes`, `tasks_per_node` and `cpus_per_gpu` must be at least 1");
+        }
+        if !self
+            .srun_mpi
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            bail!(
+                "`srun_mpi`: {:?} is not an MPI plugin name (pmix, pmi2, ...)",
+                self.srun_mpi
+            );
         }
         let single_line = [
             &self.partition,

@@ -31,7 +31,7 @@ impl Resources {
         match &job.kind {
             JobKind::Pretrain(_) => Resources {
                 nodes: config.nodes,
-                tasks_per_node: config.gpus_per_node.max(1),
+                tasks_per_node: config.tasks_per_node.unwrap_or(config.gpus_per_node.max(1)),
                 gpus_per_node: config.gpus_per_node,
                 cpus_per_task: config.cpus_per_gpu,
             },
@@ -182,7 +182,10 @@ pub fn render(
     command.extend(invocation.pass_on.iter().map(|option| shell_quote(option)));
     if resources.tasks() > 1 {
         // One task per GPU on every node; each rank finds its place from SLURM's PMI (docs/distributed.md).
-        command.splice(0..0, ["srun".to_string(), "--mpi=pmi2".to_string()]);
+        command.splice(
+            0..0,
+            ["srun".to_string(), format!("--mpi={}", config.srun_mpi)],
+        );
         command.push(format!("--replicas={}", resources.tasks()));
     }
     let _ = write!(

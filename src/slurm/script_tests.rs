@@ -164,5 +164,5 @@ fn resources_follow_the_job_kind() {
         "{text}"
     );
     assert!(text.contains("#SBATCH --gpus-per-node=8\n"), "{text}");
-    assert!(text.contains("\nsrun --mpi=pmi2 '/bin/vst' run 'r.vst' --only '0123456789abcdef' --no-deps --runs 'runs' --replicas=16 &\n"), "{text}");
+    assert!(text.contains("\nsrun --mpi=pmix '/bin/vst' run 'r.vst' --only '0123456789abcdef' --no-deps --runs 'runs' --replicas=16 &\n"), "{text}");
 }
