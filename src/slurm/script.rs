@@ -203,6 +203,7 @@ stop_and_requeue() {{
   scontrol requeue "$SLURM_JOB_ID" || exit 1
   exit 0
 }}
+child=""
 trap stop_and_requeue USR1
 {command} &
 child=$!
