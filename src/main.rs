@@ -3,6 +3,7 @@
 
 mod cli;
 mod lsp;
+mod slurm;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +36,8 @@ enum Command {
     Report(cli::report::Args),
     /// Show each job of a recipe's plan as done, running, interrupted, failed or pending
     Status(cli::status::Args),
+    /// Cancel the SLURM jobs `vst run --slurm` submitted for a recipe (or one job and those that need it)
+    Cancel(cli::cancel::Args),
     /// Show the model a recipe trains: layers, parameters, GMACs (multiply-adds) per clip
     Model(cli::model::Args),
     /// Write a trained encoder in PySlowFast's checkpoint names and layout (safetensors), for fine-tuning elsewhere
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(args),
         Command::Report(args) => cli::report::run(args),
         Command::Status(args) => cli::status::run(args),
+        Command::Cancel(args) => cli::cancel::run(args),
         Command::Model(args) => cli::model::run(args),
         Command::Export(args) => cli::report_errors(cli::export::run(args)),
         Command::Bench(args) => cli::bench::run(args),

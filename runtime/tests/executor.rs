@@ -289,3 +289,29 @@ fn a_job_that_runs_partial_runs_on_what_finished_and_runs_again_next_time() {
     std::fs::remove_dir_all(&root).unwrap();
     std::fs::remove_dir_all(&root2).unwrap();
 }
+
+#[test]
+fn no_deps_runs_one_job_only_once_its_dependencies_are_done() {
+    let root = temp_root("no-deps");
+    let plan = plan();
+    let runner = Scripted::default();
+    let exec = executor(&plan, &root, &runner);
+    let alone = |name: &str| RunOptions {
+        only: Some(name.into()),
+        no_deps: true,
+        ..RunOptions::default()
+    };
+    let err = exec.run(&alone("b")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`b` needs `prepare`, which is not done (--no-deps runs one job whose dependencies are done)"
+    );
+    assert!(runner.ran.borrow().is_empty());
+    exec.run(&alone("prepare")).unwrap();
+    exec.run(&alone("b")).unwrap();
+    assert_eq!(*runner.ran.borrow(), ["prepare", "b"]);
+    // The lock was the job's own folder's: the runs folder stays free for another job of the study.
+    assert!(root.join(plan.jobs[2].id.0.as_str()).join(".lock").exists());
+    assert!(!root.join(".lock").exists());
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -3,6 +3,7 @@
 
 pub mod bench;
 mod bench_loader;
+pub mod cancel;
 pub mod check;
 pub mod data;
 mod data_prepare;
@@ -16,6 +17,7 @@ pub mod replicas;
 pub mod report;
 pub mod run;
 pub mod status;
+pub mod submit;
 
 use std::io::IsTerminal;
 use std::path::Path;

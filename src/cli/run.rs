@@ -42,6 +42,17 @@ pub struct Args {
     /// compute, the memory of one BN batch instead of all of a device's clips; the same model
     #[arg(long)]
     low_memory: bool,
+    /// Submit the jobs not done yet to SLURM (one batch job each, with the plan's dependencies) instead of running
+    /// them here; again, it submits only what failed or was cancelled (see docs/cluster.md)
+    #[arg(long, conflicts_with_all = ["dry_run", "replicas", "no_deps"])]
+    slurm: bool,
+    /// The site's SLURM settings (JSON; default `$VST_CLUSTER`, then ~/.config/vst/cluster.json)
+    #[arg(long, requires = "slurm")]
+    cluster: Option<PathBuf>,
+    /// Run only the --only job, whose dependencies must be done, locking only its own folder (what a SLURM job
+    /// runs: independent jobs of a study then run at once)
+    #[arg(long, requires = "only")]
+    no_deps: bool,
 }
 
 pub fn parse_device(text: &str) -> Result<DeviceSpec, String> {
@@ -53,6 +64,13 @@ pub fn parse_device(text: &str) -> Result<DeviceSpec, String> {
             .and_then(|i| i.parse().ok())
             .map(|index| DeviceSpec::Cuda { index })
             .ok_or_else(|| format!("`{text}` is not a device: use cpu, cuda or cuda:N")),
+    }
+}
+
+fn device_text(device: DeviceSpec) -> String {
+    match device {
+        DeviceSpec::Cpu => "cpu".into(),
+        DeviceSpec::Cuda { index } => format!("cuda:{index}"),
     }
 }
 
@@ -81,6 +99,25 @@ pub fn run(args: Args) -> ExitCode {
         Some(device) => vst_compiler::lower::with_device(&plan, device),
         None => plan,
     };
+    if args.slurm {
+        return super::submit::run(super::submit::Request {
+            plan: &plan,
+            recipe: &args.file,
+            runs: &args.runs,
+            only: args.only.as_deref(),
+            cluster: args.cluster.as_deref(),
+            // What changes the plan or how a job runs goes to every SLURM job's own `vst run`.
+            pass_on: [
+                args.device.map(|d| format!("--device={}", device_text(d))),
+                args.low_memory.then(|| "--low-memory".to_string()),
+                args.threads.map(|n| format!("--threads={n}")),
+                Some(format!("--cache-mb={}", args.cache_mb)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        });
+    }
     let mut options = RunnerOptions {
         progress: super::color_capable_stderr(),
         ..RunnerOptions::default()
@@ -112,6 +149,7 @@ pub fn run(args: Args) -> ExitCode {
         only: args.only,
         dry_run: args.dry_run,
         stop_on_failure: replicas.size() > 1,
+        no_deps: args.no_deps,
     };
     let result = executor.run(&run_options);
     if replicas.size() > 1 {

@@ -1,5 +1,6 @@
 //! `vst status FILE`: every job of a recipe's plan with its state (done / running / interrupted / failed /
-//! pending), read from the run directory; safe to use while a `vst run` works there.
+//! pending), read from the run directory; safe to use while a `vst run` works there. Jobs submitted with `vst run
+//! --slurm` also get what SLURM says of them (queued and why, running where, ended without a result and its log).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,13 @@ pub fn run(args: Args) -> ExitCode {
         );
     }
     let states = job_states(&plan, &store);
+    let slurm = match crate::slurm::status::describe(&plan, &store) {
+        Ok(lines) => lines,
+        Err(e) => {
+            eprintln!("warning: jobs were submitted to SLURM, but it cannot be asked: {e:#}");
+            Default::default()
+        }
+    };
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
     for (job, (name, state)) in plan.jobs.iter().zip(&states) {
         *counts.entry(state).or_default() += 1;
@@ -38,6 +46,9 @@ pub fn run(args: Args) -> ExitCode {
             _ => String::new(),
         };
         println!("{state:>11}  {}  {name}{extra}", job.id);
+        if let Some(line) = slurm.get(&job.id) {
+            println!("{:>11}  {line}", "");
+        }
     }
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     println!("\n{} jobs: {}", plan.jobs.len(), summary.join(", "));

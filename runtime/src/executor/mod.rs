@@ -8,7 +8,7 @@ mod store;
 
 pub use atomic::{write_atomic, write_json_atomic};
 pub use lock::{LockError, LockInfo, RunLock, holder as lock_holder};
-pub use store::{DONE_FILE, DoneRecord, FailedRecord, JobState, RunStore};
+pub use store::{DONE_FILE, DoneRecord, FailedRecord, JobState, RunStore, unix_now};
 
 use anyhow::Context as _;
 use serde_json::Value;
@@ -60,6 +60,9 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Stop at the first failed job (runs of several replicas: they cannot go on without the failed one).
     pub stop_on_failure: bool,
+    /// Run the `only` job alone: its dependencies must be done already, and only its own folder is locked, so
+    /// that a scheduler (SLURM) can run independent jobs of one study at once in one runs folder.
+    pub no_deps: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +107,12 @@ pub enum ExecError {
     AmbiguousJob(String, String),
     #[error("cannot run `{job}`: {error:#}")]
     Preflight { job: String, error: anyhow::Error },
+    #[error(
+        "`{job}` needs `{dep}`, which is not done (--no-deps runs one job whose dependencies are done)"
+    )]
+    DependencyNotDone { job: String, dep: String },
+    #[error("--no-deps needs --only JOB: the one job to run")]
+    NoDepsWithoutOnly,
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error("run directory {}: {source}", .path.display())]
@@ -166,7 +175,10 @@ pub struct Executor<'a> {
 
 impl Executor<'_> {
     pub fn run(&self, options: &RunOptions) -> Result<RunSummary, ExecError> {
-        let chosen = selection(self.plan, options.only.as_deref())?;
+        let chosen = match options.no_deps {
+            true => self.lone_job(options.only.as_deref())?,
+            false => selection(self.plan, options.only.as_deref())?,
+        };
         let todo: Vec<&Job> = self
             .plan
             .jobs
@@ -199,7 +211,14 @@ impl Executor<'_> {
             return Ok(summary);
         }
 
-        let mut lock = RunLock::acquire(self.store.root(), &self.plan.recipe)?;
+        let mut lock = match options.no_deps {
+            // Only one job's folder: other jobs of the study may be running in other processes.
+            true => match chosen.first() {
+                Some(id) => RunLock::acquire(&self.store.job_dir(id), &self.plan.recipe)?,
+                None => return Ok(summary),
+            },
+            false => RunLock::acquire(self.store.root(), &self.plan.recipe)?,
+        };
         let mut broken: BTreeMap<JobId, String> = BTreeMap::new();
         for job in self.plan.jobs.iter().filter(|j| chosen.contains(&j.id)) {
             if let JobState::Done(_) = self.store.state(&job.id) {
@@ -246,6 +265,21 @@ impl Executor<'_> {
         }
         let _ = lock.set_job(None);
         Ok(summary)
+    }
+
+    /// The `only` job alone, after checking that everything it needs is done.
+    fn lone_job(&self, only: Option<&str>) -> Result<BTreeSet<JobId>, ExecError> {
+        let job = find_job(self.plan, only.ok_or(ExecError::NoDepsWithoutOnly)?)?;
+        for dep in &job.deps {
+            if !matches!(self.store.state(dep), JobState::Done(_)) {
+                let dep = self.plan.job(dep).map_or(dep.0.clone(), |d| d.name.clone());
+                return Err(ExecError::DependencyNotDone {
+                    job: job.name.clone(),
+                    dep,
+                });
+            }
+        }
+        Ok(BTreeSet::from([job.id.clone()]))
     }
 
     /// Runs `job`; with `partial` (some dependencies have no result) a success is recorded as a failure with that
@@ -308,6 +342,8 @@ pub fn job_states(plan: &Plan, store: &RunStore) -> Vec<(String, &'static str)> 
             let state = store.state(&job.id);
             let label = match state {
                 JobState::Started if running.as_deref() == Some(job.name.as_str()) => "running",
+                // A `--no-deps` run (a SLURM job) locks the job's own folder.
+                JobState::Started if lock::holder(&store.job_dir(&job.id)).is_some() => "running",
                 _ => state.label(),
             };
             (job.name.clone(), label)
