@@ -28,6 +28,44 @@ fn kind_setting() -> Setting {
     }
 }
 
+/// `epochs` of an evaluation that trains (the probe, fine-tuning).
+fn epochs_setting(default: &'static str, doc: &'static str) -> Setting {
+    s(
+        "epochs",
+        Ty::Epochs {
+            integer: true,
+            min: 1.0,
+            bare: true,
+        },
+        default,
+        doc,
+    )
+}
+
+/// `lr_scaling` of an evaluation that trains.
+fn lr_scaling_setting() -> Setting {
+    s(
+        "lr_scaling",
+        Ty::Word(&["linear", "sqrt"]),
+        "linear",
+        "how `x per n` scales to the batch",
+    )
+}
+
+/// `warmup` of an evaluation that trains.
+fn warmup_setting(default: &'static str, doc: &'static str) -> Setting {
+    s(
+        "warmup",
+        Ty::Epochs {
+            integer: false,
+            min: 0.0,
+            bare: false,
+        },
+        default,
+        doc,
+    )
+}
+
 /// `view_size`: the test crop of every kind of evaluation.
 fn view_size_setting() -> Setting {
     s(
@@ -43,16 +81,7 @@ settings! {
     pub struct LinearEval {
         data: Option<String> = data_setting(),
         kind: Option<String> = kind_setting(),
-        epochs: u32 = s(
-            "epochs",
-            Ty::Epochs {
-                integer: true,
-                min: 1.0,
-                bare: true,
-            },
-            "60",
-            "probe training epochs",
-        ),
+        epochs: u32 = epochs_setting("60", "probe training epochs"),
         batch: u32 = s("batch", Ty::int(1), "512", "global batch in videos"),
         lr: LearningRate = s(
             "lr",
@@ -60,22 +89,8 @@ settings! {
             "4.0 per 512",
             "learning rate (cosine schedule)",
         ),
-        lr_scaling: LrScaling = s(
-            "lr_scaling",
-            Ty::Word(&["linear", "sqrt"]),
-            "linear",
-            "how `x per n` scales to the batch",
-        ),
-        warmup: f64 = s(
-            "warmup",
-            Ty::Epochs {
-                integer: false,
-                min: 0.0,
-                bare: false,
-            },
-            "8 epochs",
-            "linear warm-up length",
-        ),
+        lr_scaling: LrScaling = lr_scaling_setting(),
+        warmup: f64 = warmup_setting("8 epochs", "linear warm-up length"),
         weight_decay: f64 = s("weight_decay", Ty::non_negative(), "0", "weight decay"),
         momentum: f64 = s(
             "momentum",
@@ -145,16 +160,7 @@ settings! {
             "`pretrained`: start from the cell's pre-trained encoder; `scratch`: from a fresh initialisation (the \
              supervised baseline with the same budget)",
         ),
-        epochs: u32 = s(
-            "epochs",
-            Ty::Epochs {
-                integer: true,
-                min: 1.0,
-                bare: true,
-            },
-            "200",
-            "fine-tuning epochs",
-        ),
+        epochs: u32 = epochs_setting("200", "fine-tuning epochs"),
         batch: u32 = s("batch", Ty::int(1), "64", "global batch in videos"),
         lr: LearningRate = s(
             "lr",
@@ -162,22 +168,8 @@ settings! {
             "0.005 per 64",
             "learning rate (cosine schedule)",
         ),
-        lr_scaling: LrScaling = s(
-            "lr_scaling",
-            Ty::Word(&["linear", "sqrt"]),
-            "linear",
-            "how `x per n` scales to the batch",
-        ),
-        warmup: f64 = s(
-            "warmup",
-            Ty::Epochs {
-                integer: false,
-                min: 0.0,
-                bare: false,
-            },
-            "0 epochs",
-            "linear warm-up length (from 0)",
-        ),
+        lr_scaling: LrScaling = lr_scaling_setting(),
+        warmup: f64 = warmup_setting("0 epochs", "linear warm-up length (from 0)"),
         weight_decay: f64 = s(
             "weight_decay",
             Ty::non_negative(),
