@@ -176,6 +176,63 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
 }
 
 #[test]
+fn a_stop_request_checkpoints_at_the_epoch_end_and_the_run_resumes_from_it() {
+    // SIGUSR1 (what SLURM sends before a time limit): the pre-training finishes its epoch, checkpoints there and
+    // stops (exit 3, the job recorded as failed with the reason); the same command resumes and ends exactly as an
+    // uninterrupted run.
+    let reference = scratch("stop-reference");
+    let Output { code, stderr, .. } = vst_in(
+        &reference,
+        &["run", &recipe("resume.vst"), "--runs", "runs"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let dir = scratch("stop-requested");
+    let child = vst_command(&dir, &["run", &recipe("resume.vst"), "--runs", "runs"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vst starts");
+    let runs = dir.join("runs");
+    let started = Instant::now();
+    let pretrain = loop {
+        if let Some(job) = job_dirs(&runs, "pretrain")
+            .into_iter()
+            .find(|d| d.join("metrics.jsonl").exists())
+        {
+            break job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "pre-training did not start"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let sent = std::process::Command::new("kill")
+        .args(["-USR1", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("vst ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_contains(&stderr, "on a stop request");
+    assert!(
+        pretrain.join("checkpoint.safetensors").exists(),
+        "no checkpoint at the stop"
+    );
+    assert!(
+        !pretrain.join("done.json").exists(),
+        "pre-training ended before the request: the test proves nothing"
+    );
+
+    let Output { code, stderr, .. } =
+        vst_in(&dir, &["run", &recipe("resume.vst"), "--runs", "runs"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_contains(&stderr, "resuming from checkpoint");
+    assert_same_metrics(&pretrain, &job_dirs(&reference.join("runs"), "pretrain")[0]);
+}
+
+#[test]
 fn the_low_memory_backward_trains_the_same_model() {
     // resume.vst normalises each view over the whole batch: one BN batch, so the recomputed backward pass sums
     // the same gradients in the same order and the runs agree exactly (runtime/tests/replicas.rs compares

@@ -299,6 +299,7 @@ fn the_time_limit_warning_stops_requeues_and_the_job_ends_like_an_uninterrupted_
     assert_eq!(slurm_id(&moco), id, "the same SLURM job ran again");
     let log = std::fs::read_to_string(moco.join(format!("slurm-{id}.out"))).expect("log");
     assert_contains(&log, "USR1 from SLURM: stopping and requeueing");
+    assert_contains(&log, "on a stop request");
     assert_contains(&log, "restart 1");
     assert_contains(&log, "resumed=true");
     let local = dir.join("local").join(moco.file_name().expect("id"));

@@ -128,6 +128,12 @@ pub fn run(args: Args) -> ExitCode {
     }
     options.replicas = replicas.clone();
     options.low_memory = args.low_memory;
+    // SIGUSR1 (SLURM's warning before a time limit, or a user's request): a pre-training stops at the end of its
+    // current epoch with a checkpoint there; the same command resumes it.
+    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGUSR1, options.stop.clone())
+    {
+        eprintln!("warning: cannot listen for SIGUSR1 (a stop request): {e}");
+    }
     let runner = PlanRunner { options };
     let store = RunStore::new(&args.runs);
     if !replicas.is_leader() {
@@ -149,6 +155,7 @@ pub fn run(args: Args) -> ExitCode {
         only: args.only,
         dry_run: args.dry_run,
         stop_on_failure: replicas.size() > 1,
+        stop: Some(runner.options.stop.clone()),
         no_deps: args.no_deps,
     };
     let result = executor.run(&run_options);

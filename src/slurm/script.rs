@@ -194,11 +194,11 @@ pub fn render(
 set -u
 cd {workdir} || exit 2
 echo "vst: job "{name}" ({id}), SLURM job ${{SLURM_JOB_ID:-?}}, restart ${{SLURM_RESTART_COUNT:-0}}, on $(hostname), $(date -u)"
-# SLURM's warning before the time limit (or a preemption): vst stops (resuming from its last checkpoint, at an
-# epoch boundary) and the job goes back into the queue.
+# SLURM's warning before the time limit (or a preemption): vst stops ({stopping}) and the job goes back into the
+# queue, to resume from its last checkpoint.
 stop_and_requeue() {{
   echo "vst: USR1 from SLURM: stopping and requeueing"
-  kill -TERM "$child" 2>/dev/null
+  kill -{signal} "$child" 2>/dev/null
   wait "$child"
   scontrol requeue "$SLURM_JOB_ID" || exit 1
   exit 0
@@ -211,6 +211,18 @@ wait "$child"
 exit $?
 "#,
         workdir = quote_path(invocation.workdir),
+        // A pre-training checkpoints at the end of its current epoch on USR1 (`signal_seconds` should exceed an
+        // epoch); other jobs hold no state worth saving and stop at once.
+        signal = if matches!(job.kind, JobKind::Pretrain(_)) {
+            "USR1"
+        } else {
+            "TERM"
+        },
+        stopping = if matches!(job.kind, JobKind::Pretrain(_)) {
+            "a pre-training at the end of its current epoch, with a checkpoint there"
+        } else {
+            "at once"
+        },
         id = job.id,
         // Debug formatting: a name's line breaks stay escaped, so every line of the script is one of ours.
         name = shell_quote(&format!("{:?}", job.name)),

@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Stop at the first failed job (runs of several replicas: they cannot go on without the failed one).
     pub stop_on_failure: bool,
+    /// Once set (a stop request: SIGUSR1), no further job starts.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// Run the `only` job alone: its dependencies must be done already, and only its own folder is locked, so
     /// that a scheduler (SLURM) can run independent jobs of one study at once in one runs folder.
     pub no_deps: bool,
@@ -221,6 +223,14 @@ impl Executor<'_> {
         };
         let mut broken: BTreeMap<JobId, String> = BTreeMap::new();
         for job in self.plan.jobs.iter().filter(|j| chosen.contains(&j.id)) {
+            if options
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                tracing::warn!("stop requested: no further job starts");
+                break;
+            }
             if let JobState::Done(_) = self.store.state(&job.id) {
                 summary
                     .outcomes

@@ -51,6 +51,9 @@ pub struct RunnerOptions {
     pub replicas: Replicas,
     /// Back-propagate one batch-norm batch of one view at a time ([`crate::train::Learner::with_low_memory`]).
     pub low_memory: bool,
+    /// Set (by `vst run` on SIGUSR1: SLURM's warning before a time limit) to stop a pre-training at the end of its
+    /// current epoch, with a checkpoint there.
+    pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for RunnerOptions {
@@ -62,6 +65,7 @@ impl Default for RunnerOptions {
             cache_bytes: 4 << 30,
             replicas: Replicas::default(),
             low_memory: false,
+            stop: Default::default(),
         }
     }
 }

@@ -226,42 +226,37 @@ pub fn run(
             asked = Instant::now();
         }
         let seconds = started.elapsed().as_secs_f64();
-        if !leader {
-            continue;
+        // Rank 0 records the epoch; every replica takes part in the stop check below.
+        if leader {
+            epoch_records(
+                ctx,
+                job,
+                &mut log,
+                epoch,
+                epoch == first_epoch && epoch > 0,
+                seconds,
+                &EpochSums {
+                    loss: loss_sum,
+                    std: std_sum,
+                    counted,
+                    clips,
+                    waiting,
+                },
+            )?;
         }
-        super::append_record(
-            &ctx.dir.join(super::TIMING_FILE),
-            &json!({
-                "epoch": epoch,
-                "seconds": seconds,
-                "clips_per_s": clips as f64 / seconds.max(1e-9),
-                "load_wait_s": waiting,
-                "resumed": epoch == first_epoch && epoch > 0,
-            }),
-        )?;
-        let n = counted.max(1) as f64;
-        let record = json!({
-            "epoch_end": epoch,
-            "loss": loss_sum / n,
-            "embedding_std": std_sum / n,
-            "updated_steps": counted,
-        });
-        if let Some(log) = &mut log {
-            log.write(&record)?;
-        }
-        tracing::info!(
-            job = %job.name,
-            epoch,
-            loss = loss_sum / n,
-            embedding_std = std_sum / n,
-            clips_per_s = clips as f64 / seconds.max(1e-9),
-            "epoch done"
-        );
-        if (epoch + 1) % every == 0 || epoch + 1 == epochs {
+        // A stop request (SIGUSR1): every replica must see it at the same epoch, so they agree on it here.
+        let stop = stop_requested(options)?;
+        if (epoch + 1) % every == 0 || epoch + 1 == epochs || stop {
             if let Some(log) = &mut log {
                 log.flush()?;
             }
             save(&learner)?;
+        }
+        if stop && epoch + 1 < epochs {
+            bail!(
+                "stopped after epoch {epoch} of {epochs} on a stop request (SIGUSR1, e.g. SLURM's warning before the \
+                 time limit), with a checkpoint of that epoch: the same command resumes from it"
+            );
         }
     }
     bar.finish_and_clear();
@@ -295,6 +290,73 @@ pub fn run(
             "looped_videos": data.looped_videos.len(),
         },
     }))
+}
+
+/// What one epoch of steps added up.
+struct EpochSums {
+    loss: f64,
+    std: f64,
+    counted: u64,
+    clips: usize,
+    /// Seconds spent waiting for the loader.
+    waiting: f64,
+}
+
+/// Rank 0's records of a finished epoch: its time (timing.jsonl), its mean loss and embedding spread
+/// (metrics.jsonl), and a log line.
+fn epoch_records(
+    ctx: &JobContext,
+    job: &Job,
+    log: &mut Option<MetricsLog>,
+    epoch: u64,
+    resumed: bool,
+    seconds: f64,
+    sums: &EpochSums,
+) -> Result<()> {
+    super::append_record(
+        &ctx.dir.join(super::TIMING_FILE),
+        &json!({
+            "epoch": epoch,
+            "seconds": seconds,
+            "clips_per_s": sums.clips as f64 / seconds.max(1e-9),
+            "load_wait_s": sums.waiting,
+            "resumed": resumed,
+        }),
+    )?;
+    let n = sums.counted.max(1) as f64;
+    let record = json!({
+        "epoch_end": epoch,
+        "loss": sums.loss / n,
+        "embedding_std": sums.std / n,
+        "updated_steps": sums.counted,
+    });
+    if let Some(log) = log {
+        log.write(&record)?;
+    }
+    tracing::info!(
+        job = %job.name,
+        epoch,
+        loss = sums.loss / n,
+        embedding_std = sums.std / n,
+        clips_per_s = sums.clips as f64 / seconds.max(1e-9),
+        "epoch done"
+    );
+    Ok(())
+}
+
+/// Whether any replica was asked to stop (one collective per epoch with several replicas).
+fn stop_requested(options: &RunnerOptions) -> Result<bool> {
+    let mine = options.stop.load(std::sync::atomic::Ordering::Relaxed);
+    let replicas = &options.replicas;
+    if replicas.size() == 1 {
+        return Ok(mine);
+    }
+    let mut flag = [if mine { 1.0 } else { 0.0 }];
+    replicas
+        .0
+        .all_reduce_sum(&mut flag)
+        .context("the replicas cannot agree on a stop request")?;
+    Ok(flag[0] > 0.0)
 }
 
 fn last_checkpoint_note(path: &std::path::Path, steps_done: u64, steps_per_epoch: u64) -> String {
