@@ -38,6 +38,29 @@ fn job_dirs(runs: &Path, prefix: &str) -> Vec<PathBuf> {
     dirs
 }
 
+/// Waits (up to 2 minutes) until the pre-training of the run `child` is making in `runs` has written `file`;
+/// returns its directory. Fails if the run ends first.
+fn wait_for_pretrain_file(runs: &Path, file: &str, child: &mut std::process::Child) -> PathBuf {
+    let started = Instant::now();
+    loop {
+        if let Some(job) = job_dirs(runs, "pretrain")
+            .into_iter()
+            .find(|d| d.join(file).exists())
+        {
+            return job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no {file} appeared"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before {file} appeared"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// A JSON file a run wrote (done.json, report.json, ...).
 fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path)
@@ -127,24 +150,7 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
         .spawn()
         .expect("vst starts");
     let runs = dir.join("runs");
-    let started = Instant::now();
-    let pretrain = loop {
-        if let Some(job) = job_dirs(&runs, "pretrain")
-            .into_iter()
-            .find(|d| d.join("checkpoint.safetensors").exists())
-        {
-            break job;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no checkpoint appeared"
-        );
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    };
+    let pretrain = wait_for_pretrain_file(&runs, "checkpoint.safetensors", &mut child);
     child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
     child.wait().expect("reaped");
     assert!(
@@ -187,26 +193,12 @@ fn a_stop_request_checkpoints_at_the_epoch_end_and_the_run_resumes_from_it() {
     );
     assert_eq!(code, 0, "{stderr}");
     let dir = scratch("stop-requested");
-    let child = vst_command(&dir, &["run", &recipe("resume.vst"), "--runs", "runs"])
+    let mut child = vst_command(&dir, &["run", &recipe("resume.vst"), "--runs", "runs"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("vst starts");
-    let runs = dir.join("runs");
-    let started = Instant::now();
-    let pretrain = loop {
-        if let Some(job) = job_dirs(&runs, "pretrain")
-            .into_iter()
-            .find(|d| d.join("metrics.jsonl").exists())
-        {
-            break job;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "pre-training did not start"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    };
+    let pretrain = wait_for_pretrain_file(&dir.join("runs"), "metrics.jsonl", &mut child);
     let sent = std::process::Command::new("kill")
         .args(["-USR1", &child.id().to_string()])
         .status()
