@@ -145,6 +145,17 @@ pub fn write_checkpoint(
     entries: &[(String, Tensor, bool)],
     meta: &CheckpointMeta,
 ) -> Result<(), TrainError> {
+    let meta = serde_json::to_string(meta).map_err(|e| ckpt_err(path, e.to_string()))?;
+    write_tensors(path, entries, HashMap::from([(META_KEY.to_string(), meta)]))
+}
+
+/// Writes `(name, tensor, is_buffer)` entries as f32 safetensors to `path` atomically, with the list of buffers
+/// under [`BUFFERS_KEY`] and `metadata` beside it: the one writer of checkpoints and exports.
+pub(crate) fn write_tensors(
+    path: &Path,
+    entries: &[(String, Tensor, bool)],
+    mut metadata: HashMap<String, String>,
+) -> Result<(), TrainError> {
     let mut host = Vec::with_capacity(entries.len());
     let mut names = BTreeSet::new();
     for (name, tensor, _) in entries {
@@ -169,14 +180,9 @@ pub fn write_checkpoint(
         .filter(|(_, _, b)| *b)
         .map(|(n, _, _)| n.as_str())
         .collect();
-    let mut metadata = HashMap::new();
     metadata.insert(
         BUFFERS_KEY.to_string(),
         serde_json::to_string(&buffers).map_err(|e| ckpt_err(path, e.to_string()))?,
-    );
-    metadata.insert(
-        META_KEY.to_string(),
-        serde_json::to_string(meta).map_err(|e| ckpt_err(path, e.to_string()))?,
     );
     let bytes = safetensors::tensor::serialize(views, Some(metadata))
         .map_err(|e| ckpt_err(path, e.to_string()))?;

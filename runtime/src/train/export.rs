@@ -14,12 +14,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, TensorView};
 use vst_engine::{Device, Tensor};
 
-use super::checkpoint::{BUFFERS_KEY, ONLINE_PREFIX, conv_weight_to_pytorch, read_checkpoint};
+use super::checkpoint::{ONLINE_PREFIX, conv_weight_to_pytorch, read_checkpoint, write_tensors};
 use super::error::TrainError;
-use crate::executor::write_atomic;
 
 /// Metadata key saying which layout the convolution weights are in (`pytorch` here; vst's own files omit it).
 pub const LAYOUT_KEY: &str = "vst.layout";
@@ -92,41 +90,11 @@ pub fn pyslowfast_state(input: &Path) -> Result<(Vec<ExportedEntry>, ExportSumma
 /// atomically).
 pub fn export_pyslowfast(input: &Path, output: &Path) -> Result<ExportSummary, TrainError> {
     let (entries, summary) = pyslowfast_state(input)?;
-    let err = |message: String| TrainError::Checkpoint {
-        path: output.display().to_string(),
-        message,
-    };
-    let mut host = Vec::with_capacity(entries.len());
-    for (name, tensor, _) in &entries {
-        let bytes: Vec<u8> = tensor
-            .to_vec()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        host.push((name.clone(), tensor.shape().to_vec(), bytes));
-    }
-    let mut views = Vec::with_capacity(host.len());
-    for (name, shape, bytes) in &host {
-        let view =
-            TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| err(e.to_string()))?;
-        views.push((name.clone(), view));
-    }
-    let buffers: Vec<&str> = entries
-        .iter()
-        .filter(|(_, _, b)| *b)
-        .map(|(n, _, _)| n.as_str())
-        .collect();
     let metadata = HashMap::from([
-        (
-            BUFFERS_KEY.to_string(),
-            serde_json::to_string(&buffers).map_err(|e| err(e.to_string()))?,
-        ),
         (LAYOUT_KEY.to_string(), "pytorch".to_string()),
         ("vst.export".to_string(), "pyslowfast".to_string()),
     ]);
-    let bytes =
-        safetensors::tensor::serialize(views, Some(metadata)).map_err(|e| err(e.to_string()))?;
-    write_atomic(output, &bytes).map_err(|e| err(format!("cannot write: {e}")))?;
+    write_tensors(output, &entries, metadata)?;
     Ok(summary)
 }
 
