@@ -351,6 +351,40 @@ fn missing_kinetics_data_fails_at_once_and_writes_nothing() {
 }
 
 #[test]
+fn the_recipes_bn_batch_reaches_the_training() {
+    // `bn_batch: 2` (batch-norm batches of 2 of the 4 videos) must change the job and its training from the
+    // default whole-batch BN: a runtime that dropped the setting would train the same model under another id.
+    let source = std::fs::read_to_string(root().join("tests/recipes/resume.vst"))
+        .expect("recipe")
+        .replace("epochs: 40", "epochs: 2");
+    let with_bn_batch = source.replace(
+        "  checkpoint_every: 1 epoch",
+        "  checkpoint_every: 1 epoch\n  bn_batch: 2",
+    );
+    assert_ne!(source, with_bn_batch);
+    let mut losses = Vec::new();
+    for (name, text) in [("whole", &source), ("pairs", &with_bn_batch)] {
+        let dir = scratch(&format!("bn-batch-{name}"));
+        std::fs::write(dir.join("study.vst"), text).expect("write recipe");
+        let Output { code, stderr, .. } = vst_in(&dir, &["run", "study.vst", "--runs", "runs"]);
+        assert_eq!(code, 0, "{stderr}");
+        let job = job_dirs(&dir.join("runs"), "pretrain")[0].clone();
+        let metrics = std::fs::read_to_string(job.join("metrics.jsonl")).expect("metrics");
+        let first: serde_json::Value =
+            serde_json::from_str(metrics.lines().next().expect("a step")).expect("JSON");
+        losses.push((
+            job.file_name().map(|n| n.to_owned()),
+            first["loss"].as_f64().expect("loss"),
+        ));
+    }
+    assert_ne!(losses[0].0, losses[1].0, "bn_batch is part of the job id");
+    assert!(
+        (losses[0].1 - losses[1].1).abs() > 1e-6,
+        "step 0's loss is the same with batch-norm batches of 2 videos: {losses:?}"
+    );
+}
+
+#[test]
 fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_checkpoint() {
     let dir = scratch("diverge");
     let source = std::fs::read_to_string(root().join("tests/recipes/resume.vst")).expect("recipe");
