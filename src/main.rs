@@ -71,6 +71,11 @@ fn quiet_on_broken_pipe() {
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
     let cli = Cli::parse();
+    // The engine's kernels fork their parallel loops cheaply only from a pool worker (see `on_pool_worker`).
+    vst_engine::cpu::on_pool_worker(|| dispatch(cli))
+}
+
+fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check(args) => cli::check::run(args),
         Command::Fmt(args) => cli::fmt::run(args),

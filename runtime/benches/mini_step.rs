@@ -196,8 +196,10 @@ fn main() {
         set.threads, set.reps
     );
     for c in configs.split(',') {
-        let result =
-            parse_config(c, width).and_then(|(frames, size, w)| run_config(&set, frames, size, w));
+        // As the `vst` binary does: kernels fork from a pool worker (see `on_pool_worker`).
+        let result = parse_config(c, width).and_then(|(frames, size, w)| {
+            vst_engine::cpu::on_pool_worker(|| run_config(&set, frames, size, w))
+        });
         if let Err(e) = result {
             eprintln!("mini_step: {e}");
             std::process::exit(1);

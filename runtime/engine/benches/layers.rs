@@ -312,7 +312,8 @@ fn main() {
         eprintln!("cannot size the thread pool: {e}");
     }
     let no_torch = args.iter().any(|a| a == "--no-torch");
-    if let Err(e) = run(threads, reps, &rows, no_torch) {
+    // As the `vst` binary does: kernels fork from a pool worker (see `on_pool_worker`).
+    if let Err(e) = vst_engine::cpu::on_pool_worker(|| run(threads, reps, &rows, no_torch)) {
         eprintln!("benchmark failed: {e}");
         std::process::exit(1);
     }
