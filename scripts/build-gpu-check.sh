@@ -5,7 +5,8 @@
 #   vst                       the CLI (gpu-check.sh runs `vst bench gpu` when this binary has it)
 #   tests/<name>              test binaries: the engine's fixture tests (run with VST_TEST_DEVICE=cuda:0) and
 #                             vst-cuda's own tests (incl. the NVRTC compile check)
-# Binaries are stripped to keep the folder small (the device tool carries at most 64 MiB).
+# Binaries are stripped to keep the folder small; the script fails if the folder exceeds 56 MiB (the device tool
+# carries at most 64 MiB, the working tree included).
 # TEST_PACKAGES (default "vst-engine vst-cuda") names the crates whose tests are carried: add a crate once its
 # tests honour VST_TEST_DEVICE (tests/common of the engine shows how).
 set -euo pipefail
@@ -36,6 +37,10 @@ for line in sys.stdin:
         t = m["target"]
         # Library unit tests are named after their crate, integration tests after their file.
         name = t["name"] + ("-unit" if t["kind"] == ["lib"] else "")
+        # CPU-only binaries would spend device time for nothing: the engine unit tests (its kernels on the
+        # CPU) and the dry run of the check script.
+        if name in ("vst_engine-unit", "gpu_check_dry_run"):
+            continue
         out = os.path.join(dest, "tests", name)
         shutil.copy(m["executable"], out)
         print("test binary:", out)
@@ -44,4 +49,10 @@ for line in sys.stdin:
 if command -v strip >/dev/null; then
     strip "$DEST"/vst-cuda-check "$DEST"/vst "$DEST"/tests/* 2>/dev/null || true
 fi
-du -sh "$DEST"
+# The device tool carries at most 64 MiB (with the rest of the working tree): refuse a folder that would not fit.
+size=$(du -sb "$DEST" | cut -f1)
+echo "$DEST: $((size / 1048576)) MiB"
+if [ "$size" -gt $((56 * 1048576)) ]; then
+    echo "build-gpu-check: $DEST is $((size / 1048576)) MiB; with the working tree it must fit the device tool's 64 MiB carry (limit here 56 MiB)" >&2
+    exit 1
+fi

@@ -85,7 +85,15 @@ impl CudaBackend {
                 out_ptr,
                 out_len,
             ) {
-                Err(CudaError::NoConvAlgorithm(_)) => self.conv.use_channels_first(pass, g, p),
+                Err(CudaError::NoConvAlgorithm(why)) => {
+                    // Once per pass and geometry: later calls go straight to channels-first.
+                    eprintln!(
+                        "warning: cuDNN: no channels-last algorithm for the {pass:?} pass of {g:?} in {} ({why}); \
+                         this pass runs channels-first from now on (two extra transposes per call)",
+                        p.name()
+                    );
+                    self.conv.use_channels_first(pass, g, p)
+                }
                 other => return other.map(|_| out),
             }
         }

@@ -180,6 +180,21 @@ impl Convolutions {
             Some(c) => c,
             None => {
                 let c = self.search(shared, h, d, pass, a, b, out, precision)?;
+                // The GPU check sets this to log each layer's choice (an algorithm is chosen once per key).
+                if std::env::var_os("VST_LOG_CONV_ALGOS").is_some() {
+                    eprintln!(
+                        "cuDNN {pass:?} {layout:?} {} kernel {:?} stride {:?} {}->{} channels {:?}: algorithm {}, math {:?}, workspace {} MiB",
+                        precision.name(),
+                        g.kernel,
+                        g.stride,
+                        g.in_channels,
+                        g.out_channels,
+                        g.input,
+                        c.algo,
+                        math_from_u32(c.math),
+                        c.workspace >> 20
+                    );
+                }
                 state.algos.insert(key, c);
                 c
             }

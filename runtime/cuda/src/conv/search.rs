@@ -14,10 +14,19 @@ use crate::options::{AlgoSearch, Precision};
 
 /// A failing algorithm search means cuDNN cannot run the convolution this way (the caller may try another layout).
 fn find_check(what: &'static str, s: sys::cudnnStatus_t) -> CudaResult<()> {
-    if s == sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS {
-        Ok(())
-    } else {
-        Err(CudaError::NoConvAlgorithm(format!("{what} returned {s:?}")))
+    use sys::cudnnStatus_t as S;
+    match s {
+        S::CUDNN_STATUS_SUCCESS => Ok(()),
+        // cuDNN cannot run this pass in this layout: the backend may retry it channels-first.
+        S::CUDNN_STATUS_NOT_SUPPORTED | S::CUDNN_STATUS_BAD_PARAM => {
+            Err(CudaError::NoConvAlgorithm(format!("{what} returned {s:?}")))
+        }
+        // Anything else (an allocation failure, a failed execution, a sticky device error) is a real error: read
+        // as "no algorithm" it would switch the pass to channels-first for good and hide the fault.
+        _ => Err(CudaError::Call {
+            what,
+            message: format!("{s:?}"),
+        }),
     }
 }
 
@@ -61,6 +70,16 @@ impl Convolutions {
         out: u64,
         precision: Precision,
     ) -> CudaResult<AlgoChoice> {
+        // The descriptor is shared by the three passes and `run` leaves the previous pass's chosen math type on
+        // it; cuDNN searches only within the descriptor's math type, so reset it to the precision's own (a TF32
+        // backward pass searched after an FMA-math forward would otherwise never see tensor-core algorithms).
+        // SAFETY: a valid descriptor owned by `d`.
+        unsafe {
+            super::check(
+                "cudnnSetConvolutionMathType",
+                sys::cudnnSetConvolutionMathType(d.conv.0, super::math_type(precision)),
+            )?;
+        }
         let limit = self.options.workspace_limit;
         let candidates: Vec<Candidate> = match self.options.algo_search {
             AlgoSearch::Benchmark => {
@@ -188,8 +207,8 @@ candidate_fn!(
 mod tests {
     use super::*;
 
-    /// The query helper keeps what cuDNN reported (clamped to the capacity it was given) and turns a failing
-    /// status into "no algorithm" (so the backend tries channels-first).
+    /// The query helper keeps what cuDNN reported (clamped to the capacity it was given) and turns NOT_SUPPORTED
+    /// into "no algorithm" (so the backend tries channels-first).
     #[test]
     fn queries_keep_the_reported_candidates_and_fail_as_no_algorithm() {
         let ok = sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS;
@@ -227,5 +246,21 @@ mod tests {
             )
         };
         assert!(matches!(failed, Err(CudaError::NoConvAlgorithm(_))));
+        // A failure of any other kind stays an error: never a silent switch to channels-first.
+        for status in [
+            sys::cudnnStatus_t::CUDNN_STATUS_EXECUTION_FAILED,
+            sys::cudnnStatus_t::CUDNN_STATUS_ALLOC_FAILED,
+            sys::cudnnStatus_t::CUDNN_STATUS_INTERNAL_ERROR,
+        ] {
+            // SAFETY: writes nothing.
+            let failed = unsafe {
+                query_candidates(
+                    "cudnnFind",
+                    fwd_candidate,
+                    |_, _, _: *mut sys::cudnnConvolutionFwdAlgoPerf_t| status,
+                )
+            };
+            assert!(matches!(failed, Err(CudaError::Call { .. })), "{status:?}");
+        }
     }
 }

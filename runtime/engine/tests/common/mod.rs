@@ -9,13 +9,22 @@ use vst_engine::test_support::Fixture;
 use vst_engine::{Device, Graph, Tensor, Var};
 
 /// The device the tests run on: the CPU, or the device named by `VST_TEST_DEVICE` (`cpu`, `cuda`, `cuda:N`), so
-/// that the same fixture tests check the CUDA backend on a GPU machine (scripts/gpu-check.sh).
+/// that the same fixture tests check the CUDA backend on a GPU machine (scripts/gpu-check.sh), opened with
+/// deterministic algorithms.
 pub fn test_device() -> Device {
     static DEVICE: OnceLock<Device> = OnceLock::new();
     DEVICE
         .get_or_init(|| match std::env::var("VST_TEST_DEVICE") {
-            Ok(name) => vst_cuda::open_device(&name)
-                .unwrap_or_else(|e| panic!("VST_TEST_DEVICE={name}: {e}")),
+            // Deterministic cuDNN algorithms: determinism.rs expects bit-identical repeats, which the default
+            // (fastest) backward algorithms do not promise.
+            Ok(name) => vst_cuda::open_device_with(
+                &name,
+                vst_cuda::CudaOptions {
+                    deterministic: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| panic!("VST_TEST_DEVICE={name}: {e}")),
             Err(_) => Device::cpu(),
         })
         .clone()

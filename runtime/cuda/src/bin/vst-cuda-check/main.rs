@@ -3,10 +3,12 @@
 //!
 //! - `numerics`: every `Backend` method on the CUDA backend against the CPU backend on the same random inputs
 //!   (every Slow R-50 convolution geometry included); prints one line per case and exits non-zero on a mismatch.
+//! - `libraries`: the CUDA library files this process loads (driver, cuBLAS, cuDNN, NVRTC) and their versions.
 //! - `bench`: forward + backward of the Slow R-50 backbone (the conv / BN / pool stack of the paper's encoder)
 //!   through the engine on the GPU; prints clips/s and peak memory, as JSON lines with `--json`.
 
 mod bench;
+mod libraries;
 mod numerics;
 
 use std::process::ExitCode;
@@ -26,6 +28,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print which CUDA library files are loaded, and their versions.
+    Libraries {
+        #[arg(long, default_value_t = 0)]
+        gpu: usize,
+    },
     /// Compare every kernel of the CUDA backend with the CPU backend.
     Numerics {
         #[arg(long, default_value_t = 0)]
@@ -69,6 +76,7 @@ fn options(precision: &str) -> Result<CudaOptions, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Libraries { gpu } => libraries::run(gpu),
         Command::Numerics { gpu, precision } => {
             options(&precision).and_then(|o| numerics::run(gpu, o))
         }

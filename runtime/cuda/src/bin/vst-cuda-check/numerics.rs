@@ -78,10 +78,27 @@ impl Checker {
     }
 
     fn compare(&mut self, what: &str, cpu: &Storage, gpu: &Storage, tol: f32) -> R<()> {
-        let want = self.cpu.download(cpu).map_err(|e| e.to_string())?;
-        let got = self.gpu.download(gpu).map_err(|e| e.to_string())?;
-        let e = rel_err(&got, &want);
         self.cases += 1;
+        let downloaded = self
+            .cpu
+            .download(cpu)
+            .map_err(|e| e.to_string())
+            .and_then(|want| {
+                Ok((
+                    want,
+                    self.gpu
+                        .download(gpu)
+                        .map_err(|e| format!("download: {e}"))?,
+                ))
+            });
+        let (want, got) = match downloaded {
+            Ok(v) => v,
+            Err(e) => {
+                self.error(what, e);
+                return Ok(());
+            }
+        };
+        let e = rel_err(&got, &want);
         let ok = e <= tol;
         println!(
             "{} {what:<60} rel err {e:.2e} (tol {tol:.0e})",
@@ -93,13 +110,38 @@ impl Checker {
         Ok(())
     }
 
+    /// Records a case that could not be compared (an error on either side) and goes on with the next one.
+    fn error(&mut self, what: &str, e: String) {
+        println!("FAIL {what:<60} error: {e}");
+        self.failures.push(format!("{what}: {e}"));
+    }
+
+    /// Runs one operation on both backends and compares. The GPU side is synchronised at once, so that an
+    /// asynchronous kernel failure is reported under this operation's name, not the next download's; a failing
+    /// case is recorded and the check goes on.
     fn both<F>(&mut self, what: &str, tol: f32, f: F) -> R<()>
     where
         F: Fn(&dyn Backend, bool) -> vst_engine::Result<Storage>,
     {
-        let c = f(&self.cpu, false).map_err(|e| format!("{what} on the CPU: {e}"))?;
-        let g = f(&self.gpu, true).map_err(|e| format!("{what} on the GPU: {e}"))?;
-        self.compare(what, &c, &g, tol)
+        let c = match f(&self.cpu, false) {
+            Ok(c) => c,
+            Err(e) => {
+                self.cases += 1;
+                self.error(what, format!("on the CPU: {e}"));
+                return Ok(());
+            }
+        };
+        let g = f(&self.gpu, true)
+            .map_err(|e| e.to_string())
+            .and_then(|g| self.gpu.synchronize().map(|_| g).map_err(|e| e.to_string()));
+        match g {
+            Ok(g) => self.compare(what, &c, &g, tol),
+            Err(e) => {
+                self.cases += 1;
+                self.error(what, format!("on the GPU: {e}"));
+                Ok(())
+            }
+        }
     }
 }
 
@@ -135,12 +177,21 @@ pub fn run(ordinal: usize, options: CudaOptions) -> R<()> {
         cases: 0,
         seed: 0,
     };
-    memory_and_elementwise(&mut c)?;
-    reductions_and_softmax(&mut c)?;
-    layout(&mut c)?;
-    matmul(&mut c)?;
-    convolutions(&mut c)?;
-    pooling_and_batch_norm(&mut c)?;
+    // A section that cannot go on (its inputs do not upload) is recorded; the next section still runs.
+    type Section = fn(&mut Checker) -> R<()>;
+    let sections: [(&str, Section); 6] = [
+        ("memory and elementwise", memory_and_elementwise),
+        ("reductions and softmax", reductions_and_softmax),
+        ("layout", layout),
+        ("matmul", matmul),
+        ("convolutions", convolutions),
+        ("pooling and batch norm", pooling_and_batch_norm),
+    ];
+    for (name, section) in sections {
+        if let Err(e) = section(&mut c) {
+            c.error(&format!("section {name} (stopped)"), e);
+        }
+    }
     let stats = c.gpu.memory_stats();
     println!(
         "{} passed, {} failed ({} conv algorithms cached, {} conv passes channels-first, {} raw allocations, {} reuses)",
