@@ -19,6 +19,9 @@ LAYERS = [
     ("1x3x3 64->64 @28", (8, 64, 8, 28, 28), (64, 64, 1, 3, 3), (1, 1, 1), (0, 1, 1)),
     ("1x1x1 256->256 @14", (8, 256, 8, 14, 14), (256, 256, 1, 1, 1), (1, 1, 1), (0, 0, 0)),
     ("3x1x1 1024->256 @7", (8, 1024, 8, 7, 7), (256, 1024, 3, 1, 1), (1, 1, 1), (1, 0, 0)),
+    # The mini study's (Slow R-18 x 1/4, 4x32^2 clips, 32 videos x 2 views = 64 clips) stem and a res2 conv.
+    ("mini stem 1x7x7 s1x2x2 3->16 @32", (64, 3, 4, 32, 32), (16, 3, 1, 7, 7), (1, 2, 2), (0, 3, 3)),
+    ("mini 1x3x3 16->16 @8", (64, 16, 4, 8, 8), (16, 16, 1, 3, 3), (1, 1, 1), (0, 1, 1)),
 ]
 
 # The small Slow ResNet of the training-step row: (in, inner, out, temporal kernel, spatial stride) per stage.

@@ -3,7 +3,7 @@
 //! (64 frames = 8 clips × 8 frames, f32; shapes and FLOP counting as ../shared/bench/torch_layers.py), and one
 //! whole training step (forward, cross-entropy, backward, SGD with momentum) of a small Slow ResNet.
 //!
-//! Run: `cargo bench -p vst-engine --bench layers -- [--threads 2] [--reps 7] [--rows stem,1x3x3,1x1x1,3x1x1,step]`
+//! Run: `cargo bench -p vst-engine --bench layers -- [--threads 2] [--reps 7] [--rows stem,1x3x3,1x1x1,3x1x1,mini-stem,mini-1x3x3,step]`
 //! PyTorch runs in a child process (`scripts/bench_torch_engine.py`, `python3` or $VST_PYTHON) that executes one
 //! case per request, so each repetition times vst then PyTorch back to back and machine noise hits both alike.
 //! Ratio = PyTorch time / vst time (above 1: vst is faster), from the medians and from the best (fastest)
@@ -34,7 +34,7 @@ struct Layer {
     padding: [usize; 3],
 }
 
-const LAYERS: [Layer; 4] = [
+const LAYERS: [Layer; 6] = [
     Layer {
         key: "stem",
         name: "stem 1x7x7 s1x2x2 3->64 @112",
@@ -66,6 +66,23 @@ const LAYERS: [Layer; 4] = [
         w: [256, 3, 1, 1, 1024],
         stride: [1, 1, 1],
         padding: [1, 0, 0],
+    },
+    // The mini study's (Slow R-18 × ¼, 4×32² clips, 32 videos × 2 views = 64 clips) stem and a res2 conv.
+    Layer {
+        key: "mini-stem",
+        name: "mini stem 1x7x7 s1x2x2 3->16 @32",
+        x: [64, 4, 32, 32, 3],
+        w: [16, 1, 7, 7, 3],
+        stride: [1, 2, 2],
+        padding: [0, 3, 3],
+    },
+    Layer {
+        key: "mini-1x3x3",
+        name: "mini 1x3x3 16->16 @8",
+        x: [64, 4, 8, 8, 16],
+        w: [16, 1, 3, 3, 16],
+        stride: [1, 1, 1],
+        padding: [0, 1, 1],
     },
 ];
 
@@ -304,7 +321,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let threads: usize = arg(&args, "--threads", 2);
     let reps: usize = arg(&args, "--reps", 7);
-    let rows: String = arg(&args, "--rows", "stem,1x3x3,1x1x1,3x1x1,step".to_string());
+    let rows: String = arg(
+        &args,
+        "--rows",
+        "stem,1x3x3,1x1x1,3x1x1,mini-stem,mini-1x3x3,step".to_string(),
+    );
     if let Err(e) = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
@@ -358,7 +379,7 @@ fn run(threads: usize, reps: usize, rows: &str, no_torch: bool) -> std::result::
             / 1e9;
         let f = conv_case(l, &mut rng).map_err(|e| e.to_string())?;
         let mut torch_cases = vec![format!("conv:{i}")];
-        if l.w[1] == 1 && l.key != "stem" {
+        if l.w[1] == 1 && !l.key.ends_with("stem") {
             torch_cases.push(format!("conv2d:{i}"));
         }
         cases.push((l.key.into(), l.name.into(), gflop, Box::new(f), torch_cases));
