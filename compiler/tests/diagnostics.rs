@@ -497,6 +497,11 @@ case!(
     bn_batch_not_dividing_the_batch,
     "use \"base.vst\"\n\npretrain {\n  bn_batch: 12\n}\n"
 );
+// Reduced precision is CUDA's: the mini base trains on the CPU.
+case!(
+    reduced_precision_on_the_cpu,
+    "use \"base.vst\"\n\npretrain {\n  precision: bf16\n}\n"
+);
 // The setting that replaced `sync_bn` (devices) with videos.
 case!(
     sync_bn_is_gone,

@@ -7,7 +7,7 @@ use vst_compiler::load::Loader;
 use vst_compiler::render::devices::{World, per_device};
 use vst_compiler::render::{explain, plan};
 use vst_compiler::{Compilation, Options, compile};
-use vst_spec::{JobKind, Plan};
+use vst_spec::{JobKind, Plan, Precision};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -338,6 +338,41 @@ fn a_per_cell_override_changes_only_the_ids_downstream_of_it() {
     };
     // 1.2 per 64, scaled linearly to the batch of 512.
     assert!((p.schedule.lr - 9.6).abs() < 1e-12);
+}
+
+#[test]
+fn precision_is_part_of_a_pretraining_identity_and_f32_keeps_every_id() {
+    let compiled = compile_shipped("recipes/table2.vst");
+    let plan = plan_of(&compiled);
+    // f32 is the default and absent from the job JSON: the ids do not move.
+    let same = vst_compiler::lower::with_precision(plan, Precision::F32);
+    let ids = |p: &Plan| p.jobs.iter().map(|j| j.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&same), ids(plan));
+    // bf16 is another pre-training, and every evaluation and report of it follows.
+    let bf16 = vst_compiler::lower::with_precision(plan, Precision::Bf16);
+    for (a, b) in plan.jobs.iter().zip(&bf16.jobs) {
+        if matches!(a.kind, JobKind::Prepare(_)) {
+            assert_eq!(
+                a.id, b.id,
+                "{}: data preparation does not depend on the arithmetic",
+                a.name
+            );
+        } else {
+            assert_ne!(a.id, b.id, "{}", a.name);
+        }
+        if let JobKind::Pretrain(p) = &b.kind {
+            assert_eq!(p.precision, Precision::Bf16);
+            let json = serde_json::to_string(p).expect("serialises");
+            assert!(json.contains("\"precision\":\"bf16\""), "{json}");
+        }
+        for dep in &b.deps {
+            assert!(
+                bf16.jobs.iter().any(|j| &j.id == dep),
+                "{} depends on a stale id",
+                b.name
+            );
+        }
+    }
 }
 
 #[test]

@@ -27,6 +27,10 @@ pub struct Args {
     /// Run every job on this device instead of the recipe's (`cpu`, `cuda`, `cuda:N`)
     #[arg(long, value_parser = parse_device)]
     device: Option<DeviceSpec>,
+    /// Pre-train in this arithmetic instead of the recipe's `precision` (`f32`, `tf32`, `bf16`; below f32 needs a
+    /// CUDA device). Part of a job's identity, like the device
+    #[arg(long, value_parser = parse_precision)]
+    precision: Option<vst_spec::Precision>,
     /// Data loading threads (default: all cores)
     #[arg(long)]
     threads: Option<usize>,
@@ -53,6 +57,11 @@ pub struct Args {
     /// runs: independent jobs of a study then run at once)
     #[arg(long, requires = "only")]
     no_deps: bool,
+}
+
+fn parse_precision(text: &str) -> Result<vst_spec::Precision, String> {
+    vst_spec::Precision::parse(text)
+        .ok_or_else(|| format!("`{text}` is not a precision: use f32, tf32 or bf16"))
 }
 
 pub fn parse_device(text: &str) -> Result<DeviceSpec, String> {
@@ -97,6 +106,10 @@ pub fn run(args: Args) -> ExitCode {
     };
     let plan = match args.device {
         Some(device) => vst_compiler::lower::with_device(&plan, device),
+        None => plan,
+    };
+    let plan = match args.precision {
+        Some(precision) => vst_compiler::lower::with_precision(&plan, precision),
         None => plan,
     };
     if args.slurm {

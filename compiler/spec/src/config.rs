@@ -411,6 +411,45 @@ pub enum DeviceSpec {
     Cuda { index: u32 },
 }
 
+/// The arithmetic of a pre-training on a CUDA device. Weights, optimiser state, batch-norm statistics and losses
+/// stay f32 in every mode; the CPU computes in f32 only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// IEEE f32 throughout (no TF32 tensor-core products).
+    #[default]
+    F32,
+    /// Convolutions and matrix products on tensor cores with TF32 operands (10-bit mantissas), f32 accumulation:
+    /// PyTorch's default for convolutions.
+    Tf32,
+    /// Convolutions and matrix products with bf16 operands and f32 accumulation and results: the arithmetic of
+    /// PyTorch's bf16 autocast.
+    Bf16,
+}
+
+impl Precision {
+    pub fn is_f32(&self) -> bool {
+        matches!(self, Precision::F32)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Tf32 => "tf32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Precision> {
+        match text {
+            "f32" => Some(Precision::F32),
+            "tf32" => Some(Precision::Tf32),
+            "bf16" => Some(Precision::Bf16),
+            _ => None,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Evaluation
 

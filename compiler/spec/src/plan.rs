@@ -106,6 +106,9 @@ pub struct PretrainJob {
     /// from the JSON (and so from the job id) when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<std::path::PathBuf>,
+    /// The arithmetic on a CUDA device; absent from the JSON (and so from the job id) when it is f32.
+    #[serde(default, skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

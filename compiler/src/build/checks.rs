@@ -16,6 +16,19 @@ fn blame(view: &View<'_, '_>, first: &'static str, otherwise: &'static str) -> &
 }
 
 pub(super) fn cross_checks(view: &mut View<'_, '_>, job: &PretrainJob, data: &DataInfo) {
+    if job.device == DeviceSpec::Cpu && !job.precision.is_f32() {
+        let d = view
+            .error_at(
+                Kind::IncompatibleSettings,
+                "precision",
+                format!(
+                    "`precision: {}` needs a CUDA device: the CPU computes in f32 only",
+                    job.precision.name()
+                ),
+            )
+            .help("train on `device: cuda`, or leave `precision` at `f32`");
+        view.report(d);
+    }
     let schedule = &job.schedule;
     let bn = job.bn_batch.videos(schedule.batch);
     if bn > schedule.batch || !schedule.batch.is_multiple_of(bn) {

@@ -195,6 +195,7 @@ impl CellBuilder<'_> {
             device,
             bn_batch: settings.bn_batch,
             weights: settings.weights.clone(),
+            precision: settings.precision,
         };
 
         // Checks across settings.

@@ -380,14 +380,33 @@ fn check_near_paper(
 /// The plan with every pre-training and evaluation on `device` (the command line's `--device`), its ids
 /// recomputed: a job on another device is another job (its numbers can differ), so it must not reuse results.
 pub fn with_device(plan: &Plan, device: DeviceSpec) -> Plan {
+    rewritten(plan, |kind| match kind {
+        JobKind::Pretrain(p) => p.device = device,
+        JobKind::Eval(e) => e.device = device,
+        JobKind::Report(_) | JobKind::Prepare(_) => {}
+    })
+}
+
+/// The plan with every pre-training in `precision` (the command line's `--precision`), ids recomputed as for
+/// [`with_device`]: the arithmetic is part of a job's identity.
+pub fn with_precision(plan: &Plan, precision: Precision) -> Plan {
+    rewritten(plan, |kind| {
+        if let JobKind::Pretrain(p) = kind {
+            p.precision = precision;
+        }
+    })
+}
+
+/// The plan with `edit` applied to every job, in order, and every id recomputed: a job whose content or whose
+/// dependencies changed gets a new id, and everything referring to it follows.
+fn rewritten(plan: &Plan, edit: impl Fn(&mut JobKind)) -> Plan {
     let mut renamed: HashMap<JobId, JobId> = HashMap::new();
     let mut jobs = Vec::with_capacity(plan.jobs.len());
     for job in &plan.jobs {
         let mut job = job.clone();
+        edit(&mut job.kind);
         match &mut job.kind {
-            JobKind::Pretrain(p) => p.device = device,
             JobKind::Eval(e) => {
-                e.device = device;
                 if let Some(pretrain) = &mut e.pretrain
                     && let Some(moved) = renamed.get(pretrain)
                 {
@@ -402,7 +421,7 @@ pub fn with_device(plan: &Plan, device: DeviceSpec) -> Plan {
                         .unwrap_or(cell.eval.clone());
                 }
             }
-            JobKind::Prepare(_) => {}
+            JobKind::Pretrain(_) | JobKind::Prepare(_) => {}
         }
         for dep in &mut job.deps {
             if let Some(new) = renamed.get(dep) {

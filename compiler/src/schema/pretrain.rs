@@ -7,6 +7,7 @@ use super::typed::{LearningRate, LrScaling, ObjectiveName, settings};
 use super::types::Ty;
 use crate::check::value::CallValue;
 use std::path::PathBuf;
+use vst_spec::Precision;
 use vst_spec::{Anneal, BnBatch, ClipLoss, Decay, PairRule, Timespan};
 
 fn temporal_ops() -> Ty {
@@ -99,6 +100,14 @@ settings! {
             Ty::Call(&["cpu", "cuda"]),
             "cpu",
             "where to train: `cpu`, `cuda` or `cuda(index)`",
+        ),
+        precision: Precision = s(
+            "precision",
+            Ty::Word(&["f32", "tf32", "bf16"]),
+            "f32",
+            "arithmetic of the pre-training on CUDA: `f32`, `tf32` (tensor-core products with TF32 operands) or \
+             `bf16` (bf16 operands, f32 accumulation: PyTorch's bf16 autocast); weights, optimiser state, \
+             batch-norm statistics and losses stay f32. Part of the job's identity. The CPU computes in f32 only",
         ),
         weights: Option<PathBuf> = Setting {
             key: "weights",

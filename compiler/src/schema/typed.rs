@@ -9,7 +9,7 @@
 use crate::check::value::{CallValue, Value};
 use std::fmt;
 use std::path::PathBuf;
-use vst_spec::{Anneal, BnBatch, ClipLoss, Decay, PairRule, Timespan};
+use vst_spec::{Anneal, BnBatch, ClipLoss, Decay, PairRule, Precision, Timespan};
 
 /// A resolved value that does not fit its typed field.
 #[derive(Debug, Clone, PartialEq)]
@@ -215,6 +215,11 @@ pub enum FinetuneStart {
 }
 
 word_enum!(FinetuneStart { "pretrained" => FinetuneStart::Pretrained, "scratch" => FinetuneStart::Scratch });
+word_enum!(Precision {
+    "f32" => Precision::F32,
+    "tf32" => Precision::Tf32,
+    "bf16" => Precision::Bf16,
+});
 word_enum!(LrScaling { "linear" => LrScaling::Linear, "sqrt" => LrScaling::Sqrt });
 word_enum!(ObjectiveName {
     "moco" => ObjectiveName::Moco,

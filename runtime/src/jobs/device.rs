@@ -1,9 +1,9 @@
 //! A recipe's `device:` as an engine device. CUDA goes through vst-cuda, which loads the driver at run time and
 //! reports a missing one as an error (so `device: cuda` on a machine without a GPU fails before anything runs).
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use vst_engine::Device;
-use vst_spec::DeviceSpec;
+use vst_spec::{DeviceSpec, Precision};
 
 /// Environment variables in which launchers give a process its rank among those on its node (Open MPI, SLURM,
 /// MPICH).
@@ -32,15 +32,56 @@ pub fn replica_device(spec: &DeviceSpec, replicas: usize) -> DeviceSpec {
     }
 }
 
-pub fn open_device(spec: &DeviceSpec) -> Result<Device> {
+/// The device, computing in `precision` (a CUDA device; the CPU computes in f32 only, and asking it for less is
+/// an error — a recipe cannot ask for it, but `vst run --device cpu` on a bf16 recipe can).
+pub fn open_device(spec: &DeviceSpec, precision: Precision) -> Result<Device> {
     match spec {
+        DeviceSpec::Cpu if !precision.is_f32() => bail!(
+            "precision {} needs a CUDA device: the CPU computes in f32 only (run with `--precision f32`)",
+            precision.name()
+        ),
         DeviceSpec::Cpu => Ok(Device::cpu()),
-        DeviceSpec::Cuda { index } => vst_cuda::open_device_spec(spec, Default::default())
-            .with_context(|| format!("cannot open cuda:{index}")),
+        DeviceSpec::Cuda { index } => {
+            let options = vst_cuda::CudaOptions {
+                precision: cuda_precision(precision),
+                ..Default::default()
+            };
+            vst_cuda::open_device_spec(spec, options)
+                .with_context(|| format!("cannot open cuda:{index}"))
+        }
+    }
+}
+
+fn cuda_precision(precision: Precision) -> vst_cuda::Precision {
+    match precision {
+        Precision::F32 => vst_cuda::Precision::F32,
+        Precision::Tf32 => vst_cuda::Precision::Tf32,
+        Precision::Bf16 => vst_cuda::Precision::Bf16,
     }
 }
 
 /// Opens the device once, so that a missing GPU stops the run before its first job.
-pub fn check_device(spec: &DeviceSpec) -> Result<()> {
-    open_device(spec).map(drop)
+pub fn check_device(spec: &DeviceSpec, precision: Precision) -> Result<()> {
+    open_device(spec, precision).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cpu_refuses_reduced_precision() {
+        for p in [Precision::Tf32, Precision::Bf16] {
+            let e = open_device(&DeviceSpec::Cpu, p).unwrap_err().to_string();
+            assert!(e.contains(p.name()) && e.contains("CUDA"), "{e}");
+        }
+        assert!(open_device(&DeviceSpec::Cpu, Precision::F32).is_ok());
+    }
+
+    #[test]
+    fn each_precision_reaches_the_cuda_backend_as_itself() {
+        for p in [Precision::F32, Precision::Tf32, Precision::Bf16] {
+            assert_eq!(cuda_precision(p).name(), p.name());
+        }
+    }
 }

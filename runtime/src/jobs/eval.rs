@@ -196,10 +196,11 @@ fn pretrained(job: &Job, id: &JobId, ctx: &JobContext, device: &Device) -> Resul
 }
 
 pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions) -> Result<Value> {
-    let device = device::open_device(&device::replica_device(
-        &spec.device,
-        options.replicas.size(),
-    ))?;
+    // Evaluations compute in f32: `precision` is the pre-training's.
+    let device = device::open_device(
+        &device::replica_device(&spec.device, options.replicas.size()),
+        vst_spec::Precision::F32,
+    )?;
     let pretrained = match &spec.pretrain {
         Some(id) => Some(pretrained(job, id, ctx, &device)?),
         None => None,

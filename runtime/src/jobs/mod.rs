@@ -121,9 +121,9 @@ impl JobRunner for PlanRunner {
             JobKind::Prepare(p) => prepare::preflight(&p.dataset),
             JobKind::Pretrain(p) => {
                 pretrain::preflight(p)?;
-                device::check_device(&p.device)
+                device::check_device(&p.device, p.precision)
             }
-            JobKind::Eval(e) => device::check_device(&e.device),
+            JobKind::Eval(e) => device::check_device(&e.device, vst_spec::Precision::F32),
             JobKind::Report(_) => Ok(()),
         }
     }

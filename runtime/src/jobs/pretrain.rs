@@ -105,10 +105,10 @@ pub fn run(
     options: &RunnerOptions,
 ) -> Result<Value> {
     let dataset = prepare::open(&spec.dataset, prepare_dir(job, ctx)?, options)?;
-    let device = device::open_device(&device::replica_device(
-        &spec.device,
-        options.replicas.size(),
-    ))?;
+    let device = device::open_device(
+        &device::replica_device(&spec.device, options.replicas.size()),
+        spec.precision,
+    )?;
     let train_videos = dataset.train.len();
     let replicas = &options.replicas;
     // Rank 0 writes every file; the other replicas only train (see `super::replicas`).
