@@ -19,6 +19,7 @@
 #                    and vst, batch BATCH, STEPS steps                                               [2×60; ~40]
 #   numerics-bf16    the same kernels in bf16                                                        [90; ~30]
 #   tests            the engine's fixture tests on the GPU, vst-cuda's tests with NVRTC             [120; ~40]
+#   nccl-bf16-run    `vst run` of the smoke recipe in bf16 as a one-process NCCL group             [120; ~30]
 #   bench            f32 and tf32 R-50 rows (both PyTorch layouts), BYOL rho=2 (PyTorch; vst when
 #                    its binary has `vst bench gpu`), ROUNDS rounds                                  [60 each; ~150]
 #   memcheck         compute-sanitizer on two backward steps of a small network, if time remains    [90; ~60]
@@ -181,6 +182,13 @@ for t in "$BIN"/tests/*; do
     [ "$name" = "vst_cuda-unit" ] && extra=(--include-ignored)
     step "test-$name" 120 env VST_TEST_DEVICE=cuda:0 "$t" "${extra[@]}" || failed=1
 done
+
+# ---- NCCL (a group of one) and a few bf16 training steps end to end ----------------------------------------
+# The smoke recipe (every objective, seconds-scale) on the GPU in bf16, as process 0 of a `--gpus` group of one:
+# NCCL initialises, the learner's collectives go through it, and training, checkpoints and evaluations run.
+step nccl-bf16-run 120 env VST_NCCL_RANK=0 VST_NCCL_SIZE=1 VST_NCCL_DIR="$WORK/nccl" \
+    "$BIN/vst" run tests/recipes/smoke.vst --device cuda:0 --precision bf16 --runs "$WORK/runs" --gpus 1 || failed=1
+rm -rf "$WORK/runs" "$WORK/nccl"
 
 # ---- the rest of the benchmark ---------------------------------------------------------------------------------
 has_vst_bench=0

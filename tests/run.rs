@@ -699,3 +699,33 @@ fn evaluation_memory_does_not_grow_with_the_test_views() {
         "peak RSS {many} MiB with 128 test views against {few} MiB with 1"
     );
 }
+
+/// `vst run --gpus 2` without a GPU (CI, this project's build machine): the first process cannot join NCCL and
+/// says why, the launcher stops the other one (which would otherwise wait for the group's id) and exits with the
+/// failure at once, leaving no rendezvous folder behind.
+#[test]
+fn gpus_without_a_gpu_fail_at_once_and_stop_every_process() {
+    if std::process::Command::new("nvidia-smi")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("a GPU is present: this test is for machines without one");
+        return;
+    }
+    let dir = scratch("gpus-without-gpu");
+    let started = Instant::now();
+    let Output { code, stderr, .. } = vst_in(&dir, &["run", &recipe("smoke.vst"), "--gpus", "2"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert_contains(&stderr, "joining the NCCL group");
+    assert_contains(&stderr, "no CUDA driver found");
+    assert_contains(&stderr, "stopping the others");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !dir.join("runs/.nccl").exists(),
+        "the rendezvous folder was left behind"
+    );
+}

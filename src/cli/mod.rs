@@ -10,6 +10,7 @@ mod data_prepare;
 pub mod explain;
 pub mod export;
 pub mod fmt;
+pub mod gpus;
 pub mod lsp;
 pub mod model;
 pub mod plan;

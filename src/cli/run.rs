@@ -42,13 +42,17 @@ pub struct Args {
     /// The model does not depend on N (see docs/distributed.md)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     replicas: Option<u32>,
+    /// Train on the first N GPUs of this machine, one process each, through NCCL (no MPI needed; process i uses
+    /// `cuda:(recipe's index + i)`). Never run on a GPU yet: see docs/distributed.md
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "replicas")]
+    gpus: Option<u32>,
     /// Back-propagate one batch-norm batch of one view at a time, recomputing its forward pass: about a third more
     /// compute, the memory of one BN batch instead of all of a device's clips; the same model
     #[arg(long)]
     low_memory: bool,
     /// Submit the jobs not done yet to SLURM (one batch job each, with the plan's dependencies) instead of running
     /// them here; again, it submits only what failed or was cancelled (see docs/cluster.md)
-    #[arg(long, conflicts_with_all = ["dry_run", "replicas", "no_deps"])]
+    #[arg(long, conflicts_with_all = ["dry_run", "replicas", "gpus", "no_deps"])]
     slurm: bool,
     /// The site's SLURM settings (JSON; default `$VST_CLUSTER`, then ~/.config/vst/cluster.json)
     #[arg(long, requires = "slurm")]
@@ -91,6 +95,13 @@ pub fn run(args: Args) -> ExitCode {
     {
         return super::replicas::launch(n);
     }
+    if let Some(n) = args.gpus
+        && n > 1
+        && !args.dry_run
+        && !super::gpus::started_by_launcher()
+    {
+        return super::gpus::launch(n, &args.runs);
+    }
     super::init_logging();
     let session = match super::replicas::join(args.replicas) {
         Ok(session) => session,
@@ -99,7 +110,17 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(super::USAGE_ERRORS);
         }
     };
-    let replicas = session.replicas.clone();
+    let replicas = if super::gpus::started_by_launcher() {
+        match super::gpus::join(args.gpus) {
+            Ok(replicas) => replicas,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(super::run::JOB_FAILED);
+            }
+        }
+    } else {
+        session.replicas.clone()
+    };
     let (plan, _) = match super::compile_plan(&args.file, "nothing to run") {
         Ok(compiled) => compiled,
         Err(code) => return ExitCode::from(code),

@@ -31,6 +31,7 @@ mod device;
 mod error;
 pub mod geometry;
 pub mod kernels;
+pub mod nccl;
 mod options;
 pub mod probe;
 mod transfer;

@@ -11,11 +11,15 @@
 //! - `Mpi` (cargo feature `mpi`): processes started by `mpirun`/`srun` or by `vst run --replicas N`, through the
 //!   `mpi` crate on the system's Open MPI.
 //!
-//! NCCL behind the same trait belongs to the GPU path. Every replica calls the same collectives in the same order
+//! - [`Nccl`]: one process per GPU of one machine (`vst run --gpus N`), through NCCL loaded at run time; ids
+//!   exchanged through a [`Rendezvous`] folder. Compiled and unit-tested here; never run on a GPU yet.
+//!
+//! Every replica calls the same collectives in the same order
 //! with the same sizes (the learner's step is one deterministic program), so no call needs a tag.
 
 #[cfg(feature = "mpi")]
 mod mpi;
+mod nccl;
 mod solo;
 mod threads;
 
@@ -25,6 +29,7 @@ use vst_engine::{ReplicaSum, Tensor};
 
 #[cfg(feature = "mpi")]
 pub use mpi::{Mpi, MpiSession, mpi_world};
+pub use nccl::{Nccl, RANK_VARIABLE, RENDEZVOUS_VARIABLE, Rendezvous, SIZE_VARIABLE};
 pub use solo::Solo;
 pub use threads::ThreadGroup;
 

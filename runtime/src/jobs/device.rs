@@ -6,11 +6,12 @@ use vst_engine::Device;
 use vst_spec::{DeviceSpec, Precision};
 
 /// Environment variables in which launchers give a process its rank among those on its node (Open MPI, SLURM,
-/// MPICH).
-const LOCAL_RANK_VARIABLES: [&str; 3] = [
+/// MPICH, and `vst run --gpus N`, whose processes are all on one node).
+const LOCAL_RANK_VARIABLES: [&str; 4] = [
     "OMPI_COMM_WORLD_LOCAL_RANK",
     "SLURM_LOCALID",
     "MPI_LOCALRANKID",
+    crate::distributed::RANK_VARIABLE,
 ];
 
 /// This process's rank on its node when a launcher started several, else 0.
