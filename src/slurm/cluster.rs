@@ -38,8 +38,8 @@ pub struct ClusterConfig {
     /// `--mem-per-gpu` (and `--mem` of a job without GPUs), e.g. `64G`; the partition's default when absent.
     #[serde(default)]
     pub mem_per_gpu: Option<String>,
-    /// Seconds before the time limit at which SLURM warns the job (USR1): a pre-training then checkpoints at the
-    /// end of its current epoch (so this should exceed an epoch), stops and requeues itself.
+    /// Seconds before the time limit at which SLURM warns the job (USR1): a pre-training then checkpoints after
+    /// its current step (so this should exceed a step and a checkpoint's write), stops and requeues itself.
     #[serde(default = "default_signal_seconds")]
     pub signal_seconds: u32,
     /// More `#SBATCH` lines, written as they are (e.g. `--constraint=a100`).

@@ -153,6 +153,12 @@ impl Loader {
 
     /// The batches of `epoch`, made by the configured number of worker threads.
     pub fn epoch(&self, epoch: u64) -> Epoch {
+        self.epoch_from(epoch, 0)
+    }
+
+    /// Epoch `epoch` from its batch `first` on: the same batches as [`Loader::epoch`] yields from there, without
+    /// making the earlier ones (a run resumed from a checkpoint taken in the middle of an epoch).
+    pub fn epoch_from(&self, epoch: u64, first: usize) -> Epoch {
         let inner = &self.inner;
         let n = inner.entries.len();
         let mut order: Vec<usize> = (0..n).collect();
@@ -190,6 +196,13 @@ impl Loader {
             finished: Condvar::new(),
         });
         let order = Arc::new(order);
+        let first = first.min(batches);
+        let first_task = (first * per_batch).min(tasks.len());
+        {
+            let mut state = lock(&shared);
+            state.next_task = first_task;
+            state.limit = first_task;
+        }
         let workers = (0..inner.config.threads)
             .map(|_| {
                 let (inner, shared, order, tasks) =
@@ -204,7 +217,7 @@ impl Loader {
             tasks,
             per_batch,
             epoch,
-            next_batch: 0,
+            next_batch: first,
             batches,
             workers,
         }

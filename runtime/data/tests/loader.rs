@@ -88,6 +88,37 @@ fn batches_are_identical_whatever_the_number_of_threads() {
     assert!(next != reference);
 }
 
+#[test]
+fn an_epoch_started_in_its_middle_yields_the_rest_of_the_same_batches() {
+    // What a run resumed from a mid-epoch checkpoint relies on.
+    let dir = tempfile::tempdir().unwrap();
+    let entries = dataset(dir.path(), 3, 3);
+    let whole = epoch_batches(&entries, pretrain(2), 0, 1);
+    assert_eq!(whole.len(), 3);
+    for threads in [0, 2] {
+        let mut config = LoaderConfig::new(pretrain(2), SHAPE, 3, 42);
+        config.threads = threads;
+        config.prefetch = 1;
+        let loader = Loader::new(
+            entries.clone(),
+            DecoderKind::OpenH264.backend().unwrap(),
+            config,
+            Arc::new(DataMetrics::new()),
+        )
+        .unwrap();
+        for first in 0..=3 {
+            let rest = loader
+                .epoch_from(1, first)
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            assert!(
+                rest == whole[first..],
+                "from batch {first} with {threads} threads"
+            );
+        }
+    }
+}
+
 /// The batches of replica `rank` of `replicas` (batch of 4 videos).
 fn shard_batches(
     entries: &[VideoEntry],

@@ -54,6 +54,10 @@ impl MetricsLog {
         })
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn write(&mut self, record: &impl Serialize) -> Result<()> {
         let line = serde_json::to_string(record)?;
         writeln!(self.out, "{line}")

@@ -1,9 +1,11 @@
 //! `pretrain(config)`: self-supervised training of the encoder on ρ clips per video.
 //!
 //! The job resumes from `checkpoint.safetensors` in its directory when one is there (written atomically every
-//! `checkpoint_every` epochs and at the end, always at an epoch boundary), so a killed run continues where its
-//! last checkpoint left it and — the loader's batches being a pure function of (seed, epoch, index) and the CPU
-//! kernels deterministic — ends with the same weights and metrics as an uninterrupted run.
+//! `checkpoint_every` epochs, at the end, and at the step where a stop request — SIGUSR1, SLURM's warning before a
+//! time limit — arrives, so no more than one step's work is lost however long an epoch is), so a killed or stopped
+//! run continues where its last checkpoint left it and — the loader's batches being a pure function of (seed,
+//! epoch, index), the learner's random state part of the checkpoint and the CPU kernels deterministic — ends with
+//! the same weights and metrics as an uninterrupted run.
 
 use super::metrics_log::{MetricsLog, read_records};
 use super::{CHECKPOINT_FILE, METRICS_FILE, RunnerOptions, device, prepare, progress};
@@ -169,9 +171,9 @@ pub fn run(
         }
     }
     let start_step = learner.steps_done();
-    if !start_step.is_multiple_of(steps_per_epoch) {
+    if start_step > total_steps {
         bail!(
-            "checkpoint {} is not at an epoch boundary (step {start_step})",
+            "checkpoint {} is at step {start_step}, beyond this job's {total_steps} steps",
             checkpoint.display()
         );
     }
@@ -189,12 +191,22 @@ pub fn run(
     let every = u64::from(spec.checkpoint_every.max(1));
 
     let first_epoch = start_step / steps_per_epoch;
+    // A checkpoint taken in the middle of an epoch (a stop request): that epoch goes on from its next batch.
+    let first_batch = (start_step % steps_per_epoch) as usize;
     for epoch in first_epoch..epochs {
         let started = Instant::now();
         let (mut loss_sum, mut std_sum, mut counted, mut clips) = (0.0, 0.0, 0u64, 0usize);
+        let skip = if epoch == first_epoch { first_batch } else { 0 };
+        if skip > 0
+            && let Some(log) = &log
+        {
+            // The epoch's averages include its steps before the checkpoint, as read back from the log.
+            (loss_sum, std_sum, counted) = log_sums(log, epoch * steps_per_epoch, start_step)?;
+        }
         // Time spent waiting for the loader's next batch (a data-loader stall), as opposed to training on it.
         let (mut waiting, mut asked) = (0.0f64, Instant::now());
-        for (index, batch) in loader.epoch(epoch).enumerate() {
+        let mut stopped_at = None;
+        for (index, batch) in (skip..).zip(loader.epoch_from(epoch, skip)) {
             waiting += asked.elapsed().as_secs_f64();
             let batch = batch.with_context(|| format!("epoch {epoch}: cannot load a batch"))?;
             let step = epoch * steps_per_epoch + index as u64;
@@ -223,7 +235,24 @@ pub fn run(
                 stats.loss
             ));
             bar.inc(1);
+            // A stop request (SIGUSR1): every replica must see it at the same step, so they agree on it here.
+            let last_of_epoch = index as u64 + 1 == steps_per_epoch;
+            if !last_of_epoch && stop_requested(options)? {
+                stopped_at = Some(step + 1);
+                break;
+            }
             asked = Instant::now();
+        }
+        if let Some(steps_done) = stopped_at {
+            if let Some(log) = &mut log {
+                log.flush()?;
+            }
+            save(&learner)?;
+            bail!(
+                "stopped at step {steps_done} of {total_steps} (in epoch {epoch}) on a stop request (SIGUSR1, e.g. \
+                 SLURM's warning before the time limit), with a checkpoint of that step: the same command resumes \
+                 from it"
+            );
         }
         let seconds = started.elapsed().as_secs_f64();
         // Rank 0 records the epoch; every replica takes part in the stop check below.
@@ -233,7 +262,7 @@ pub fn run(
                 job,
                 &mut log,
                 epoch,
-                epoch == first_epoch && epoch > 0,
+                epoch == first_epoch && (epoch > 0 || first_batch > 0),
                 seconds,
                 &EpochSums {
                     loss: loss_sum,
@@ -244,7 +273,7 @@ pub fn run(
                 },
             )?;
         }
-        // A stop request (SIGUSR1): every replica must see it at the same epoch, so they agree on it here.
+        // A stop request at an epoch's last step: the epoch's record is written first.
         let stop = stop_requested(options)?;
         if (epoch + 1) % every == 0 || epoch + 1 == epochs || stop {
             if let Some(log) = &mut log {
@@ -344,7 +373,28 @@ fn epoch_records(
     Ok(())
 }
 
-/// Whether any replica was asked to stop (one collective per epoch with several replicas).
+/// The sums of an epoch's updated steps in [from, to) as the metrics log recorded them (f64 values read back
+/// exactly), so that an epoch resumed in its middle averages the same numbers as an uninterrupted one.
+fn log_sums(log: &MetricsLog, from: u64, to: u64) -> Result<(f64, f64, u64)> {
+    let (mut loss, mut std, mut counted) = (0.0, 0.0, 0u64);
+    for r in read_records(log.path())? {
+        let Some(step) = r.get("step").and_then(Value::as_u64) else {
+            continue;
+        };
+        if step < from || step >= to || r.get("updated").and_then(Value::as_bool) != Some(true) {
+            continue;
+        }
+        loss += r.get("loss").and_then(Value::as_f64).unwrap_or(f64::NAN);
+        std += r
+            .get("embedding_std")
+            .and_then(Value::as_f64)
+            .unwrap_or(f64::NAN);
+        counted += 1;
+    }
+    Ok((loss, std, counted))
+}
+
+/// Whether any replica was asked to stop (one collective per step with several replicas).
 fn stop_requested(options: &RunnerOptions) -> Result<bool> {
     let mine = options.stop.load(std::sync::atomic::Ordering::Relaxed);
     let replicas = &options.replicas;
