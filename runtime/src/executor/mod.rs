@@ -109,6 +109,9 @@ pub enum ExecError {
     AmbiguousJob(String, String),
     #[error("cannot run `{job}`: {error:#}")]
     Preflight { job: String, error: anyhow::Error },
+    /// Several jobs' preflights failed: each `cannot run ...` on its line.
+    #[error("{0}")]
+    Preflights(String),
     #[error(
         "`{job}` needs `{dep}`, which is not done (--no-deps runs one job whose dependencies are done)"
     )]
@@ -190,14 +193,26 @@ impl Executor<'_> {
             })
             .collect();
 
-        // Everything that can be known to fail is found before the first byte is written.
-        for job in &todo {
-            self.runner
-                .preflight(job)
-                .map_err(|error| ExecError::Preflight {
-                    job: job.name.clone(),
-                    error,
-                })?;
+        // Everything that can be known to fail is found before the first byte is written, every failure at once
+        // (each missing dataset named, not only the first).
+        let mut failures: Vec<(String, anyhow::Error)> = todo
+            .iter()
+            .filter_map(|job| {
+                let error = self.runner.preflight(job).err()?;
+                Some((job.name.clone(), error))
+            })
+            .collect();
+        if failures.len() == 1 {
+            let (job, error) = failures.remove(0);
+            return Err(ExecError::Preflight { job, error });
+        }
+        if !failures.is_empty() {
+            let all = failures
+                .iter()
+                .map(|(job, error)| format!("cannot run `{job}`: {error:#}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(ExecError::Preflights(all));
         }
 
         let mut summary = RunSummary::default();
