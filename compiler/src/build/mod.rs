@@ -411,15 +411,15 @@ fn supervision_checks(
         let d = Diagnostic::error(
             Kind::IncompatibleSettings,
             format!(
-                "`evaluate {eval_name}` flips its training clips horizontally, but `{data_name}` ({}) has labels that a \
-                 flip changes (`Pushing something from left to right`)",
+                "`evaluate {eval_name}` flips its training clips horizontally, but `{data_name}` is a {} dataset, whose \
+                 labels a flip changes (`Pushing something from left to right`)",
                 source.kind()
             ),
         )
         .at(at)
         .help(format!(
-            "write `evaluate {eval_name}`'s `augment:` without `flip`, e.g. `augment: [resized_crop(224, area: \
-             0.08..1.0)]` (PySlowFast's SSv2 configs set RANDOM_FLIP: False)"
+            "write `evaluate {eval_name}`'s `augment:` without `flip`, e.g. `augment: [short_side(256..320), \
+             crop(224)]` (PySlowFast's SSv2 fine-tuning configs set RANDOM_FLIP: False)"
         ));
         view.report(d);
     }
@@ -429,7 +429,7 @@ fn supervision_checks(
                 Kind::IncompatibleSettings,
                 "data",
                 format!(
-                    "`{data_name}` ({}) is multi-label: `evaluate {eval_name}` predicts one class per video",
+                    "`{data_name}` is a multi-label {} dataset: `evaluate {eval_name}` predicts one class per video",
                     source.kind()
                 ),
             )

@@ -207,12 +207,26 @@ impl Executor<'_> {
             return Err(ExecError::Preflight { job, error });
         }
         if !failures.is_empty() {
-            let all = failures
-                .iter()
-                .map(|(job, error)| format!("cannot run `{job}`: {error:#}"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            return Err(ExecError::Preflights(all));
+            // One line per distinct reason (a missing GPU stops every job that needs it: said once).
+            let mut reasons: Vec<(String, Vec<String>)> = Vec::new();
+            for (job, error) in failures {
+                let reason = format!("{error:#}");
+                match reasons.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, jobs)) => jobs.push(job),
+                    None => reasons.push((reason, vec![job])),
+                }
+            }
+            let lines: Vec<String> = reasons
+                .into_iter()
+                .map(|(reason, jobs)| {
+                    let named = match jobs.len() {
+                        1 => format!("`{}`", jobs[0]),
+                        n => format!("`{}` and {} more jobs", jobs[0], n - 1),
+                    };
+                    format!("cannot run {named}: {reason}")
+                })
+                .collect();
+            return Err(ExecError::Preflights(lines.join("\n")));
         }
 
         let mut summary = RunSummary::default();
