@@ -67,8 +67,15 @@ impl Builder {
         let kind = JobKind::Prepare(PrepareJob {
             dataset: data.clone(),
         });
+        // A dataset with official splits is one prepare job per split: the name says which.
+        let name = match &data.source {
+            DataSource::Ucf101 { split, .. } | DataSource::Hmdb51 { split, .. } => {
+                format!("prepare[{},split={split}]", data.name)
+            }
+            _ => format!("prepare[{}]", data.name),
+        };
         self.add(
-            format!("prepare[{}]", data.name),
+            name,
             BTreeMap::new(),
             Vec::new(),
             Cost::default(),
@@ -101,7 +108,11 @@ pub fn lower(
     };
     // Per cell: its eval job ids, by evaluation index.
     let mut cell_evals: Vec<Vec<Option<JobId>>> = Vec::with_capacity(cells.len());
-    let mut first_cell_of: HashMap<JobId, String> = HashMap::new();
+    // The first cell of each pre-training job: its name and its coordinates.
+    let mut first_cell_of: HashMap<JobId, (String, Vec<usize>)> = HashMap::new();
+    // The `split` axis of a dataset's official splits changes the evaluations only: cells that differ in it alone
+    // share their pre-training by design.
+    let split_axis = recipe.axis_named(crate::check::collect::SPLIT_AXIS);
 
     for (cell, built) in cells {
         let coords = coords_text(recipe, cell);
@@ -116,9 +127,20 @@ pub fn lower(
             kind,
         );
         let this = bracket("", &coords);
+        let differ_in_split_only = |first: &[usize]| {
+            split_axis.is_some_and(|split| {
+                first
+                    .iter()
+                    .zip(&cell.coords)
+                    .enumerate()
+                    .all(|(axis, (a, b))| axis == split || a == b)
+            })
+        };
         if new {
-            first_cell_of.insert(pretrain_id.clone(), this);
-        } else if let Some(first) = first_cell_of.get(&pretrain_id) {
+            first_cell_of.insert(pretrain_id.clone(), (this, cell.coords.clone()));
+        } else if let Some((first, first_coords)) = first_cell_of.get(&pretrain_id)
+            && !differ_in_split_only(first_coords)
+        {
             diags.push(
                 Diagnostic::warning(
                     Kind::SameModel,
