@@ -502,3 +502,38 @@ case!(
     sync_bn_is_gone,
     "use \"base.vst\"\n\npretrain {\n  sync_bn: 8\n}\n"
 );
+
+// ---------------------------------------------------------------------------------------------------------------
+// Downstream datasets: what their labels allow
+
+case!(
+    ssv2_fine_tune_that_flips,
+    "use \"base.vst\"\n\ndata ssv2 = ssv2(root: \"/srv/ssv2\")\n\nevaluate ssv2 {\n  kind: finetune\n  data: ssv2\n  \
+     augment: [short_side(256..320), crop(224), flip]\n}\n"
+);
+case!(
+    ssv2_fine_tune_with_the_default_flip,
+    "use \"base.vst\"\n\ndata ssv2 = ssv2(root: \"/srv/ssv2\")\n\nevaluate ssv2 {\n  kind: finetune\n  data: ssv2\n}\n"
+);
+case!(
+    charades_linear_probe,
+    "use \"base.vst\"\n\ndata charades = charades(root: \"/srv/charades\")\n\nevaluate charades {\n  kind: linear\n  \
+     data: charades\n}\n"
+);
+case!(
+    datasets_with_different_split_lists,
+    "use \"base.vst\"\n\ndata ucf = ucf101(root: \"/srv/ucf\", split: [1, 2, 3])\ndata hmdb = hmdb51(root: \"/srv/hmdb\", \
+     split: [1, 2])\n"
+);
+
+#[test]
+fn ssv2_without_flip_and_a_split_sweep_compile_cleanly() {
+    let out = render(&[(
+        "recipe.vst",
+        "use \"base.vst\"\n\ndata ssv2 = ssv2(root: \"/srv/ssv2\")\ndata ucf = ucf101(root: \"/srv/ucf\", split: [1, 2, \
+         3])\n\nevaluate ssv2 {\n  kind: finetune\n  data: ssv2\n  augment: [short_side(256..320), crop(224)]\n}\n\n\
+         evaluate ucf {\n  kind: finetune\n  data: ucf\n}\n\nreport \"UCF101 over the splits\" {\n  over: split\n  \
+         cell: ucf.top1\n}\n",
+    )]);
+    assert_eq!(out, "");
+}

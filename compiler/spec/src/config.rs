@@ -111,6 +111,19 @@ impl DataSource {
         }
     }
 
+    /// The dataset's kind as people name it (`Something-Something v2`), for messages.
+    pub fn title(&self) -> &'static str {
+        match self {
+            DataSource::Synthetic(_) => "synthetic",
+            DataSource::Kinetics { .. } => "Kinetics-style",
+            DataSource::Frames { .. } => "frame-folder",
+            DataSource::Ucf101 { .. } => "UCF101",
+            DataSource::Hmdb51 { .. } => "HMDB51",
+            DataSource::Ssv2 { .. } => "Something-Something v2",
+            DataSource::Charades { .. } => "Charades",
+        }
+    }
+
     /// The dataset's kind as reports and recipes name it.
     pub fn kind(&self) -> &'static str {
         match self {

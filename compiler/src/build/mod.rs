@@ -404,16 +404,17 @@ fn supervision_checks(
         && flip.float("p").is_none_or(|p| p > 0.0)
     {
         // Point at the `flip` the recipe wrote; a default augmentation points at the evaluation's block.
-        let at = match view.user_span("augment") {
-            Some(_) => flip.span,
-            None => view.span("augment"),
+        let written = view.user_span("augment").is_some();
+        let at = match written {
+            true => flip.span,
+            false => view.span("augment"),
         };
-        let d = Diagnostic::error(
+        let mut d = Diagnostic::error(
             Kind::IncompatibleSettings,
             format!(
-                "`evaluate {eval_name}` flips its training clips horizontally, but `{data_name}` is a {} dataset, whose \
-                 labels a flip changes (`Pushing something from left to right`)",
-                source.kind()
+                "`evaluate {eval_name}` flips its training clips horizontally, but `{data_name}` is {}, whose labels a \
+                 flip changes (`Pushing something from left to right`)",
+                source.title()
             ),
         )
         .at(at)
@@ -421,6 +422,9 @@ fn supervision_checks(
             "write `evaluate {eval_name}`'s `augment:` without `flip`, e.g. `augment: [short_side(256..320), \
              crop(224)]` (PySlowFast's SSv2 fine-tuning configs set RANDOM_FLIP: False)"
         ));
+        if !written {
+            d = d.note("the default `augment` flips (it is PySlowFast's UCF101 fine-tuning augmentation)");
+        }
         view.report(d);
     }
     if source.multi_label() && !matches!(settings, EvalSettings::Finetune(_)) {
@@ -429,8 +433,8 @@ fn supervision_checks(
                 Kind::IncompatibleSettings,
                 "data",
                 format!(
-                    "`{data_name}` is a multi-label {} dataset: `evaluate {eval_name}` predicts one class per video",
-                    source.kind()
+                    "`{data_name}` is {}, a multi-label dataset: `evaluate {eval_name}` predicts one class per video",
+                    source.title()
                 ),
             )
             .help("evaluate multi-label data with `kind: finetune` (per-class sigmoids, reported as `NAME.map`)");
