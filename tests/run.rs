@@ -351,6 +351,53 @@ fn missing_kinetics_data_fails_at_once_and_writes_nothing() {
 }
 
 #[test]
+fn table10_without_its_datasets_names_every_missing_one_at_once() {
+    let dir = scratch("missing-downstream");
+    let table10 = root().join("recipes/table10.vst").display().to_string();
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(&dir, &["run", &table10]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty());
+    for (name, root) in [
+        ("k400", "data/kinetics400"),
+        ("ucf101", "data/ucf101"),
+        ("charades", "data/charades"),
+        ("ssv2", "data/ssv2"),
+    ] {
+        assert_contains(
+            &stderr,
+            &format!("dataset `{name}`: the data root {root} does not exist"),
+        );
+    }
+    assert_contains(&stderr, "UCF101 as distributed");
+    assert_contains(&stderr, "nothing was run; no run directory was written");
+    assert!(!dir.join("runs").exists());
+
+    // With the roots there but empty, each dataset names every file or folder it lacks.
+    for root in ["kinetics400", "ucf101", "charades", "ssv2"] {
+        std::fs::create_dir_all(dir.join("data").join(root)).expect("mkdir");
+    }
+    let Output { code, stderr, .. } = vst_in(&dir, &["run", &table10]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_contains(
+        &stderr,
+        "dataset `ucf101`: the folder data/ucf101/UCF-101 and the folder data/ucf101/ucfTrainTestlist do not exist",
+    );
+    assert_contains(
+        &stderr,
+        "the annotation file data/ssv2/labels/labels.json, the annotation file data/ssv2/labels/train.json",
+    );
+    assert_contains(
+        &stderr,
+        "the annotation file data/charades/Charades/Charades_v1_train.csv",
+    );
+    assert!(!dir.join("runs").exists());
+}
+
+#[test]
 fn the_recipes_bn_batch_reaches_the_training() {
     // `bn_batch: 2` (batch-norm batches of 2 of the 4 videos) must change the job and its training from the
     // default whole-batch BN: a runtime that dropped the setting would train the same model under another id.

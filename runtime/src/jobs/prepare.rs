@@ -52,12 +52,12 @@ pub fn preflight(dataset: &DatasetSpec) -> Result<()> {
             format!("{what} {}", path.display())
         })
         .collect();
-    if !missing.is_empty() {
-        bail!(
-            "dataset `{}`: {} does not exist\n  help: {hint}",
-            dataset.name,
-            missing.join(", ")
-        );
+    if let Some((last, rest)) = missing.split_last() {
+        let listed = match rest {
+            [] => format!("{last} does not exist"),
+            _ => format!("{} and {last} do not exist", rest.join(", ")),
+        };
+        bail!("dataset `{}`: {listed}\n  help: {hint}", dataset.name);
     }
     Ok(())
 }
