@@ -746,3 +746,112 @@ fn evaluation_memory_does_not_grow_with_the_test_views() {
         "peak RSS {many} MiB with 128 test views against {few} MiB with 1"
     );
 }
+
+/// Charades in its official layout (videos `Charades_v1_480/<id>.mp4`, annotation CSVs with quoted fields and action
+/// intervals), made of tiny synthetic videos whose class sets overlap (class 3 is shared): a short pre-training, then
+/// the multi-label fine-tune, trained with per-class sigmoid BCE and reported as mean average precision.
+#[test]
+fn a_charades_fine_tune_trains_multi_label_and_reports_map() {
+    let dir = scratch("charades-finetune");
+    let synth = dir.join("synth");
+    let Output { code, stderr, .. } = vst_in(
+        &dir,
+        &[
+            "data", "synth", "--out", "synth", "--classes", "3", "--train-per-class", "4",
+            "--val-per-class", "2", "--frames", "16", "--fps", "8", "--width", "16", "--height", "16",
+            "--distractors", "0", "--threads", "1",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let charades = dir.join("charades");
+    let videos = charades.join("Charades_v1_480");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    std::fs::create_dir_all(charades.join("Charades")).expect("mkdir");
+    // Each synthetic class is a set of Charades actions; c003 belongs to two of them.
+    let actions = ["c000 0.00 1.00;c003 0.50 2.00", "c001 0.00 2.00;c003 0.00 1.00", "c002 0.00 2.00"];
+    for (list, csv) in [("train.csv", "Charades_v1_train.csv"), ("val.csv", "Charades_v1_test.csv")] {
+        let mut text = String::from(
+            "id,subject,scene,quality,relevance,verified,script,objects,descriptions,actions,length\n",
+        );
+        let listed = std::fs::read_to_string(synth.join(list)).expect("list");
+        for line in listed.lines().filter(|l| !l.trim().is_empty()) {
+            let (path, label) = line.rsplit_once(' ').expect("`path label`");
+            let label: usize = label.trim().parse().expect("label");
+            let id = path.replace(['/', '.'], "_");
+            std::fs::copy(synth.join(path), videos.join(format!("{id}.mp4"))).expect("copy video");
+            text.push_str(&format!(
+                "{id},S1,Kitchen,6,7,Yes,\"A person, then \"\"something\"\".\",table,\"Someone does it.\",{},2.00\n",
+                actions[label]
+            ));
+        }
+        std::fs::write(charades.join("Charades").join(csv), text).expect("write csv");
+    }
+    let recipe = format!(
+        r#"data ch = charades(root: "{}", train_videos: 12, val_videos: 6)
+
+pretrain {{
+  data: ch
+  backbone: slow_r18(frames: 2, stride: 2, width: 0.125)
+  objective: simclr
+  device: cpu
+  augment {{
+    S: [resized_crop(16, area: 0.5..1.0), flip]
+    C: []
+  }}
+  schedule {{
+    epochs: 1
+    batch: 4
+    optimizer: sgd(momentum: 0.9)
+    lr: 0.05
+    warmup: 0 epochs
+  }}
+  simclr.head: mlp(layers: 2, hidden: 16, out: 8, bn: true)
+}}
+
+evaluate charades {{
+  kind: finetune
+  data: ch
+  epochs: 4
+  batch: 4
+  lr: 0.1 per 4
+  dropout: 0
+  augment: [crop(16), flip]
+  color: []
+  views: 1x1
+  view_size: 16
+}}
+
+report "Charades mAP" {{
+  cell: charades.map
+}}
+"#,
+        charades.display()
+    );
+    std::fs::write(dir.join("charades.vst"), recipe).expect("write recipe");
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(&dir, &["run", "charades.vst", "--runs", "runs"]);
+    assert_eq!(code, 0, "{stderr}");
+    // (The dataset has another name than the evaluation, whose job this finds by name.)
+    let job = &job_dirs(&dir.join("runs"), "charades")[0];
+    let result = result_of(job);
+    let map = result["map"].as_f64().expect("a mean average precision");
+    assert!((0.0..=100.0).contains(&map), "{result}");
+    assert!(result.get("top1").is_none(), "no top-1 for multi-label data: {result}");
+    // The test videos have 4 distinct classes among Charades' 157: the mean is over those.
+    assert_eq!(result["classes_with_positives"], 4, "{result}");
+    assert_eq!(result["classes"], 157, "{result}");
+    // The sigmoid BCE trains: the last epoch's loss is below the first's (≈ ln 2 at a zero-bias start).
+    let metrics = std::fs::read_to_string(job.join("metrics.jsonl")).expect("metrics");
+    let losses: Vec<f64> = metrics
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r.get("epoch_end").is_some())
+        .filter_map(|r| r["loss"].as_f64())
+        .collect();
+    assert_eq!(losses.len(), 4, "{metrics}");
+    assert!(losses[3] < losses[0], "{losses:?}");
+    assert_contains(&stdout, "Charades mAP");
+}
