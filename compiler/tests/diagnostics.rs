@@ -537,3 +537,13 @@ fn ssv2_without_flip_and_a_split_sweep_compile_cleanly() {
     )]);
     assert_eq!(out, "");
 }
+case!(
+    charades_reported_by_top1,
+    "use \"base.vst\"\n\ndata charades = charades(root: \"/srv/charades\")\n\nevaluate charades {\n  kind: finetune\n  \
+     data: charades\n}\n\nreport \"Charades\" {\n  cell: charades.top1\n}\n"
+);
+case!(
+    single_label_reported_by_map,
+    "use \"base.vst\"\n\nevaluate finetune {\n  batch: 8\n  augment: [crop(32), flip]\n  view_size: 32\n}\n\nreport \"mAP\" {\n  \
+     cell: finetune.map\n}\n"
+);

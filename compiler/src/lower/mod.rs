@@ -247,6 +247,7 @@ pub fn lower(
             }
         }
         check_near_paper(report, &spec, &report_cells, diags);
+        check_metric_fits_labels(report, (*eval_index, metric), cells, diags);
         for (i, axis) in recipe.axes.iter().enumerate() {
             let shown = [report.rows, report.cols, report.over].contains(&Some(i));
             if !shown && axis.values.len() > 1 {
@@ -307,6 +308,54 @@ fn listed(items: &[String], max: usize) -> String {
         text.push_str(&format!("; and {} more", items.len() - max));
     }
     text
+}
+
+/// A report's metric must be one its evaluation's data gives: mean average precision (`map`) for multi-label data
+/// (Charades), top-1/top-5 for single-label data.
+fn check_metric_fits_labels(
+    report: &crate::check::collect::ReportDecl,
+    (eval_index, metric): (usize, &str),
+    cells: &[(&Cell, BuiltCell)],
+    diags: &mut Diagnostics,
+) {
+    let Some(eval) = cells
+        .iter()
+        .flat_map(|(_, built)| &built.evals)
+        .find(|e| e.index == eval_index)
+    else {
+        return;
+    };
+    let multi_label = eval.dataset.source.multi_label();
+    let fits = match metric {
+        "map" => multi_label,
+        _ => !multi_label,
+    };
+    if fits {
+        return;
+    }
+    let (message, help) = if multi_label {
+        (
+            format!(
+                "`{}` is {}, a multi-label dataset: its fine-tune reports mean average precision, not `{metric}`",
+                eval.data,
+                eval.dataset.source.title()
+            ),
+            "write `cell: NAME.map`",
+        )
+    } else {
+        (
+            format!(
+                "`{}` has one label per video: its evaluation reports top-1 and top-5, not mean average precision",
+                eval.data
+            ),
+            "write `cell: NAME.top1` (mean average precision is for multi-label data such as `charades(...)`)",
+        )
+    };
+    diags.push(
+        Diagnostic::error(Kind::UnknownMetric, message)
+            .at(report.spans.get("cell").copied().unwrap_or(report.span))
+            .help(help),
+    );
 }
 
 /// `within t of paper` on a report none of whose cells has a paper number could never be missed: an error.
