@@ -757,9 +757,28 @@ fn a_charades_fine_tune_trains_multi_label_and_reports_map() {
     let Output { code, stderr, .. } = vst_in(
         &dir,
         &[
-            "data", "synth", "--out", "synth", "--classes", "3", "--train-per-class", "4",
-            "--val-per-class", "2", "--frames", "16", "--fps", "8", "--width", "16", "--height", "16",
-            "--distractors", "0", "--threads", "1",
+            "data",
+            "synth",
+            "--out",
+            "synth",
+            "--classes",
+            "3",
+            "--train-per-class",
+            "4",
+            "--val-per-class",
+            "2",
+            "--frames",
+            "16",
+            "--fps",
+            "8",
+            "--width",
+            "16",
+            "--height",
+            "16",
+            "--distractors",
+            "0",
+            "--threads",
+            "1",
         ],
     );
     assert_eq!(code, 0, "{stderr}");
@@ -768,8 +787,15 @@ fn a_charades_fine_tune_trains_multi_label_and_reports_map() {
     std::fs::create_dir_all(&videos).expect("mkdir");
     std::fs::create_dir_all(charades.join("Charades")).expect("mkdir");
     // Each synthetic class is a set of Charades actions; c003 belongs to two of them.
-    let actions = ["c000 0.00 1.00;c003 0.50 2.00", "c001 0.00 2.00;c003 0.00 1.00", "c002 0.00 2.00"];
-    for (list, csv) in [("train.csv", "Charades_v1_train.csv"), ("val.csv", "Charades_v1_test.csv")] {
+    let actions = [
+        "c000 0.00 1.00;c003 0.50 2.00",
+        "c001 0.00 2.00;c003 0.00 1.00",
+        "c002 0.00 2.00",
+    ];
+    for (list, csv) in [
+        ("train.csv", "Charades_v1_train.csv"),
+        ("val.csv", "Charades_v1_test.csv"),
+    ] {
         let mut text = String::from(
             "id,subject,scene,quality,relevance,verified,script,objects,descriptions,actions,length\n",
         );
@@ -839,7 +865,10 @@ report "Charades mAP" {{
     let result = result_of(job);
     let map = result["map"].as_f64().expect("a mean average precision");
     assert!((0.0..=100.0).contains(&map), "{result}");
-    assert!(result.get("top1").is_none(), "no top-1 for multi-label data: {result}");
+    assert!(
+        result.get("top1").is_none(),
+        "no top-1 for multi-label data: {result}"
+    );
     // The test videos have 4 distinct classes among Charades' 157: the mean is over those.
     assert_eq!(result["classes_with_positives"], 4, "{result}");
     assert_eq!(result["classes"], 157, "{result}");

@@ -199,7 +199,11 @@ fn table10_fine_tunes_on_ucf101_charades_and_ssv2_with_their_cost() {
             };
             assert!(matches!(e.eval, vst_spec::EvalSpec::Finetune(_)), "{eval}");
             assert_eq!(e.dataset.source.kind(), kind);
-            assert!(job.cost.clips > 0 && job.cost.gmacs > 0.0, "{eval}: {:?}", job.cost);
+            assert!(
+                job.cost.clips > 0 && job.cost.gmacs > 0.0,
+                "{eval}: {:?}",
+                job.cost
+            );
             let vst_spec::EvalSpec::Finetune(f) = &e.eval else {
                 unreachable!()
             };

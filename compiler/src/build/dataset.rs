@@ -153,7 +153,11 @@ fn downstream(decl: &DatasetDecl) -> DataInfo {
             .filter_map(Value::as_i64)
             .map(|n| n.clamp(1, 3) as u32)
             .collect(),
-        Some(one) => one.as_i64().map(|n| n.clamp(1, 3) as u32).into_iter().collect(),
+        Some(one) => one
+            .as_i64()
+            .map(|n| n.clamp(1, 3) as u32)
+            .into_iter()
+            .collect(),
         None => Vec::new(),
     };
     let first = splits.first().copied().unwrap_or(1);

@@ -423,7 +423,9 @@ fn supervision_checks(
              crop(224)]` (PySlowFast's SSv2 fine-tuning configs set RANDOM_FLIP: False)"
         ));
         if !written {
-            d = d.note("the default `augment` flips (it is PySlowFast's UCF101 fine-tuning augmentation)");
+            d = d.note(
+                "the default `augment` flips (it is PySlowFast's UCF101 fine-tuning augmentation)",
+            );
         }
         view.report(d);
     }

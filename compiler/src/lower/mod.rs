@@ -74,14 +74,8 @@ impl Builder {
             }
             _ => format!("prepare[{}]", data.name),
         };
-        self.add(
-            name,
-            BTreeMap::new(),
-            Vec::new(),
-            Cost::default(),
-            kind,
-        )
-        .0
+        self.add(name, BTreeMap::new(), Vec::new(), Cost::default(), kind)
+            .0
     }
 }
 

@@ -425,7 +425,11 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
                 // Per-class probabilities: each class's sigmoid, independent of the others.
                 true => {
                     let logits = out.value();
-                    Tensor::from_vec(multilabel::sigmoid(&logits.to_vec()?), logits.shape(), device)?
+                    Tensor::from_vec(
+                        multilabel::sigmoid(&logits.to_vec()?),
+                        logits.shape(),
+                        device,
+                    )?
                 }
                 false => out.value().softmax()?,
             });

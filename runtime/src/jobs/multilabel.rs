@@ -26,7 +26,12 @@ pub fn targets(sets: &LabelSets, labels: &[u32]) -> Result<Vec<bool>> {
 
 /// mean over all entries of `max(x, 0) − x·y + log(1 + exp(−|x|))`: the binary cross-entropy of sigmoid(x) against
 /// y, written so that no large |x| overflows.
-pub fn bce_with_logits(g: &mut Graph, logits: &Var, targets: &[bool], device: &Device) -> Result<Var> {
+pub fn bce_with_logits(
+    g: &mut Graph,
+    logits: &Var,
+    targets: &[bool],
+    device: &Device,
+) -> Result<Var> {
     let y: Vec<f32> = targets.iter().map(|&t| if t { 1.0 } else { 0.0 }).collect();
     let y = Var::constant(Tensor::from_vec(y, logits.shape(), device)?);
     let positive = g.relu(logits)?;

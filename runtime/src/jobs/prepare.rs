@@ -20,7 +20,8 @@ pub fn synthetic_dir(prepare_dir: &Path) -> PathBuf {
 /// Fails at once, naming every missing path of the dataset and how to point the recipe at the data.
 pub fn preflight(dataset: &DatasetSpec) -> Result<()> {
     if let DataSource::Synthetic(spec) = &dataset.source {
-        return vst_data::synth::validate(spec).with_context(|| format!("dataset `{}`", dataset.name));
+        return vst_data::synth::validate(spec)
+            .with_context(|| format!("dataset `{}`", dataset.name));
     }
     let Some(root) = dataset.source.root() else {
         return Ok(());
@@ -42,7 +43,13 @@ pub fn preflight(dataset: &DatasetSpec) -> Result<()> {
     // Every missing file or folder at once (the compiler has already put them under the root).
     let missing: Vec<String> = needed(&dataset.source)
         .into_iter()
-        .filter(|(path, folder)| if *folder { !path.is_dir() } else { !path.is_file() })
+        .filter(|(path, folder)| {
+            if *folder {
+                !path.is_dir()
+            } else {
+                !path.is_file()
+            }
+        })
         .map(|(path, folder)| {
             let what = match (folder, dataset.source.kind()) {
                 (true, _) => "the folder",
@@ -84,7 +91,12 @@ fn needed(source: &DataSource) -> Vec<(&Path, bool)> {
             train,
             val,
             ..
-        } => vec![(videos, true), (labels, false), (train, false), (val, false)],
+        } => vec![
+            (videos, true),
+            (labels, false),
+            (train, false),
+            (val, false),
+        ],
         DataSource::Charades {
             videos, train, val, ..
         } => vec![(videos, true), (train, false), (val, false)],

@@ -168,10 +168,7 @@ impl Collector<'_, '_> {
             );
             return;
         }
-        let Some(call) = self
-            .typer()
-            .call(value, DATASET_SOURCES, &name.name)
-        else {
+        let Some(call) = self.typer().call(value, DATASET_SOURCES, &name.name) else {
             return;
         };
         let Some(call) = self.typer().complete(call) else {

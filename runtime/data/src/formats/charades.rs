@@ -177,4 +177,3 @@ pub fn read_csv(path: &Path, root: &Path) -> Result<Vec<CharadesVideo>> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
     parse_csv(&text, path, root)
 }
-

@@ -108,4 +108,3 @@ pub fn read(
         parse_videos(&text(val)?, val, &map, videos)?,
     ))
 }
-
