@@ -547,3 +547,8 @@ case!(
     "use \"base.vst\"\n\nevaluate finetune {\n  batch: 8\n  augment: [crop(32), flip]\n  view_size: 32\n}\n\nreport \"mAP\" {\n  \
      cell: finetune.map\n}\n"
 );
+// A label axis that happens to be called `split` means nothing to a dataset without splits: still a warning.
+case!(
+    split_axis_without_split_datasets,
+    "use \"base.vst\"\n\nsweep {\n  axis split: [1, 2]\n}\n\nreport \"r\" {\n  over: split\n  cell: linear.top1\n}\n"
+);

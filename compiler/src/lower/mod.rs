@@ -106,7 +106,12 @@ pub fn lower(
     let mut first_cell_of: HashMap<JobId, (String, Vec<usize>)> = HashMap::new();
     // The `split` axis of a dataset's official splits changes the evaluations only: cells that differ in it alone
     // share their pre-training by design.
-    let split_axis = recipe.axis_named(crate::check::collect::SPLIT_AXIS);
+    let declares_splits = recipe.datasets.iter().any(|d| {
+        matches!(d.value.get("split"), Some(crate::check::value::Value::List(l)) if l.len() > 1)
+    });
+    let split_axis = recipe
+        .axis_named(crate::check::collect::SPLIT_AXIS)
+        .filter(|_| declares_splits);
 
     for (cell, built) in cells {
         let coords = coords_text(recipe, cell);
