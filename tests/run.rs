@@ -884,3 +884,149 @@ report "Charades mAP" {{
     assert!(losses[3] < losses[0], "{losses:?}");
     assert_contains(&stdout, "Charades mAP");
 }
+
+/// UCF101 in its official layout (`UCF-101/<Class>/...` and `ucfTrainTestlist/` with three splits), made of tiny
+/// synthetic videos: `split: [1, 2, 3]` fine-tunes each split from one shared pre-training, and `over: split` reports
+/// the mean of the three.
+#[test]
+fn ucf101_over_its_three_splits_shares_the_pretraining_and_reports_the_mean() {
+    let dir = scratch("ucf101-splits");
+    let synth = dir.join("synth");
+    let Output { code, stderr, .. } = vst_in(
+        &dir,
+        &[
+            "data",
+            "synth",
+            "--out",
+            "synth",
+            "--classes",
+            "3",
+            "--train-per-class",
+            "4",
+            "--val-per-class",
+            "2",
+            "--frames",
+            "16",
+            "--fps",
+            "8",
+            "--width",
+            "16",
+            "--height",
+            "16",
+            "--distractors",
+            "0",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let ucf = dir.join("ucf");
+    let lists = ucf.join("ucfTrainTestlist");
+    std::fs::create_dir_all(&lists).expect("mkdir");
+    let classes = ["ApplyEyeMakeup", "Archery", "Basketball"];
+    std::fs::write(
+        lists.join("classInd.txt"),
+        "1 ApplyEyeMakeup\r\n2 Archery\r\n3 Basketball\r\n",
+    )
+    .expect("classInd");
+    // All 18 videos, 6 per class; split k tests on group k of each class and trains on the others.
+    let mut videos: Vec<(String, usize)> = Vec::new();
+    for list in ["train.csv", "val.csv"] {
+        let listed = std::fs::read_to_string(synth.join(list)).expect("list");
+        for line in listed.lines().filter(|l| !l.trim().is_empty()) {
+            let (path, label) = line.rsplit_once(' ').expect("`path label`");
+            let label: usize = label.trim().parse().expect("label");
+            let class = classes[label];
+            let group = videos.iter().filter(|(_, l)| *l == label).count() / 2 + 1;
+            let clip = videos.len() % 2 + 1;
+            let name = format!("{class}/v_{class}_g{group:02}_c{clip:02}.mp4");
+            std::fs::create_dir_all(ucf.join("UCF-101").join(class)).expect("mkdir");
+            std::fs::copy(synth.join(path), ucf.join("UCF-101").join(&name)).expect("copy");
+            videos.push((name, label));
+        }
+    }
+    for split in 1..=3 {
+        let (mut train, mut test) = (String::new(), String::new());
+        for (name, label) in &videos {
+            match name.contains(&format!("_g{split:02}_")) {
+                true => test.push_str(&format!("{name}\r\n")),
+                false => train.push_str(&format!("{name} {}\r\n", label + 1)),
+            }
+        }
+        std::fs::write(lists.join(format!("trainlist0{split}.txt")), train).expect("train");
+        std::fs::write(lists.join(format!("testlist0{split}.txt")), test).expect("test");
+    }
+    let recipe = format!(
+        r#"data tiny = synthetic(classes: 3, train_per_class: 4, val_per_class: 2, frames: 8, fps: 4, width: 16, height: 16, distractors: 0)
+data ucf = ucf101(root: "{}", split: [1, 2, 3], train_videos: 12, val_videos: 6)
+
+pretrain {{
+  data: tiny
+  backbone: slow_r18(frames: 2, stride: 2, width: 0.125)
+  objective: simclr
+  device: cpu
+  augment {{
+    S: [resized_crop(16, area: 0.5..1.0), flip]
+    C: []
+  }}
+  schedule {{
+    epochs: 1
+    batch: 4
+    optimizer: sgd(momentum: 0.9)
+    lr: 0.05
+    warmup: 0 epochs
+  }}
+  simclr.head: mlp(layers: 2, hidden: 16, out: 8, bn: true)
+}}
+
+evaluate ucf101 {{
+  kind: finetune
+  data: ucf
+  epochs: 2
+  batch: 4
+  lr: 0.05 per 4
+  augment: [crop(16), flip]
+  color: []
+  views: 1x1
+  view_size: 16
+}}
+
+report "UCF101 over its splits" {{
+  over: split
+  cell: ucf101.top1
+}}
+"#,
+        ucf.display()
+    );
+    std::fs::write(dir.join("ucf.vst"), recipe).expect("write recipe");
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(&dir, &["run", "ucf.vst", "--runs", "runs"]);
+    assert_eq!(code, 0, "{stderr}");
+    let runs = dir.join("runs");
+    assert_eq!(
+        job_dirs(&runs, "pretrain").len(),
+        1,
+        "one shared pre-training"
+    );
+    let finetunes = job_dirs(&runs, "ucf101[split=");
+    assert_eq!(finetunes.len(), 3);
+    let top1: Vec<f64> = finetunes
+        .iter()
+        .map(|d| {
+            let result = result_of(d);
+            assert_eq!(result["test_videos"], 6, "{result}");
+            result["top1"].as_f64().expect("top-1")
+        })
+        .collect();
+    let report = &job_dirs(&runs, "report")[0];
+    let json = read_json(&report.join("report.json"));
+    let cell = &json["cells"][0]["over"];
+    assert_eq!(cell["n"], 3, "{json}");
+    let mean = top1.iter().sum::<f64>() / 3.0;
+    let reported = cell["mean"].as_f64().expect("a mean");
+    assert!((reported - mean).abs() < 1e-9, "{reported} vs {top1:?}");
+    assert_contains(&stdout, "over 3 `split` values (1, 2 and 3)");
+}
