@@ -338,13 +338,15 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
                     "the fine-tuning diverged at step {step} (loss {value}); lower its lr or add warm-up"
                 );
             }
-            let scores = out.value().to_vec()?;
             // Training top-1 means nothing for a multi-label video (its label indexes its class set).
-            correct += scores
-                .chunks_exact(classes)
-                .zip(&targets)
-                .filter(|(row, t)| super::eval::top_k_hit(row, **t, 1))
-                .count();
+            if eval.dataset.label_sets.is_none() {
+                let scores = out.value().to_vec()?;
+                correct += scores
+                    .chunks_exact(classes)
+                    .zip(&targets)
+                    .filter(|(row, t)| super::eval::top_k_hit(row, **t, 1))
+                    .count();
+            }
             seen += rows;
             let grads = g.backward(&loss)?;
             let grads: Vec<(String, Tensor)> = grads
