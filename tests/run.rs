@@ -380,6 +380,53 @@ fn missing_kinetics_data_fails_at_once_and_writes_nothing() {
 }
 
 #[test]
+fn table10_without_its_datasets_names_every_missing_one_at_once() {
+    let dir = scratch("missing-downstream");
+    let table10 = root().join("recipes/table10.vst").display().to_string();
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(&dir, &["run", &table10]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty());
+    for (name, root) in [
+        ("k400", "data/kinetics400"),
+        ("ucf101", "data/ucf101"),
+        ("charades", "data/charades"),
+        ("ssv2", "data/ssv2"),
+    ] {
+        assert_contains(
+            &stderr,
+            &format!("dataset `{name}`: the data root {root} does not exist"),
+        );
+    }
+    assert_contains(&stderr, "UCF101 as distributed");
+    assert_contains(&stderr, "nothing was run; no run directory was written");
+    assert!(!dir.join("runs").exists());
+
+    // With the roots there but empty, each dataset names every file or folder it lacks.
+    for root in ["kinetics400", "ucf101", "charades", "ssv2"] {
+        std::fs::create_dir_all(dir.join("data").join(root)).expect("mkdir");
+    }
+    let Output { code, stderr, .. } = vst_in(&dir, &["run", &table10]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_contains(
+        &stderr,
+        "dataset `ucf101`: the folder data/ucf101/UCF-101 and the folder data/ucf101/ucfTrainTestlist do not exist",
+    );
+    assert_contains(
+        &stderr,
+        "the annotation file data/ssv2/labels/labels.json, the annotation file data/ssv2/labels/train.json",
+    );
+    assert_contains(
+        &stderr,
+        "the annotation file data/charades/Charades/Charades_v1_train.csv",
+    );
+    assert!(!dir.join("runs").exists());
+}
+
+#[test]
 fn the_recipes_bn_batch_reaches_the_training() {
     // `bn_batch: 2` (batch-norm batches of 2 of the 4 videos) must change the job and its training from the
     // default whole-batch BN: a runtime that dropped the setting would train the same model under another id.
@@ -757,4 +804,288 @@ fn gpus_without_a_gpu_fail_at_once_and_stop_every_process() {
         !dir.join("runs/.nccl").exists(),
         "the rendezvous folder was left behind"
     );
+}
+
+/// Charades in its official layout (videos `Charades_v1_480/<id>.mp4`, annotation CSVs with quoted fields and action
+/// intervals), made of tiny synthetic videos whose class sets overlap (class 3 is shared): a short pre-training, then
+/// the multi-label fine-tune, trained with per-class sigmoid BCE and reported as mean average precision.
+#[test]
+fn a_charades_fine_tune_trains_multi_label_and_reports_map() {
+    let dir = scratch("charades-finetune");
+    let synth = dir.join("synth");
+    let Output { code, stderr, .. } = vst_in(
+        &dir,
+        &[
+            "data",
+            "synth",
+            "--out",
+            "synth",
+            "--classes",
+            "3",
+            "--train-per-class",
+            "4",
+            "--val-per-class",
+            "2",
+            "--frames",
+            "16",
+            "--fps",
+            "8",
+            "--width",
+            "16",
+            "--height",
+            "16",
+            "--distractors",
+            "0",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let charades = dir.join("charades");
+    let videos = charades.join("Charades_v1_480");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    std::fs::create_dir_all(charades.join("Charades")).expect("mkdir");
+    // Each synthetic class is a set of Charades actions; c003 belongs to two of them.
+    let actions = [
+        "c000 0.00 1.00;c003 0.50 2.00",
+        "c001 0.00 2.00;c003 0.00 1.00",
+        "c002 0.00 2.00",
+    ];
+    for (list, csv) in [
+        ("train.csv", "Charades_v1_train.csv"),
+        ("val.csv", "Charades_v1_test.csv"),
+    ] {
+        let mut text = String::from(
+            "id,subject,scene,quality,relevance,verified,script,objects,descriptions,actions,length\n",
+        );
+        let listed = std::fs::read_to_string(synth.join(list)).expect("list");
+        for line in listed.lines().filter(|l| !l.trim().is_empty()) {
+            let (path, label) = line.rsplit_once(' ').expect("`path label`");
+            let label: usize = label.trim().parse().expect("label");
+            let id = path.replace(['/', '.'], "_");
+            std::fs::copy(synth.join(path), videos.join(format!("{id}.mp4"))).expect("copy video");
+            text.push_str(&format!(
+                "{id},S1,Kitchen,6,7,Yes,\"A person, then \"\"something\"\".\",table,\"Someone does it.\",{},2.00\n",
+                actions[label]
+            ));
+        }
+        std::fs::write(charades.join("Charades").join(csv), text).expect("write csv");
+    }
+    let recipe = format!(
+        r#"data ch = charades(root: "{}", train_videos: 12, val_videos: 6)
+
+pretrain {{
+  data: ch
+  backbone: slow_r18(frames: 2, stride: 2, width: 0.125)
+  objective: simclr
+  device: cpu
+  augment {{
+    S: [resized_crop(16, area: 0.5..1.0), flip]
+    C: []
+  }}
+  schedule {{
+    epochs: 1
+    batch: 4
+    optimizer: sgd(momentum: 0.9)
+    lr: 0.05
+    warmup: 0 epochs
+  }}
+  simclr.head: mlp(layers: 2, hidden: 16, out: 8, bn: true)
+}}
+
+evaluate charades {{
+  kind: finetune
+  data: ch
+  epochs: 4
+  batch: 4
+  lr: 0.1 per 4
+  dropout: 0
+  augment: [crop(16), flip]
+  color: []
+  views: 1x1
+  view_size: 16
+}}
+
+report "Charades mAP" {{
+  cell: charades.map
+}}
+"#,
+        charades.display()
+    );
+    std::fs::write(dir.join("charades.vst"), recipe).expect("write recipe");
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(&dir, &["run", "charades.vst", "--runs", "runs"]);
+    assert_eq!(code, 0, "{stderr}");
+    // (The dataset has another name than the evaluation, whose job this finds by name.)
+    let job = &job_dirs(&dir.join("runs"), "charades")[0];
+    let result = result_of(job);
+    let map = result["map"].as_f64().expect("a mean average precision");
+    assert!((0.0..=100.0).contains(&map), "{result}");
+    assert!(
+        result.get("top1").is_none(),
+        "no top-1 for multi-label data: {result}"
+    );
+    // The test videos have 4 distinct classes among Charades' 157: the mean is over those.
+    assert_eq!(result["classes_with_positives"], 4, "{result}");
+    assert_eq!(result["classes"], 157, "{result}");
+    // The sigmoid BCE trains: the last epoch's loss is below the first's (≈ ln 2 at a zero-bias start).
+    let metrics = std::fs::read_to_string(job.join("metrics.jsonl")).expect("metrics");
+    let losses: Vec<f64> = metrics
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r.get("epoch_end").is_some())
+        .filter_map(|r| r["loss"].as_f64())
+        .collect();
+    assert_eq!(losses.len(), 4, "{metrics}");
+    assert!(losses[3] < losses[0], "{losses:?}");
+    assert_contains(&stdout, "Charades mAP");
+}
+
+/// UCF101 in its official layout (`UCF-101/<Class>/...` and `ucfTrainTestlist/` with three splits), made of tiny
+/// synthetic videos: `split: [1, 2, 3]` fine-tunes each split from one shared pre-training, and `over: split` reports
+/// the mean of the three.
+#[test]
+fn ucf101_over_its_three_splits_shares_the_pretraining_and_reports_the_mean() {
+    let dir = scratch("ucf101-splits");
+    let synth = dir.join("synth");
+    let Output { code, stderr, .. } = vst_in(
+        &dir,
+        &[
+            "data",
+            "synth",
+            "--out",
+            "synth",
+            "--classes",
+            "3",
+            "--train-per-class",
+            "4",
+            "--val-per-class",
+            "2",
+            "--frames",
+            "16",
+            "--fps",
+            "8",
+            "--width",
+            "16",
+            "--height",
+            "16",
+            "--distractors",
+            "0",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let ucf = dir.join("ucf");
+    let lists = ucf.join("ucfTrainTestlist");
+    std::fs::create_dir_all(&lists).expect("mkdir");
+    let classes = ["ApplyEyeMakeup", "Archery", "Basketball"];
+    std::fs::write(
+        lists.join("classInd.txt"),
+        "1 ApplyEyeMakeup\r\n2 Archery\r\n3 Basketball\r\n",
+    )
+    .expect("classInd");
+    // All 18 videos, 6 per class; split k tests on group k of each class and trains on the others.
+    let mut videos: Vec<(String, usize)> = Vec::new();
+    for list in ["train.csv", "val.csv"] {
+        let listed = std::fs::read_to_string(synth.join(list)).expect("list");
+        for line in listed.lines().filter(|l| !l.trim().is_empty()) {
+            let (path, label) = line.rsplit_once(' ').expect("`path label`");
+            let label: usize = label.trim().parse().expect("label");
+            let class = classes[label];
+            let group = videos.iter().filter(|(_, l)| *l == label).count() / 2 + 1;
+            let clip = videos.len() % 2 + 1;
+            let name = format!("{class}/v_{class}_g{group:02}_c{clip:02}.mp4");
+            std::fs::create_dir_all(ucf.join("UCF-101").join(class)).expect("mkdir");
+            std::fs::copy(synth.join(path), ucf.join("UCF-101").join(&name)).expect("copy");
+            videos.push((name, label));
+        }
+    }
+    for split in 1..=3 {
+        let (mut train, mut test) = (String::new(), String::new());
+        for (name, label) in &videos {
+            match name.contains(&format!("_g{split:02}_")) {
+                true => test.push_str(&format!("{name}\r\n")),
+                false => train.push_str(&format!("{name} {}\r\n", label + 1)),
+            }
+        }
+        std::fs::write(lists.join(format!("trainlist0{split}.txt")), train).expect("train");
+        std::fs::write(lists.join(format!("testlist0{split}.txt")), test).expect("test");
+    }
+    let recipe = format!(
+        r#"data tiny = synthetic(classes: 3, train_per_class: 4, val_per_class: 2, frames: 8, fps: 4, width: 16, height: 16, distractors: 0)
+data ucf = ucf101(root: "{}", split: [1, 2, 3], train_videos: 12, val_videos: 6)
+
+pretrain {{
+  data: tiny
+  backbone: slow_r18(frames: 2, stride: 2, width: 0.125)
+  objective: simclr
+  device: cpu
+  augment {{
+    S: [resized_crop(16, area: 0.5..1.0), flip]
+    C: []
+  }}
+  schedule {{
+    epochs: 1
+    batch: 4
+    optimizer: sgd(momentum: 0.9)
+    lr: 0.05
+    warmup: 0 epochs
+  }}
+  simclr.head: mlp(layers: 2, hidden: 16, out: 8, bn: true)
+}}
+
+evaluate ucf101 {{
+  kind: finetune
+  data: ucf
+  epochs: 2
+  batch: 4
+  lr: 0.05 per 4
+  augment: [crop(16), flip]
+  color: []
+  views: 1x1
+  view_size: 16
+}}
+
+report "UCF101 over its splits" {{
+  over: split
+  cell: ucf101.top1
+}}
+"#,
+        ucf.display()
+    );
+    std::fs::write(dir.join("ucf.vst"), recipe).expect("write recipe");
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(&dir, &["run", "ucf.vst", "--runs", "runs"]);
+    assert_eq!(code, 0, "{stderr}");
+    let runs = dir.join("runs");
+    assert_eq!(
+        job_dirs(&runs, "pretrain").len(),
+        1,
+        "one shared pre-training"
+    );
+    let finetunes = job_dirs(&runs, "ucf101[split=");
+    assert_eq!(finetunes.len(), 3);
+    let top1: Vec<f64> = finetunes
+        .iter()
+        .map(|d| {
+            let result = result_of(d);
+            assert_eq!(result["test_videos"], 6, "{result}");
+            result["top1"].as_f64().expect("top-1")
+        })
+        .collect();
+    let report = &job_dirs(&runs, "report")[0];
+    let json = read_json(&report.join("report.json"));
+    let cell = &json["cells"][0]["over"];
+    assert_eq!(cell["n"], 3, "{json}");
+    let mean = top1.iter().sum::<f64>() / 3.0;
+    let reported = cell["mean"].as_f64().expect("a mean");
+    assert!((reported - mean).abs() < 1e-9, "{reported} vs {top1:?}");
+    assert_contains(&stdout, "over 3 `split` values (1, 2 and 3)");
 }

@@ -507,3 +507,53 @@ case!(
     sync_bn_is_gone,
     "use \"base.vst\"\n\npretrain {\n  sync_bn: 8\n}\n"
 );
+
+// ---------------------------------------------------------------------------------------------------------------
+// Downstream datasets: what their labels allow
+
+case!(
+    ssv2_fine_tune_that_flips,
+    "use \"base.vst\"\n\ndata ssv2 = ssv2(root: \"/srv/ssv2\")\n\nevaluate ssv2 {\n  kind: finetune\n  data: ssv2\n  \
+     augment: [short_side(256..320), crop(224), flip]\n}\n"
+);
+case!(
+    ssv2_fine_tune_with_the_default_flip,
+    "use \"base.vst\"\n\ndata ssv2 = ssv2(root: \"/srv/ssv2\")\n\nevaluate ssv2 {\n  kind: finetune\n  data: ssv2\n}\n"
+);
+case!(
+    charades_linear_probe,
+    "use \"base.vst\"\n\ndata charades = charades(root: \"/srv/charades\")\n\nevaluate charades {\n  kind: linear\n  \
+     data: charades\n}\n"
+);
+case!(
+    datasets_with_different_split_lists,
+    "use \"base.vst\"\n\ndata ucf = ucf101(root: \"/srv/ucf\", split: [1, 2, 3])\ndata hmdb = hmdb51(root: \"/srv/hmdb\", \
+     split: [1, 2])\n"
+);
+
+#[test]
+fn ssv2_without_flip_and_a_split_sweep_compile_cleanly() {
+    let out = render(&[(
+        "recipe.vst",
+        "use \"base.vst\"\n\ndata ssv2 = ssv2(root: \"/srv/ssv2\")\ndata ucf = ucf101(root: \"/srv/ucf\", split: [1, 2, \
+         3])\n\nevaluate ssv2 {\n  kind: finetune\n  data: ssv2\n  augment: [short_side(256..320), crop(224)]\n}\n\n\
+         evaluate ucf {\n  kind: finetune\n  data: ucf\n}\n\nreport \"UCF101 over the splits\" {\n  over: split\n  \
+         cell: ucf.top1\n}\n",
+    )]);
+    assert_eq!(out, "");
+}
+case!(
+    charades_reported_by_top1,
+    "use \"base.vst\"\n\ndata charades = charades(root: \"/srv/charades\")\n\nevaluate charades {\n  kind: finetune\n  \
+     data: charades\n}\n\nreport \"Charades\" {\n  cell: charades.top1\n}\n"
+);
+case!(
+    single_label_reported_by_map,
+    "use \"base.vst\"\n\nevaluate finetune {\n  batch: 8\n  augment: [crop(32), flip]\n  view_size: 32\n}\n\nreport \"mAP\" {\n  \
+     cell: finetune.map\n}\n"
+);
+// A label axis that happens to be called `split` means nothing to a dataset without splits: still a warning.
+case!(
+    split_axis_without_split_datasets,
+    "use \"base.vst\"\n\nsweep {\n  axis split: [1, 2]\n}\n\nreport \"r\" {\n  over: split\n  cell: linear.top1\n}\n"
+);

@@ -113,6 +113,7 @@ fn every_shipped_file_is_in_canonical_form() {
             "recipes/base/k400.vst",
             "recipes/base/slow_r50.vst",
             "recipes/base/objectives.vst",
+            "recipes/base/downstream.vst",
             "recipes/mini/base.vst",
             "recipes/mini/base_digits.vst",
         ]
@@ -131,7 +132,7 @@ fn every_shipped_file_is_in_canonical_form() {
 }
 
 #[test]
-fn table2_has_16_pretrain_16_linear_and_1_report() {
+fn table2_has_16_pretrain_16_linear_16_ucf101_finetunes_and_2_reports() {
     let c = compile_shipped("recipes/table2.vst");
     let plan = plan_of(&c);
     let json = serde_json::to_string(plan).expect("serialises");
@@ -150,14 +151,98 @@ fn table2_has_16_pretrain_16_linear_and_1_report() {
         .filter(|j| matches!(&j.kind, JobKind::Eval(e) if e.name == "linear"))
         .count();
     assert_eq!(linear, 16);
-    assert_eq!(plan.count("report"), 1);
-    assert_eq!(plan.count("prepare"), 1);
-    let JobKind::Report(report) = &plan.jobs.last().expect("jobs").kind else {
-        panic!("the report comes last")
-    };
-    assert_eq!(report.cells.len(), 16);
-    assert_eq!(report.report.rows.as_deref(), Some("objective"));
-    assert_eq!(report.report.cols.as_deref(), Some("clips"));
+    let ucf101 = plan
+        .jobs
+        .iter()
+        .filter(|j| matches!(&j.kind, JobKind::Eval(e) if e.name == "ucf101"))
+        .count();
+    assert_eq!(ucf101, 16);
+    assert_eq!(plan.count("report"), 2);
+    // K400 and UCF101 split 1.
+    assert_eq!(plan.count("prepare"), 2);
+    let reports: Vec<&vst_spec::ReportJob> = plan
+        .jobs
+        .iter()
+        .filter_map(|j| match &j.kind {
+            JobKind::Report(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    for report in &reports {
+        assert_eq!(report.cells.len(), 16);
+        assert_eq!(report.report.rows.as_deref(), Some("objective"));
+        assert_eq!(report.report.cols.as_deref(), Some("clips"));
+    }
+    assert_eq!(reports[1].report.cell, "ucf101.top1");
+}
+
+/// The fine-tunes of Table 10 on their datasets, with their own cost, and the multi-label and no-flip properties
+/// reaching the jobs.
+#[test]
+fn table10_fine_tunes_on_ucf101_charades_and_ssv2_with_their_cost() {
+    let c = compile_shipped("recipes/table10.vst");
+    let plan = plan_of(&c);
+    for (eval, kind) in [
+        ("ucf101", "ucf101"),
+        ("charades", "charades"),
+        ("ssv2", "ssv2"),
+    ] {
+        let jobs: Vec<&vst_spec::Job> = plan
+            .jobs
+            .iter()
+            .filter(|j| matches!(&j.kind, JobKind::Eval(e) if e.name == eval))
+            .collect();
+        assert_eq!(jobs.len(), 4, "{eval}: one per objective");
+        for job in jobs {
+            let JobKind::Eval(e) = &job.kind else {
+                unreachable!()
+            };
+            assert!(matches!(e.eval, vst_spec::EvalSpec::Finetune(_)), "{eval}");
+            assert_eq!(e.dataset.source.kind(), kind);
+            assert!(
+                job.cost.clips > 0 && job.cost.gmacs > 0.0,
+                "{eval}: {:?}",
+                job.cost
+            );
+            let vst_spec::EvalSpec::Finetune(f) = &e.eval else {
+                unreachable!()
+            };
+            if kind == "ssv2" {
+                assert!(!e.dataset.source.flip_preserves_labels());
+                assert_eq!(f.train_spatial.flip, None, "SSv2 never flips");
+            }
+            assert_eq!(e.dataset.source.multi_label(), kind == "charades");
+        }
+    }
+    let text = plan::text(plan);
+    assert!(text.contains("charades[objective=moco]"), "{text}");
+    assert!(text.contains("prepare[ucf101,split=1]"), "{text}");
+}
+
+/// `split: [1, 2, 3]` sweeps the splits: one fine-tune per split from one pre-training, averaged by the report.
+#[test]
+fn table11_fine_tunes_each_split_from_one_pretraining_and_averages_over_splits() {
+    let c = compile_shipped("recipes/table11.vst");
+    let plan = plan_of(&c);
+    assert_eq!(plan.count("pretrain"), 1);
+    let mut splits = Vec::new();
+    for job in &plan.jobs {
+        if let JobKind::Eval(e) = &job.kind
+            && let vst_spec::DataSource::Ucf101 { split, .. } = e.dataset.source
+        {
+            splits.push(split);
+        }
+    }
+    assert_eq!(splits, vec![1, 2, 3]);
+    let overs: Vec<Option<&str>> = plan
+        .jobs
+        .iter()
+        .filter_map(|j| match &j.kind {
+            JobKind::Report(r) => Some(r.report.over.as_deref()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(overs, vec![Some("split"), Some("split")]);
 }
 
 #[test]
@@ -325,7 +410,9 @@ fn a_per_cell_override_changes_only_the_ids_downstream_of_it() {
         vec![
             "pretrain[objective=byol,clips=3]",
             "linear[objective=byol,clips=3]",
-            "report[Table 2: number of temporal clips ρ (K400 linear top-1)]"
+            "ucf101[objective=byol,clips=3]",
+            "report[Table 2: number of temporal clips ρ (K400 linear top-1)]",
+            "report[Table 2: number of temporal clips ρ (UCF101 fine-tune top-1, split 1)]"
         ]
     );
     let job = after

@@ -453,6 +453,10 @@ fn shipped_recipes_used_by_the_properties_compile() {
                 "base/objectives.vst",
                 include_str!("../../recipes/base/objectives.vst"),
             ),
+            (
+                "base/downstream.vst",
+                include_str!("../../recipes/base/downstream.vst"),
+            ),
         ]);
         let env = |_: &str| None;
         let c = compile(

@@ -121,7 +121,8 @@ fn paper_tables_are_addressed_by_the_shipped_recipes_coordinates() {
         .expect("workspace");
     let env = |_: &str| None;
     let mut checked = 0;
-    for recipe in ["table2", "table4", "fig3", "table8", "table15"] {
+    // (Table 10's paper rows include a supervised network and an AVA column, which vst does not train.)
+    for recipe in ["table2", "table4", "fig3", "table8", "table11", "table15"] {
         let path = workspace.join(format!("recipes/{recipe}.vst"));
         let c = compile(
             &path,
@@ -153,7 +154,11 @@ fn paper_tables_are_addressed_by_the_shipped_recipes_coordinates() {
                 }
                 table.lookup(metric, &coords).is_some()
             });
-            let found = found.count();
+            // A report `over` an axis has one cell per value of it at the same coordinates: count each once.
+            let mut found: Vec<(Option<&String>, Option<&String>)> =
+                found.map(|c| (c.row.as_ref(), c.col.as_ref())).collect();
+            found.dedup();
+            let found = found.len();
             let expected = table.cells.iter().filter(|c| c.metric == metric).count();
             assert_eq!(
                 found, expected,
@@ -162,5 +167,6 @@ fn paper_tables_are_addressed_by_the_shipped_recipes_coordinates() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 5);
+    // Table 2's two reports (K400 linear, UCF101 fine-tune) and Table 11's two (UCF101, HMDB51).
+    assert_eq!(checked, 8);
 }

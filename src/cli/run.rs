@@ -217,7 +217,7 @@ pub fn run(args: Args) -> ExitCode {
     }
     let summary = match result {
         Ok(summary) => summary,
-        Err(e @ ExecError::Preflight { .. }) => {
+        Err(e @ (ExecError::Preflight { .. } | ExecError::Preflights(_))) => {
             eprintln!("error: {e}");
             eprintln!("nothing was run; no run directory was written");
             return ExitCode::from(super::USAGE_ERRORS);

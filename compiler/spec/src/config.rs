@@ -51,6 +51,91 @@ pub enum DataSource {
     /// The built-in generator of labelled H.264 videos (written once under the run directory, then read back
     /// through the same decoder as real data).
     Synthetic(SynthSpec),
+    /// UCF101 as distributed: videos `<videos>/<Class>/v_*.avi`, the official split files (`classInd.txt`,
+    /// `trainlist0N.txt`, `testlist0N.txt`) in `lists`; `split` is 1, 2 or 3.
+    Ucf101 {
+        root: PathBuf,
+        videos: PathBuf,
+        lists: PathBuf,
+        split: u32,
+    },
+    /// HMDB51 as distributed: videos `<videos>/<class>/*.avi`, the official `<class>_test_splitN.txt` files in
+    /// `splits`; `split` is 1, 2 or 3.
+    Hmdb51 {
+        root: PathBuf,
+        videos: PathBuf,
+        splits: PathBuf,
+        split: u32,
+    },
+    /// Something-Something v2 as distributed: `<videos>/<id>.webm`, the label map `labels.json` and the
+    /// `train.json` / `validation.json` annotations. Its labels name directions: it never flips.
+    Ssv2 {
+        root: PathBuf,
+        videos: PathBuf,
+        labels: PathBuf,
+        train: PathBuf,
+        val: PathBuf,
+    },
+    /// Charades as distributed: `<videos>/<id>.mp4` and the `Charades_v1_train.csv` / `Charades_v1_test.csv`
+    /// annotations; multi-label (a video has every class among its actions).
+    Charades {
+        root: PathBuf,
+        videos: PathBuf,
+        train: PathBuf,
+        val: PathBuf,
+    },
+}
+
+impl DataSource {
+    /// Whether a horizontal flip keeps a video's label: not for Something-Something v2, whose classes name
+    /// directions (`Pushing something from left to right`).
+    pub fn flip_preserves_labels(&self) -> bool {
+        !matches!(self, DataSource::Ssv2 { .. })
+    }
+
+    /// Whether a video may have several labels (Charades): trained with per-class sigmoids, measured by mAP.
+    pub fn multi_label(&self) -> bool {
+        matches!(self, DataSource::Charades { .. })
+    }
+
+    /// The folder the data lives in (None for the synthetic dataset, generated under the run directory).
+    pub fn root(&self) -> Option<&std::path::Path> {
+        match self {
+            DataSource::Synthetic(_) => None,
+            DataSource::Kinetics { root, .. }
+            | DataSource::Frames { root, .. }
+            | DataSource::Ucf101 { root, .. }
+            | DataSource::Hmdb51 { root, .. }
+            | DataSource::Ssv2 { root, .. }
+            | DataSource::Charades { root, .. } => Some(root),
+        }
+    }
+
+    /// The dataset's kind as people name it (`Something-Something v2`), for messages.
+    pub fn title(&self) -> &'static str {
+        match self {
+            DataSource::Synthetic(_) => "synthetic",
+            DataSource::Kinetics { .. } => "Kinetics-style",
+            DataSource::Frames { .. } => "frame-folder",
+            DataSource::Ucf101 { .. } => "UCF101",
+            DataSource::Hmdb51 { .. } => "HMDB51",
+            DataSource::Ssv2 { .. } => "Something-Something v2",
+            DataSource::Charades { .. } => "Charades",
+        }
+    }
+
+    /// The dataset's kind as reports and recipes name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DataSource::Synthetic(_) => "synthetic",
+            DataSource::Kinetics { .. } => "kinetics",
+            DataSource::Frames { .. } => "frames",
+            DataSource::Ucf101 { .. } => "ucf101",
+            DataSource::Hmdb51 { .. } => "hmdb51",
+            DataSource::Ssv2 { .. } => "ssv2",
+            DataSource::Charades { .. } => "charades",
+        }
+    }
 }
 
 /// Parameters of the built-in synthetic dataset. Each video shows one class-defining object that persists through

@@ -1,5 +1,6 @@
-//! The datasets a recipe declares (`data NAME = kinetics(...)`, `frames(...)`, `synthetic(...)`) as specs, with the
-//! sizes the cost estimate and the checks need.
+//! The datasets a recipe declares (`data NAME = kinetics(...)`, `frames(...)`, `synthetic(...)`, and the downstream
+//! `ucf101(...)`, `hmdb51(...)`, `ssv2(...)`, `charades(...)`) as specs, with the sizes the cost estimate and the
+//! checks need.
 
 use crate::check::collect::{DatasetDecl, Recipe};
 use crate::check::value::{CallValue, Value};
@@ -14,6 +15,38 @@ pub struct DataInfo {
     pub val_videos: u64,
     /// Synthetic videos: frames per video and frame size.
     pub synthetic: Option<SynthSpec>,
+    /// The official splits a UCF101 or HMDB51 declaration lists; with several, each cell reads the one its
+    /// `split` axis names ([`DataInfo::with_split`]). Empty for datasets without splits.
+    pub splits: Vec<u32>,
+    /// `train_videos` / `val_videos` as written (None: the split's official count).
+    given_sizes: (Option<u64>, Option<u64>),
+}
+
+/// The official (train, test) videos of UCF101's splits 1–3 and of every HMDB51 split.
+const UCF101_SIZES: [(u64, u64); 3] = [(9537, 3783), (9586, 3734), (9624, 3696)];
+const HMDB51_SIZES: (u64, u64) = (3570, 1530);
+const SSV2_SIZES: (u64, u64) = (168_913, 24_777);
+const CHARADES_SIZES: (u64, u64) = (7985, 1863);
+
+impl DataInfo {
+    /// This dataset reading split `split` (UCF101, HMDB51), with that split's sizes unless the recipe gave them.
+    pub fn with_split(&self, split: u32) -> DataInfo {
+        let mut info = self.clone();
+        let official = match &mut info.spec.source {
+            DataSource::Ucf101 { split: s, .. } => {
+                *s = split;
+                UCF101_SIZES[(split.clamp(1, 3) - 1) as usize]
+            }
+            DataSource::Hmdb51 { split: s, .. } => {
+                *s = split;
+                HMDB51_SIZES
+            }
+            _ => return info,
+        };
+        info.train_videos = self.given_sizes.0.unwrap_or(official.0);
+        info.val_videos = self.given_sizes.1.unwrap_or(official.1);
+        info
+    }
 }
 
 /// Builds every declared dataset (once per recipe).
@@ -69,12 +102,15 @@ fn dataset(decl: &DatasetDecl) -> DataInfo {
                 train_videos: u64::from(spec.classes) * u64::from(spec.train_per_class),
                 val_videos: u64::from(spec.classes) * u64::from(spec.val_per_class),
                 synthetic: Some(spec.clone()),
+                splits: Vec::new(),
+                given_sizes: (None, None),
                 spec: DatasetSpec {
                     name,
                     source: DataSource::Synthetic(spec),
                 },
             }
         }
+        "ucf101" | "hmdb51" | "ssv2" | "charades" => downstream(decl),
         kind => {
             let root = path_of(call, "root");
             let train_list = under(&root, path_of(call, "train"));
@@ -98,7 +134,83 @@ fn dataset(decl: &DatasetDecl) -> DataInfo {
                 train_videos: int("train_videos"),
                 val_videos: int("val_videos"),
                 synthetic: None,
+                splits: Vec::new(),
+                given_sizes: (None, None),
             }
         }
+    }
+}
+
+/// A downstream dataset in its official layout: every path under the root, sizes from the official splits
+/// unless given.
+fn downstream(decl: &DatasetDecl) -> DataInfo {
+    let call = &decl.value;
+    let root = path_of(call, "root");
+    let at = |arg: &str| under(&root, path_of(call, arg));
+    let splits: Vec<u32> = match call.get("split") {
+        Some(Value::List(items)) => items
+            .iter()
+            .filter_map(Value::as_i64)
+            .map(|n| n.clamp(1, 3) as u32)
+            .collect(),
+        Some(one) => one
+            .as_i64()
+            .map(|n| n.clamp(1, 3) as u32)
+            .into_iter()
+            .collect(),
+        None => Vec::new(),
+    };
+    let first = splits.first().copied().unwrap_or(1);
+    let (source, official) = match call.name.as_str() {
+        "ucf101" => (
+            DataSource::Ucf101 {
+                videos: at("videos"),
+                lists: at("lists"),
+                split: first,
+                root: root.clone(),
+            },
+            UCF101_SIZES[(first - 1) as usize],
+        ),
+        "hmdb51" => (
+            DataSource::Hmdb51 {
+                videos: at("videos"),
+                splits: at("splits"),
+                split: first,
+                root: root.clone(),
+            },
+            HMDB51_SIZES,
+        ),
+        "ssv2" => (
+            DataSource::Ssv2 {
+                videos: at("videos"),
+                labels: at("labels"),
+                train: at("train"),
+                val: at("val"),
+                root: root.clone(),
+            },
+            SSV2_SIZES,
+        ),
+        _ => (
+            DataSource::Charades {
+                videos: at("videos"),
+                train: at("train"),
+                val: at("val"),
+                root: root.clone(),
+            },
+            CHARADES_SIZES,
+        ),
+    };
+    let given = |arg: &str| call.int(arg).map(|n| n.max(0) as u64);
+    let given_sizes = (given("train_videos"), given("val_videos"));
+    DataInfo {
+        spec: DatasetSpec {
+            name: decl.name.clone(),
+            source,
+        },
+        train_videos: given_sizes.0.unwrap_or(official.0),
+        val_videos: given_sizes.1.unwrap_or(official.1),
+        synthetic: None,
+        splits,
+        given_sizes,
     }
 }

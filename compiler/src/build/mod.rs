@@ -17,7 +17,7 @@ mod view;
 pub use cost::pretrain_cost;
 pub use dataset::{DataInfo, datasets};
 
-use crate::check::collect::{Recipe, ScopeRef};
+use crate::check::collect::{Recipe, SPLIT_AXIS, ScopeRef};
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, closest};
 use crate::expand::{Cell, Expanded};
 use crate::schema::{EvalKind, FinetuneEval, KnnEval, LinearEval, Pretrain};
@@ -87,11 +87,28 @@ impl CellBuilder<'_> {
             let d = view
                 .error_at(Kind::UnknownValue, "data", format!("no dataset named `{name}`"))
                 .suggest(closest(name, names.iter().map(String::as_str)))
-                .help("declare it with `data NAME = kinetics(...)`, `frames(...)` or `synthetic(...)`");
+                .help("declare it with `data NAME = kinetics(...)`, `frames(...)`, `synthetic(...)`, `ucf101(...)`, \
+                       `hmdb51(...)`, `ssv2(...)` or `charades(...)`");
             view.report(d);
             return None;
         }
-        self.data(name).cloned().map(|d| (name.to_string(), d))
+        let info = self.data(name)?;
+        // A dataset declared with several splits reads the one the cell's `split` axis names.
+        let info = match info.splits.as_slice() {
+            [] | [_] => info.clone(),
+            _ => {
+                let split = self
+                    .recipe
+                    .axis_named(SPLIT_AXIS)
+                    .and_then(|a| {
+                        let value = cell.coords.get(a)?;
+                        self.recipe.axes[a].values.get(*value)
+                    })
+                    .and_then(|v| v.label.parse::<u32>().ok())?;
+                info.with_split(split)
+            }
+        };
+        Some((name.to_string(), info))
     }
 
     pub fn build(&mut self, cell: &Cell) -> Option<BuiltCell> {
@@ -266,6 +283,7 @@ impl CellBuilder<'_> {
             None => (pretrain_data.to_string(), pretrain_info.clone()),
         };
         let mut view = self.view(cell, scope);
+        supervision_checks(&mut view, &settings, &eval_name, (&data_name, &data));
         let test_views = TestViews {
             temporal: views.0,
             spatial: views.1,
@@ -364,5 +382,65 @@ impl CellBuilder<'_> {
             dataset: data.spec,
             cost,
         })
+    }
+}
+
+/// What a dataset's labels allow a supervised evaluation: no horizontal flip where it changes the label
+/// (Something-Something v2), and only fine-tuning (per-class sigmoids, mAP) on multi-label data (Charades).
+fn supervision_checks(
+    view: &mut View<'_, '_>,
+    settings: &EvalSettings,
+    eval_name: &str,
+    (data_name, data): (&str, &DataInfo),
+) {
+    let source = &data.spec.source;
+    let augment = match settings {
+        EvalSettings::Linear(s) => Some(&s.augment),
+        EvalSettings::Finetune(s) => Some(&s.augment),
+        EvalSettings::Knn(_) => None,
+    };
+    let flip = augment.and_then(|ops| ops.iter().find(|op| op.name == "flip"));
+    if let Some(flip) = flip
+        && !source.flip_preserves_labels()
+        && flip.float("p").is_none_or(|p| p > 0.0)
+    {
+        // Point at the `flip` the recipe wrote; a default augmentation points at the evaluation's block.
+        let written = view.user_span("augment").is_some();
+        let at = match written {
+            true => flip.span,
+            false => view.span("augment"),
+        };
+        let mut d = Diagnostic::error(
+            Kind::IncompatibleSettings,
+            format!(
+                "`evaluate {eval_name}` flips its training clips horizontally, but `{data_name}` is {}, whose labels a \
+                 flip changes (`Pushing something from left to right`)",
+                source.title()
+            ),
+        )
+        .at(at)
+        .help(format!(
+            "write `evaluate {eval_name}`'s `augment:` without `flip`, e.g. `augment: [short_side(256..320), \
+             crop(224)]` (PySlowFast's SSv2 fine-tuning configs set RANDOM_FLIP: False)"
+        ));
+        if !written {
+            d = d.note(
+                "the default `augment` flips (it is PySlowFast's UCF101 fine-tuning augmentation)",
+            );
+        }
+        view.report(d);
+    }
+    if source.multi_label() && !matches!(settings, EvalSettings::Finetune(_)) {
+        let d = view
+            .error_at(
+                Kind::IncompatibleSettings,
+                "data",
+                format!(
+                    "`{data_name}` is {}, a multi-label dataset: `evaluate {eval_name}` predicts one class per video",
+                    source.title()
+                ),
+            )
+            .help("evaluate multi-label data with `kind: finetune` (per-class sigmoids, reported as `NAME.map`)");
+        view.report(d);
     }
 }

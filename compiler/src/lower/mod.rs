@@ -67,14 +67,15 @@ impl Builder {
         let kind = JobKind::Prepare(PrepareJob {
             dataset: data.clone(),
         });
-        self.add(
-            format!("prepare[{}]", data.name),
-            BTreeMap::new(),
-            Vec::new(),
-            Cost::default(),
-            kind,
-        )
-        .0
+        // A dataset with official splits is one prepare job per split: the name says which.
+        let name = match &data.source {
+            DataSource::Ucf101 { split, .. } | DataSource::Hmdb51 { split, .. } => {
+                format!("prepare[{},split={split}]", data.name)
+            }
+            _ => format!("prepare[{}]", data.name),
+        };
+        self.add(name, BTreeMap::new(), Vec::new(), Cost::default(), kind)
+            .0
     }
 }
 
@@ -101,7 +102,16 @@ pub fn lower(
     };
     // Per cell: its eval job ids, by evaluation index.
     let mut cell_evals: Vec<Vec<Option<JobId>>> = Vec::with_capacity(cells.len());
-    let mut first_cell_of: HashMap<JobId, String> = HashMap::new();
+    // The first cell of each pre-training job: its name and its coordinates.
+    let mut first_cell_of: HashMap<JobId, (String, Vec<usize>)> = HashMap::new();
+    // The `split` axis of a dataset's official splits changes the evaluations only: cells that differ in it alone
+    // share their pre-training by design.
+    let declares_splits = recipe.datasets.iter().any(|d| {
+        matches!(d.value.get("split"), Some(crate::check::value::Value::List(l)) if l.len() > 1)
+    });
+    let split_axis = recipe
+        .axis_named(crate::check::collect::SPLIT_AXIS)
+        .filter(|_| declares_splits);
 
     for (cell, built) in cells {
         let coords = coords_text(recipe, cell);
@@ -116,9 +126,20 @@ pub fn lower(
             kind,
         );
         let this = bracket("", &coords);
+        let differ_in_split_only = |first: &[usize]| {
+            split_axis.is_some_and(|split| {
+                first
+                    .iter()
+                    .zip(&cell.coords)
+                    .enumerate()
+                    .all(|(axis, (a, b))| axis == split || a == b)
+            })
+        };
         if new {
-            first_cell_of.insert(pretrain_id.clone(), this);
-        } else if let Some(first) = first_cell_of.get(&pretrain_id) {
+            first_cell_of.insert(pretrain_id.clone(), (this, cell.coords.clone()));
+        } else if let Some((first, first_coords)) = first_cell_of.get(&pretrain_id)
+            && !differ_in_split_only(first_coords)
+        {
             diags.push(
                 Diagnostic::warning(
                     Kind::SameModel,
@@ -225,6 +246,7 @@ pub fn lower(
             }
         }
         check_near_paper(report, &spec, &report_cells, diags);
+        check_metric_fits_labels(report, (*eval_index, metric), cells, diags);
         for (i, axis) in recipe.axes.iter().enumerate() {
             let shown = [report.rows, report.cols, report.over].contains(&Some(i));
             if !shown && axis.values.len() > 1 {
@@ -285,6 +307,54 @@ fn listed(items: &[String], max: usize) -> String {
         text.push_str(&format!("; and {} more", items.len() - max));
     }
     text
+}
+
+/// A report's metric must be one its evaluation's data gives: mean average precision (`map`) for multi-label data
+/// (Charades), top-1/top-5 for single-label data.
+fn check_metric_fits_labels(
+    report: &crate::check::collect::ReportDecl,
+    (eval_index, metric): (usize, &str),
+    cells: &[(&Cell, BuiltCell)],
+    diags: &mut Diagnostics,
+) {
+    let Some(eval) = cells
+        .iter()
+        .flat_map(|(_, built)| &built.evals)
+        .find(|e| e.index == eval_index)
+    else {
+        return;
+    };
+    let multi_label = eval.dataset.source.multi_label();
+    let fits = match metric {
+        "map" => multi_label,
+        _ => !multi_label,
+    };
+    if fits {
+        return;
+    }
+    let (message, help) = if multi_label {
+        (
+            format!(
+                "`{}` is {}, a multi-label dataset: its fine-tune reports mean average precision, not `{metric}`",
+                eval.data,
+                eval.dataset.source.title()
+            ),
+            "write `cell: NAME.map`",
+        )
+    } else {
+        (
+            format!(
+                "`{}` has one label per video: its evaluation reports top-1 and top-5, not mean average precision",
+                eval.data
+            ),
+            "write `cell: NAME.top1` (mean average precision is for multi-label data such as `charades(...)`)",
+        )
+    };
+    diags.push(
+        Diagnostic::error(Kind::UnknownMetric, message)
+            .at(report.spans.get("cell").copied().unwrap_or(report.span))
+            .help(help),
+    );
 }
 
 /// `within t of paper` on a report none of whose cells has a paper number could never be missed: an error.

@@ -149,7 +149,12 @@ settings! {
     /// warm-up, weight decay 1e-4 (none on batch norm), dropout 0.5, scale jitter 256–320 + crop 224 + flip, colour
     /// jitter (0.4, 0.4, 0.4, 0.1) always applied and grayscale with p 0.2 (PySlowFast converts to grayscale
     /// before the jitter, vst's C after it), and PySlowFast's test default of
-    /// 10 × 3 views at 256.
+    /// 10 × 3 views at 256. On multi-label data (`charades(...)`) the loss is per-class sigmoid binary cross-entropy
+    /// and the metric `map`. Other datasets (docs/language.md, recipes/table10.vst): SSv2 follows
+    /// `finetune_SSv2_Slow_R50` (22 epochs, LR 0.12 per 64, warm-up 0.19 epochs, weight decay 1e-6, no flip —
+    /// rejected on SSv2 —, no colour, 1 × 1 views); HMDB51 has no official config and keeps these (UCF101's)
+    /// defaults; Charades has none either: PySlowFast's supervised Charades config restated for batch 64 (57 epochs,
+    /// LR 0.15 per 64, warm-up 4 epochs, weight decay 1e-4, scale jitter 256–340 + crop + flip, no colour).
     pub struct FinetuneEval {
         data: Option<String> = data_setting(),
         kind: Option<String> = kind_setting(),

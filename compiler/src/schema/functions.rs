@@ -39,6 +39,17 @@ impl Function {
     }
 }
 
+/// The functions a `data NAME = ...` declaration may call.
+pub const DATASET_SOURCES: &[&str] = &[
+    "kinetics",
+    "frames",
+    "synthetic",
+    "ucf101",
+    "hmdb51",
+    "ssv2",
+    "charades",
+];
+
 /// The function called `name`.
 pub fn function(name: &str) -> Option<&'static Function> {
     FUNCTIONS.iter().find(|f| f.name == name)
@@ -81,6 +92,11 @@ fn opt(name: &'static str, ty: Ty, doc: &'static str) -> Param {
         positional: false,
         doc,
     }
+}
+
+/// A dataset's official split (1, 2 or 3), or a list of them.
+fn splits() -> Ty {
+    Ty::List(Box::new(Ty::Int { min: 1, max: 3 }))
 }
 
 /// Makes a parameter positional.
@@ -385,6 +401,177 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
                     "val_videos",
                     Ty::int(1),
                     "approximate number of validation videos (for the cost estimate)",
+                ),
+            ],
+        },
+        Function {
+            name: "ucf101",
+            family: "source",
+            doc: "UCF101 as distributed: the videos and the official split files (`ucfTrainTestlist/`); several \
+                  splits (`split: [1, 2, 3]`) sweep them as the axis `split` (a report averages with `over: split`)",
+            params: vec![
+                req(
+                    "root",
+                    Ty::PathStr,
+                    "folder holding the videos' and the lists' folders",
+                ),
+                p(
+                    "split",
+                    splits(),
+                    "1",
+                    "the official split (1, 2 or 3), or a list of them",
+                ),
+                p(
+                    "videos",
+                    Ty::PathStr,
+                    "\"UCF-101\"",
+                    "the videos' folder (`<Class>/v_*.avi`; under root)",
+                ),
+                p(
+                    "lists",
+                    Ty::PathStr,
+                    "\"ucfTrainTestlist\"",
+                    "the folder of `classInd.txt`, `trainlist0N.txt`, \
+                   `testlist0N.txt` (under root)",
+                ),
+                opt(
+                    "train_videos",
+                    Ty::int(1),
+                    "training videos for the cost estimate (default: the split's, 9,537 for split 1)",
+                ),
+                opt(
+                    "val_videos",
+                    Ty::int(1),
+                    "test videos for the cost estimate (default: the split's, 3,783 for split 1)",
+                ),
+            ],
+        },
+        Function {
+            name: "hmdb51",
+            family: "source",
+            doc: "HMDB51 as distributed: the videos and the official `<class>_test_splitN.txt` files; several splits \
+                  sweep them as the axis `split`, like `ucf101`",
+            params: vec![
+                req(
+                    "root",
+                    Ty::PathStr,
+                    "folder holding the videos' and the splits' folders",
+                ),
+                p(
+                    "split",
+                    splits(),
+                    "1",
+                    "the official split (1, 2 or 3), or a list of them",
+                ),
+                p(
+                    "videos",
+                    Ty::PathStr,
+                    "\"hmdb51_org\"",
+                    "the videos' folder (`<class>/*.avi`; under root)",
+                ),
+                p(
+                    "splits",
+                    Ty::PathStr,
+                    "\"testTrainMulti_7030_splits\"",
+                    "the folder of the split files (under root)",
+                ),
+                opt(
+                    "train_videos",
+                    Ty::int(1),
+                    "training videos for the cost estimate (default 3,570)",
+                ),
+                opt(
+                    "val_videos",
+                    Ty::int(1),
+                    "test videos for the cost estimate (default 1,530)",
+                ),
+            ],
+        },
+        Function {
+            name: "ssv2",
+            family: "source",
+            doc: "Something-Something v2 as distributed: `.webm` videos and the JSON annotations; its labels name \
+                  directions, so a recipe that flips its clips is rejected",
+            params: vec![
+                req(
+                    "root",
+                    Ty::PathStr,
+                    "folder holding the videos' folder and the annotations",
+                ),
+                p(
+                    "videos",
+                    Ty::PathStr,
+                    "\"20bn-something-something-v2\"",
+                    "the videos' folder (`<id>.webm`; under root)",
+                ),
+                p(
+                    "labels",
+                    Ty::PathStr,
+                    "\"labels/labels.json\"",
+                    "the label map (under root)",
+                ),
+                p(
+                    "train",
+                    Ty::PathStr,
+                    "\"labels/train.json\"",
+                    "the training annotations (under root)",
+                ),
+                p(
+                    "val",
+                    Ty::PathStr,
+                    "\"labels/validation.json\"",
+                    "the validation annotations (under root)",
+                ),
+                opt(
+                    "train_videos",
+                    Ty::int(1),
+                    "training videos for the cost estimate (default 168,913)",
+                ),
+                opt(
+                    "val_videos",
+                    Ty::int(1),
+                    "validation videos for the cost estimate (default 24,777)",
+                ),
+            ],
+        },
+        Function {
+            name: "charades",
+            family: "source",
+            doc: "Charades as distributed: the videos and the annotation CSVs; multi-label (157 classes): fine-tuned \
+                  with per-class sigmoids, measured by mean average precision (`NAME.map`)",
+            params: vec![
+                req(
+                    "root",
+                    Ty::PathStr,
+                    "folder holding the videos' folder and the annotations",
+                ),
+                p(
+                    "videos",
+                    Ty::PathStr,
+                    "\"Charades_v1_480\"",
+                    "the videos' folder (`<id>.mp4`; under root)",
+                ),
+                p(
+                    "train",
+                    Ty::PathStr,
+                    "\"Charades/Charades_v1_train.csv\"",
+                    "the training annotations (under root)",
+                ),
+                p(
+                    "val",
+                    Ty::PathStr,
+                    "\"Charades/Charades_v1_test.csv\"",
+                    "the test annotations (under root)",
+                ),
+                opt(
+                    "train_videos",
+                    Ty::int(1),
+                    "training videos for the cost estimate (default 7,985)",
+                ),
+                opt(
+                    "val_videos",
+                    Ty::int(1),
+                    "test videos for the cost estimate (default 1,863)",
                 ),
             ],
         },

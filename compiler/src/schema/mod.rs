@@ -11,7 +11,9 @@ pub mod typed;
 pub(crate) mod types;
 
 pub use evaluate::{FinetuneEval, KnnEval, LinearEval};
-pub use functions::{Function, Param, ParamDefault, all as all_functions, function, functions_of};
+pub use functions::{
+    DATASET_SOURCES, Function, Param, ParamDefault, all as all_functions, function, functions_of,
+};
 pub use pretrain::{Augment, Byol, Moco, Pretrain, Schedule, SimClr, Swav};
 pub use settings::{
     BLOCKS, EVAL_KIND_WORDS, EvalKind, GROUPS, OBJECTIVES, REPORT_KEYS, ReportKey, Scope, Setting,

@@ -42,8 +42,12 @@ impl EvalKind {
     }
 
     /// Metrics an evaluation of this kind reports (`<eval>.<metric>` in a report).
+    /// A fine-tune on multi-label data (Charades) reports mean average precision (`map`) instead of top-k.
     pub fn metrics(self) -> &'static [&'static str] {
-        &["top1", "top5"]
+        match self {
+            EvalKind::Finetune => &["top1", "top5", "map"],
+            _ => &["top1", "top5"],
+        }
     }
 
     /// A metric as a plot's axis names it, with its unit: `linear top-1 accuracy (%)`, `kNN top-5 accuracy (%)`.
@@ -52,6 +56,7 @@ impl EvalKind {
         let what = match metric {
             "top1" => "top-1 accuracy (%)",
             "top5" => "top-5 accuracy (%)",
+            "map" => "mean average precision (%)",
             _ => return None,
         };
         let kind = match self {

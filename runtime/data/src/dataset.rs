@@ -2,6 +2,7 @@
 //! its videos. A synthetic dataset is generated on first use into the directory the caller gives.
 
 use crate::error::{DataError, Result};
+use crate::formats::{charades, hmdb51, ssv2, ucf101};
 use crate::list::{VideoEntry, read_list};
 use crate::synth;
 use crate::video::jpeg_folder::JpegFolderBackend;
@@ -12,12 +13,34 @@ use vst_spec::{DataSource, DatasetSpec};
 pub struct OpenedDataset {
     pub train: Vec<VideoEntry>,
     pub val: Vec<VideoEntry>,
+    /// A multi-label dataset's (Charades) class sets: there a video's `label` indexes this table, whose entry
+    /// lists the video's classes; None for single-label data, whose `label` is the class.
+    pub label_sets: Option<LabelSets>,
     /// Reads this dataset's videos (a fresh one per loader: see [`open_backend`]).
     pub decoder: Option<DecoderKind>,
     pub frames_fps: Option<f64>,
 }
 
+/// The classes of each video of a multi-label dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelSets {
+    pub classes: u32,
+    /// Indexed by a video's `label`.
+    pub sets: Vec<Vec<u32>>,
+}
+
 impl OpenedDataset {
+    /// Single-label data read by `decoder`.
+    fn single(train: Vec<VideoEntry>, val: Vec<VideoEntry>, decoder: DecoderKind) -> Self {
+        OpenedDataset {
+            train,
+            val,
+            label_sets: None,
+            decoder: Some(decoder),
+            frames_fps: None,
+        }
+    }
+
     /// A backend for the dataset's videos.
     pub fn backend(&self) -> Result<Box<dyn VideoBackend>> {
         match (self.frames_fps, self.decoder) {
@@ -49,12 +72,7 @@ pub fn open_dataset(
             val_list,
         } => {
             let (train, val) = lists(root, train_list, val_list)?;
-            Ok(OpenedDataset {
-                train,
-                val,
-                decoder: Some(decoder),
-                frames_fps: None,
-            })
+            Ok(OpenedDataset::single(train, val, decoder))
         }
         DataSource::Frames {
             root,
@@ -72,6 +90,7 @@ pub fn open_dataset(
             Ok(OpenedDataset {
                 train,
                 val,
+                label_sets: None,
                 decoder: None,
                 frames_fps: Some(*fps),
             })
@@ -82,12 +101,76 @@ pub fn open_dataset(
             // the root again would double a relative `synthetic_dir` (data/synthetic/data/synthetic/train.csv).
             let train = read_list(&generated.train_list, &generated.root)?;
             let val = read_list(&generated.val_list, &generated.root)?;
-            Ok(OpenedDataset {
-                train,
-                val,
-                decoder: Some(decoder),
-                frames_fps: None,
-            })
+            Ok(OpenedDataset::single(train, val, decoder))
         }
+        DataSource::Ucf101 {
+            videos,
+            lists,
+            split,
+            ..
+        } => {
+            let split = ucf101::read_split(lists, videos, *split)?;
+            Ok(OpenedDataset::single(split.train, split.test, decoder))
+        }
+        DataSource::Hmdb51 {
+            videos,
+            splits,
+            split,
+            ..
+        } => {
+            let split = hmdb51::read_split(splits, videos, *split)?;
+            Ok(OpenedDataset::single(split.train, split.test, decoder))
+        }
+        DataSource::Ssv2 {
+            videos,
+            labels,
+            train,
+            val,
+            ..
+        } => {
+            let (train, val) = ssv2::read(videos, labels, train, val)?;
+            Ok(OpenedDataset::single(train, val, decoder))
+        }
+        DataSource::Charades {
+            videos, train, val, ..
+        } => {
+            let (train, val) = (
+                charades::read_csv(train, videos)?,
+                charades::read_csv(val, videos)?,
+            );
+            Ok(multi_label(&train, &val, decoder))
+        }
+    }
+}
+
+/// Charades' videos as entries whose label indexes their class set (training videos first, then validation).
+fn multi_label(
+    train: &[charades::CharadesVideo],
+    val: &[charades::CharadesVideo],
+    decoder: DecoderKind,
+) -> OpenedDataset {
+    let mut sets = Vec::with_capacity(train.len() + val.len());
+    let mut entries = |videos: &[charades::CharadesVideo]| -> Vec<VideoEntry> {
+        videos
+            .iter()
+            .map(|video| {
+                sets.push(video.classes());
+                VideoEntry {
+                    path: video.path.clone(),
+                    label: (sets.len() - 1) as u32,
+                }
+            })
+            .collect()
+    };
+    let (train, val) = (entries(train), entries(val));
+    OpenedDataset {
+        train,
+        val,
+        label_sets: Some(LabelSets {
+            classes: charades::CLASSES,
+            sets,
+        }),
+        decoder: Some(decoder),
+        frames_fps: None,
     }
 }

@@ -237,3 +237,113 @@ fn charades_csv_with_quoted_fields_and_intervals() {
         .to_string();
     assert_eq!(no_column, "c.csv:1: the header has no `actions` column");
 }
+
+/// The recipe functions' datasets (`ucf101(...)`, `hmdb51(...)`, `ssv2(...)`, `charades(...)` → [`DataSource`])
+/// open through the parsers: the split a spec names, the train and test lists, and Charades' class sets.
+mod opened {
+    use super::*;
+    use vst_data::dataset::{OpenedDataset, open_dataset};
+    use vst_data::video::DecoderKind;
+    use vst_spec::{DataSource, DatasetSpec};
+
+    fn open(source: DataSource) -> vst_data::error::Result<OpenedDataset> {
+        let spec = DatasetSpec {
+            name: "d".into(),
+            source,
+        };
+        open_dataset(&spec, Path::new("unused"), DecoderKind::OpenH264, 1)
+    }
+
+    #[test]
+    fn ucf101_reads_the_split_its_spec_names() {
+        let source = |split| DataSource::Ucf101 {
+            root: fixtures("ucf101"),
+            videos: PathBuf::from("/videos"),
+            lists: fixtures("ucf101"),
+            split,
+        };
+        let opened = open(source(1)).expect("split 1");
+        assert_eq!((opened.train.len(), opened.val.len()), (3, 2));
+        assert_eq!(
+            opened.val[1],
+            entry("/videos/Archery/v_Archery_g01_c03.avi", 2)
+        );
+        assert!(opened.label_sets.is_none());
+        // The fixture has no split 2: the error names the missing list.
+        let missing = open(source(2)).err().expect("no split 2").to_string();
+        assert!(missing.contains("trainlist02.txt"), "{missing}");
+    }
+
+    #[test]
+    fn hmdb51_reads_the_split_its_spec_names() {
+        let source = |split| DataSource::Hmdb51 {
+            root: fixtures("hmdb51"),
+            videos: PathBuf::from("/hmdb"),
+            splits: fixtures("hmdb51"),
+            split,
+        };
+        let one = open(source(1)).expect("split 1");
+        let two = open(source(2)).expect("split 2");
+        assert!(!one.train.is_empty() && !one.val.is_empty());
+        assert_ne!(
+            (one.train.clone(), one.val.clone()),
+            (two.train, two.val),
+            "another split, other lists"
+        );
+    }
+
+    #[test]
+    fn ssv2_reads_its_json_annotations() {
+        let dir = fixtures("ssv2");
+        let opened = open(DataSource::Ssv2 {
+            root: dir.clone(),
+            videos: PathBuf::from("/ssv2"),
+            labels: dir.join("labels.json"),
+            train: dir.join("train.json"),
+            val: dir.join("validation.json"),
+        })
+        .expect("opens");
+        assert!(!opened.train.is_empty() && !opened.val.is_empty());
+        assert!(
+            opened
+                .train
+                .iter()
+                .all(|e| e.path.extension().is_some_and(|x| x == "webm"))
+        );
+        // The test set's file has no labels: naming it as the validation set is an error naming the file.
+        let wrong = open(DataSource::Ssv2 {
+            root: dir.clone(),
+            videos: PathBuf::from("/ssv2"),
+            labels: dir.join("labels.json"),
+            train: dir.join("train.json"),
+            val: dir.join("test.json"),
+        })
+        .err()
+        .expect("test.json has no labels")
+        .to_string();
+        assert!(wrong.contains("test.json"), "{wrong}");
+    }
+
+    #[test]
+    fn charades_videos_index_their_class_sets() {
+        let csv = fixtures("charades").join("Charades_v1_train.csv");
+        let opened = open(DataSource::Charades {
+            root: fixtures("charades"),
+            videos: PathBuf::from("/charades"),
+            train: csv.clone(),
+            val: csv,
+        })
+        .expect("opens");
+        let sets = opened.label_sets.as_ref().expect("multi-label");
+        assert_eq!(sets.classes, 157);
+        assert_eq!((opened.train.len(), opened.val.len()), (3, 3));
+        let classes = |e: &VideoEntry| sets.sets[e.label as usize].clone();
+        assert_eq!(opened.train[0].path, PathBuf::from("/charades/46GP8.mp4"));
+        assert_eq!(classes(&opened.train[0]), [92, 147]);
+        assert_eq!(classes(&opened.train[1]), [73, 75, 98]);
+        // A video without actions has no class, and the validation videos have their own entries.
+        assert_eq!(classes(&opened.train[2]), Vec::<u32>::new());
+        assert_eq!(classes(&opened.val[1]), [73, 75, 98]);
+        assert_ne!(opened.val[1].label, opened.train[1].label);
+    }
+}

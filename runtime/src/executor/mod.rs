@@ -109,6 +109,9 @@ pub enum ExecError {
     AmbiguousJob(String, String),
     #[error("cannot run `{job}`: {error:#}")]
     Preflight { job: String, error: anyhow::Error },
+    /// Several jobs' preflights failed: each `cannot run ...` on its line.
+    #[error("{0}")]
+    Preflights(String),
     #[error(
         "`{job}` needs `{dep}`, which is not done (--no-deps runs one job whose dependencies are done)"
     )]
@@ -190,14 +193,40 @@ impl Executor<'_> {
             })
             .collect();
 
-        // Everything that can be known to fail is found before the first byte is written.
-        for job in &todo {
-            self.runner
-                .preflight(job)
-                .map_err(|error| ExecError::Preflight {
-                    job: job.name.clone(),
-                    error,
-                })?;
+        // Everything that can be known to fail is found before the first byte is written, every failure at once
+        // (each missing dataset named, not only the first).
+        let mut failures: Vec<(String, anyhow::Error)> = todo
+            .iter()
+            .filter_map(|job| {
+                let error = self.runner.preflight(job).err()?;
+                Some((job.name.clone(), error))
+            })
+            .collect();
+        if failures.len() == 1 {
+            let (job, error) = failures.remove(0);
+            return Err(ExecError::Preflight { job, error });
+        }
+        if !failures.is_empty() {
+            // One line per distinct reason (a missing GPU stops every job that needs it: said once).
+            let mut reasons: Vec<(String, Vec<String>)> = Vec::new();
+            for (job, error) in failures {
+                let reason = format!("{error:#}");
+                match reasons.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, jobs)) => jobs.push(job),
+                    None => reasons.push((reason, vec![job])),
+                }
+            }
+            let lines: Vec<String> = reasons
+                .into_iter()
+                .map(|(reason, jobs)| {
+                    let named = match jobs.len() {
+                        1 => format!("`{}`", jobs[0]),
+                        n => format!("`{}` and {} more jobs", jobs[0], n - 1),
+                    };
+                    format!("cannot run {named}: {reason}")
+                })
+                .collect();
+            return Err(ExecError::Preflights(lines.join("\n")));
         }
 
         let mut summary = RunSummary::default();

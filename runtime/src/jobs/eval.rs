@@ -210,13 +210,17 @@ pub fn run(job: &Job, spec: &EvalJob, ctx: &JobContext, options: &RunnerOptions)
         .context("internal: no prepare job above this evaluation")?;
     let store_root = ctx.dir.parent().map(PathBuf::from).unwrap_or_default();
     let dataset = prepare::open(&spec.dataset, &store_root.join(&prepare_id.0), options)?;
-    let classes = dataset
-        .train
-        .iter()
-        .chain(&dataset.val)
-        .map(|e| e.label as usize + 1)
-        .max()
-        .unwrap_or(0);
+    // A multi-label dataset's labels index its class sets; its classes are the dataset's.
+    let classes = match &dataset.label_sets {
+        Some(sets) => sets.classes as usize,
+        None => dataset
+            .train
+            .iter()
+            .chain(&dataset.val)
+            .map(|e| e.label as usize + 1)
+            .max()
+            .unwrap_or(0),
+    };
     if classes < 2 {
         bail!(
             "dataset `{}` has fewer than two classes; nothing to evaluate",

@@ -1,7 +1,9 @@
 //! Fine-tuning: the whole network — the encoder, from the pre-training job's final weights or freshly initialised
 //! (`from: scratch`), and a new linear classifier behind dropout (PySlowFast's `ResNetBasicHead`:
 //! `head.projection`) — trained end to end with cross-entropy on one augmented clip per training video, then
-//! tested on N temporal × M spatial views per validation video with the views' softmax averaged.
+//! tested on N temporal × M spatial views per validation video with the views' softmax averaged (top-1/top-5).
+//! On multi-label data (Charades) the loss is per-class sigmoid binary cross-entropy against the video's class set,
+//! the views' sigmoids are averaged, and the result is the mean average precision (`map`, %).
 //!
 //! The job checkpoints every `checkpoint_every` epochs (and at the end) into its directory and resumes from there:
 //! the loader's batches are a pure function of (seed, epoch, index), the dropout masks of (seed, step), and the
@@ -10,6 +12,7 @@
 
 use super::eval::{CLIPS_PER_FORWARD, EvalContext, test_videos_per_batch, top_k_accuracy};
 use super::metrics_log::MetricsLog;
+use super::multilabel;
 use super::{CHECKPOINT_FILE, METRICS_FILE, progress};
 use crate::model::{BnUpdates, Mode, ParamRole, ParamRoles, SlowResNetModel};
 use crate::train::checkpoint::{
@@ -322,19 +325,28 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
             let mut g = Graph::new();
             let mut updates = BnUpdates::new();
             let out = net.logits(&mut g, &clips, Mode::Train, mask, &mut updates)?;
-            let loss = g.cross_entropy(&out, &targets)?;
+            let loss = match &eval.dataset.label_sets {
+                Some(sets) => {
+                    let targets = multilabel::targets(sets, &batch.labels)?;
+                    multilabel::bce_with_logits(&mut g, &out, &targets, device)?
+                }
+                None => g.cross_entropy(&out, &targets)?,
+            };
             let value = f64::from(loss.value().to_scalar()?);
             if !value.is_finite() || !updates.all_finite()? {
                 bail!(
                     "the fine-tuning diverged at step {step} (loss {value}); lower its lr or add warm-up"
                 );
             }
-            let scores = out.value().to_vec()?;
-            correct += scores
-                .chunks_exact(classes)
-                .zip(&targets)
-                .filter(|(row, t)| super::eval::top_k_hit(row, **t, 1))
-                .count();
+            // Training top-1 means nothing for a multi-label video (its label indexes its class set).
+            if eval.dataset.label_sets.is_none() {
+                let scores = out.value().to_vec()?;
+                correct += scores
+                    .chunks_exact(classes)
+                    .zip(&targets)
+                    .filter(|(row, t)| super::eval::top_k_hit(row, **t, 1))
+                    .count();
+            }
             seen += rows;
             let grads = g.backward(&loss)?;
             let grads: Vec<(String, Tensor)> = grads
@@ -349,7 +361,10 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
             bar.inc(1);
         }
         let epoch_loss = loss_sum / steps_per_epoch as f64;
-        let train_top1 = 100.0 * correct as f64 / seen.max(1) as f64;
+        let train_top1 = match eval.dataset.label_sets {
+            Some(_) => None,
+            None => Some(100.0 * correct as f64 / seen.max(1) as f64),
+        };
         log.write(&json!({ "epoch_end": epoch, "loss": epoch_loss, "train_top1": train_top1 }))?;
         tracing::info!(
             epoch,
@@ -394,6 +409,7 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
         test_videos_per_batch(per_video),
         false,
     )?;
+    let multi_label = eval.dataset.label_sets.is_some();
     let mut averaged: Vec<f32> = Vec::new();
     let mut labels: Vec<u32> = Vec::new();
     for batch in test.epoch(0) {
@@ -407,7 +423,18 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
             let mut g = Graph::no_grad();
             let mut unused = BnUpdates::new();
             let out = net.logits(&mut g, &chunk, Mode::Eval, None, &mut unused)?;
-            parts.push(out.value().softmax()?);
+            parts.push(match multi_label {
+                // Per-class probabilities: each class's sigmoid, independent of the others.
+                true => {
+                    let logits = out.value();
+                    Tensor::from_vec(
+                        multilabel::sigmoid(&logits.to_vec()?),
+                        logits.shape(),
+                        device,
+                    )?
+                }
+                false => out.value().softmax()?,
+            });
         }
         let refs: Vec<&Tensor> = parts.iter().collect();
         let probabilities = Tensor::concat(&refs, 0)?;
@@ -423,10 +450,19 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
     if labels.is_empty() {
         bail!("no fine-tuning test clips");
     }
-    let (top1, top5) = top_k_accuracy(&averaged, classes, &labels);
-    Ok(json!({
-        "top1": top1,
-        "top5": top5,
+    let measured = match &eval.dataset.label_sets {
+        Some(sets) => {
+            let targets = multilabel::targets(sets, &labels)?;
+            let (map, per_class) = super::mean_average_precision(&averaged, &targets, classes)
+                .context("no test video has a label: mean average precision is undefined")?;
+            json!({ "map": 100.0 * map, "classes_with_positives": per_class.len() })
+        }
+        None => {
+            let (top1, top5) = top_k_accuracy(&averaged, classes, &labels);
+            json!({ "top1": top1, "top5": top5 })
+        }
+    };
+    let mut result = json!({
         "from": spec.from,
         "train_loss": last_epoch.get("loss"),
         "train_top1": last_epoch.get("train_top1"),
@@ -435,5 +471,9 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
         "test_videos": labels.len(),
         "views_per_video": per_video,
         "parameters": net.store.trainable_numel(),
-    }))
+    });
+    if let (Some(result), Value::Object(measured)) = (result.as_object_mut(), measured) {
+        result.extend(measured);
+    }
+    Ok(result)
 }

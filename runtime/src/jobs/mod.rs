@@ -8,6 +8,7 @@ mod finetune;
 mod knn;
 mod linear;
 mod metrics_log;
+mod multilabel;
 mod precision;
 mod prepare;
 mod pretrain;

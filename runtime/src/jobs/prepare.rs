@@ -17,29 +17,21 @@ pub fn synthetic_dir(prepare_dir: &Path) -> PathBuf {
     prepare_dir.join("synthetic")
 }
 
-/// Fails at once, naming the missing path and how to point the recipe at the data.
+/// Fails at once, naming every missing path of the dataset and how to point the recipe at the data.
 pub fn preflight(dataset: &DatasetSpec) -> Result<()> {
-    let (root, lists) = match &dataset.source {
-        DataSource::Synthetic(spec) => {
-            return vst_data::synth::validate(spec)
-                .with_context(|| format!("dataset `{}`", dataset.name));
-        }
-        DataSource::Kinetics {
-            root,
-            train_list,
-            val_list,
-        } => (root, [train_list, val_list]),
-        DataSource::Frames {
-            root,
-            train_list,
-            val_list,
-            ..
-        } => (root, [train_list, val_list]),
+    if let DataSource::Synthetic(spec) = &dataset.source {
+        return vst_data::synth::validate(spec)
+            .with_context(|| format!("dataset `{}`", dataset.name));
+    }
+    let Some(root) = dataset.source.root() else {
+        return Ok(());
     };
     let hint = format!(
-        "point the recipe at your copy of the data: set the environment variable that `data {} = ...(root: env(...))` \
-         reads, or write the path as its `root:`; the lists are PySlowFast-style `path label` files",
-        dataset.name
+        "point the recipe at your copy of the data: set the environment variable that `data {} = {}(root: env(...))` \
+         reads, or write the path as its `root:`; {}",
+        dataset.name,
+        dataset.source.kind(),
+        layout(&dataset.source)
     );
     if !root.is_dir() {
         bail!(
@@ -48,25 +40,95 @@ pub fn preflight(dataset: &DatasetSpec) -> Result<()> {
             root.display()
         );
     }
-    for list in lists {
-        // Already under the root (the compiler resolves list paths).
-        let path = list;
-        if !path.is_file() {
-            bail!(
-                "dataset `{}`: the video list {} does not exist\n  help: {hint}",
-                dataset.name,
-                path.display()
-            );
-        }
+    // Every missing file or folder at once (the compiler has already put them under the root).
+    let missing: Vec<String> = needed(&dataset.source)
+        .into_iter()
+        .filter(|(path, folder)| {
+            if *folder {
+                !path.is_dir()
+            } else {
+                !path.is_file()
+            }
+        })
+        .map(|(path, folder)| {
+            let what = match (folder, dataset.source.kind()) {
+                (true, _) => "the folder",
+                (false, "kinetics" | "frames") => "the video list",
+                (false, _) => "the annotation file",
+            };
+            format!("{what} {}", path.display())
+        })
+        .collect();
+    if let Some((last, rest)) = missing.split_last() {
+        let listed = match rest {
+            [] => format!("{last} does not exist"),
+            _ => format!("{} and {last} do not exist", rest.join(", ")),
+        };
+        bail!("dataset `{}`: {listed}\n  help: {hint}", dataset.name);
     }
     Ok(())
 }
 
+/// The files (false) and folders (true) a real dataset reads before its videos.
+fn needed(source: &DataSource) -> Vec<(&Path, bool)> {
+    match source {
+        DataSource::Synthetic(_) => vec![],
+        DataSource::Kinetics {
+            train_list,
+            val_list,
+            ..
+        }
+        | DataSource::Frames {
+            train_list,
+            val_list,
+            ..
+        } => vec![(train_list, false), (val_list, false)],
+        DataSource::Ucf101 { videos, lists, .. } => vec![(videos, true), (lists, true)],
+        DataSource::Hmdb51 { videos, splits, .. } => vec![(videos, true), (splits, true)],
+        DataSource::Ssv2 {
+            videos,
+            labels,
+            train,
+            val,
+            ..
+        } => vec![
+            (videos, true),
+            (labels, false),
+            (train, false),
+            (val, false),
+        ],
+        DataSource::Charades {
+            videos, train, val, ..
+        } => vec![(videos, true), (train, false), (val, false)],
+    }
+}
+
+/// What the dataset's files look like on disk, for the help line.
+fn layout(source: &DataSource) -> &'static str {
+    match source {
+        DataSource::Ucf101 { .. } => {
+            "UCF101 as distributed: the videos (`UCF-101/<Class>/*.avi`) and the `ucfTrainTestlist` folder"
+        }
+        DataSource::Hmdb51 { .. } => {
+            "HMDB51 as distributed: the videos (`<class>/*.avi`) and the `testTrainMulti_7030_splits` folder"
+        }
+        DataSource::Ssv2 { .. } => {
+            "Something-Something v2 as distributed: the `.webm` videos and `labels/` (labels.json, train.json, \
+             validation.json)"
+        }
+        DataSource::Charades { .. } => {
+            "Charades as distributed: the videos (`Charades_v1_480/*.mp4`) and the annotation CSVs \
+             (`Charades/Charades_v1_train.csv`, `Charades_v1_test.csv`)"
+        }
+        _ => "the lists are PySlowFast-style `path label` files",
+    }
+}
+
 pub fn run(dataset: &DatasetSpec, ctx: &JobContext, options: &RunnerOptions) -> Result<Value> {
     let opened = open(dataset, &ctx.dir, options)?;
-    let root = match &dataset.source {
-        DataSource::Kinetics { root, .. } | DataSource::Frames { root, .. } => root.clone(),
-        DataSource::Synthetic(_) => std::path::absolute(synthetic_dir(&ctx.dir))?,
+    let root = match dataset.source.root() {
+        Some(root) => root.to_path_buf(),
+        None => std::path::absolute(synthetic_dir(&ctx.dir))?,
     };
     let (missing, fingerprint) = pin(&opened, &root)?;
     let prepared_by = vst_data::prepare::manifest::Manifest::read(&root)?;
@@ -78,11 +140,7 @@ pub fn run(dataset: &DatasetSpec, ctx: &JobContext, options: &RunnerOptions) -> 
             missing[0]
         );
     }
-    let kind = match dataset.source {
-        DataSource::Synthetic(_) => "synthetic",
-        DataSource::Kinetics { .. } => "kinetics",
-        DataSource::Frames { .. } => "frames",
-    };
+    let kind = dataset.source.kind();
     Ok(json!({
         "dataset": dataset.name,
         "kind": kind,
@@ -132,7 +190,18 @@ fn pin(opened: &OpenedDataset, root: &Path) -> Result<(Vec<String>, String)> {
             };
             let relative = path.strip_prefix(root).unwrap_or(path);
             hasher.update(relative.to_string_lossy().as_bytes());
-            hasher.update(&label.to_le_bytes());
+            match &opened.label_sets {
+                // A multi-label video's label indexes its class set: pin the classes themselves.
+                Some(sets) => {
+                    for class in sets.sets.get(*label as usize).into_iter().flatten() {
+                        hasher.update(&class.to_le_bytes());
+                    }
+                    hasher.update(b";");
+                }
+                None => {
+                    hasher.update(&label.to_le_bytes());
+                }
+            }
             hasher.update(&size.to_le_bytes());
         }
     }

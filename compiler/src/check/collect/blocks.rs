@@ -4,7 +4,9 @@
 use super::*;
 use crate::check::value::Value;
 use crate::diagnostic::{Diagnostic, Kind, closest};
-use crate::schema::{BLOCKS, EVAL_KIND_WORDS, EvalKind, GROUPS, Scope, Ty, settings};
+use crate::schema::{
+    BLOCKS, DATASET_SOURCES, EVAL_KIND_WORDS, EvalKind, GROUPS, Scope, Ty, settings,
+};
 use crate::source::FileId;
 use crate::syntax::Span;
 use crate::syntax::ast::{Block, Expr, File, Label, Stmt, StmtKind};
@@ -166,10 +168,7 @@ impl Collector<'_, '_> {
             );
             return;
         }
-        let Some(call) = self
-            .typer()
-            .call(value, &["kinetics", "frames", "synthetic"], &name.name)
-        else {
+        let Some(call) = self.typer().call(value, DATASET_SOURCES, &name.name) else {
             return;
         };
         let Some(call) = self.typer().complete(call) else {

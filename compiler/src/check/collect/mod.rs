@@ -40,6 +40,7 @@ pub fn collect(
     for (id, file) in files {
         c.file(*id, file);
     }
+    c.split_axes();
     c.resolve_conditions();
     c.resolve_reports();
     c.check_when_targets();

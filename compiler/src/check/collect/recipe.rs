@@ -9,6 +9,9 @@ use crate::syntax::ast::{Arg, Stmt};
 use std::collections::HashMap;
 use vst_spec::Expectation;
 
+/// The axis a dataset declared with several official splits sweeps (`ucf101(split: [1, 2, 3])`).
+pub const SPLIT_AXIS: &str = "split";
+
 #[derive(Debug, Clone)]
 pub struct DatasetDecl {
     pub name: String,

@@ -252,4 +252,64 @@ impl Collector<'_, '_> {
             name.span,
         );
     }
+    /// A dataset declared with several official splits (`ucf101(root: ..., split: [1, 2, 3])`) sweeps them: the
+    /// label axis `split` gets their values, each cell reads its split, and a report averages with `over: split`.
+    /// Every dataset with several splits must list the same ones (one axis for all).
+    pub(super) fn split_axes(&mut self) {
+        for i in 0..self.recipe.datasets.len() {
+            let decl = &self.recipe.datasets[i];
+            let Some(Value::List(items)) = decl.value.get("split") else {
+                continue;
+            };
+            if items.len() < 2 {
+                continue;
+            }
+            let labels: Vec<String> = items
+                .iter()
+                .filter_map(Value::as_i64)
+                .map(|n| n.to_string())
+                .collect();
+            let (name, span) = (decl.name.clone(), decl.value.span);
+            match self.recipe.axis_named(SPLIT_AXIS) {
+                None => {
+                    let values = labels
+                        .into_iter()
+                        .map(|label| AxisValue {
+                            label,
+                            value: None,
+                            span,
+                        })
+                        .collect();
+                    self.push_axis(
+                        Axis {
+                            name: SPLIT_AXIS.to_string(),
+                            target: None,
+                            values,
+                            span,
+                        },
+                        span,
+                    );
+                }
+                Some(a) => {
+                    let axis = &self.recipe.axes[a];
+                    let swept: Vec<&str> = axis.values.iter().map(|v| v.label.as_str()).collect();
+                    if swept != labels {
+                        let first = axis.span;
+                        let d = Diagnostic::error(
+                            Kind::BadAxis,
+                            format!(
+                                "dataset `{name}` lists the splits [{}], but `split` is already swept over [{}]",
+                                labels.join(", "),
+                                swept.join(", ")
+                            ),
+                        )
+                        .at(span)
+                        .secondary(first, "`split` is swept here")
+                        .help("every dataset with several splits reads the same ones: list the same splits");
+                        self.error(d);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -171,3 +171,9 @@ pub fn parse_csv(text: &str, source: &Path, root: &Path) -> Result<Vec<CharadesV
     }
     Ok(videos)
 }
+
+/// A Charades CSV file, videos under `root`.
+pub fn read_csv(path: &Path, root: &Path) -> Result<Vec<CharadesVideo>> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    parse_csv(&text, path, root)
+}

@@ -6,7 +6,8 @@
 //! - [`ssv2`]: Something-Something v2's `labels.json` and `train.json` / `validation.json`;
 //! - [`charades`]: `Charades_v1_train.csv` / `Charades_v1_test.csv` (per-video action intervals).
 //!
-//! These are the parsers only: no recipe function (`ucf101(...)`, ...) reads them yet.
+//! The recipe functions `ucf101(...)`, `hmdb51(...)`, `ssv2(...)` and `charades(...)` read them
+//! ([`crate::dataset::open_dataset`]).
 //!
 //! [`VideoEntry`]: crate::list::VideoEntry
 

@@ -92,3 +92,19 @@ pub fn parse_videos(
         })
         .collect()
 }
+
+/// The training and validation videos of a copy: `labels.json`, `train.json` and `validation.json` (paths as
+/// given), videos `<videos>/<id>.webm`.
+pub fn read(
+    videos: &Path,
+    labels: &Path,
+    train: &Path,
+    val: &Path,
+) -> Result<(Vec<VideoEntry>, Vec<VideoEntry>)> {
+    let text = |path: &Path| std::fs::read_to_string(path).map_err(|e| DataError::io(path, e));
+    let map = parse_labels(&text(labels)?, labels)?;
+    Ok((
+        parse_videos(&text(train)?, train, &map, videos)?,
+        parse_videos(&text(val)?, val, &map, videos)?,
+    ))
+}
