@@ -216,6 +216,37 @@ fn worker(args: &[String]) -> Result<()> {
             }
             clips
         }
+        "augment" => {
+            // Augmentation alone: each sample's frames are decoded first (not timed), then its clips rendered
+            // (resample from YUV, colour, blur, normalise) as make_sample does; prints the render time only.
+            let mut clips = 0;
+            let mut rendering = std::time::Duration::ZERO;
+            // FNV-1a over the output bits: two builds that render identically print the same digest.
+            let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+            for (i, e) in entries.iter().enumerate() {
+                let (draws, frames) = sample_inputs(backend.as_ref(), e, seed, i as u64)?;
+                let size = SIZE as usize;
+                let mut out = vec![0f32; SHAPE.frames * size * size * 3];
+                let normalize =
+                    vst_data::augment::paper_augment(SIZE, Range::new(256.0, 320.0)).normalize;
+                for (draw, clip) in draws.iter().zip(&frames) {
+                    let refs: Vec<&vst_data::video::Frame> = clip.iter().collect();
+                    let started = std::time::Instant::now();
+                    vst_data::augment::render_clip(&refs, false, draw, size, &normalize, &mut out);
+                    std::hint::black_box(&out);
+                    rendering += started.elapsed();
+                    clips += 1;
+                    for x in &out {
+                        digest = (digest ^ u64::from(x.to_bits())).wrapping_mul(0x100_0000_01b3);
+                    }
+                }
+            }
+            println!(
+                "{}",
+                json!({ "clips": clips, "seconds": rendering.as_secs_f64(), "digest": format!("{digest:016x}") })
+            );
+            return Ok(());
+        }
         "all" => {
             let mut config = LoaderConfig::new(mode(), SHAPE, 4, seed);
             config.threads = cores();
@@ -241,6 +272,33 @@ fn worker(args: &[String]) -> Result<()> {
         json!({ "clips": clips, "seconds": started.elapsed().as_secs_f64() })
     );
     Ok(())
+}
+
+/// The clip draws of sample `index` and its clips' decoded frames (what `make_sample` renders).
+fn sample_inputs(
+    backend: &dyn vst_data::video::VideoBackend,
+    entry: &VideoEntry,
+    seed: u64,
+    index: u64,
+) -> Result<(
+    Vec<vst_data::augment::ClipDraw>,
+    Vec<Vec<vst_data::video::Frame>>,
+)> {
+    let sample = make_sample(backend, entry, &mode(), SHAPE, seed, 0, index)?;
+    let needed = sample.clips.needed_frames();
+    let decoded = backend.open(&entry.path)?.read_frames(&needed)?;
+    let frames = sample
+        .clips
+        .clips
+        .iter()
+        .map(|c| {
+            c.frames
+                .iter()
+                .map(|f| decoded[needed.binary_search(f).unwrap_or(0)].clone())
+                .collect()
+        })
+        .collect();
+    Ok((sample.draws.into_iter().flatten().collect(), frames))
 }
 
 /// Runs one measurement in a child process (pinned to CPU 0 for the one-core runs); returns clips/s.
