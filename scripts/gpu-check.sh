@@ -9,6 +9,8 @@
 # 3. bench     one training step per workload and precision, PyTorch + cuDNN and vst interleaved in this run:
 #              Slow R-50 8x8 at 224^2 backbone forward+backward (both), the BYOL rho=2 step (PyTorch; vst too
 #              when its `vst` binary has `vst bench gpu`)
+# 4. augment   the T/S/C augmentation kernels against their CPU mirror and vst-data's CPU path, then clips/s of one
+#              core decoding + GPU augmentation vs + CPU augmentation (vst-cuda-check augment; AUGMENT_SAMPLES, 48)
 # and prints one table. Environment: PRECISIONS (default "f32 bf16"), BATCH (8), STEPS (10), ROUNDS (2),
 # RESULTS (default BIN_DIR/results; bench.jsonl and logs go there).
 set -uo pipefail
@@ -98,6 +100,16 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 [ "$has_vst_bench" = 1 ] || note "vst BYOL step: not measured (this vst binary has no \`vst bench gpu\` yet)"
 
+# ---- 4. augment -------------------------------------------------------------------------------------------------
+augment_failed=0
+if "$BIN/vst-cuda-check" augment --samples "${AUGMENT_SAMPLES:-48}" >"$RESULTS/augment.log" 2>&1; then
+    while IFS= read -r line; do note "$line"; done < <(grep -E '^augment' "$RESULTS/augment.log")
+else
+    augment_failed=1
+    note "augment: FAILED (see $RESULTS/augment.log)"
+    grep -E '^augment|vst-cuda-check:' "$RESULTS/augment.log" | head -8 | tee -a "$RESULTS/summary.txt" >&2
+fi
+
 # ---- the table --------------------------------------------------------------------------------------------------
 "$PY" - "$RESULTS/bench.jsonl" "$RESULTS/summary.txt" <<'PY' | tee "$RESULTS/table.md"
 import json, sys
@@ -122,6 +134,6 @@ for (w, p, impl), r in sorted(best.items(), key=lambda kv: (kv[0][0], kv[0][1], 
 print()
 print(open(sys.argv[2]).read())
 PY
-status=$((tests_failed | numerics_failed))
-echo "gpu-check: tests $([ $tests_failed = 0 ] && echo passed || echo FAILED), numerics $([ $numerics_failed = 0 ] && echo passed || echo FAILED)"
+status=$((tests_failed | numerics_failed | augment_failed))
+echo "gpu-check: tests $([ $tests_failed = 0 ] && echo passed || echo FAILED), numerics $([ $numerics_failed = 0 ] && echo passed || echo FAILED), augment $([ $augment_failed = 0 ] && echo passed || echo FAILED)"
 exit $status

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use vst_data::list::VideoEntry;
 use vst_data::loader::{Loader, LoaderConfig};
 use vst_data::metrics::DataMetrics;
-use vst_data::pipeline::{ClipShape, SampleMode, make_sample};
+use vst_data::pipeline::{ClipShape, SampleMode, decode_sample, make_sample};
 use vst_data::synth::{self, SynthEncoding};
 use vst_data::video::DecoderKind;
 use vst_spec::{ClipSpec, Range, SynthSpec, Timespan};
@@ -284,19 +284,9 @@ fn sample_inputs(
     Vec<vst_data::augment::ClipDraw>,
     Vec<Vec<vst_data::video::Frame>>,
 )> {
-    let sample = make_sample(backend, entry, &mode(), SHAPE, seed, 0, index)?;
-    let needed = sample.clips.needed_frames();
-    let decoded = backend.open(&entry.path)?.read_frames(&needed)?;
-    let frames = sample
-        .clips
-        .clips
-        .iter()
-        .map(|c| {
-            c.frames
-                .iter()
-                .map(|f| decoded[needed.binary_search(f).unwrap_or(0)].clone())
-                .collect()
-        })
+    let sample = decode_sample(backend, entry, &mode(), SHAPE, seed, 0, index)?;
+    let frames = (0..sample.clips.clips.len())
+        .map(|c| sample.clip_frames(c).into_iter().cloned().collect())
         .collect();
     Ok((sample.draws.into_iter().flatten().collect(), frames))
 }

@@ -10,7 +10,7 @@ pub mod spatial;
 pub use color::{
     ColorDraw, ColorPasses, GaussianBlur, JitterDraw, LumaSum, apply_color, blur_frames, draw_color,
 };
-pub use spatial::{CropBox, Resampler, draw_crop, resample, test_crop};
+pub use spatial::{CropBox, Resampler, Taps, draw_crop, resample, test_crop};
 
 use crate::rng::DataRng;
 use crate::video::Frame;

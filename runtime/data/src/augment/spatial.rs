@@ -122,17 +122,19 @@ pub fn test_crop(width: usize, height: usize, index: usize, count: usize) -> Cro
 }
 
 /// Bilinear sampling positions along one axis: for each output pixel, the two source indices and the weight of
-/// the second (pixel centres aligned as in `align_corners = false`).
-struct Taps {
-    lo: Vec<u32>,
-    hi: Vec<u32>,
-    w: Vec<f32>,
+/// the second (pixel centres aligned as in `align_corners = false`). Public so that the GPU resampler uses the
+/// very same positions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Taps {
+    pub lo: Vec<u32>,
+    pub hi: Vec<u32>,
+    pub w: Vec<f32>,
 }
 
 impl Taps {
     /// `out` samples covering `[start, start + len)` of a source axis of `n` pixels whose samples sit at
     /// `(i + 0.5) * step` (step 2 for 4:2:0 chroma).
-    fn new(out: usize, start: f64, len: f64, n: usize, step: f64, mirror: bool) -> Taps {
+    pub fn new(out: usize, start: f64, len: f64, n: usize, step: f64, mirror: bool) -> Taps {
         let mut taps = Taps {
             lo: Vec::with_capacity(out),
             hi: Vec::with_capacity(out),
