@@ -177,12 +177,122 @@ fn apply_op(op: u8, j: &JitterDraw, rgb: &mut [f32], mean: f32) {
         }
         _ => {
             if j.hue != 0.0 {
-                for p in rgb.chunks_exact_mut(3) {
-                    let shifted = shift_hue([p[0], p[1], p[2]], j.hue);
-                    p.copy_from_slice(&shifted);
-                }
+                shift_hue_pixels(rgb, j.hue);
             }
         }
+    }
+}
+
+/// Pixels per block of [`shift_hue_pixels`] (planar scratch on the stack).
+const HUE_BLOCK: usize = 64;
+
+/// [`shift_hue`] over interleaved RGB, giving the same bits: blocks of pixels are made planar and shifted by
+/// branch-free code the compiler vectorises (every case computed, then selected). Shifts of a turn or more take
+/// the scalar path (colour jitter's are at most half a turn).
+pub fn shift_hue_pixels(rgb: &mut [f32], turns: f32) {
+    if !(turns.abs() < 1.0) {
+        for p in rgb.chunks_exact_mut(3) {
+            let shifted = shift_hue([p[0], p[1], p[2]], turns);
+            p.copy_from_slice(&shifted);
+        }
+        return;
+    }
+    for block in rgb.chunks_mut(HUE_BLOCK * 3) {
+        let n = block.len() / 3;
+        let (mut r, mut g, mut b) = ([0f32; HUE_BLOCK], [0f32; HUE_BLOCK], [0f32; HUE_BLOCK]);
+        for (i, p) in block.chunks_exact(3).enumerate() {
+            r[i] = p[0];
+            g[i] = p[1];
+            b[i] = p[2];
+        }
+        for i in 0..HUE_BLOCK {
+            let [nr, ng, nb] = shift_hue_branchless(r[i], g[i], b[i], turns);
+            r[i] = nr;
+            g[i] = ng;
+            b[i] = nb;
+        }
+        for (i, p) in block.chunks_exact_mut(3).enumerate().take(n) {
+            p[0] = r[i];
+            p[1] = g[i];
+            p[2] = b[i];
+        }
+    }
+}
+
+/// [`shift_hue`] for |turns| < 1 as selects. Same operations on the values that reach the output: the sextant
+/// adds 0.0 where the plain form adds nothing (only a -0.0 can change, and adding `turns` next erases that), the
+/// wrap needs no `rem_euclid` as h lies in (-1, 2), and floor is truncation as h6 ≥ 0.
+#[inline(always)]
+fn shift_hue_branchless(r: f32, g: f32, b: f32, turns: f32) -> [f32; 3] {
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let delta = max - min;
+    let grey = delta <= 0.0;
+    let (is_r, is_g) = (max == r, max == g);
+    let numerator = if is_r {
+        g - b
+    } else if is_g {
+        b - r
+    } else {
+        r - g
+    };
+    let x = numerator / delta;
+    let offset = if is_r {
+        if x < 0.0 { 6.0 } else { 0.0 }
+    } else if is_g {
+        2.0
+    } else {
+        4.0
+    };
+    let h = (x + offset) / 6.0 + turns;
+    let h = if h < 0.0 {
+        h + 1.0
+    } else if h >= 1.0 {
+        h - 1.0
+    } else {
+        h
+    };
+    let s = delta / max;
+    let v = max;
+    let h6 = h * 6.0;
+    let floor_i = h6 as i32; // h6 in [0, 6] for every pixel that is not grey
+    let floor = floor_i as f32;
+    let sector = if floor_i >= 6 { floor_i - 6 } else { floor_i };
+    let f = h6 - floor;
+    let p = v * (1.0 - s);
+    let q = v * (1.0 - s * f);
+    let t = v * (1.0 - s * (1.0 - f));
+    let out_r = if sector == 0 || sector == 5 {
+        v
+    } else if sector == 1 {
+        q
+    } else if sector == 4 {
+        t
+    } else {
+        p
+    };
+    let out_g = if sector == 1 || sector == 2 {
+        v
+    } else if sector == 0 {
+        t
+    } else if sector == 3 {
+        q
+    } else {
+        p
+    };
+    let out_b = if sector == 3 || sector == 4 {
+        v
+    } else if sector == 2 {
+        t
+    } else if sector == 5 {
+        q
+    } else {
+        p
+    };
+    if grey {
+        [r, g, b]
+    } else {
+        [out_r, out_g, out_b]
     }
 }
 
@@ -217,7 +327,13 @@ pub fn shift_hue([r, g, b]: [f32; 3], turns: f32) -> [f32; 3] {
     };
     let (s, v) = (delta / max, max);
     let h6 = h * 6.0;
-    let floor = h6.floor();
+    // h6 lies in [0, 6] (NaN aside), where truncation is floor without a libm call; a -0.0 becoming +0.0 here
+    // changes no output (f only enters through s · f and 1 − f).
+    let floor = if h6 >= 0.0 {
+        (h6 as i32) as f32
+    } else {
+        h6.floor()
+    };
     let sector = (floor as i32).rem_euclid(6);
     let f = h6 - floor;
     let p = v * (1.0 - s);

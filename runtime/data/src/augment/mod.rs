@@ -303,6 +303,23 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// The vectorised hue shift over pixels gives the plain form's bits, ties (r = g, g = b, greys) included.
+        #[test]
+        fn hue_shift_of_pixels_matches_the_rem_euclid_form(
+            levels in proptest::collection::vec(0u8..=8, 3..600), turns in -1.5f32..1.5) {
+            // Few distinct levels make ties and greys common; some values exact 0 and 1.
+            let mut rgb: Vec<f32> = levels.iter().map(|&l| l as f32 / 8.0).collect();
+            rgb.truncate(rgb.len() / 3 * 3);
+            let plain: Vec<u32> = rgb
+                .chunks_exact(3)
+                .flat_map(|p| super::reference::shift_hue([p[0], p[1], p[2]], turns).map(f32::to_bits))
+                .collect();
+            color::shift_hue_pixels(&mut rgb, turns);
+            prop_assert_eq!(rgb.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), plain);
+        }
+    }
+
     #[test]
     fn hue_shift_matches_the_rem_euclid_form_at_the_wrap_points() {
         for rgb in [
