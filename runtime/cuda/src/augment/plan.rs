@@ -159,8 +159,8 @@ impl PackedFrames {
 }
 
 /// Sampling positions of the crop along luma x, luma y, chroma x, chroma y: `index` holds lo then hi of each
-/// axis (`8 × size` values), `weight` the weight of hi per axis (`4 × size`). Chroma axes of an RGB clip repeat
-/// the luma ones (unused).
+/// axis (`8 × size` values), `weight` the weight of hi per axis (`4 × size`). An RGB clip's kernel reads only
+/// the luma axes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SamplingTables {
     pub index: Vec<u32>,
@@ -189,9 +189,79 @@ impl SamplingTables {
     }
 }
 
+/// The rows and columns an axis's sampling positions touch: `(first, count)`.
+fn span(lo: &[u32], hi: &[u32]) -> (usize, usize) {
+    let first = lo.iter().chain(hi).copied().min().unwrap_or(0) as usize;
+    let last = lo.iter().chain(hi).copied().max().unwrap_or(0) as usize;
+    (first, last + 1 - first)
+}
+
+/// Copies rows `y0..y0 + h`, columns `x0..x0 + w` (in `channels`-value pixels) of each `width × height` plane in
+/// `planes`.
+#[allow(clippy::too_many_arguments)]
+fn cut(
+    planes: &[u8],
+    frames: usize,
+    width: usize,
+    height: usize,
+    channels: usize,
+    (x0, w): (usize, usize),
+    (y0, h): (usize, usize),
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(frames * w * h * channels);
+    for f in 0..frames {
+        let plane = &planes[f * width * height * channels..];
+        for y in y0..y0 + h {
+            let row = &plane[(y * width + x0) * channels..];
+            out.extend_from_slice(&row[..w * channels]);
+        }
+    }
+    out
+}
+
+/// Reduces the packed frames to the region the crop samples (the CPU ships only that) and shifts the sampling
+/// positions to match: the kernels read the same values as from whole frames.
+fn keep_sampled_region(input: &mut PackedFrames, tables: &mut SamplingTables, size: usize) {
+    let axis = |t: &SamplingTables, which: usize| {
+        span(
+            &t.index[2 * which * size..(2 * which + 1) * size],
+            &t.index[(2 * which + 1) * size..(2 * which + 2) * size],
+        )
+    };
+    let shift = |t: &mut SamplingTables, which: usize, by: usize| {
+        for i in &mut t.index[2 * which * size..(2 * which + 2) * size] {
+            *i -= by as u32;
+        }
+    };
+    let (frames, width, height) = (input.frames, input.width, input.height);
+    let (lx, ly) = (axis(tables, 0), axis(tables, 1));
+    match &mut input.planes {
+        Planes::Yuv420 {
+            y,
+            u,
+            v,
+            chroma_width,
+            chroma_height,
+        } => {
+            let (cx, cy) = (axis(tables, 2), axis(tables, 3));
+            *y = cut(y, frames, width, height, 1, lx, ly);
+            *u = cut(u, frames, *chroma_width, *chroma_height, 1, cx, cy);
+            *v = cut(v, frames, *chroma_width, *chroma_height, 1, cx, cy);
+            (*chroma_width, *chroma_height) = (cx.1, cy.1);
+            shift(tables, 2, cx.0);
+            shift(tables, 3, cy.0);
+        }
+        Planes::Rgb8(rgb) => *rgb = cut(rgb, frames, width, height, 3, lx, ly),
+    }
+    shift(tables, 0, lx.0);
+    shift(tables, 1, ly.0);
+    (input.width, input.height) = (lx.1, ly.1);
+}
+
 /// One clip's augmentation, ready to upload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipPlan {
+    /// The frames, cut to the region the crop samples.
     pub input: PackedFrames,
     pub size: usize,
     /// Output frames: one fewer than the input with `difference`.
@@ -222,8 +292,9 @@ impl ClipPlan {
                 "a temporal difference needs at least 2 frames".into(),
             ));
         }
-        let input = PackedFrames::pack(frames)?;
-        let tables = SamplingTables::new(&draw.crop, size, input.width, input.height);
+        let mut input = PackedFrames::pack(frames)?;
+        let mut tables = SamplingTables::new(&draw.crop, size, input.width, input.height);
+        keep_sampled_region(&mut input, &mut tables, size);
         let blur = draw
             .color
             .blur_sigma

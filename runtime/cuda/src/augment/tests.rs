@@ -164,13 +164,24 @@ fn nvrtc_compiles_the_augmentation_kernels() {
 
 #[test]
 fn resample_kernel_matches_the_cpu_resampler_bit_for_bit() {
+    let (mut shipped, mut whole) = (0, 0);
     for seed in 0..60 {
         let c = case(seed);
         let plan = c.plan();
+        // Only the region the crop samples is shipped.
+        let (w, h) = (c.frames[0].width, c.frames[0].height);
+        assert!(plan.input.width <= w && plan.input.height <= h);
+        shipped += plan.input.width * plan.input.height;
+        whole += w * h;
         let mut gpu = vec![0f32; plan.pixels() * 3];
         reference::resample(&plan, &mut gpu);
         assert_eq!(bits(&gpu), bits(&c.resampled_on_cpu()), "seed {seed}");
     }
+    // Crops cover 20–77 % of the scaled frame: the shipped region is well under the whole frames.
+    assert!(
+        shipped * 10 < whole * 9,
+        "{shipped} of {whole} pixels shipped"
+    );
 }
 
 #[test]
