@@ -6,6 +6,10 @@
 //!     cargo bench -p vst-data --features ffmpeg --bench pipeline      # adds the ffmpeg decoder
 //!     cargo bench -p vst-data --bench pipeline -- --decode-only       # only the decode-only table
 //!
+//! After a run, `target/release/deps/pipeline-* --worker augment target/bench-data/plan-x264.json openh264` times
+//! the augmentation alone (frames decoded beforehand, not timed) and prints a digest of every rendered clip, so two
+//! builds can be checked to render identically.
+//!
 //! Videos: the synthetic generator's content at 320×240, 10 s at 30 fps, (a) as the generator writes it
 //! (OpenH264, Constrained Baseline, an IDR every 16 frames) and (b) re-encoded by the ffmpeg command line with
 //! libx264's defaults (High profile, B-frames, keyframes every 250) plus film grain so that the bitrate is that of
