@@ -280,10 +280,16 @@ mod tests {
         /// with and without jitter, contrast at any position of the order, blur, grayscale, difference.
         #[test]
         fn fused_rendering_matches_whole_clip_passes(seed in 0u64..100_000, t in 1usize..4, size in 1usize..40,
-                                                     w in 2usize..64, h in 2usize..64, difference in any::<bool>()) {
+                                                     w in 2usize..64, h in 2usize..64, difference in any::<bool>(),
+                                                     rgb in any::<bool>()) {
             let aug = paper_augment(size as u32);
             let mut rng = rng_for(seed, Stream::Sample, 0, 0);
-            let frames: Vec<Frame> = (0..t + difference as usize).map(|_| random_frame(&mut rng, w, h)).collect();
+            let frames: Vec<Frame> = (0..t + difference as usize)
+                .map(|_| {
+                    let f = random_frame(&mut rng, w, h);
+                    if rgb { Frame { width: w, height: h, pixels: Pixels::Rgb8(f.to_rgb8()) } } else { f }
+                })
+                .collect();
             let refs: Vec<&Frame> = frames.iter().collect();
             let draw = draw_clip(&mut rng, w, h, &aug);
             let n = t * size * size * 3;

@@ -3,12 +3,62 @@
 //! bits). Hue uses `rem_euclid` as before.
 
 use super::color::{ColorDraw, JitterDraw};
-use super::{ClipDraw, output_sigma, resample};
-use crate::video::Frame;
+use super::spatial::{CropBox, Taps};
+use super::{ClipDraw, output_sigma};
+use crate::video::frame::yuv_to_rgb;
+use crate::video::{Frame, Pixels};
 use vst_spec::Normalize;
 
 fn luma(r: f32, g: f32, b: f32) -> f32 {
     0.299 * r + 0.587 * g + 0.114 * b
+}
+
+/// Bilinear resampling pixel by pixel, no row cache: each output value from its four source samples, blended
+/// horizontally then vertically, as the row-cached resampler does.
+pub fn resample(frame: &Frame, crop: &CropBox, size: usize, out: &mut [f32]) {
+    let (w, h) = (frame.width, frame.height);
+    let lx = Taps::new(size, crop.x, crop.width, w, 1.0, crop.flip);
+    let ly = Taps::new(size, crop.y, crop.height, h, 1.0, false);
+    let sample = |plane: &[u8],
+                  stride: usize,
+                  ch: usize,
+                  c: usize,
+                  tx: &Taps,
+                  ty: &Taps,
+                  x: usize,
+                  y: usize| {
+        let at = |row: u32, col: u32| plane[row as usize * stride + col as usize * ch + c] as f32;
+        let (a, b) = (at(ty.lo[y], tx.lo[x]), at(ty.lo[y], tx.hi[x]));
+        let top = a + (b - a) * tx.w[x];
+        let (a, b) = (at(ty.hi[y], tx.lo[x]), at(ty.hi[y], tx.hi[x]));
+        let bottom = a + (b - a) * tx.w[x];
+        top + (bottom - top) * ty.w[y]
+    };
+    for y in 0..size {
+        for x in 0..size {
+            let o = &mut out[(y * size + x) * 3..(y * size + x) * 3 + 3];
+            match &frame.pixels {
+                Pixels::Rgb8(rgb) => {
+                    for (c, v) in o.iter_mut().enumerate() {
+                        *v = sample(rgb, w * 3, 3, c, &lx, &ly, x, y) * (1.0 / 255.0);
+                    }
+                }
+                Pixels::Yuv420 { y: yp, u, v } => {
+                    let (cw, ch) = Frame::chroma_size(w, h);
+                    let cx = Taps::new(size, crop.x, crop.width, cw, 2.0, crop.flip);
+                    let cy = Taps::new(size, crop.y, crop.height, ch, 2.0, false);
+                    let rgb = yuv_to_rgb(
+                        sample(yp, w, 1, 0, &lx, &ly, x, y),
+                        sample(u, cw, 1, 0, &cx, &cy, x, y),
+                        sample(v, cw, 1, 0, &cx, &cy, x, y),
+                    );
+                    for c in 0..3 {
+                        o[c] = rgb[c].clamp(0.0, 1.0);
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub fn shift_hue([r, g, b]: [f32; 3], turns: f32) -> [f32; 3] {
