@@ -20,6 +20,8 @@
 #   numerics-bf16    the same kernels in bf16                                                        [90; ~30]
 #   tests            the engine's fixture tests on the GPU, vst-cuda's tests with NVRTC             [120; ~40]
 #   nccl-bf16-run    `vst run` of the smoke recipe in bf16 as a one-process NCCL group             [120; ~30]
+#   augment          the T/S/C augmentation kernels against their CPU mirror and vst-data's CPU path,
+#                    then clips/s of one core decoding + GPU vs + CPU augmentation (AUGMENT_SAMPLES, 48) [90; ~30]
 #   bench            f32 and tf32 R-50 rows (both PyTorch layouts), BYOL rho=2 (PyTorch; vst when
 #                    its binary has `vst bench gpu`), ROUNDS rounds                                  [60 each; ~150]
 #   memcheck         compute-sanitizer on two backward steps of a small network, if time remains    [90; ~60]
@@ -27,7 +29,7 @@
 # stays under 7 minutes. A failing numerics step is rerun once with CUDA_LAUNCH_BLOCKING=1 so that an asynchronous
 # kernel error is reported under the right op. With no GPU (a dry run) every CUDA step fails in seconds and the
 # three files are still written.
-# Environment: BATCH (8), STEPS (10), ROUNDS (1), BUDGET (400), PYTHON (python3).
+# Environment: BATCH (8), STEPS (10), ROUNDS (1), BUDGET (400), AUGMENT_SAMPLES (48), PYTHON (python3).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${1:-target/gpu-check}")
@@ -189,6 +191,9 @@ done
 step nccl-bf16-run 120 env VST_NCCL_RANK=0 VST_NCCL_SIZE=1 VST_NCCL_DIR="$WORK/nccl" \
     "$BIN/vst" run tests/recipes/smoke.vst --device cuda:0 --precision bf16 --runs "$WORK/runs" --gpus 1 || failed=1
 rm -rf "$WORK/runs" "$WORK/nccl"
+
+# ---- the augmentation kernels ---------------------------------------------------------------------------------
+step augment 90 "$BIN/vst-cuda-check" augment --samples "${AUGMENT_SAMPLES:-48}" || failed=1
 
 # ---- the rest of the benchmark ---------------------------------------------------------------------------------
 has_vst_bench=0

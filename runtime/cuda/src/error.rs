@@ -57,6 +57,8 @@ pub enum CudaError {
     /// NVRTC refused the backend's own kernels (a bug in vst, or an NVRTC that cannot target this GPU).
     #[error("compiling the CUDA kernels with NVRTC failed: {0}")]
     Compile(String),
+    #[error("cannot augment this clip on the GPU: {0}")]
+    BadClip(String),
 }
 
 impl CudaError {

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod allocator;
+pub mod augment;
 mod backend;
 mod blas;
 pub mod conv;

@@ -6,6 +6,10 @@
 //!     cargo bench -p vst-data --features ffmpeg --bench pipeline      # adds the ffmpeg decoder
 //!     cargo bench -p vst-data --bench pipeline -- --decode-only       # only the decode-only table
 //!
+//! After a run, `target/release/deps/pipeline-* --worker augment target/bench-data/plan-x264.json openh264` times
+//! the augmentation alone (frames decoded beforehand, not timed) and prints a digest of every rendered clip, so two
+//! builds can be checked to render identically.
+//!
 //! Videos: the synthetic generator's content at 320×240, 10 s at 30 fps, (a) as the generator writes it
 //! (OpenH264, Constrained Baseline, an IDR every 16 frames) and (b) re-encoded by the ffmpeg command line with
 //! libx264's defaults (High profile, B-frames, keyframes every 250) plus film grain so that the bitrate is that of
@@ -19,7 +23,7 @@ use std::sync::Arc;
 use vst_data::list::VideoEntry;
 use vst_data::loader::{Loader, LoaderConfig};
 use vst_data::metrics::DataMetrics;
-use vst_data::pipeline::{ClipShape, SampleMode, make_sample};
+use vst_data::pipeline::{ClipShape, SampleMode, decode_sample, make_sample};
 use vst_data::synth::{self, SynthEncoding};
 use vst_data::video::DecoderKind;
 use vst_spec::{ClipSpec, Range, SynthSpec, Timespan};
@@ -216,6 +220,37 @@ fn worker(args: &[String]) -> Result<()> {
             }
             clips
         }
+        "augment" => {
+            // Augmentation alone: each sample's frames are decoded first (not timed), then its clips rendered
+            // (resample from YUV, colour, blur, normalise) as make_sample does; prints the render time only.
+            let mut clips = 0;
+            let mut rendering = std::time::Duration::ZERO;
+            // FNV-1a over the output bits: two builds that render identically print the same digest.
+            let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+            for (i, e) in entries.iter().enumerate() {
+                let (draws, frames) = sample_inputs(backend.as_ref(), e, seed, i as u64)?;
+                let size = SIZE as usize;
+                let mut out = vec![0f32; SHAPE.frames * size * size * 3];
+                let normalize =
+                    vst_data::augment::paper_augment(SIZE, Range::new(256.0, 320.0)).normalize;
+                for (draw, clip) in draws.iter().zip(&frames) {
+                    let refs: Vec<&vst_data::video::Frame> = clip.iter().collect();
+                    let started = std::time::Instant::now();
+                    vst_data::augment::render_clip(&refs, false, draw, size, &normalize, &mut out);
+                    std::hint::black_box(&out);
+                    rendering += started.elapsed();
+                    clips += 1;
+                    for x in &out {
+                        digest = (digest ^ u64::from(x.to_bits())).wrapping_mul(0x100_0000_01b3);
+                    }
+                }
+            }
+            println!(
+                "{}",
+                json!({ "clips": clips, "seconds": rendering.as_secs_f64(), "digest": format!("{digest:016x}") })
+            );
+            return Ok(());
+        }
         "all" => {
             let mut config = LoaderConfig::new(mode(), SHAPE, 4, seed);
             config.threads = cores();
@@ -241,6 +276,23 @@ fn worker(args: &[String]) -> Result<()> {
         json!({ "clips": clips, "seconds": started.elapsed().as_secs_f64() })
     );
     Ok(())
+}
+
+/// The clip draws of sample `index` and its clips' decoded frames (what `make_sample` renders).
+fn sample_inputs(
+    backend: &dyn vst_data::video::VideoBackend,
+    entry: &VideoEntry,
+    seed: u64,
+    index: u64,
+) -> Result<(
+    Vec<vst_data::augment::ClipDraw>,
+    Vec<Vec<vst_data::video::Frame>>,
+)> {
+    let sample = decode_sample(backend, entry, &mode(), SHAPE, seed, 0, index)?;
+    let frames = (0..sample.clips.clips.len())
+        .map(|c| sample.clip_frames(c).into_iter().cloned().collect())
+        .collect();
+    Ok((sample.draws.into_iter().flatten().collect(), frames))
 }
 
 /// Runs one measurement in a child process (pinned to CPU 0 for the one-core runs); returns clips/s.

@@ -116,6 +116,37 @@ pub struct Sample {
     pub draws: Vec<Option<ClipDraw>>,
 }
 
+/// A sample's first half: its clips and augmentation draws, and the decoded frames they need (as decoded: YUV
+/// or RGB8, not yet converted). The CPU renderer ([`make_sample`]) and the GPU one (vst-cuda's `augment`) both
+/// start from it, so both see the same frames and the same random draws.
+#[derive(Debug, Clone)]
+pub struct DecodedSample {
+    pub clips: VideoClips,
+    /// One per row: the training draw, or `None` for test views.
+    pub draws: Vec<Option<ClipDraw>>,
+    /// Test views: (clip, crop) per row.
+    pub views: Vec<(usize, crate::augment::CropBox)>,
+    /// The frame numbers decoded, ascending, and the frames.
+    pub needed: Vec<usize>,
+    pub frames: Vec<Frame>,
+}
+
+impl DecodedSample {
+    /// Frame `index` of the video (one of `needed`).
+    pub fn frame(&self, index: usize) -> &Frame {
+        &self.frames[self.needed.binary_search(&index).expect("requested frame")]
+    }
+
+    /// The frames of clip `clip`, in order.
+    pub fn clip_frames(&self, clip: usize) -> Vec<&Frame> {
+        self.clips.clips[clip]
+            .frames
+            .iter()
+            .map(|&f| self.frame(f))
+            .collect()
+    }
+}
+
 /// Makes sample `index` of `epoch` (the generator is seeded from `(seed, epoch, index)`, so the result does not
 /// depend on which thread makes it or when).
 pub fn make_sample(
@@ -127,6 +158,20 @@ pub fn make_sample(
     epoch: u64,
     index: u64,
 ) -> Result<Sample> {
+    let decoded = decode_sample(backend, entry, mode, shape, seed, epoch, index)?;
+    Ok(render_sample(decoded, mode, shape))
+}
+
+/// Draws sample `index`'s clips and augmentations and decodes the frames they need.
+pub fn decode_sample(
+    backend: &dyn VideoBackend,
+    entry: &VideoEntry,
+    mode: &SampleMode,
+    shape: ClipShape,
+    seed: u64,
+    epoch: u64,
+    index: u64,
+) -> Result<DecodedSample> {
     let mut reader = backend.open(&entry.path)?;
     let info = reader.info();
     if info.frames == 0 || info.width == 0 || info.height == 0 {
@@ -136,7 +181,6 @@ pub fn make_sample(
         });
     }
     let mut rng = rng_for(seed, Stream::Sample, epoch, index);
-    let size = mode.size();
     let stride = shape.stride_in_frames(info.fps);
     let (clips, draws, views): (
         VideoClips,
@@ -198,11 +242,21 @@ pub fn make_sample(
         }
     };
     let needed = clips.needed_frames();
-    let decoded = reader.read_frames(&needed)?;
-    let frame_of = |index: usize| -> &Frame {
-        &decoded[needed.binary_search(&index).expect("requested frame")]
-    };
+    let frames = reader.read_frames(&needed)?;
+    Ok(DecodedSample {
+        clips,
+        draws,
+        views,
+        needed,
+        frames,
+    })
+}
 
+/// A sample's second half on the CPU: renders every row of a decoded sample.
+pub fn render_sample(decoded: DecodedSample, mode: &SampleMode, shape: ClipShape) -> Sample {
+    let size = mode.size();
+    let frame_of = |index: usize| decoded.frame(index);
+    let (clips, draws, views) = (&decoded.clips, &decoded.draws, &decoded.views);
     let rows = mode.rows_per_video();
     let clip_len = shape.frames * size * size * 3;
     let mut data = vec![0f32; rows * clip_len];
@@ -238,13 +292,13 @@ pub fn make_sample(
             }
         }
     }
-    Ok(Sample {
+    Sample {
         data,
         rows,
         looped: clips.looped,
-        clips,
-        draws,
-    })
+        clips: decoded.clips,
+        draws: decoded.draws,
+    }
 }
 
 #[cfg(test)]

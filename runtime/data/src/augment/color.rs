@@ -63,55 +63,260 @@ fn luma(r: f32, g: f32, b: f32) -> f32 {
 
 /// Applies jitter and grayscale to interleaved RGB in [0, 1] (`pixels × 3` values: every frame of a clip at once).
 pub fn apply_color(rgb: &mut [f32], draw: &ColorDraw) {
-    if let Some(j) = &draw.jitter {
-        for &op in &j.order {
-            match op {
-                0 => {
-                    for x in rgb.iter_mut() {
-                        *x = (*x * j.brightness).clamp(0.0, 1.0);
-                    }
-                }
-                1 => {
-                    let n = (rgb.len() / 3).max(1) as f64;
-                    let mean = (rgb
-                        .chunks_exact(3)
-                        .map(|p| luma(p[0], p[1], p[2]) as f64)
-                        .sum::<f64>()
-                        / n) as f32;
-                    for x in rgb.iter_mut() {
-                        *x = ((*x - mean) * j.contrast + mean).clamp(0.0, 1.0);
-                    }
-                }
-                2 => {
-                    for p in rgb.chunks_exact_mut(3) {
-                        let g = luma(p[0], p[1], p[2]);
-                        for x in p.iter_mut() {
-                            *x = (g + (*x - g) * j.saturation).clamp(0.0, 1.0);
-                        }
-                    }
-                }
-                _ => {
-                    if j.hue != 0.0 {
-                        for p in rgb.chunks_exact_mut(3) {
-                            let shifted = shift_hue([p[0], p[1], p[2]], j.hue);
-                            p.copy_from_slice(&shifted);
-                        }
-                    }
-                }
+    let passes = ColorPasses::of(draw);
+    passes.before_contrast(rgb);
+    let mut sum = LumaSum::default();
+    if passes.needs_mean() {
+        sum.add(rgb);
+    }
+    passes.from_contrast(rgb, sum.mean());
+}
+
+/// A clip's colour ops as two runs of pointwise passes, split where contrast needs the clip's mean luma: the ops
+/// drawn before contrast (`before_contrast`), then contrast and everything after it, grayscale last
+/// (`from_contrast`). Every op but contrast reads only its own pixel, so applying the runs a row at a time, while the
+/// row is in cache, gives exactly the values of whole-clip passes, provided the mean is taken between the runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ColorPasses<'a> {
+    draw: &'a ColorDraw,
+    /// Index of contrast in the jitter's order (4 when there is no jitter).
+    split: usize,
+}
+
+impl<'a> ColorPasses<'a> {
+    pub fn of(draw: &'a ColorDraw) -> ColorPasses<'a> {
+        let split = draw
+            .jitter
+            .and_then(|j| j.order.iter().position(|&op| op == 1))
+            .unwrap_or(4);
+        ColorPasses { draw, split }
+    }
+
+    /// Whether `from_contrast` needs the clip's mean luma after `before_contrast`.
+    pub fn needs_mean(&self) -> bool {
+        self.split < 4
+    }
+
+    pub fn before_contrast(&self, rgb: &mut [f32]) {
+        if let Some(j) = &self.draw.jitter {
+            for &op in &j.order[..self.split.min(4)] {
+                apply_op(op, j, rgb, 0.0);
             }
         }
     }
-    if draw.grayscale {
-        for p in rgb.chunks_exact_mut(3) {
-            let g = luma(p[0], p[1], p[2]);
-            p[0] = g;
-            p[1] = g;
-            p[2] = g;
+
+    /// `mean` is the clip's mean luma after `before_contrast` (ignored unless [`Self::needs_mean`]).
+    pub fn from_contrast(&self, rgb: &mut [f32], mean: f32) {
+        if let Some(j) = &self.draw.jitter {
+            for &op in &j.order[self.split.min(4)..] {
+                apply_op(op, j, rgb, mean);
+            }
+        }
+        if self.draw.grayscale {
+            for p in rgb.chunks_exact_mut(3) {
+                let g = luma(p[0], p[1], p[2]);
+                p[0] = g;
+                p[1] = g;
+                p[2] = g;
+            }
         }
     }
 }
 
-/// Rotates the hue of one RGB pixel by `turns` through HSV (as torchvision's adjust_hue).
+/// The running mean luma of a clip, summed pixel by pixel in order (the same f64 sum whether a clip is added
+/// whole or row by row).
+#[derive(Debug, Clone, Copy)]
+pub struct LumaSum {
+    sum: f64,
+    pixels: usize,
+}
+
+impl Default for LumaSum {
+    fn default() -> LumaSum {
+        // -0.0 is the additive identity `Iterator::sum` starts from.
+        LumaSum {
+            sum: -0.0,
+            pixels: 0,
+        }
+    }
+}
+
+impl LumaSum {
+    pub fn add(&mut self, rgb: &[f32]) {
+        for p in rgb.chunks_exact(3) {
+            self.sum += luma(p[0], p[1], p[2]) as f64;
+        }
+        self.pixels += rgb.len() / 3;
+    }
+
+    pub fn mean(&self) -> f32 {
+        (self.sum / self.pixels.max(1) as f64) as f32
+    }
+}
+
+/// One jitter op (0 brightness, 1 contrast around `mean`, 2 saturation, 3 hue) over interleaved RGB.
+fn apply_op(op: u8, j: &JitterDraw, rgb: &mut [f32], mean: f32) {
+    match op {
+        0 => {
+            for x in rgb.iter_mut() {
+                *x = (*x * j.brightness).clamp(0.0, 1.0);
+            }
+        }
+        1 => {
+            for x in rgb.iter_mut() {
+                *x = ((*x - mean) * j.contrast + mean).clamp(0.0, 1.0);
+            }
+        }
+        2 => {
+            for p in rgb.chunks_exact_mut(3) {
+                let g = luma(p[0], p[1], p[2]);
+                for x in p.iter_mut() {
+                    *x = (g + (*x - g) * j.saturation).clamp(0.0, 1.0);
+                }
+            }
+        }
+        _ => {
+            if j.hue != 0.0 {
+                shift_hue_pixels(rgb, j.hue);
+            }
+        }
+    }
+}
+
+/// Pixels per block of [`shift_hue_pixels`] (planar scratch on the stack).
+const HUE_BLOCK: usize = 64;
+
+/// [`shift_hue`] over interleaved RGB, giving the same bits: blocks of pixels are made planar and shifted by
+/// branch-free code the compiler vectorises (every case computed, then selected). Shifts of a turn or more take
+/// the scalar path (colour jitter's are at most half a turn).
+pub fn shift_hue_pixels(rgb: &mut [f32], turns: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the function.
+        return unsafe { shift_hue_pixels_avx2(rgb, turns) };
+    }
+    shift_hue_pixels_portable(rgb, turns)
+}
+
+/// The same code compiled for AVX2 (8 lanes instead of SSE2's 4; no FMA, so the same roundings).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn shift_hue_pixels_avx2(rgb: &mut [f32], turns: f32) {
+    shift_hue_pixels_portable(rgb, turns)
+}
+
+#[inline(always)]
+fn shift_hue_pixels_portable(rgb: &mut [f32], turns: f32) {
+    if turns.is_nan() || turns.abs() >= 1.0 {
+        for p in rgb.chunks_exact_mut(3) {
+            let shifted = shift_hue([p[0], p[1], p[2]], turns);
+            p.copy_from_slice(&shifted);
+        }
+        return;
+    }
+    for block in rgb.chunks_mut(HUE_BLOCK * 3) {
+        let n = block.len() / 3;
+        let (mut r, mut g, mut b) = ([0f32; HUE_BLOCK], [0f32; HUE_BLOCK], [0f32; HUE_BLOCK]);
+        for (i, p) in block.chunks_exact(3).enumerate() {
+            r[i] = p[0];
+            g[i] = p[1];
+            b[i] = p[2];
+        }
+        for i in 0..HUE_BLOCK {
+            let [nr, ng, nb] = shift_hue_branchless(r[i], g[i], b[i], turns);
+            r[i] = nr;
+            g[i] = ng;
+            b[i] = nb;
+        }
+        for (i, p) in block.chunks_exact_mut(3).enumerate().take(n) {
+            p[0] = r[i];
+            p[1] = g[i];
+            p[2] = b[i];
+        }
+    }
+}
+
+/// [`shift_hue`] for |turns| < 1 as selects. Same operations on the values that reach the output: the sextant
+/// adds 0.0 where the plain form adds nothing (only a -0.0 can change, and adding `turns` next erases that), the
+/// wrap needs no `rem_euclid` as h lies in (-1, 2), and floor is truncation as h6 ≥ 0.
+#[inline(always)]
+fn shift_hue_branchless(r: f32, g: f32, b: f32, turns: f32) -> [f32; 3] {
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let delta = max - min;
+    let grey = delta <= 0.0;
+    let (is_r, is_g) = (max == r, max == g);
+    let numerator = if is_r {
+        g - b
+    } else if is_g {
+        b - r
+    } else {
+        r - g
+    };
+    let x = numerator / delta;
+    let offset = if is_r {
+        if x < 0.0 { 6.0 } else { 0.0 }
+    } else if is_g {
+        2.0
+    } else {
+        4.0
+    };
+    let h = (x + offset) / 6.0 + turns;
+    let h = if h < 0.0 {
+        h + 1.0
+    } else if h >= 1.0 {
+        h - 1.0
+    } else {
+        h
+    };
+    let s = delta / max;
+    let v = max;
+    let h6 = h * 6.0;
+    let floor_i = h6 as i32; // h6 in [0, 6] for every pixel that is not grey
+    let floor = floor_i as f32;
+    let sector = if floor_i >= 6 { floor_i - 6 } else { floor_i };
+    let f = h6 - floor;
+    let p = v * (1.0 - s);
+    let q = v * (1.0 - s * f);
+    let t = v * (1.0 - s * (1.0 - f));
+    let out_r = if sector == 0 || sector == 5 {
+        v
+    } else if sector == 1 {
+        q
+    } else if sector == 4 {
+        t
+    } else {
+        p
+    };
+    let out_g = if sector == 1 || sector == 2 {
+        v
+    } else if sector == 0 {
+        t
+    } else if sector == 3 {
+        q
+    } else {
+        p
+    };
+    let out_b = if sector == 3 || sector == 4 {
+        v
+    } else if sector == 2 {
+        t
+    } else if sector == 5 {
+        q
+    } else {
+        p
+    };
+    if grey {
+        [r, g, b]
+    } else {
+        [out_r, out_g, out_b]
+    }
+}
+
+/// Rotates the hue of one RGB pixel by `turns` through HSV (as torchvision's adjust_hue). The
+/// wrap-arounds are a compare and an add instead of `rem_euclid` (a libm `fmodf` call): for the ranges that occur
+/// here (shifts within ±1 turn) both give the same bits (`fmod` is exact, and so is `x − 1` for x in [1, 2)).
+#[inline]
 pub fn shift_hue([r, g, b]: [f32; 3], turns: f32) -> [f32; 3] {
     let max = r.max(g).max(b);
     let min = r.min(g).min(b);
@@ -119,18 +324,35 @@ pub fn shift_hue([r, g, b]: [f32; 3], turns: f32) -> [f32; 3] {
     if delta <= 0.0 {
         return [r, g, b]; // grey has no hue
     }
-    let mut h = if max == r {
-        ((g - b) / delta).rem_euclid(6.0)
+    let sextant = if max == r {
+        let x = (g - b) / delta; // in [-1, 1]
+        if x < 0.0 { x + 6.0 } else { x }
     } else if max == g {
         (b - r) / delta + 2.0
     } else {
         (r - g) / delta + 4.0
-    } / 6.0;
-    h = (h + turns).rem_euclid(1.0);
+    };
+    let h = sextant / 6.0 + turns;
+    let h = if (0.0..1.0).contains(&h) {
+        h // -0.0 included (it is >= 0.0), which rem_euclid keeps as well
+    } else if h > -1.0 && h < 0.0 {
+        h + 1.0
+    } else if (1.0..2.0).contains(&h) {
+        h - 1.0
+    } else {
+        h.rem_euclid(1.0) // larger shifts (the synthetic scenes' drift may be any size)
+    };
     let (s, v) = (delta / max, max);
     let h6 = h * 6.0;
-    let sector = (h6.floor() as i32).rem_euclid(6);
-    let f = h6 - h6.floor();
+    // h6 lies in [0, 6] (NaN aside), where truncation is floor without a libm call; a -0.0 becoming +0.0 here
+    // changes no output (f only enters through s · f and 1 − f).
+    let floor = if h6 >= 0.0 {
+        (h6 as i32) as f32
+    } else {
+        h6.floor()
+    };
+    let sector = (floor as i32).rem_euclid(6);
+    let f = h6 - floor;
     let p = v * (1.0 - s);
     let q = v * (1.0 - s * f);
     let t = v * (1.0 - s * (1.0 - f));
@@ -144,59 +366,98 @@ pub fn shift_hue([r, g, b]: [f32; 3], turns: f32) -> [f32; 3] {
     }
 }
 
-/// Gaussian blur of each `size × size` RGB frame in `clip`, separable, with reflected borders. The kernel reaches
-/// 3σ (beyond that the weights are below 1 %). Both passes are sums of shifted contiguous rows (vectorised).
-pub fn blur_frames(clip: &mut [f32], size: usize, sigma: f32) {
-    if sigma <= 0.0 || size < 2 {
-        return;
-    }
-    let radius = ((3.0 * sigma).ceil() as usize).clamp(1, size - 1);
-    let mut kernel: Vec<f32> = (0..=2 * radius)
-        .map(|i| {
-            let d = i as f32 - radius as f32;
-            (-(d * d) / (2.0 * sigma * sigma)).exp()
+/// A separable Gaussian blur of `size × size` RGB frames with reflected borders, its kernel and scratch rows made
+/// once per clip. The kernel reaches 3σ (beyond that the weights are below 1 %). Both passes are sums of shifted
+/// contiguous rows (vectorised); the horizontal pass writes into scratch, which the vertical pass reads back.
+#[derive(Debug, Clone)]
+pub struct GaussianBlur {
+    kernel: Vec<f32>,
+    radius: usize,
+    size: usize,
+    padded: Vec<f32>,
+    rows: Vec<f32>,
+}
+
+impl GaussianBlur {
+    /// `None` when there is nothing to blur (σ ≤ 0 or frames under 2 pixels).
+    pub fn new(size: usize, sigma: f32) -> Option<GaussianBlur> {
+        if sigma <= 0.0 || size < 2 {
+            return None;
+        }
+        let radius = ((3.0 * sigma).ceil() as usize).clamp(1, size - 1);
+        let mut kernel: Vec<f32> = (0..=2 * radius)
+            .map(|i| {
+                let d = i as f32 - radius as f32;
+                (-(d * d) / (2.0 * sigma * sigma)).exp()
+            })
+            .collect();
+        let total: f32 = kernel.iter().sum();
+        kernel.iter_mut().for_each(|k| *k /= total);
+        Some(GaussianBlur {
+            kernel,
+            radius,
+            size,
+            padded: vec![0.0; (size + 2 * radius) * 3],
+            rows: vec![0.0; size * size * 3],
         })
-        .collect();
-    let total: f32 = kernel.iter().sum();
-    kernel.iter_mut().for_each(|k| *k /= total);
-    // Reflection without repeating the edge (…, 2, 1, 0, 1, 2, …), as PyTorch's "reflect" padding.
-    let reflect = |i: isize| -> usize {
-        let n = size as isize;
-        let i = if i < 0 { -i } else { i };
-        (if i >= n { 2 * (n - 1) - i } else { i }) as usize
-    };
-    let row_len = size * 3;
-    let frame_len = size * row_len;
-    let mut padded = vec![0f32; (size + 2 * radius) * 3];
-    let mut source = vec![0f32; frame_len];
-    for frame in clip.chunks_exact_mut(frame_len) {
-        // Rows: pad one row by reflection, then out[j] = Σ_k w_k · padded[j + 3k].
-        for row in frame.chunks_exact_mut(row_len) {
-            for (p, x) in (0..size + 2 * radius).map(|p| (p, reflect(p as isize - radius as isize)))
-            {
-                padded[p * 3..p * 3 + 3].copy_from_slice(&row[x * 3..x * 3 + 3]);
+    }
+
+    /// The kernel's taps (2 · radius + 1, normalised to sum 1).
+    pub fn kernel(&self) -> &[f32] {
+        &self.kernel
+    }
+
+    /// Blurs one frame in place, then hands each finished row to `finish` (still in cache).
+    pub fn frame(&mut self, frame: &mut [f32], mut finish: impl FnMut(&mut [f32])) {
+        let (size, radius) = (self.size, self.radius);
+        let row_len = size * 3;
+        // Rows: pad one row by reflection, then rows[j] = Σ_k w_k · padded[j + 3k].
+        for (row, out) in frame
+            .chunks_exact(row_len)
+            .zip(self.rows.chunks_exact_mut(row_len))
+        {
+            for p in 0..size + 2 * radius {
+                let x = reflect(p as isize - radius as isize, size);
+                self.padded[p * 3..p * 3 + 3].copy_from_slice(&row[x * 3..x * 3 + 3]);
             }
-            row.fill(0.0);
-            for (k, &wk) in kernel.iter().enumerate() {
-                for (o, &s) in row.iter_mut().zip(&padded[k * 3..k * 3 + row_len]) {
+            out.fill(0.0);
+            for (k, &wk) in self.kernel.iter().enumerate() {
+                for (o, &s) in out.iter_mut().zip(&self.padded[k * 3..k * 3 + row_len]) {
                     *o += wk * s;
                 }
             }
         }
-        // Columns: out row y = Σ_k w_k · row(reflect(y + k − r)).
-        source.copy_from_slice(frame);
+        // Columns: out row y = Σ_k w_k · rows[reflect(y + k − r)].
         for y in 0..size {
             let out = &mut frame[y * row_len..(y + 1) * row_len];
             out.fill(0.0);
-            for (k, &wk) in kernel.iter().enumerate() {
-                let sy = reflect(y as isize + k as isize - radius as isize);
+            for (k, &wk) in self.kernel.iter().enumerate() {
+                let sy = reflect(y as isize + k as isize - radius as isize, size);
                 for (o, &s) in out
                     .iter_mut()
-                    .zip(&source[sy * row_len..(sy + 1) * row_len])
+                    .zip(&self.rows[sy * row_len..(sy + 1) * row_len])
                 {
                     *o += wk * s;
                 }
             }
+            finish(out);
+        }
+    }
+}
+
+/// Index `i` of an axis of `n` reflected without repeating the edge (…, 2, 1, 0, 1, 2, …), as PyTorch's "reflect"
+/// padding.
+fn reflect(i: isize, n: usize) -> usize {
+    let n = n as isize;
+    let i = if i < 0 { -i } else { i };
+    (if i >= n { 2 * (n - 1) - i } else { i }) as usize
+}
+
+/// Gaussian blur of each `size × size` RGB frame in `clip` ([`GaussianBlur`]).
+pub fn blur_frames(clip: &mut [f32], size: usize, sigma: f32) {
+    if let Some(mut blur) = GaussianBlur::new(size, sigma) {
+        for frame in clip.chunks_exact_mut(size * size * 3) {
+            blur.frame(frame, |_| {});
         }
     }
 }

@@ -3,10 +3,14 @@
 //! result, channels last.
 
 pub mod color;
+#[cfg(test)]
+mod reference;
 pub mod spatial;
 
-pub use color::{ColorDraw, JitterDraw, apply_color, blur_frames, draw_color};
-pub use spatial::{CropBox, draw_crop, resample, test_crop};
+pub use color::{
+    ColorDraw, ColorPasses, GaussianBlur, JitterDraw, LumaSum, apply_color, blur_frames, draw_color,
+};
+pub use spatial::{CropBox, Resampler, Taps, draw_crop, resample, test_crop};
 
 use crate::rng::DataRng;
 use crate::video::Frame;
@@ -87,6 +91,12 @@ pub fn output_sigma(source_sigma: f32, crop: &CropBox, size: usize) -> f32 {
 /// Renders one clip: crops `frames` (T of them, or T + 1 with `difference`), applies colour and blur, then either
 /// normalises (`(x − mean) / std`) or — for temporal difference — writes the T differences of consecutive frames
 /// divided by std (their mean is about zero already). `out` holds `T × size × size × 3` values.
+///
+/// The result is that of whole-clip passes in order — resample every frame, colour ([`apply_color`]), blur
+/// ([`blur_frames`]), normalise — bit for bit (tests check it), but computed a row or a frame at a time while the
+/// data is in cache: colour ops up to contrast run on each row as the resampler writes it; contrast needs the
+/// clip's mean luma, so the rest waits for the last frame and then runs per frame together with blur and
+/// normalisation. Without contrast everything happens in the first pass.
 pub fn render_clip(
     frames: &[&Frame],
     difference: bool,
@@ -100,18 +110,9 @@ pub fn render_clip(
     debug_assert_eq!(out.len(), t * plane);
     let inv_std = normalize.std.map(|s| (1.0 / s) as f32);
     let mean = normalize.mean.map(|m| m as f32);
-    let prepare = |buffer: &mut [f32]| {
-        for (frame, slot) in frames.iter().zip(buffer.chunks_exact_mut(plane)) {
-            resample(frame, &draw.crop, size, slot);
-        }
-        apply_color(buffer, &draw.color);
-        if let Some(sigma) = draw.color.blur_sigma {
-            blur_frames(buffer, size, output_sigma(sigma, &draw.crop, size));
-        }
-    };
     if difference {
         let mut source = vec![0f32; frames.len() * plane];
-        prepare(&mut source);
+        prepare_clip(frames, draw, size, &mut source, |_| {});
         for k in 0..t {
             let (a, b) = (
                 &source[k * plane..(k + 1) * plane],
@@ -122,11 +123,77 @@ pub fn render_clip(
             }
         }
     } else {
-        prepare(out);
-        for p in out.chunks_exact_mut(3) {
-            for c in 0..3 {
-                p[c] = (p[c] - mean[c]) * inv_std[c];
+        prepare_clip(frames, draw, size, out, |row| {
+            for p in row.chunks_exact_mut(3) {
+                for c in 0..3 {
+                    p[c] = (p[c] - mean[c]) * inv_std[c];
+                }
             }
+        });
+    }
+}
+
+/// Resample, colour and blur every frame of a clip into `buffer` (one `size² × 3` plane per frame), handing
+/// each finished row to `finish`.
+fn prepare_clip(
+    frames: &[&Frame],
+    draw: &ClipDraw,
+    size: usize,
+    buffer: &mut [f32],
+    mut finish: impl FnMut(&mut [f32]),
+) {
+    let plane = size * size * 3;
+    let passes = ColorPasses::of(&draw.color);
+    let mut blur = draw
+        .color
+        .blur_sigma
+        .and_then(|sigma| GaussianBlur::new(size, output_sigma(sigma, &draw.crop, size)));
+    let blurs = blur.is_some();
+    let mut resampler = Resampler::new(&draw.crop, size);
+    // The frame's rest after its rows were resampled and coloured up to contrast: colour from contrast on (when
+    // not done already), blur, finish.
+    let mut complete = |slot: &mut [f32], mean: Option<f32>| match (&mut blur, mean) {
+        (Some(blur), mean) => {
+            if let Some(mean) = mean {
+                passes.from_contrast(slot, mean);
+            }
+            blur.frame(slot, &mut finish);
+        }
+        (None, Some(mean)) => {
+            for row in slot.chunks_exact_mut(size * 3) {
+                passes.from_contrast(row, mean);
+                finish(row);
+            }
+        }
+        (None, None) => slot.chunks_exact_mut(size * 3).for_each(&mut finish),
+    };
+    if passes.needs_mean() {
+        let mut luma = LumaSum::default();
+        for (frame, slot) in frames.iter().zip(buffer.chunks_exact_mut(plane)) {
+            resampler.frame(frame, slot, |row| {
+                passes.before_contrast(row);
+                luma.add(row);
+            });
+        }
+        let mean = luma.mean();
+        for slot in buffer.chunks_exact_mut(plane) {
+            complete(slot, Some(mean));
+        }
+    } else if blurs {
+        for (frame, slot) in frames.iter().zip(buffer.chunks_exact_mut(plane)) {
+            resampler.frame(frame, slot, |row| {
+                passes.before_contrast(row);
+                passes.from_contrast(row, 0.0);
+            });
+            complete(slot, None);
+        }
+    } else {
+        for (frame, slot) in frames.iter().zip(buffer.chunks_exact_mut(plane)) {
+            resampler.frame(frame, slot, |row| {
+                passes.before_contrast(row);
+                passes.from_contrast(row, 0.0);
+                finish(row);
+            });
         }
     }
 }
@@ -203,6 +270,77 @@ mod tests {
             let plane = 12 * 12 * 3;
             for k in 1..4 {
                 prop_assert_eq!(&out[..plane], &out[k * plane..(k + 1) * plane]);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        /// The fused renderer gives the bits of the whole-clip passes (reference.rs) for every kind of draw:
+        /// with and without jitter, contrast at any position of the order, blur, grayscale, difference.
+        #[test]
+        fn fused_rendering_matches_whole_clip_passes(seed in 0u64..100_000, t in 1usize..4, size in 1usize..40,
+                                                     w in 2usize..64, h in 2usize..64, difference in any::<bool>(),
+                                                     rgb in any::<bool>()) {
+            let aug = paper_augment(size as u32);
+            let mut rng = rng_for(seed, Stream::Sample, 0, 0);
+            let frames: Vec<Frame> = (0..t + difference as usize)
+                .map(|_| {
+                    let f = random_frame(&mut rng, w, h);
+                    if rgb { Frame { width: w, height: h, pixels: Pixels::Rgb8(f.to_rgb8()) } } else { f }
+                })
+                .collect();
+            let refs: Vec<&Frame> = frames.iter().collect();
+            let draw = draw_clip(&mut rng, w, h, &aug);
+            let n = t * size * size * 3;
+            let (mut fused, mut plain) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+            render_clip(&refs, difference, &draw, size, &aug.normalize, &mut fused);
+            super::reference::render_clip(&refs, difference, &draw, size, &aug.normalize, &mut plain);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert!(bits(&fused) == bits(&plain), "draw {:?}", draw);
+        }
+
+        #[test]
+        fn hue_shift_matches_the_rem_euclid_form(r in 0.0f32..=1.0, g in 0.0f32..=1.0, b in 0.0f32..=1.0,
+                                                  turns in -3.0f32..3.0) {
+            let fast = color::shift_hue([r, g, b], turns);
+            let plain = super::reference::shift_hue([r, g, b], turns);
+            prop_assert_eq!(fast.map(f32::to_bits), plain.map(f32::to_bits));
+        }
+    }
+
+    proptest! {
+        /// The vectorised hue shift over pixels gives the plain form's bits, ties (r = g, g = b, greys) included.
+        #[test]
+        fn hue_shift_of_pixels_matches_the_rem_euclid_form(
+            levels in proptest::collection::vec(0u8..=8, 3..600), turns in -1.5f32..1.5) {
+            // Few distinct levels make ties and greys common; some values exact 0 and 1.
+            let mut rgb: Vec<f32> = levels.iter().map(|&l| l as f32 / 8.0).collect();
+            rgb.truncate(rgb.len() / 3 * 3);
+            let plain: Vec<u32> = rgb
+                .chunks_exact(3)
+                .flat_map(|p| super::reference::shift_hue([p[0], p[1], p[2]], turns).map(f32::to_bits))
+                .collect();
+            color::shift_hue_pixels(&mut rgb, turns);
+            prop_assert_eq!(rgb.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), plain);
+        }
+    }
+
+    #[test]
+    fn hue_shift_matches_the_rem_euclid_form_at_the_wrap_points() {
+        for rgb in [
+            [1.0, 0.0, 0.0],
+            [1.0, 0.0, 1e-7],
+            [0.2, 0.9, 0.4],
+            [0.3, 0.1, 0.8],
+            [1.0, 1e-7, 0.0],
+        ] {
+            for turns in [-1.0, -0.5, -1e-8, 0.0, -0.0, 1e-8, 0.5, 1.0, 2.0, -2.0] {
+                assert_eq!(
+                    color::shift_hue(rgb, turns).map(f32::to_bits),
+                    super::reference::shift_hue(rgb, turns).map(f32::to_bits),
+                    "{rgb:?} by {turns}"
+                );
             }
         }
     }

@@ -122,17 +122,19 @@ pub fn test_crop(width: usize, height: usize, index: usize, count: usize) -> Cro
 }
 
 /// Bilinear sampling positions along one axis: for each output pixel, the two source indices and the weight of
-/// the second (pixel centres aligned as in `align_corners = false`).
-struct Taps {
-    lo: Vec<u32>,
-    hi: Vec<u32>,
-    w: Vec<f32>,
+/// the second (pixel centres aligned as in `align_corners = false`). Public so that the GPU resampler uses the
+/// very same positions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Taps {
+    pub lo: Vec<u32>,
+    pub hi: Vec<u32>,
+    pub w: Vec<f32>,
 }
 
 impl Taps {
     /// `out` samples covering `[start, start + len)` of a source axis of `n` pixels whose samples sit at
     /// `(i + 0.5) * step` (step 2 for 4:2:0 chroma).
-    fn new(out: usize, start: f64, len: f64, n: usize, step: f64, mirror: bool) -> Taps {
+    pub fn new(out: usize, start: f64, len: f64, n: usize, step: f64, mirror: bool) -> Taps {
         let mut taps = Taps {
             lo: Vec::with_capacity(out),
             hi: Vec::with_capacity(out),
@@ -168,12 +170,16 @@ impl RowCache {
         }
     }
 
-    /// The interpolated row `row` of `plane` (row stride `stride`, `channels` interleaved values per pixel).
-    fn get(
+    /// Forgets the cached rows (a new frame).
+    fn clear(&mut self) {
+        self.rows = [None, None];
+    }
+
+    /// The interpolated row `row` of `plane` (row stride `stride`, `CH` interleaved values per pixel).
+    fn get<const CH: usize>(
         &mut self,
         plane: &[u8],
         stride: usize,
-        channels: usize,
         row: u32,
         taps: &Taps,
     ) -> usize {
@@ -188,76 +194,140 @@ impl RowCache {
         };
         let src = &plane[row as usize * stride..];
         let out = &mut self.data[slot];
-        for (x, ((&lo, &hi), &w)) in taps.lo.iter().zip(&taps.hi).zip(&taps.w).enumerate() {
-            for c in 0..channels {
-                let a = src[lo as usize * channels + c] as f32;
-                let b = src[hi as usize * channels + c] as f32;
-                out[x * channels + c] = a + (b - a) * w;
+        for (o, ((&lo, &hi), &w)) in out
+            .chunks_exact_mut(CH)
+            .zip(taps.lo.iter().zip(&taps.hi).zip(&taps.w))
+        {
+            for c in 0..CH {
+                let a = src[lo as usize * CH + c] as f32;
+                let b = src[hi as usize * CH + c] as f32;
+                o[c] = a + (b - a) * w;
             }
         }
         self.rows[slot] = Some(row);
         slot
     }
+
+    /// Row `oy` of the output: the two cached source rows blended vertically into `out`.
+    fn blend<const CH: usize>(
+        &mut self,
+        plane: &[u8],
+        stride: usize,
+        across: &Taps,
+        down: &Taps,
+        oy: usize,
+        out: &mut [f32],
+    ) {
+        let a = self.get::<CH>(plane, stride, down.lo[oy], across);
+        let b = self.get::<CH>(plane, stride, down.hi[oy], across);
+        let wy = down.w[oy];
+        for ((o, &p), &q) in out.iter_mut().zip(&self.data[a]).zip(&self.data[b]) {
+            *o = p + (q - p) * wy;
+        }
+    }
 }
 
-/// Cuts `crop` out of `frame` and resizes it to `size × size`, writing RGB in [0, 1] (interleaved, row-major) to
-/// `out` (`size² × 3` values). Separable bilinear: rows are interpolated horizontally once (and cached), then
-/// blended vertically and converted, in contiguous loops the compiler vectorises.
-pub fn resample(frame: &Frame, crop: &CropBox, size: usize, out: &mut [f32]) {
-    debug_assert_eq!(out.len(), size * size * 3);
-    let (w, h) = (frame.width, frame.height);
-    let lx = Taps::new(size, crop.x, crop.width, w, 1.0, crop.flip);
-    let ly = Taps::new(size, crop.y, crop.height, h, 1.0, false);
-    match &frame.pixels {
-        Pixels::Rgb8(rgb) => {
-            let mut cache = RowCache::new(size * 3);
-            for oy in 0..size {
-                let a = cache.get(rgb, w * 3, 3, ly.lo[oy], &lx);
-                let b = cache.get(rgb, w * 3, 3, ly.hi[oy], &lx);
-                let (ra, rb, wy) = (&cache.data[a], &cache.data[b], ly.w[oy]);
-                let row = &mut out[oy * size * 3..(oy + 1) * size * 3];
-                for ((o, &p), &q) in row.iter_mut().zip(ra).zip(rb) {
-                    *o = (p + (q - p) * wy) * (1.0 / 255.0);
+/// Cuts one crop out of every frame of a clip and resizes it to `size × size` RGB in [0, 1]: the sampling
+/// positions and row buffers are made once per clip (every frame of a clip has the same crop and, in practice,
+/// the same dimensions; a frame of other dimensions gets its own positions).
+pub struct Resampler {
+    crop: CropBox,
+    size: usize,
+    dims: Option<(usize, usize)>,
+    luma: [Taps; 2],
+    chroma: [Taps; 2],
+    caches: [RowCache; 3],
+    /// Y, U, V of one output row before conversion.
+    yuv: [Vec<f32>; 3],
+}
+
+impl Resampler {
+    pub fn new(crop: &CropBox, size: usize) -> Resampler {
+        let empty = || Taps {
+            lo: Vec::new(),
+            hi: Vec::new(),
+            w: Vec::new(),
+        };
+        Resampler {
+            crop: *crop,
+            size,
+            dims: None,
+            luma: [empty(), empty()],
+            chroma: [empty(), empty()],
+            caches: [
+                RowCache::new(size * 3),
+                RowCache::new(size),
+                RowCache::new(size),
+            ],
+            yuv: [vec![0.0; size], vec![0.0; size], vec![0.0; size]],
+        }
+    }
+
+    fn prepare(&mut self, w: usize, h: usize) {
+        if self.dims != Some((w, h)) {
+            let (c, size) = (&self.crop, self.size);
+            let (cw, ch) = Frame::chroma_size(w, h);
+            self.luma = [
+                Taps::new(size, c.x, c.width, w, 1.0, c.flip),
+                Taps::new(size, c.y, c.height, h, 1.0, false),
+            ];
+            self.chroma = [
+                Taps::new(size, c.x, c.width, cw, 2.0, c.flip),
+                Taps::new(size, c.y, c.height, ch, 2.0, false),
+            ];
+            self.dims = Some((w, h));
+        }
+        self.caches.iter_mut().for_each(RowCache::clear);
+    }
+
+    /// Writes the crop of `frame` to `out` (`size² × 3` values, interleaved, row-major), handing each output row
+    /// to `on_row` as soon as it is written (while it is in cache). Separable bilinear: source rows are
+    /// interpolated horizontally once (and cached), then blended vertically and converted.
+    pub fn frame(&mut self, frame: &Frame, out: &mut [f32], mut on_row: impl FnMut(&mut [f32])) {
+        let size = self.size;
+        debug_assert_eq!(out.len(), size * size * 3);
+        let w = frame.width;
+        self.prepare(w, frame.height);
+        let [lx, ly] = &self.luma;
+        let [cx, cy] = &self.chroma;
+        match &frame.pixels {
+            Pixels::Rgb8(rgb) => {
+                let cache = &mut self.caches[0];
+                for (oy, row) in out.chunks_exact_mut(size * 3).enumerate() {
+                    cache.blend::<3>(rgb, w * 3, lx, ly, oy, row);
+                    for o in row.iter_mut() {
+                        *o *= 1.0 / 255.0;
+                    }
+                    on_row(row);
                 }
             }
-        }
-        Pixels::Yuv420 { y, u, v } => {
-            let (cw, ch) = Frame::chroma_size(w, h);
-            let cx = Taps::new(size, crop.x, crop.width, cw, 2.0, crop.flip);
-            let cy = Taps::new(size, crop.y, crop.height, ch, 2.0, false);
-            let (mut yc, mut uc, mut vc) = (
-                RowCache::new(size),
-                RowCache::new(size),
-                RowCache::new(size),
-            );
-            let (mut yy, mut uu, mut vv) = (vec![0f32; size], vec![0f32; size], vec![0f32; size]);
-            for oy in 0..size {
-                let blend = |cache: &mut RowCache,
-                             plane: &[u8],
-                             stride: usize,
-                             taps: &Taps,
-                             ty: &Taps,
-                             out: &mut [f32]| {
-                    let a = cache.get(plane, stride, 1, ty.lo[oy], taps);
-                    let b = cache.get(plane, stride, 1, ty.hi[oy], taps);
-                    let wy = ty.w[oy];
-                    for ((o, &p), &q) in out.iter_mut().zip(&cache.data[a]).zip(&cache.data[b]) {
-                        *o = p + (q - p) * wy;
+            Pixels::Yuv420 { y, u, v } => {
+                let cw = Frame::chroma_size(w, frame.height).0;
+                let [yc, uc, vc] = &mut self.caches;
+                let [yy, uu, vv] = &mut self.yuv;
+                for (oy, row) in out.chunks_exact_mut(size * 3).enumerate() {
+                    yc.blend::<1>(y, w, lx, ly, oy, yy);
+                    uc.blend::<1>(u, cw, cx, cy, oy, uu);
+                    vc.blend::<1>(v, cw, cx, cy, oy, vv);
+                    for (((px, &l), &cb), &cr) in
+                        row.chunks_exact_mut(3).zip(&*yy).zip(&*uu).zip(&*vv)
+                    {
+                        let rgb = yuv_to_rgb(l, cb, cr);
+                        px[0] = rgb[0].clamp(0.0, 1.0);
+                        px[1] = rgb[1].clamp(0.0, 1.0);
+                        px[2] = rgb[2].clamp(0.0, 1.0);
                     }
-                };
-                blend(&mut yc, y, w, &lx, &ly, &mut yy);
-                blend(&mut uc, u, cw, &cx, &cy, &mut uu);
-                blend(&mut vc, v, cw, &cx, &cy, &mut vv);
-                let row = &mut out[oy * size * 3..(oy + 1) * size * 3];
-                for (((px, &l), &cb), &cr) in row.chunks_exact_mut(3).zip(&yy).zip(&uu).zip(&vv) {
-                    let rgb = yuv_to_rgb(l, cb, cr);
-                    px[0] = rgb[0].clamp(0.0, 1.0);
-                    px[1] = rgb[1].clamp(0.0, 1.0);
-                    px[2] = rgb[2].clamp(0.0, 1.0);
+                    on_row(row);
                 }
             }
         }
     }
+}
+
+/// Cuts `crop` out of `frame` and resizes it to `size × size`, writing RGB in [0, 1] (interleaved, row-major) to
+/// `out` (`size² × 3` values). For a clip, [`Resampler`] reuses its set-up across frames.
+pub fn resample(frame: &Frame, crop: &CropBox, size: usize, out: &mut [f32]) {
+    Resampler::new(crop, size).frame(frame, out, |_| {});
 }
 
 #[cfg(test)]

@@ -6,7 +6,10 @@
 //! - `libraries`: the CUDA library files this process loads (driver, cuBLAS, cuDNN, NVRTC) and their versions.
 //! - `bench`: forward + backward of the Slow R-50 backbone (the conv / BN / pool stack of the paper's encoder)
 //!   through the engine on the GPU; prints clips/s and peak memory, as JSON lines with `--json`.
+//! - `augment`: the T/S/C augmentation kernels against their CPU mirror and vst-data's CPU path, then clips/s of
+//!   CPU decoding + GPU augmentation against CPU decoding + CPU augmentation.
 
+mod augment;
 mod bench;
 mod libraries;
 mod numerics;
@@ -62,6 +65,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the GPU augmentation kernels against the CPU and time them.
+    Augment {
+        #[arg(long, default_value_t = 0)]
+        gpu: usize,
+        /// Videos decoded per throughput measurement (2 clips each).
+        #[arg(long, default_value_t = 48)]
+        samples: usize,
+        #[arg(long, default_value_t = 224)]
+        size: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn options(precision: &str) -> Result<CudaOptions, String> {
@@ -100,6 +115,17 @@ fn main() -> ExitCode {
                 steps,
                 json,
             })
+        }),
+        Command::Augment {
+            gpu,
+            samples,
+            size,
+            json,
+        } => augment::run(&augment::AugmentArgs {
+            gpu,
+            samples,
+            size,
+            json,
         }),
     };
     match result {
