@@ -28,17 +28,18 @@ fn a_run_without_a_gpu_records_every_step_and_returns_its_files() {
     )
     .unwrap();
     let started = Instant::now();
-    let status = Command::new("bash")
+    let run = Command::new("bash")
         .arg(repo_root().join("scripts/gpu-check.sh"))
         .arg(&bin)
         .env("OUT", &out)
         .env("PYTHON", "python3")
-        .status()
+        .output()
         .expect("bash runs");
     let took = started.elapsed();
+    let log = String::from_utf8_lossy(&run.stderr);
     assert!(
-        !status.success(),
-        "with no GPU the check must report failure"
+        !run.status.success(),
+        "with no GPU the check must report failure:\n{log}"
     );
     assert!(took < Duration::from_secs(60), "the dry run took {took:?}");
 
@@ -48,6 +49,8 @@ fn a_run_without_a_gpu_records_every_step_and_returns_its_files() {
         "numerics-f32",
         "r50-bf16-vst",
         "numerics-bf16",
+        "nccl-bf16-run",
+        "augment",
         "r50-f32-vst-r1",
     ] {
         let line = summary
