@@ -806,15 +806,11 @@ fn gpus_without_a_gpu_fail_at_once_and_stop_every_process() {
     );
 }
 
-/// Charades in its official layout (videos `Charades_v1_480/<id>.mp4`, annotation CSVs with quoted fields and action
-/// intervals), made of tiny synthetic videos whose class sets overlap (class 3 is shared): a short pre-training, then
-/// the multi-label fine-tune, trained with per-class sigmoid BCE and reported as mean average precision.
-#[test]
-fn a_charades_fine_tune_trains_multi_label_and_reports_map() {
-    let dir = scratch("charades-finetune");
-    let synth = dir.join("synth");
+/// `vst data synth` into DIR/synth: 3 classes of tiny videos (4 training and 2 validation videos each, 16 frames at
+/// 8 fps, 16×16), the raw material the downstream layouts below are made of. Returns the folder.
+fn tiny_synthetic_videos(dir: &Path) -> PathBuf {
     let Output { code, stderr, .. } = vst_in(
-        &dir,
+        dir,
         &[
             "data",
             "synth",
@@ -841,6 +837,16 @@ fn a_charades_fine_tune_trains_multi_label_and_reports_map() {
         ],
     );
     assert_eq!(code, 0, "{stderr}");
+    dir.join("synth")
+}
+
+/// Charades in its official layout (videos `Charades_v1_480/<id>.mp4`, annotation CSVs with quoted fields and action
+/// intervals), made of tiny synthetic videos whose class sets overlap (class 3 is shared): a short pre-training, then
+/// the multi-label fine-tune, trained with per-class sigmoid BCE and reported as mean average precision.
+#[test]
+fn a_charades_fine_tune_trains_multi_label_and_reports_map() {
+    let dir = scratch("charades-finetune");
+    let synth = tiny_synthetic_videos(&dir);
     let charades = dir.join("charades");
     let videos = charades.join("Charades_v1_480");
     std::fs::create_dir_all(&videos).expect("mkdir");
@@ -950,35 +956,7 @@ report "Charades mAP" {{
 #[test]
 fn ucf101_over_its_three_splits_shares_the_pretraining_and_reports_the_mean() {
     let dir = scratch("ucf101-splits");
-    let synth = dir.join("synth");
-    let Output { code, stderr, .. } = vst_in(
-        &dir,
-        &[
-            "data",
-            "synth",
-            "--out",
-            "synth",
-            "--classes",
-            "3",
-            "--train-per-class",
-            "4",
-            "--val-per-class",
-            "2",
-            "--frames",
-            "16",
-            "--fps",
-            "8",
-            "--width",
-            "16",
-            "--height",
-            "16",
-            "--distractors",
-            "0",
-            "--threads",
-            "1",
-        ],
-    );
-    assert_eq!(code, 0, "{stderr}");
+    let synth = tiny_synthetic_videos(&dir);
     let ucf = dir.join("ucf");
     let lists = ucf.join("ucfTrainTestlist");
     std::fs::create_dir_all(&lists).expect("mkdir");

@@ -498,7 +498,7 @@ pub enum DeviceSpec {
 
 /// The arithmetic of a pre-training on a CUDA device. Weights, optimiser state, batch-norm statistics and losses
 /// stay f32 in every mode; the CPU computes in f32 only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
     /// IEEE f32 throughout (no TF32 tensor-core products).
@@ -527,7 +527,7 @@ impl Precision {
 
     pub fn parse(text: &str) -> Option<Precision> {
         match text {
-            "f32" => Some(Precision::F32),
+            "f32" | "fp32" => Some(Precision::F32),
             "tf32" => Some(Precision::Tf32),
             "bf16" => Some(Precision::Bf16),
             _ => None,

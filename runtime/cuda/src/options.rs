@@ -2,38 +2,11 @@
 
 use crate::error::{CudaError, CudaResult};
 
-/// Arithmetic used by convolutions and matrix products (everything else is f32 always; storage is f32 always).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Precision {
-    /// IEEE f32 throughout (cuDNN FMA math, cuBLAS pedantic f32): matches the CPU backend within f32 rounding.
-    #[default]
-    F32,
-    /// f32 storage, TF32 tensor cores for convolutions and GEMMs (10-bit mantissa products, f32 accumulation);
-    /// PyTorch's default for convolutions.
-    Tf32,
-    /// Operands rounded to bf16 for convolutions and GEMMs, f32 accumulation and f32 results: the arithmetic of
-    /// PyTorch's bf16 autocast. Storage stays f32, so it saves time in the tensor cores but not memory.
-    Bf16,
-}
-
-impl Precision {
-    pub fn parse(s: &str) -> Option<Precision> {
-        match s {
-            "f32" | "fp32" => Some(Precision::F32),
-            "tf32" => Some(Precision::Tf32),
-            "bf16" => Some(Precision::Bf16),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::Tf32 => "tf32",
-            Precision::Bf16 => "bf16",
-        }
-    }
-}
+/// Arithmetic used by convolutions and matrix products (everything else, and storage, is f32 always): `f32` (IEEE
+/// throughout: cuDNN FMA math, cuBLAS pedantic f32, the CPU backend's results within f32 rounding), `tf32` (TF32
+/// tensor cores, f32 accumulation) or `bf16` (operands rounded to bf16, f32 accumulation and results: PyTorch's bf16
+/// autocast; storage stays f32, so it saves tensor-core time, not memory). The recipe's `precision` setting.
+pub use vst_spec::Precision;
 
 /// How convolution algorithms are chosen (once per shape; the choice is cached).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

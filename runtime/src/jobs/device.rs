@@ -44,20 +44,12 @@ pub fn open_device(spec: &DeviceSpec, precision: Precision) -> Result<Device> {
         DeviceSpec::Cpu => Ok(Device::cpu()),
         DeviceSpec::Cuda { index } => {
             let options = vst_cuda::CudaOptions {
-                precision: cuda_precision(precision),
+                precision,
                 ..Default::default()
             };
             vst_cuda::open_device_spec(spec, options)
                 .with_context(|| format!("cannot open cuda:{index}"))
         }
-    }
-}
-
-fn cuda_precision(precision: Precision) -> vst_cuda::Precision {
-    match precision {
-        Precision::F32 => vst_cuda::Precision::F32,
-        Precision::Tf32 => vst_cuda::Precision::Tf32,
-        Precision::Bf16 => vst_cuda::Precision::Bf16,
     }
 }
 
@@ -77,12 +69,5 @@ mod tests {
             assert!(e.contains(p.name()) && e.contains("CUDA"), "{e}");
         }
         assert!(open_device(&DeviceSpec::Cpu, Precision::F32).is_ok());
-    }
-
-    #[test]
-    fn each_precision_reaches_the_cuda_backend_as_itself() {
-        for p in [Precision::F32, Precision::Tf32, Precision::Bf16] {
-            assert_eq!(cuda_precision(p).name(), p.name());
-        }
     }
 }

@@ -2,7 +2,6 @@
 //! runs the kernels in the order `reference::render` mirrors, and downloads the float32 clip.
 
 use std::collections::HashMap;
-use std::ffi::{CString, c_char};
 use std::sync::Arc;
 
 use cudarc::driver::{
@@ -12,7 +11,7 @@ use cudarc::nvrtc::{Ptx, sys as nvrtc};
 
 use super::plan::{ClipPlan, ColorArgs, LUMA_LANES, Planes};
 use crate::error::{CudaError, CudaResult};
-use crate::kernels::elementwise_config;
+use crate::kernels::{elementwise_config, nvrtc_cubin};
 
 /// The augmentation kernels' CUDA C++ source.
 pub const SOURCE: &str = include_str!("source.cu");
@@ -42,73 +41,9 @@ pub fn compile_options(major: i32, minor: i32) -> Vec<String> {
     ]
 }
 
-fn nvrtc_check(what: &str, r: nvrtc::nvrtcResult) -> CudaResult<()> {
-    if r == nvrtc::nvrtcResult::NVRTC_SUCCESS {
-        Ok(())
-    } else {
-        Err(CudaError::Compile(format!("{what}: {r:?}")))
-    }
-}
-
 /// Compiles [`SOURCE`] to a CUBIN for compute capability `major.minor` (needs libnvrtc only, no GPU).
 pub fn compile_cubin(major: i32, minor: i32) -> CudaResult<Vec<u8>> {
-    let src = CString::new(SOURCE).map_err(|e| CudaError::Compile(e.to_string()))?;
-    let name = CString::new("vst_augment.cu").map_err(|e| CudaError::Compile(e.to_string()))?;
-    let options: Vec<CString> = compile_options(major, minor)
-        .into_iter()
-        .map(CString::new)
-        .collect::<Result<_, _>>()
-        .map_err(|e| CudaError::Compile(e.to_string()))?;
-    let option_ptrs: Vec<*const c_char> = options.iter().map(|o| o.as_ptr()).collect();
-    let mut prog: nvrtc::nvrtcProgram = std::ptr::null_mut();
-    // SAFETY: the C strings outlive the calls; out-pointers are valid; the program is destroyed on every path.
-    unsafe {
-        nvrtc_check(
-            "nvrtcCreateProgram",
-            nvrtc::nvrtcCreateProgram(
-                &mut prog,
-                src.as_ptr(),
-                name.as_ptr(),
-                0,
-                std::ptr::null(),
-                std::ptr::null(),
-            ),
-        )?;
-        let result = (|| {
-            let status =
-                nvrtc::nvrtcCompileProgram(prog, option_ptrs.len() as i32, option_ptrs.as_ptr());
-            if status != nvrtc::nvrtcResult::NVRTC_SUCCESS {
-                let mut size = 0usize;
-                let mut log = String::new();
-                if nvrtc::nvrtcGetProgramLogSize(prog, &mut size)
-                    == nvrtc::nvrtcResult::NVRTC_SUCCESS
-                {
-                    let mut buf = vec![0u8; size.max(1)];
-                    if nvrtc::nvrtcGetProgramLog(prog, buf.as_mut_ptr() as *mut c_char)
-                        == nvrtc::nvrtcResult::NVRTC_SUCCESS
-                    {
-                        log = String::from_utf8_lossy(&buf)
-                            .trim_end_matches('\0')
-                            .to_string();
-                    }
-                }
-                return Err(CudaError::Compile(format!("{status:?}: {log}")));
-            }
-            let mut size = 0usize;
-            nvrtc_check(
-                "nvrtcGetCUBINSize",
-                nvrtc::nvrtcGetCUBINSize(prog, &mut size),
-            )?;
-            let mut cubin = vec![0u8; size];
-            nvrtc_check(
-                "nvrtcGetCUBIN",
-                nvrtc::nvrtcGetCUBIN(prog, cubin.as_mut_ptr() as *mut c_char),
-            )?;
-            Ok(cubin)
-        })();
-        let _ = nvrtc::nvrtcDestroyProgram(&mut prog);
-        result
-    }
+    nvrtc_cubin(SOURCE, "vst_augment.cu", compile_options(major, minor))
 }
 
 /// T/S/C augmentation of clips on one GPU.

@@ -143,9 +143,19 @@ fn nvrtc_check(what: &str, r: nvrtc::nvrtcResult) -> CudaResult<()> {
 
 /// Compiles [`program`] to a CUBIN for compute capability `major.minor` (needs only libnvrtc, no GPU).
 pub fn compile_cubin(major: i32, minor: i32) -> CudaResult<Vec<u8>> {
-    let src = CString::new(program()).map_err(|e| CudaError::Compile(e.to_string()))?;
-    let name = CString::new("vst_kernels.cu").map_err(|e| CudaError::Compile(e.to_string()))?;
-    let options: Vec<CString> = compile_options(major, minor)
+    nvrtc_cubin(&program(), "vst_kernels.cu", compile_options(major, minor))
+}
+
+/// Compiles CUDA C++ `source` (named `file_name` in NVRTC's messages) with `options` to a CUBIN; a compile error
+/// carries NVRTC's log. Shared by the backend's kernels and the augmentation kernels.
+pub(crate) fn nvrtc_cubin(
+    source: &str,
+    file_name: &str,
+    options: Vec<String>,
+) -> CudaResult<Vec<u8>> {
+    let src = CString::new(source).map_err(|e| CudaError::Compile(e.to_string()))?;
+    let name = CString::new(file_name).map_err(|e| CudaError::Compile(e.to_string()))?;
+    let options: Vec<CString> = options
         .into_iter()
         .map(CString::new)
         .collect::<Result<_, _>>()
