@@ -304,12 +304,19 @@ impl StepRunner {
 }
 
 /// `bench.warmup` untimed steps, then the mean time of `bench.steps` steps.
-pub fn time_steps(bench: &StepBench, device: &Device) -> Result<StepTiming> {
+/// Times `bench.steps` steps after `bench.warmup` untimed ones; `after_warmup` runs between the two (where a GPU
+/// benchmark resets its peak-memory counter, as PyTorch's side does, so the peak is the timed steps').
+pub fn time_steps(
+    bench: &StepBench,
+    device: &Device,
+    after_warmup: impl FnOnce(),
+) -> Result<StepTiming> {
     let mut runner = StepRunner::new(bench, device)?;
     let mut loss = f64::NAN;
     for _ in 0..bench.warmup {
         loss = runner.step()?;
     }
+    after_warmup();
     let started = Instant::now();
     for _ in 0..bench.steps {
         loss = runner.step()?;

@@ -127,11 +127,13 @@ fn step(a: StepArgs, default_device: &str) -> Result<()> {
         warmup: a.warmup,
         steps: a.steps,
     };
-    // Warm-up allocations are not the workload's: the peak is measured over the timed steps only.
-    if let Some(cuda) = &cuda {
-        cuda.reset_peak_memory();
-    }
-    let timing = time_steps(&bench, &device)?;
+    // Warm-up allocations are not the workload's: the peak is measured over the timed steps only (the counter is
+    // reset after the warm-up, where scripts/bench_gpu_torch.py resets PyTorch's).
+    let timing = time_steps(&bench, &device, || {
+        if let Some(cuda) = &cuda {
+            cuda.reset_peak_memory();
+        }
+    })?;
     let peak_gib = cuda
         .as_ref()
         .map(|c| c.memory_stats().peak_in_use as f64 / (1u64 << 30) as f64);
