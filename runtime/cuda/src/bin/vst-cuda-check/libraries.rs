@@ -4,16 +4,18 @@
 
 use vst_cuda::{CudaBackend, CudaOptions};
 
-/// The libraries the backend opens, by the file-name prefix their copies share.
+/// The libraries the backend opens, by the name their files share before `.so` (`libcublas.so.13` and a toolkit's
+/// `libcublas.so` are two copies of cuBLAS; `libcublasLt.so.13` and cuDNN's `libcudnn_ops.so.9` are other
+/// libraries).
 const LIBRARIES: [(&str, &str); 4] = [
-    ("driver", "libcuda.so"),
+    ("driver", "libcuda"),
     ("cuBLAS", "libcublas"),
     ("cuDNN", "libcudnn"),
     ("NVRTC", "libnvrtc"),
 ];
 
-/// The distinct files of this process's memory map whose name starts with `prefix`.
-fn mapped(maps: &str, prefix: &str) -> Vec<String> {
+/// The distinct files of this process's memory map that are copies of library `stem`.
+fn mapped(maps: &str, stem: &str) -> Vec<String> {
     let mut paths: Vec<String> = maps
         .lines()
         .filter_map(|l| l.split_whitespace().nth(5))
@@ -21,13 +23,49 @@ fn mapped(maps: &str, prefix: &str) -> Vec<String> {
             std::path::Path::new(p)
                 .file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(prefix))
+                .is_some_and(|n| n.split(".so").next() == Some(stem) && n.contains(".so"))
         })
         .map(str::to_string)
         .collect();
     paths.sort();
     paths.dedup();
     paths
+}
+
+/// cuBLAS's version as the library reports it, when it is loadable.
+fn cublas_version() -> Option<String> {
+    use cudarc::cublas::sys;
+    // SAFETY: the presence check only tries to dlopen; the property calls write one int each.
+    unsafe {
+        if !sys::is_culib_present() {
+            return None;
+        }
+        let mut parts = [0i32; 3];
+        for (part, kind) in parts.iter_mut().zip([
+            sys::libraryPropertyType::MAJOR_VERSION,
+            sys::libraryPropertyType::MINOR_VERSION,
+            sys::libraryPropertyType::PATCH_LEVEL,
+        ]) {
+            if sys::cublasGetProperty(kind, part) != sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS {
+                return None;
+            }
+        }
+        Some(format!("{}.{}.{}", parts[0], parts[1], parts[2]))
+    }
+}
+
+/// NVRTC's version as the library reports it, when it is loadable.
+fn nvrtc_version() -> Option<String> {
+    use cudarc::nvrtc::sys;
+    // SAFETY: as above.
+    unsafe {
+        if !sys::is_culib_present() {
+            return None;
+        }
+        let (mut major, mut minor) = (0, 0);
+        (sys::nvrtcVersion(&mut major, &mut minor) == sys::nvrtcResult::NVRTC_SUCCESS)
+            .then(|| format!("{major}.{minor}"))
+    }
 }
 
 pub fn run(ordinal: usize) -> Result<(), String> {
@@ -48,10 +86,16 @@ pub fn run(ordinal: usize) -> Result<(), String> {
         }
         Err(e) => println!("the CUDA backend did not open: {e}"),
     }
+    if let Some(v) = cublas_version() {
+        println!("cuBLAS {v}");
+    }
+    if let Some(v) = nvrtc_version() {
+        println!("NVRTC {v}");
+    }
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
     let mut inconsistent = false;
-    for (name, prefix) in LIBRARIES {
-        let paths = mapped(&maps, prefix);
+    for (name, stem) in LIBRARIES {
+        let paths = mapped(&maps, stem);
         match paths.as_slice() {
             [] => println!("{name:<7} not loaded"),
             [one] => println!("{name:<7} {one}"),
@@ -63,8 +107,7 @@ pub fn run(ordinal: usize) -> Result<(), String> {
     }
     let dirs: Vec<String> = LIBRARIES[1..]
         .iter()
-        .flat_map(|(_, prefix)| mapped(&maps, prefix))
-        .filter(|p| !p.contains("libcudnn_")) // cuDNN's sub-libraries sit beside libcudnn.so
+        .flat_map(|(_, stem)| mapped(&maps, stem))
         .filter_map(|p| {
             std::path::Path::new(&p)
                 .parent()
@@ -103,14 +146,14 @@ mod tests {
 7f05-7f06 r--p 00000000 08:01 4 /usr/local/cuda/lib64/libcublas.so
 ";
         assert_eq!(
-            mapped(maps, "libcuda.so"),
+            mapped(maps, "libcuda"),
             ["/usr/lib/x86_64-linux-gnu/libcuda.so.580.1"]
         );
+        // Two copies of cuBLAS (the wheel's and a toolkit's); cuBLASLt is another library.
         assert_eq!(
             mapped(maps, "libcublas"),
             [
                 "/opt/py/nvidia/cu13/lib/libcublas.so.13",
-                "/opt/py/nvidia/cu13/lib/libcublasLt.so.13",
                 "/usr/local/cuda/lib64/libcublas.so"
             ]
         );
