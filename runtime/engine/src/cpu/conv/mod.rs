@@ -8,6 +8,7 @@
 
 mod im2col;
 mod lowered;
+mod narrow;
 mod pointwise;
 mod shifted;
 

@@ -13,6 +13,7 @@
 
 use rayon::prelude::*;
 
+use super::narrow;
 use crate::backend::Conv3dGeometry;
 use crate::cpu::buffer_pool::BufferPool;
 use crate::cpu::gemm::{Accumulate, MatRef, gemm, gemm_strided};
@@ -198,6 +199,23 @@ fn forward_with<'w>(
         return;
     }
     let inner_threads = threads_per_gemm(units.len());
+    // 16 output channels on one thread per product: the register-blocked kernel (`narrow.rs`, the same bits as
+    // `gemm`), with each tap's weight packed once as K × 16.
+    let narrow_taps: Option<Vec<Vec<f32>>> =
+        (p.co == narrow::WIDTH && inner_threads == 1 && narrow::available()).then(|| {
+            (0..p.kt * p.kh)
+                .map(|tap| {
+                    let w = weights(tap / p.kh, tap % p.kh);
+                    let mut packed = Vec::with_capacity(w.rows * w.cols);
+                    for k in 0..w.rows {
+                        for c in 0..w.cols {
+                            packed.push(w.data[w.offset + k * w.rs + c * w.cs]);
+                        }
+                    }
+                    packed
+                })
+                .collect()
+        });
     // The tap visited first overwrites every row when its valid range covers the unit; otherwise zero first.
     let run_taps = |(n, t0, t1): (usize, usize, usize), dst: &mut [f32]| {
         let full_tap = (0..p.kt).find(|&kt| p.valid(kt, (t0, t1)) == Some((t0, t1)));
@@ -215,21 +233,19 @@ fn forward_with<'w>(
             for kh in 0..p.kh {
                 let m = (b - a) * p.gm;
                 let lhs = p.input_view(xp, n, a, kt, kh, m);
-                let rhs = weights(kt, kh);
                 let acc = if first {
                     Accumulate::Overwrite
                 } else {
                     Accumulate::Add
                 };
                 first = false;
-                gemm(
-                    &mut dst[(a - t0) * p.gm * p.co..],
-                    p.co,
-                    lhs,
-                    rhs,
-                    acc,
-                    inner_threads,
-                );
+                let out = &mut dst[(a - t0) * p.gm * p.co..];
+                if let Some(taps) = &narrow_taps {
+                    let packed = &taps[kt * p.kh + kh];
+                    narrow::product(out, xp, lhs.offset, lhs.rs, m, lhs.cols, packed, acc);
+                } else {
+                    gemm(out, p.co, lhs, weights(kt, kh), acc, inner_threads);
+                }
             }
         }
     };

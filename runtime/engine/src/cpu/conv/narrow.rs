@@ -1,0 +1,202 @@
+//! Products with exactly 16 output channels — the width of one AVX-512 register — for the shifted convolution
+//! (the mini model's res2 layers: 16 channels on 8×8 frames).
+//!
+//! `gemm` runs such a product in its 16-row microkernel (6 accumulators, re-entered per 6 positions), about a
+//! third of its 64-row kernel's rate, and the other orientation would gather the channels-last input. Here one
+//! register holds a position's 16 output channels and 8 positions are kept in registers while the K values stream
+//! by: per K value one weight load and 8 broadcast multiply-adds (the blocking oneDNN's direct convolutions use).
+//!
+//! The arithmetic is `gemm`'s, in the same order: each output element sums its K products from zero with fused
+//! multiply-adds in K order, then is stored, or added to the destination with one rounding. So results are
+//! bit-identical to the `gemm` path (tested), and nothing downstream changes.
+
+use crate::cpu::gemm::Accumulate;
+
+/// Output channels this kernel computes.
+pub const WIDTH: usize = 16;
+
+/// Whether this CPU runs the kernel (AVX-512F).
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `dst[p·16 + c] (=|+=) Σ_k a[a_offset + p·a_rs + k] · b[k·16 + c]` for rows p < `rows`, k < `depth`.
+/// Panics (a bug in the calling kernel, never user input) if a view reaches outside its slice, or if the CPU lacks
+/// AVX-512F (callers check [`available`]).
+#[allow(clippy::too_many_arguments)]
+pub fn product(
+    dst: &mut [f32],
+    a: &[f32],
+    a_offset: usize,
+    a_rs: usize,
+    rows: usize,
+    depth: usize,
+    b: &[f32],
+    acc: Accumulate,
+) {
+    if rows == 0 {
+        return;
+    }
+    assert!(available(), "narrow::product needs AVX-512F");
+    assert!(
+        a_offset + (rows - 1) * a_rs + depth <= a.len(),
+        "narrow: left operand out of bounds"
+    );
+    assert!(b.len() >= depth * WIDTH, "narrow: weight too small");
+    assert!(dst.len() >= rows * WIDTH, "narrow: destination too small");
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512F is present (asserted) and every access below is within the bounds asserted above.
+    unsafe {
+        avx512::product(dst, a, a_offset, a_rs, rows, depth, b, acc);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::WIDTH;
+    use crate::cpu::gemm::Accumulate;
+    use std::arch::x86_64::*;
+
+    /// Positions kept in registers at once.
+    const BLOCK: usize = 8;
+
+    /// # Safety
+    /// AVX-512F must be available and the operands within the bounds `super::product` checks.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn product(
+        dst: &mut [f32],
+        a: &[f32],
+        a_offset: usize,
+        a_rs: usize,
+        rows: usize,
+        depth: usize,
+        b: &[f32],
+        acc: Accumulate,
+    ) {
+        let mut p = 0;
+        while p + BLOCK <= rows {
+            // SAFETY: rows p..p + BLOCK are within `rows`; the caller's bounds cover them.
+            unsafe { rows_block::<BLOCK>(dst, a, a_offset, a_rs, p, depth, b, acc) };
+            p += BLOCK;
+        }
+        while p < rows {
+            // SAFETY: as above, one row.
+            unsafe { rows_block::<1>(dst, a, a_offset, a_rs, p, depth, b, acc) };
+            p += 1;
+        }
+    }
+
+    /// Rows `p..p + R` of the product.
+    ///
+    /// # Safety
+    /// As [`product`], with `p + R <= rows`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn rows_block<const R: usize>(
+        dst: &mut [f32],
+        a: &[f32],
+        a_offset: usize,
+        a_rs: usize,
+        p: usize,
+        depth: usize,
+        b: &[f32],
+        acc: Accumulate,
+    ) {
+        let a_ptr = a.as_ptr();
+        let b_ptr = b.as_ptr();
+        let mut sums = [_mm512_setzero_ps(); R];
+        for k in 0..depth {
+            // SAFETY: k < depth and b holds depth·16 values.
+            let w = unsafe { _mm512_loadu_ps(b_ptr.add(k * WIDTH)) };
+            for (j, sum) in sums.iter_mut().enumerate() {
+                // SAFETY: a_offset + (p + j)·a_rs + k < a.len() by the caller's bounds.
+                let x = unsafe { *a_ptr.add(a_offset + (p + j) * a_rs + k) };
+                *sum = _mm512_fmadd_ps(_mm512_set1_ps(x), w, *sum);
+            }
+        }
+        let d_ptr = dst.as_mut_ptr();
+        for (j, sum) in sums.iter().enumerate() {
+            // SAFETY: (p + j + 1)·16 <= rows·16 <= dst.len().
+            unsafe {
+                let out = d_ptr.add((p + j) * WIDTH);
+                let value = match acc {
+                    Accumulate::Overwrite => *sum,
+                    Accumulate::Add => _mm512_add_ps(_mm512_loadu_ps(out), *sum),
+                };
+                _mm512_storeu_ps(out, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::gemm::{MatRef, gemm};
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s as f32 / u32::MAX as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// The kernel gives `gemm`'s bits, overwriting and accumulating, for block-multiple and ragged row counts and
+    /// an overlapping left operand (the shifted convolution's view: row stride smaller than K).
+    #[test]
+    fn bit_identical_to_gemm() {
+        if !available() {
+            eprintln!("no AVX-512F: the kernel is not used on this CPU");
+            return;
+        }
+        for (rows, depth, a_rs) in [
+            (80, 48, 16),
+            (13, 48, 16),
+            (64, 144, 144),
+            (7, 5, 3),
+            (100, 96, 32),
+        ] {
+            let a = values(3 + (rows - 1) * a_rs + depth, 1);
+            let b = values(depth * WIDTH, 2);
+            let start = values(rows * WIDTH, 3);
+            let lhs = MatRef {
+                data: &a,
+                offset: 3,
+                rows,
+                cols: depth,
+                rs: a_rs,
+                cs: 1,
+            };
+            let rhs = MatRef::row_major(&b, 0, depth, WIDTH);
+            for acc in [Accumulate::Overwrite, Accumulate::Add] {
+                let mut want = start.clone();
+                gemm(&mut want, WIDTH, lhs, rhs, acc, 1);
+                let mut got = start.clone();
+                product(&mut got, &a, 3, a_rs, rows, depth, &b, acc);
+                let differ = want
+                    .iter()
+                    .zip(&got)
+                    .filter(|(w, g)| w.to_bits() != g.to_bits())
+                    .count();
+                assert_eq!(
+                    differ, 0,
+                    "rows {rows} depth {depth}: {differ} values differ"
+                );
+            }
+        }
+    }
+}
