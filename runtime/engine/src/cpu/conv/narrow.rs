@@ -8,7 +8,13 @@
 //!
 //! The arithmetic is `gemm`'s, in the same order: each output element sums its K products from zero with fused
 //! multiply-adds in K order, then is stored, or added to the destination with one rounding. So results are
-//! bit-identical to the `gemm` path (tested), and nothing downstream changes.
+//! bit-identical to the `gemm` path (tested), and nothing downstream changes — as long as the summed dimension is
+//! at most [`MAX_DEPTH`]: `gemm` splits longer ones into blocks whose length depends on the CPU's caches (never
+//! below 512), each added to the destination on its own.
+
+/// The longest summed dimension for which `gemm` sums in one block on every CPU, and so the longest the kernels
+/// here take (callers use `gemm` beyond it).
+pub const MAX_DEPTH: usize = 512;
 
 use crate::cpu::gemm::Accumulate;
 
@@ -58,6 +64,40 @@ pub fn product(
     }
 }
 
+/// `dst[k·16 + c] += Σ_p a[a_offset + p·a_rs + k] · g[g_offset + p·16 + c]` for k < `depth`, p < `rows`: the
+/// filter gradient of one tap, a K × 16 block summed over positions (each element from zero in position order,
+/// then added to `dst` — `gemm`'s order). Panics like [`product`].
+#[allow(clippy::too_many_arguments)]
+pub fn gradient(
+    dst: &mut [f32],
+    a: &[f32],
+    a_offset: usize,
+    a_rs: usize,
+    rows: usize,
+    depth: usize,
+    g: &[f32],
+    g_offset: usize,
+) {
+    if rows == 0 || depth == 0 {
+        return;
+    }
+    assert!(available(), "narrow::gradient needs AVX-512F");
+    assert!(
+        a_offset + (rows - 1) * a_rs + depth <= a.len(),
+        "narrow: left operand out of bounds"
+    );
+    assert!(
+        g_offset + rows * WIDTH <= g.len(),
+        "narrow: gradient out of bounds"
+    );
+    assert!(dst.len() >= depth * WIDTH, "narrow: destination too small");
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512F is present (asserted) and every access below is within the bounds asserted above.
+    unsafe {
+        avx512::gradient(dst, a, a_offset, a_rs, rows, depth, g, g_offset);
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::WIDTH;
@@ -91,6 +131,76 @@ mod avx512 {
             // SAFETY: as above, one row.
             unsafe { rows_block::<1>(dst, a, a_offset, a_rs, p, depth, b, acc) };
             p += 1;
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F must be available and the operands within the bounds `super::gradient` checks.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gradient(
+        dst: &mut [f32],
+        a: &[f32],
+        a_offset: usize,
+        a_rs: usize,
+        rows: usize,
+        depth: usize,
+        g: &[f32],
+        g_offset: usize,
+    ) {
+        let mut k = 0;
+        while k + GRADIENT_BLOCK <= depth {
+            // SAFETY: columns k..k + GRADIENT_BLOCK are within `depth`.
+            unsafe {
+                gradient_block::<GRADIENT_BLOCK>(dst, a, a_offset, a_rs, rows, k, g, g_offset)
+            };
+            k += GRADIENT_BLOCK;
+        }
+        while k < depth {
+            // SAFETY: as above, one column.
+            unsafe { gradient_block::<1>(dst, a, a_offset, a_rs, rows, k, g, g_offset) };
+            k += 1;
+        }
+    }
+
+    /// K values kept in registers at once by the gradient.
+    const GRADIENT_BLOCK: usize = 16;
+
+    /// Columns `k..k + R` of the gradient.
+    ///
+    /// # Safety
+    /// As [`gradient`], with `k + R <= depth`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn gradient_block<const R: usize>(
+        dst: &mut [f32],
+        a: &[f32],
+        a_offset: usize,
+        a_rs: usize,
+        rows: usize,
+        k: usize,
+        g: &[f32],
+        g_offset: usize,
+    ) {
+        let (a_ptr, g_ptr) = (a.as_ptr(), g.as_ptr());
+        let mut sums = [_mm512_setzero_ps(); R];
+        for p in 0..rows {
+            // SAFETY: g_offset + (p + 1)·16 <= g.len().
+            let gp = unsafe { _mm512_loadu_ps(g_ptr.add(g_offset + p * WIDTH)) };
+            for (j, sum) in sums.iter_mut().enumerate() {
+                // SAFETY: a_offset + p·a_rs + k + j < a.len() by the caller's bounds.
+                let x = unsafe { *a_ptr.add(a_offset + p * a_rs + k + j) };
+                *sum = _mm512_fmadd_ps(_mm512_set1_ps(x), gp, *sum);
+            }
+        }
+        let d_ptr = dst.as_mut_ptr();
+        for (j, sum) in sums.iter().enumerate() {
+            // SAFETY: (k + j + 1)·16 <= depth·16 <= dst.len().
+            unsafe {
+                let out = d_ptr.add((k + j) * WIDTH);
+                _mm512_storeu_ps(out, _mm512_add_ps(_mm512_loadu_ps(out), *sum));
+            }
         }
     }
 
@@ -153,6 +263,50 @@ mod tests {
                 (s as f32 / u32::MAX as f32) * 2.0 - 1.0
             })
             .collect()
+    }
+
+    /// The filter gradient gives the bits of the `gemm` call the shifted convolution makes (dy transposed as the
+    /// left operand, the overlapping input view as the right one, a column-major K × 16 destination).
+    #[test]
+    fn gradient_bit_identical_to_gemm() {
+        if !available() {
+            return;
+        }
+        // 512 = MAX_DEPTH positions; `gemm` splits longer sums (1,296 here differ), which callers leave to it.
+        for (rows, depth, a_rs) in [(400, 48, 16), (100, 48, 16), (512, 48, 16), (37, 20, 7)] {
+            let a = values(5 + (rows - 1) * a_rs + depth, 4);
+            let g = values(2 + rows * WIDTH, 5);
+            let start = values(depth * WIDTH, 6);
+            let lhs = MatRef {
+                data: &g,
+                offset: 2,
+                rows: WIDTH,
+                cols: rows,
+                rs: 1,
+                cs: WIDTH,
+            };
+            let rhs = MatRef {
+                data: &a,
+                offset: 5,
+                rows,
+                cols: depth,
+                rs: a_rs,
+                cs: 1,
+            };
+            let mut want = start.clone();
+            crate::cpu::gemm::gemm_strided(&mut want, 1, WIDTH, lhs, rhs, Accumulate::Add, 1);
+            let mut got = start.clone();
+            gradient(&mut got, &a, 5, a_rs, rows, depth, &g, 2);
+            let differ = want
+                .iter()
+                .zip(&got)
+                .filter(|(w, g)| w.to_bits() != g.to_bits())
+                .count();
+            assert_eq!(
+                differ, 0,
+                "rows {rows} depth {depth}: {differ} values differ"
+            );
+        }
     }
 
     /// The kernel gives `gemm`'s bits, overwriting and accumulating, for block-multiple and ragged row counts and

@@ -201,21 +201,24 @@ fn forward_with<'w>(
     let inner_threads = threads_per_gemm(units.len());
     // 16 output channels on one thread per product: the register-blocked kernel (`narrow.rs`, the same bits as
     // `gemm`), with each tap's weight packed once as K × 16.
-    let narrow_taps: Option<Vec<Vec<f32>>> =
-        (p.co == narrow::WIDTH && inner_threads == 1 && narrow::available()).then(|| {
-            (0..p.kt * p.kh)
-                .map(|tap| {
-                    let w = weights(tap / p.kh, tap % p.kh);
-                    let mut packed = Vec::with_capacity(w.rows * w.cols);
-                    for k in 0..w.rows {
-                        for c in 0..w.cols {
-                            packed.push(w.data[w.offset + k * w.rs + c * w.cs]);
-                        }
+    let narrow_taps: Option<Vec<Vec<f32>>> = (p.co == narrow::WIDTH
+        && p.kw * p.c <= narrow::MAX_DEPTH
+        && inner_threads == 1
+        && narrow::available())
+    .then(|| {
+        (0..p.kt * p.kh)
+            .map(|tap| {
+                let w = weights(tap / p.kh, tap % p.kh);
+                let mut packed = Vec::with_capacity(w.rows * w.cols);
+                for k in 0..w.rows {
+                    for c in 0..w.cols {
+                        packed.push(w.data[w.offset + k * w.rs + c * w.cs]);
                     }
-                    packed
-                })
-                .collect()
-        });
+                }
+                packed
+            })
+            .collect()
+    });
     // The tap visited first overwrites every row when its valid range covers the unit; otherwise zero first.
     let run_taps = |(n, t0, t1): (usize, usize, usize), dst: &mut [f32]| {
         let full_tap = (0..p.kt).find(|&kt| p.valid(kt, (t0, t1)) == Some((t0, t1)));
@@ -368,6 +371,7 @@ pub fn backward_filter(
     // Accumulates clips `clips` into rows [r0, r1) of dW, stored as is (row stride Kg) or transposed
     // (Kg × (r1 − r0)): measured here, `gemm` runs these long-K products faster into a column-major destination
     // when the weight is small, and into a row-major one when it is large.
+    let narrow_gradient = p.co == narrow::WIDTH && narrow::available();
     let accumulate =
         |acc: &mut [f32], r0: usize, r1: usize, clips: std::ops::Range<usize>, transposed: bool| {
             for n in clips {
@@ -387,7 +391,19 @@ pub fn backward_filter(
                         };
                         let rhs = p.input_view(xp, n, a, kt, kh, m);
                         let col = (kt * p.kh + kh) * p.kw * p.c;
-                        if transposed {
+                        if transposed && narrow_gradient && m <= narrow::MAX_DEPTH {
+                            // 16 output channels: the register-blocked kernel, `gemm`'s bits.
+                            narrow::gradient(
+                                &mut acc[col * narrow::WIDTH..],
+                                xp,
+                                rhs.offset,
+                                rhs.rs,
+                                m,
+                                rhs.cols,
+                                dyg,
+                                lhs.offset,
+                            );
+                        } else if transposed {
                             gemm_strided(
                                 &mut acc[col * (r1 - r0)..],
                                 1,
