@@ -16,6 +16,19 @@
 /// here take (callers use `gemm` beyond it).
 pub const MAX_DEPTH: usize = 512;
 
+/// Whether [`product`] gives `gemm`'s bits for `rows` positions and a sum over `depth`: `gemm` takes other paths,
+/// with other summation orders, for tiny products — a sum over at most 2 values, a vector (one row or column), and
+/// a horizontal kernel for at most 16 × 16 results — and splits sums longer than [`MAX_DEPTH`].
+pub fn fits_product(rows: usize, depth: usize) -> bool {
+    rows > WIDTH && (3..=MAX_DEPTH).contains(&depth)
+}
+
+/// Whether [`gradient`] gives `gemm`'s bits: `depth` × 16 results summed over `rows` positions (see
+/// [`fits_product`] for the paths `gemm` takes otherwise).
+pub fn fits_gradient(rows: usize, depth: usize) -> bool {
+    depth > WIDTH && (3..=MAX_DEPTH).contains(&rows)
+}
+
 use crate::cpu::gemm::Accumulate;
 
 /// Output channels this kernel computes.
@@ -273,7 +286,14 @@ mod tests {
             return;
         }
         // 512 = MAX_DEPTH positions; `gemm` splits longer sums (1,296 here differ), which callers leave to it.
-        for (rows, depth, a_rs) in [(400, 48, 16), (100, 48, 16), (512, 48, 16), (37, 20, 7)] {
+        for (rows, depth, a_rs) in [
+            (400, 48, 16),
+            (100, 48, 16),
+            (512, 48, 16),
+            (37, 20, 7),
+            (3, 17, 17),
+        ] {
+            assert!(fits_gradient(rows, depth));
             let a = values(5 + (rows - 1) * a_rs + depth, 4);
             let g = values(2 + rows * WIDTH, 5);
             let start = values(depth * WIDTH, 6);
@@ -309,6 +329,13 @@ mod tests {
         }
     }
 
+    #[test]
+    fn tiny_products_stay_with_gemm() {
+        assert!(!fits_product(1, 32) && !fits_product(2, 64) && !fits_product(16, 48));
+        assert!(!fits_product(80, 2) && !fits_product(80, 513));
+        assert!(!fits_gradient(2, 64) && !fits_gradient(400, 16) && !fits_gradient(513, 48));
+    }
+
     /// The kernel gives `gemm`'s bits, overwriting and accumulating, for block-multiple and ragged row counts and
     /// an overlapping left operand (the shifted convolution's view: row stride smaller than K).
     #[test]
@@ -317,13 +344,16 @@ mod tests {
             eprintln!("no AVX-512F: the kernel is not used on this CPU");
             return;
         }
+        // Shapes of a tiny network — (1, 32), (2, 64): `gemm`'s vector and horizontal paths — gave other bits;
+        // `fits_product` leaves them to `gemm` (`tiny_products_stay_with_gemm`).
         for (rows, depth, a_rs) in [
             (80, 48, 16),
-            (13, 48, 16),
+            (17, 48, 16),
             (64, 144, 144),
-            (7, 5, 3),
+            (23, 5, 3),
             (100, 96, 32),
         ] {
+            assert!(fits_product(rows, depth));
             let a = values(3 + (rows - 1) * a_rs + depth, 1);
             let b = values(depth * WIDTH, 2);
             let start = values(rows * WIDTH, 3);

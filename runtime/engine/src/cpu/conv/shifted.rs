@@ -201,24 +201,21 @@ fn forward_with<'w>(
     let inner_threads = threads_per_gemm(units.len());
     // 16 output channels on one thread per product: the register-blocked kernel (`narrow.rs`, the same bits as
     // `gemm`), with each tap's weight packed once as K × 16.
-    let narrow_taps: Option<Vec<Vec<f32>>> = (p.co == narrow::WIDTH
-        && p.kw * p.c <= narrow::MAX_DEPTH
-        && inner_threads == 1
-        && narrow::available())
-    .then(|| {
-        (0..p.kt * p.kh)
-            .map(|tap| {
-                let w = weights(tap / p.kh, tap % p.kh);
-                let mut packed = Vec::with_capacity(w.rows * w.cols);
-                for k in 0..w.rows {
-                    for c in 0..w.cols {
-                        packed.push(w.data[w.offset + k * w.rs + c * w.cs]);
+    let narrow_taps: Option<Vec<Vec<f32>>> =
+        (p.co == narrow::WIDTH && inner_threads == 1 && narrow::available()).then(|| {
+            (0..p.kt * p.kh)
+                .map(|tap| {
+                    let w = weights(tap / p.kh, tap % p.kh);
+                    let mut packed = Vec::with_capacity(w.rows * w.cols);
+                    for k in 0..w.rows {
+                        for c in 0..w.cols {
+                            packed.push(w.data[w.offset + k * w.rs + c * w.cs]);
+                        }
                     }
-                }
-                packed
-            })
-            .collect()
-    });
+                    packed
+                })
+                .collect()
+        });
     // The tap visited first overwrites every row when its valid range covers the unit; otherwise zero first.
     let run_taps = |(n, t0, t1): (usize, usize, usize), dst: &mut [f32]| {
         let full_tap = (0..p.kt).find(|&kt| p.valid(kt, (t0, t1)) == Some((t0, t1)));
@@ -243,7 +240,10 @@ fn forward_with<'w>(
                 };
                 first = false;
                 let out = &mut dst[(a - t0) * p.gm * p.co..];
-                if let Some(taps) = &narrow_taps {
+                if let Some(taps) = narrow_taps
+                    .as_ref()
+                    .filter(|_| narrow::fits_product(m, lhs.cols))
+                {
                     let packed = &taps[kt * p.kh + kh];
                     narrow::product(out, xp, lhs.offset, lhs.rs, m, lhs.cols, packed, acc);
                 } else {
@@ -391,7 +391,7 @@ pub fn backward_filter(
                         };
                         let rhs = p.input_view(xp, n, a, kt, kh, m);
                         let col = (kt * p.kh + kh) * p.kw * p.c;
-                        if transposed && narrow_gradient && m <= narrow::MAX_DEPTH {
+                        if transposed && narrow_gradient && narrow::fits_gradient(m, rhs.cols) {
                             // 16 output channels: the register-blocked kernel, `gemm`'s bits.
                             narrow::gradient(
                                 &mut acc[col * narrow::WIDTH..],
