@@ -11,7 +11,7 @@ use cudarc::nvrtc::{Ptx, sys as nvrtc};
 
 use super::plan::{ClipPlan, ColorArgs, LUMA_LANES, Planes};
 use crate::error::{CudaError, CudaResult};
-use crate::kernels::{elementwise_config, nvrtc_cubin};
+use crate::kernels::{elementwise_config, nvrtc_cubin, nvrtc_options};
 
 /// The augmentation kernels' CUDA C++ source.
 pub const SOURCE: &str = include_str!("source.cu");
@@ -31,14 +31,7 @@ pub const KERNEL_NAMES: &[&str] = &[
 /// NVRTC options: CUBIN for the device's architecture, IEEE division and square root, no flush-to-zero, and no
 /// FMA contraction — each kernel then rounds exactly where the CPU code does.
 pub fn compile_options(major: i32, minor: i32) -> Vec<String> {
-    vec![
-        format!("--gpu-architecture=sm_{major}{minor}"),
-        "--std=c++17".into(),
-        "--ftz=false".into(),
-        "--prec-div=true".into(),
-        "--prec-sqrt=true".into(),
-        "--fmad=false".into(),
-    ]
+    nvrtc_options(major, minor, false)
 }
 
 /// Compiles [`SOURCE`] to a CUBIN for compute capability `major.minor` (needs libnvrtc only, no GPU).

@@ -123,13 +123,18 @@ pub fn program() -> String {
 /// the NVRTC library cannot JIT — with IEEE-exact division and square root and no flush-to-zero, so results match
 /// the CPU backend.
 pub fn compile_options(major: i32, minor: i32) -> Vec<String> {
+    nvrtc_options(major, minor, true)
+}
+
+/// The options every kernel source here is compiled with; `fmad` allows contracting a·b + c into one FMA.
+pub(crate) fn nvrtc_options(major: i32, minor: i32, fmad: bool) -> Vec<String> {
     vec![
         format!("--gpu-architecture=sm_{major}{minor}"),
         "--std=c++17".into(),
         "--ftz=false".into(),
         "--prec-div=true".into(),
         "--prec-sqrt=true".into(),
-        "--fmad=true".into(),
+        format!("--fmad={fmad}"),
     ]
 }
 
