@@ -278,6 +278,14 @@ mod tests {
             .collect()
     }
 
+    /// How many values of `got` differ from `want` in any bit.
+    fn bits_differing(want: &[f32], got: &[f32]) -> usize {
+        want.iter()
+            .zip(got)
+            .filter(|(w, g)| w.to_bits() != g.to_bits())
+            .count()
+    }
+
     /// The filter gradient gives the bits of the `gemm` call the shifted convolution makes (dy transposed as the
     /// left operand, the overlapping input view as the right one, a column-major K × 16 destination).
     #[test]
@@ -317,11 +325,7 @@ mod tests {
             crate::cpu::gemm::gemm_strided(&mut want, 1, WIDTH, lhs, rhs, Accumulate::Add, 1);
             let mut got = start.clone();
             gradient(&mut got, &a, 5, a_rs, rows, depth, &g, 2);
-            let differ = want
-                .iter()
-                .zip(&got)
-                .filter(|(w, g)| w.to_bits() != g.to_bits())
-                .count();
+            let differ = bits_differing(&want, &got);
             assert_eq!(
                 differ, 0,
                 "rows {rows} depth {depth}: {differ} values differ"
@@ -371,11 +375,7 @@ mod tests {
                 gemm(&mut want, WIDTH, lhs, rhs, acc, 1);
                 let mut got = start.clone();
                 product(&mut got, &a, 3, a_rs, rows, depth, &b, acc);
-                let differ = want
-                    .iter()
-                    .zip(&got)
-                    .filter(|(w, g)| w.to_bits() != g.to_bits())
-                    .count();
+                let differ = bits_differing(&want, &got);
                 assert_eq!(
                     differ, 0,
                     "rows {rows} depth {depth}: {differ} values differ"
