@@ -1067,3 +1067,21 @@ report "UCF101 over its splits" {{
     assert!((reported - mean).abs() < 1e-9, "{reported} vs {top1:?}");
     assert_contains(&stdout, "over 3 `split` values (1, 2 and 3)");
 }
+
+/// The pre-training's `precision` reaches the runtime: the smoke recipe moved to bf16 by `--precision` (the CPU
+/// computes in f32 only) stops before its first job, saying why. A runtime that ignored the job's precision would
+/// train in f32 and succeed.
+#[test]
+fn a_pretraining_in_bf16_on_the_cpu_stops_before_it_starts() {
+    let dir = scratch("bf16-on-cpu");
+    let Output { code, stderr, .. } =
+        vst_in(&dir, &["run", &recipe("smoke.vst"), "--precision", "bf16"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert_contains(&stderr, "precision bf16 needs a CUDA device");
+    assert!(
+        job_dirs(&dir.join("runs"), "pretrain")
+            .iter()
+            .all(|d| !d.join("metrics.jsonl").exists()),
+        "a pre-training started"
+    );
+}
