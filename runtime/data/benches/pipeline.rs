@@ -26,7 +26,7 @@ use vst_data::metrics::DataMetrics;
 use vst_data::pipeline::{ClipShape, SampleMode, decode_sample, make_sample};
 use vst_data::synth::{self, SynthEncoding};
 use vst_data::video::DecoderKind;
-use vst_spec::{ClipSpec, Range, SynthSpec, Timespan};
+use vst_spec::{ClipSpec, Range, Timespan};
 
 const SHAPE: ClipShape = ClipShape {
     frames: 8,
@@ -55,18 +55,7 @@ fn cores() -> usize {
 
 /// The benchmark's videos: returns (label, files).
 fn prepare_videos(dir: &Path, videos: u32) -> Result<Vec<(String, Vec<PathBuf>)>> {
-    let spec = SynthSpec {
-        classes: videos,
-        train_per_class: 1,
-        val_per_class: 0,
-        frames: 300,
-        fps: 30.0,
-        width: 320,
-        height: 240,
-        nuisance: 0.8,
-        distractors: 2,
-        seed: 2024,
-    };
+    let spec = vst_data::synth::benchmark_spec(videos);
     let synth_dir = dir.join("openh264");
     eprintln!(
         "preparing {videos} synthetic 320x240 videos in {} ...",

@@ -190,6 +190,23 @@ pub fn generate(spec: &SynthSpec, dir: &Path, threads: usize) -> Result<SynthDat
     generate_with(spec, dir, threads, SynthEncoding::default())
 }
 
+/// The data pipeline benchmark's video set (`benches/pipeline.rs`, and the GPU check's augmentation timing):
+/// `videos` synthetic 320×240 videos of 300 frames at 30 fps, one per class, with nuisances and two distractors.
+pub fn benchmark_spec(videos: u32) -> SynthSpec {
+    SynthSpec {
+        classes: videos,
+        train_per_class: 1,
+        val_per_class: 0,
+        frames: 300,
+        fps: 30.0,
+        width: 320,
+        height: 240,
+        nuisance: 0.8,
+        distractors: 2,
+        seed: 2024,
+    }
+}
+
 pub fn generate_with(
     spec: &SynthSpec,
     dir: &Path,

@@ -17,7 +17,7 @@ use vst_data::list::VideoEntry;
 use vst_data::pipeline::{ClipShape, DecodedSample, SampleMode, decode_sample};
 use vst_data::synth::{self, SynthEncoding};
 use vst_data::video::{DecoderKind, Frame, VideoBackend};
-use vst_spec::{ClipSpec, Range, SynthSpec, Timespan};
+use vst_spec::{ClipSpec, Range, Timespan};
 
 pub struct AugmentArgs {
     pub gpu: usize,
@@ -44,18 +44,7 @@ fn mode(size: u32, count: u32) -> SampleMode {
 
 /// Six synthetic 320×240 videos of 300 frames (the pipeline benchmark's OpenH264 set), in a fresh folder.
 fn videos(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
-    let spec = SynthSpec {
-        classes: 6,
-        train_per_class: 1,
-        val_per_class: 0,
-        frames: 300,
-        fps: 30.0,
-        width: 320,
-        height: 240,
-        nuisance: 0.8,
-        distractors: 2,
-        seed: 2024,
-    };
+    let spec = synth::benchmark_spec(6);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     synth::generate_with(
         &spec,
