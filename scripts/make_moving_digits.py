@@ -16,7 +16,8 @@ Digit samples are split by index: the first 80 % of each class's digits feed tra
 videos, so no handwritten sample appears in both.
 
 Output (never committed; ~60 MB at the defaults): OUT/train.csv, OUT/val.csv (`path label` per line, paths
-relative to OUT) and one folder of JPEG frames per video (000001.jpg, ...), as `frames(root: OUT, fps: 30, ...)`
+relative to OUT), OUT/train_10_per_class.csv (the first 10 training videos of each class in train.csv's order: the
+small labelled set of the mini transfer study, recipes/mini/transfer.vst) and one folder of JPEG frames per video (000001.jpg, ...), as `frames(root: OUT, fps: 30, ...)`
 reads them. Deterministic for a given --seed.
 
     pip install -r scripts/requirements.txt   # numpy, pillow
@@ -195,6 +196,25 @@ class VideoMaker:
         return frames
 
 
+def write_labelled_subset(out, per_class):
+    """Writes OUT/train_{per_class}_per_class.csv: the first `per_class` videos of each class in train.csv's (shuffled)
+    order, the same order kept. A small labelled set drawn from the unlabelled pre-training videos, as a downstream
+    fine-tuning set is small beside the pre-training set (UCF101's 9.5k videos beside Kinetics' 240k)."""
+    with open(os.path.join(out, "train.csv")) as f:
+        lines = [line for line in f if line.strip()]
+    taken, kept = {}, []
+    for line in lines:
+        label = line.split()[-1]
+        if taken.get(label, 0) < per_class:
+            taken[label] = taken.get(label, 0) + 1
+            kept.append(line)
+    name = os.path.join(out, f"train_{per_class}_per_class.csv")
+    with open(name + ".tmp", "w") as f:
+        f.write("".join(kept))
+    os.replace(name + ".tmp", name)
+    return name
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out", help="output folder (created)")
@@ -206,8 +226,13 @@ def main():
     p.add_argument("--clutter", type=float, default=0.5,
                    help="contrast of the background photograph relative to the original (1: unchanged)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--subset-only", action="store_true",
+                   help="only (re)write train_10_per_class.csv from an existing OUT/train.csv")
     p.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "vst-sources"))
     args = p.parse_args()
+    if args.subset_only:
+        print(f"wrote {write_labelled_subset(args.out, 10)}", file=sys.stderr)
+        return
 
     digits = load_digits(args.cache)
     photos = load_photos(args.cache)
@@ -239,6 +264,7 @@ def main():
         with open(tmp, "w") as f:
             f.write("".join(lines[i] + "\n" for i in order))
         os.replace(tmp, os.path.join(args.out, f"{split}.csv"))
+    write_labelled_subset(args.out, 10)
     print(f"wrote {args.out}: {10 * args.train_per_class} training and {10 * args.val_per_class} validation videos "
           f"of {args.frames} frames at {args.size}²", file=sys.stderr)
 

@@ -455,6 +455,28 @@ fn a_report_over_seeds_is_clean() {
     assert_eq!(out, "");
 }
 
+#[test]
+fn a_report_of_an_evaluation_every_pre_training_shares_does_not_warn_about_their_axes() {
+    // A `from: scratch` fine-tune is one job per seed, whatever the objective and ρ: averaging over those axes
+    // averages one number with itself, so the report needs no W0104 about them.
+    let scratch = "evaluate scratch {\n  kind: finetune\n  from: scratch\n  batch: 8\n}\n\n";
+    let report = |cell: &str| format!("report \"T\" {{\n  over: seed\n  cell: {cell}\n}}\n");
+    let out = render(&[(
+        "recipe.vst",
+        &format!("{SEEDS}{scratch}{}", report("scratch.top1")),
+    )]);
+    assert_eq!(out, "");
+    // The linear probe of each pre-training is a different job for each objective and ρ: still warned.
+    let out = render(&[(
+        "recipe.vst",
+        &format!("{SEEDS}{scratch}{}", report("linear.top1")),
+    )]);
+    assert!(
+        out.contains("W0104") && out.contains("`objective`") && out.contains("`clips`"),
+        "{out}"
+    );
+}
+
 case!(
     report_seed_axis_not_shown,
     &format!("{SEEDS}report \"T\" {{\n  rows: objective\n  cols: clips\n  cell: linear.top1\n}}\n")

@@ -231,10 +231,12 @@ pub fn lower(
         };
         let mut report_cells = Vec::new();
         let mut deps: Vec<JobId> = Vec::new();
+        let mut measured: Vec<(&[usize], &JobId)> = Vec::new();
         for ((cell, _), evals) in cells.iter().zip(&cell_evals) {
             let Some(Some(eval)) = evals.get(*eval_index) else {
                 continue;
             };
+            measured.push((&cell.coords, eval));
             report_cells.push(ReportCell {
                 row: label(cell, report.rows),
                 col: label(cell, report.cols),
@@ -249,7 +251,7 @@ pub fn lower(
         check_metric_fits_labels(report, (*eval_index, metric), cells, diags);
         for (i, axis) in recipe.axes.iter().enumerate() {
             let shown = [report.rows, report.cols, report.over].contains(&Some(i));
-            if !shown && axis.values.len() > 1 {
+            if !shown && axis.values.len() > 1 && changes_the_job(&measured, i) {
                 diags.push(
                     Diagnostic::warning(Kind::UnreportedAxis, format!(
                         "axis `{}` is neither the rows nor the columns of report \"{}\"",
@@ -508,4 +510,23 @@ fn rewritten(plan: &Plan, edit: impl Fn(&mut JobKind)) -> Plan {
         jobs,
         labels: plan.labels.clone(),
     }
+}
+
+/// Whether axis `axis` changes the job a report cell measures: some two cells that differ only on that axis measure
+/// different jobs. An evaluation that does not depend on the pre-training (`from: scratch`) is one job for every
+/// objective, so a report of it averages nothing over the objective axis and needs no warning about it.
+fn changes_the_job(measured: &[(&[usize], &JobId)], axis: usize) -> bool {
+    let others = |coords: &[usize]| -> Vec<usize> {
+        coords
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != axis)
+            .map(|(_, &c)| c)
+            .collect()
+    };
+    let mut first: BTreeMap<Vec<usize>, &JobId> = BTreeMap::new();
+    measured.iter().any(|&(coords, job)| {
+        let seen = first.entry(others(coords)).or_insert(job);
+        *seen != job
+    })
 }
