@@ -18,7 +18,7 @@ use crate::model::{BnUpdates, Mode, ParamRole, ParamRoles, SlowResNetModel};
 use crate::train::checkpoint::{
     CheckpointMeta, FORMAT_VERSION, OPTIMIZER_PREFIX, RngState, read_checkpoint, write_checkpoint,
 };
-use crate::train::{Optimizer, Schedule};
+use crate::train::{EvalSgd, Optimizer};
 use anyhow::{Context, Result, bail};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -27,9 +27,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use vst_data::pipeline::SampleMode;
 use vst_engine::{Device, Graph, ParamKind, ParamStore, Tensor, Var};
-use vst_spec::{
-    AugmentSpec, Decay, FinetuneEvalSpec, FinetuneStart, OptimizerSpec, ScheduleSpec, TemporalAug,
-};
+use vst_spec::{AugmentSpec, FinetuneEvalSpec, FinetuneStart, TemporalAug};
 
 /// The classifier's parameters, PySlowFast's names for a `ResNet` model's head.
 const HEAD_WEIGHT: &str = "head.projection.weight";
@@ -271,25 +269,16 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
     }
     let epochs = u64::from(spec.epochs);
     let total_steps = epochs * steps_per_epoch;
-    let optimizer_spec = OptimizerSpec::Sgd {
+    let (optimizer_spec, schedule) = EvalSgd {
+        epochs: spec.epochs,
+        batch: spec.batch,
+        lr: spec.lr,
+        lr_rule: spec.lr_rule,
+        warmup_epochs: spec.warmup_epochs,
         momentum: spec.momentum,
         weight_decay: spec.weight_decay,
-        // PySlowFast's SOLVER.NESTEROV defaults to True, and the fine-tuning configs keep it.
-        nesterov: true,
-    };
-    let schedule = Schedule::new(
-        &ScheduleSpec {
-            epochs: spec.epochs,
-            batch: spec.batch,
-            optimizer: optimizer_spec,
-            lr: spec.lr,
-            lr_rule: spec.lr_rule,
-            warmup_epochs: spec.warmup_epochs,
-            warmup_start_lr: 0.0,
-            decay: Decay::Cosine,
-        },
-        total_steps,
-    )?;
+    }
+    .setup(total_steps)?;
     let mut optimizer = Optimizer::new(&optimizer_spec)?;
 
     let config = checkpoint_config(eval, spec, classes);

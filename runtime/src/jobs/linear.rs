@@ -11,16 +11,14 @@ use super::eval::{EvalContext, test_videos_per_batch, top_k_accuracy};
 use super::metrics_log::MetricsLog;
 use super::{METRICS_FILE, progress};
 use crate::model::{ParamRole, ParamRoles};
-use crate::train::{Optimizer, Schedule};
+use crate::train::{EvalSgd, Optimizer};
 use anyhow::{Context, Result};
 use rand::SeedableRng;
 use serde_json::{Value, json};
 use std::path::Path;
 use vst_data::pipeline::SampleMode;
 use vst_engine::{BatchNormMode, BatchNormSpec, Graph, ParamStore, Tensor, Var};
-use vst_spec::{
-    AugmentSpec, ColorAug, Decay, LinearEvalSpec, OptimizerSpec, ScheduleSpec, TemporalAug,
-};
+use vst_spec::{AugmentSpec, ColorAug, LinearEvalSpec, TemporalAug};
 
 const WEIGHT: &str = "probe.weight";
 const BIAS: &str = "probe.bias";
@@ -92,25 +90,16 @@ pub fn run(eval: &EvalContext, spec: &LinearEvalSpec, dir: &Path) -> Result<Valu
     )?;
     let steps_per_epoch = train.batches_per_epoch() as u64;
     let total_steps = u64::from(spec.epochs) * steps_per_epoch;
-    let optimizer_spec = OptimizerSpec::Sgd {
+    let (optimizer_spec, schedule) = EvalSgd {
+        epochs: spec.epochs,
+        batch: spec.batch,
+        lr: spec.lr,
+        lr_rule: spec.lr_rule,
+        warmup_epochs: spec.warmup_epochs,
         momentum: spec.momentum,
         weight_decay: spec.weight_decay,
-        // As every official configuration, the linear probe's included (SOLVER.NESTEROV defaults to True).
-        nesterov: true,
-    };
-    let schedule = Schedule::new(
-        &ScheduleSpec {
-            epochs: spec.epochs,
-            batch: spec.batch,
-            optimizer: optimizer_spec,
-            lr: spec.lr,
-            lr_rule: spec.lr_rule,
-            warmup_epochs: spec.warmup_epochs,
-            warmup_start_lr: 0.0,
-            decay: Decay::Cosine,
-        },
-        total_steps,
-    )?;
+    }
+    .setup(total_steps)?;
     let mut optimizer = Optimizer::new(&optimizer_spec)?;
     // Rank 0 writes (see `super::replicas`).
     let leader = eval.options.replicas.is_leader();

@@ -11,4 +11,4 @@ pub mod schedule;
 pub use error::TrainError;
 pub use learner::{Learner, StepStats};
 pub use optim::Optimizer;
-pub use schedule::{Schedule, scaled_lr};
+pub use schedule::{EvalSgd, Schedule, scaled_lr};

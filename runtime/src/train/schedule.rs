@@ -11,9 +11,48 @@
 
 use std::f64::consts::PI;
 
-use vst_spec::{Anneal, Decay, LrRule, MomentumSpec, Scaling, ScheduleSpec};
+use vst_spec::{Anneal, Decay, LrRule, MomentumSpec, OptimizerSpec, Scaling, ScheduleSpec};
 
 use crate::model::{ModelError, invalid};
+
+/// What an evaluation that trains (the linear probe, fine-tuning) sets of its optimiser; the rest is fixed.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalSgd {
+    pub epochs: u32,
+    pub batch: u32,
+    pub lr: f64,
+    pub lr_rule: LrRule,
+    pub warmup_epochs: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+}
+
+impl EvalSgd {
+    /// The optimiser and schedule of every official PySlowFast evaluation config: SGD with Nesterov momentum
+    /// (SOLVER.NESTEROV defaults to True, and the linear-probe and fine-tuning configs keep it), a warm-up from 0,
+    /// then cosine decay over the whole run of `total_steps`.
+    pub fn setup(&self, total_steps: u64) -> Result<(OptimizerSpec, Schedule), ModelError> {
+        let optimizer = OptimizerSpec::Sgd {
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            nesterov: true,
+        };
+        let schedule = Schedule::new(
+            &ScheduleSpec {
+                epochs: self.epochs,
+                batch: self.batch,
+                optimizer,
+                lr: self.lr,
+                lr_rule: self.lr_rule,
+                warmup_epochs: self.warmup_epochs,
+                warmup_start_lr: 0.0,
+                decay: Decay::Cosine,
+            },
+            total_steps,
+        )?;
+        Ok((optimizer, schedule))
+    }
+}
 
 /// The learning rate at a global batch of `batch` videos under `rule`.
 pub fn scaled_lr(rule: &LrRule, batch: u32) -> f64 {
