@@ -112,7 +112,7 @@ impl EvalContext<'_> {
             let per_video = batch.rows_per_video.max(1);
             let labels: Vec<u32> = batch.labels.iter().step_by(per_video).copied().collect();
             let clips = Tensor::from_vec(batch.data, &batch.shape, &self.device)?;
-            let (features, labels) = self.gather(self.features_of(&clips)?, labels)?;
+            let (features, labels) = self.gather(self.features_of(&clips)?, labels, per_video)?;
             each(&features, &labels, per_video)?;
             videos += labels.len();
         }
@@ -124,25 +124,41 @@ impl EvalContext<'_> {
 }
 
 impl EvalContext<'_> {
-    /// The whole batch from every replica's share (`features`: rows × C of this replica's videos, `labels` one per
-    /// video), in the order one process would have them; itself with one replica. Features of frozen encoders do
-    /// not depend on how clips are grouped, so every replica then holds exactly what one process computes.
-    pub fn gather(&self, features: Tensor, labels: Vec<u32>) -> Result<(Tensor, Vec<u32>)> {
+    /// The whole batch from every replica's share (`features`: rows × C of this replica's videos, `rows_per_label`
+    /// rows for each of `labels`), in the order one process would have them; itself with one replica. Features of
+    /// frozen encoders do not depend on how clips are grouped, so every replica then holds exactly what one process
+    /// computes. One collective: each label travels as a float behind its rows (exact: labels are far below 2^24).
+    pub fn gather(
+        &self,
+        features: Tensor,
+        labels: Vec<u32>,
+        rows_per_label: usize,
+    ) -> Result<(Tensor, Vec<u32>)> {
         let replicas = &self.options.replicas;
         if replicas.size() == 1 {
             return Ok((features, labels));
         }
         let dim = self.learner()?.feature_dim();
-        let comm = replicas.0.as_ref();
-        let all = all_gather_varying(comm, &features.to_vec()?)?;
-        let rows = all.len() / dim.max(1);
-        let features = Tensor::from_vec(all, &[rows, dim], &self.device)?;
-        let labels_f: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
-        let labels = all_gather_varying(comm, &labels_f)?
-            .into_iter()
-            .map(|l| l as u32)
-            .collect();
-        Ok((features, labels))
+        let block = rows_per_label.max(1) * dim;
+        let mine = features.to_vec()?;
+        let mut packed = Vec::with_capacity(mine.len() + labels.len());
+        for (rows, &label) in mine.chunks(block).zip(&labels) {
+            packed.extend_from_slice(rows);
+            packed.push(label as f32);
+        }
+        let all = all_gather_varying(replicas.0.as_ref(), &packed)?;
+        let mut features = Vec::with_capacity(all.len());
+        let mut labels = Vec::with_capacity(all.len() / (block + 1));
+        for chunk in all.chunks(block + 1) {
+            let (rows, label) = chunk.split_at(block);
+            features.extend_from_slice(rows);
+            labels.push(label[0] as u32);
+        }
+        let rows = features.len() / dim.max(1);
+        Ok((
+            Tensor::from_vec(features, &[rows, dim], &self.device)?,
+            labels,
+        ))
     }
 
     /// Videos per test batch holding about `wanted` videos: a multiple of the replica count, so every replica

@@ -121,7 +121,7 @@ pub fn run(eval: &EvalContext, spec: &LinearEvalSpec, dir: &Path) -> Result<Valu
         for batch in train.epoch(epoch) {
             let batch = batch.context("cannot load a probe training batch")?;
             let clips = Tensor::from_vec(batch.data, &batch.shape, device)?;
-            let (features, labels) = eval.gather(eval.features_of(&clips)?, batch.labels)?;
+            let (features, labels) = eval.gather(eval.features_of(&clips)?, batch.labels, 1)?;
             let targets: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
             let mut g = Graph::new();
             let (out, stats) = logits(&mut g, &store, &features, true)?;
