@@ -200,7 +200,15 @@ case!(
 );
 case!(
     unknown_word,
-    "use \"base.vst\"\n\npretrain {\n  schedule.decay: cosin\n}\n"
+    "use \"base.vst\"\n\npretrain {\n  moco.anneal: cosin\n}\n"
+);
+case!(
+    step_decay_past_the_end_of_training,
+    "use \"base.vst\"\n\npretrain {\n  schedule.epochs: 100\n  schedule.decay: steps(at: [60, 100])\n}\n"
+);
+case!(
+    step_decay_out_of_order,
+    "use \"base.vst\"\n\nevaluate tune {\n  kind: finetune\n  epochs: 20\n  batch: 16\n  decay: steps(at: [15, 10])\n}\n"
 );
 case!(
     bad_test_views,

@@ -454,12 +454,26 @@ pub enum OptimizerSpec {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decay {
     /// Half-period cosine to zero.
+    #[default]
     Cosine,
     Constant,
+    /// PySlowFast's `steps_with_relative_lrs` with relative rates that are powers of `factor` (as every official
+    /// config that uses it: `LRS: [1, 0.1, 0.01, …]`): the LR is multiplied by `factor` from each epoch of `at`
+    /// (increasing, fractional epochs allowed) on.
+    Steps {
+        at: Vec<f64>,
+        factor: f64,
+    },
+}
+
+impl Decay {
+    pub fn is_cosine(&self) -> bool {
+        matches!(self, Decay::Cosine)
+    }
 }
 
 /// How many videos of the global batch each batch-norm batch holds (every view of a step is normalised in
@@ -590,7 +604,7 @@ pub enum FinetuneStart {
 }
 
 /// Fine-tuning: the encoder and a new linear classifier (behind dropout) trained end to end with cross-entropy
-/// under SGD (Nesterov momentum, no weight decay on batch norm) and a cosine schedule, then tested on `views`.
+/// under SGD (Nesterov momentum, no weight decay on batch norm) and a cosine (or step) schedule, then tested on `views`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinetuneEvalSpec {
     pub from: FinetuneStart,
@@ -600,6 +614,10 @@ pub struct FinetuneEvalSpec {
     pub lr: f64,
     pub lr_rule: LrRule,
     pub warmup_epochs: f64,
+    /// After the warm-up. Left out of the serialised spec when cosine, so that the ids of fine-tune jobs written
+    /// before the setting existed do not change.
+    #[serde(default, skip_serializing_if = "Decay::is_cosine")]
+    pub decay: Decay,
     pub weight_decay: f64,
     pub momentum: f64,
     /// Dropout rate on the pooled features before the classifier.

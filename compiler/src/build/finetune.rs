@@ -4,7 +4,7 @@
 use super::augment::{color, spatial};
 use super::cost::full_batches;
 use super::dataset::DataInfo;
-use super::specs::scaled_lr;
+use super::specs::{check_decay, scaled_lr};
 use super::view::View;
 use crate::diagnostic::Kind;
 use crate::schema::FinetuneEval;
@@ -38,6 +38,7 @@ pub(super) fn finetune_eval(
         );
         view.report(d);
     }
+    check_decay(view, "decay", &settings.decay, epochs);
     if u64::from(batch) > data.train_videos {
         let d = view.error_at(
             Kind::IncompatibleSettings,
@@ -59,6 +60,7 @@ pub(super) fn finetune_eval(
         lr,
         lr_rule,
         warmup_epochs: settings.warmup,
+        decay: settings.decay.clone(),
         weight_decay: settings.weight_decay,
         momentum: settings.momentum,
         dropout: settings.dropout,

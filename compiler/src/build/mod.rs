@@ -24,7 +24,7 @@ use crate::schema::{EvalKind, FinetuneEval, KnnEval, LinearEval, Pretrain};
 use augment::{color, spatial, temporal};
 use checks::cross_checks;
 use cost::full_batches;
-use specs::{backbone_spec, objective_spec, optimizer_spec, scaled_lr};
+use specs::{backbone_spec, check_decay, objective_spec, optimizer_spec, scaled_lr};
 use view::View;
 use vst_spec::arch::SlowResNet;
 use vst_spec::*;
@@ -183,8 +183,14 @@ impl CellBuilder<'_> {
             lr_rule,
             warmup_epochs: schedule.warmup,
             warmup_start_lr,
-            decay: schedule.decay,
+            decay: schedule.decay.clone(),
         };
+        check_decay(
+            &mut view,
+            "schedule.decay",
+            &schedule.decay,
+            schedule.epochs,
+        );
 
         let device = match settings.device.name.as_str() {
             "cuda" => DeviceSpec::Cuda {

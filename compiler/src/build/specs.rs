@@ -1,6 +1,8 @@
 //! Typed settings → the runtime's specs: the backbone, heads, objective, optimiser and learning-rate rule.
 
+use super::view::View;
 use crate::check::value::{CallValue, Value};
+use crate::diagnostic::Kind;
 use crate::schema::Pretrain;
 use crate::schema::typed::{LearningRate, LrScaling, ObjectiveName};
 use vst_spec::*;
@@ -14,6 +16,33 @@ fn mlp(call: &CallValue) -> MlpSpec {
         out: int("out"),
         bn: flag("bn"),
         final_bn: flag("final_bn"),
+    }
+}
+
+/// Step milestones must increase and fall inside the run: a drop at or after the last epoch would never happen, and
+/// one out of order would be read as a different schedule than the recipe shows.
+pub(super) fn check_decay(view: &mut View<'_, '_>, key: &str, decay: &Decay, epochs: u32) {
+    let Decay::Steps { at, .. } = decay else {
+        return;
+    };
+    let listed = at.iter().map(f64::to_string).collect::<Vec<_>>().join(", ");
+    let problem = if at.is_empty() {
+        Some("`steps(at: ...)` needs at least one epoch".to_string())
+    } else if !at.windows(2).all(|w| w[0] < w[1]) {
+        Some(format!(
+            "the epochs of `steps(at: [{listed}])` must increase"
+        ))
+    } else if at.iter().any(|&e| e <= 0.0 || e >= f64::from(epochs)) {
+        Some(format!(
+            "every epoch of `steps(at: [{listed}])` must fall inside the {epochs} epochs of training (after 0 \
+             and before {epochs}; PySlowFast's leading 0 of STEPS is implied)"
+        ))
+    } else {
+        None
+    };
+    if let Some(message) = problem {
+        let d = view.error_at(Kind::IncompatibleSettings, key, message);
+        view.report(d);
     }
 }
 

@@ -5,6 +5,7 @@ use super::settings::{Setting, s};
 use super::typed::{FinetuneStart, LearningRate, LrScaling, settings};
 use super::types::Ty;
 use crate::check::value::CallValue;
+use vst_spec::Decay;
 
 /// `data`: where every kind of evaluation starts.
 fn data_setting() -> Setting {
@@ -151,10 +152,11 @@ settings! {
     /// before the jitter, vst's C after it), and PySlowFast's test default of
     /// 10 × 3 views at 256. On multi-label data (`charades(...)`) the loss is per-class sigmoid binary cross-entropy
     /// and the metric `map`. Other datasets (docs/language.md, recipes/table10.vst): SSv2 follows
-    /// `finetune_SSv2_Slow_R50` (22 epochs, LR 0.12 per 64, warm-up 0.19 epochs, weight decay 1e-6, no flip —
-    /// rejected on SSv2 —, no colour, 1 × 1 views); HMDB51 has no official config and keeps these (UCF101's)
-    /// defaults; Charades has none either: PySlowFast's supervised Charades config restated for batch 64 (57 epochs,
-    /// LR 0.15 per 64, warm-up 4 epochs, weight decay 1e-4, scale jitter 256–340 + crop + flip, no colour).
+    /// `finetune_SSv2_Slow_R50` (22 epochs, LR 0.12 per 64, warm-up 0.19 epochs, steps ×0.1 at 14 and 18, weight
+    /// decay 1e-6, no flip — rejected on SSv2 —, no colour, 1 × 1 views); HMDB51 has no official config and keeps
+    /// these (UCF101's) defaults; Charades has none either: PySlowFast's supervised Charades config restated for
+    /// batch 64 (57 epochs, LR 0.15 per 64, warm-up 4 epochs, steps ×0.1 at 41 and 49, weight decay 1e-4, scale
+    /// jitter 256–340 + crop + flip, no colour).
     pub struct FinetuneEval {
         data: Option<String> = data_setting(),
         kind: Option<String> = kind_setting(),
@@ -171,10 +173,16 @@ settings! {
             "lr",
             Ty::Lr { zero: false },
             "0.005 per 64",
-            "learning rate (cosine schedule)",
+            "learning rate (then `decay`)",
         ),
         lr_scaling: LrScaling = lr_scaling_setting(),
         warmup: f64 = warmup_setting("0 epochs", "linear warm-up length (from 0)"),
+        decay: Decay = s(
+            "decay",
+            Ty::Call(&["cosine", "steps"]),
+            "cosine",
+            "after warm-up: `cosine` (half-period to 0 over the run) or `steps(at: [...], factor: 0.1)`",
+        ),
         weight_decay: f64 = s(
             "weight_decay",
             Ty::non_negative(),

@@ -144,6 +144,48 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
             "Slow-only ResNet-50 (bottlenecks 3/4/6/3), the paper's encoder",
         ),
         backbone("slow_r101", "Slow-only ResNet-101 (bottlenecks 3/4/23/3)"),
+        // Learning-rate decay after the warm-up.
+        Function {
+            name: "cosine",
+            family: "decay",
+            doc: "half-period cosine from the LR to 0 over the whole run (the warm-up is not cut out of it, as \
+                  PySlowFast's default)",
+            params: vec![],
+        },
+        Function {
+            name: "constant",
+            family: "decay",
+            doc: "the LR unchanged after the warm-up",
+            params: vec![],
+        },
+        Function {
+            name: "steps",
+            family: "decay",
+            doc: "PySlowFast's `steps_with_relative_lrs`: the LR multiplied by `factor` from each epoch of `at` on \
+                  (`steps(at: [14, 18])` is finetune_SSv2's STEPS [0, 14, 18] with LRS [1, 0.1, 0.01])",
+            params: vec![
+                req(
+                    "at",
+                    Ty::List(Box::new(Ty::Epochs {
+                        integer: false,
+                        min: 0.0,
+                        bare: true,
+                    })),
+                    "the epochs at which the LR drops, increasing, inside the run",
+                ),
+                p(
+                    "factor",
+                    Ty::Float {
+                        min: 0.0,
+                        max: 1.0,
+                        min_open: false,
+                        max_open: false,
+                    },
+                    "0.1",
+                    "what each drop multiplies the LR by",
+                ),
+            ],
+        },
         // Optimisers.
         Function {
             name: "sgd",

@@ -247,9 +247,9 @@ settings! {
         ),
         decay: Decay = s(
             "schedule.decay",
-            Ty::Word(&["cosine", "constant"]),
+            Ty::Call(&["cosine", "constant", "steps"]),
             "cosine",
-            "after warm-up: half-period cosine to 0, or constant",
+            "after warm-up: `cosine` (half-period to 0), `constant`, or `steps(at: [...], factor: 0.1)`",
         ),
     }
 }

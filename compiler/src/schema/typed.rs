@@ -234,7 +234,28 @@ word_enum!(PairRule {
     "first_two" => PairRule::FirstTwo,
 });
 word_enum!(ClipLoss { "sum" => ClipLoss::Sum, "mean" => ClipLoss::Mean });
-word_enum!(Decay { "cosine" => Decay::Cosine, "constant" => Decay::Constant });
+
+/// `cosine`, `constant` or `steps(at: [...], factor: f)`: a call (a bare name is a call without arguments).
+impl FromValue for Decay {
+    fn from_value(value: &Value) -> Option<Self> {
+        let call = value.as_call()?;
+        match call.name.as_str() {
+            "cosine" => Some(Decay::Cosine),
+            "constant" => Some(Decay::Constant),
+            "steps" => {
+                let at = match call.get("at")? {
+                    Value::List(items) => items.iter().map(Value::as_f64).collect::<Option<_>>()?,
+                    single => vec![single.as_f64()?],
+                };
+                Some(Decay::Steps {
+                    at,
+                    factor: call.float("factor")?,
+                })
+            }
+            _ => None,
+        }
+    }
+}
 
 /// `10s` or `anywhere`.
 impl FromValue for Timespan {

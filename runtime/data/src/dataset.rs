@@ -22,11 +22,31 @@ pub struct OpenedDataset {
 }
 
 /// The classes of each video of a multi-label dataset.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LabelSets {
     pub classes: u32,
-    /// Indexed by a video's `label`.
+    /// Indexed by a video's `label`: every class of the video (its test label).
     pub sets: Vec<Vec<u32>>,
+    /// Indexed like `sets`: when each class happens (Charades' action intervals, seconds), for the label of a
+    /// clip.
+    pub intervals: Vec<Vec<charades::Action>>,
+}
+
+impl LabelSets {
+    /// The classes of video `label` that happen between `from` and `to` seconds (ascending, each once) — the
+    /// training label of a clip showing that span, as PySlowFast's Charades loader makes it (the union of the
+    /// frame-level labels of the frames from the clip's first to its last). None when `label` has no entry.
+    pub fn classes_between(&self, label: u32, from: f64, to: f64) -> Option<Vec<u32>> {
+        let actions = self.intervals.get(label as usize)?;
+        let mut classes: Vec<u32> = actions
+            .iter()
+            .filter(|a| a.start <= to && a.end >= from)
+            .map(|a| a.class)
+            .collect();
+        classes.sort_unstable();
+        classes.dedup();
+        Some(classes)
+    }
 }
 
 impl OpenedDataset {
@@ -150,11 +170,13 @@ fn multi_label(
     decoder: DecoderKind,
 ) -> OpenedDataset {
     let mut sets = Vec::with_capacity(train.len() + val.len());
+    let mut intervals = Vec::with_capacity(train.len() + val.len());
     let mut entries = |videos: &[charades::CharadesVideo]| -> Vec<VideoEntry> {
         videos
             .iter()
             .map(|video| {
                 sets.push(video.classes());
+                intervals.push(video.actions.clone());
                 VideoEntry {
                     path: video.path.clone(),
                     label: (sets.len() - 1) as u32,
@@ -169,6 +191,7 @@ fn multi_label(
         label_sets: Some(LabelSets {
             classes: charades::CLASSES,
             sets,
+            intervals,
         }),
         decoder: Some(decoder),
         frames_fps: None,

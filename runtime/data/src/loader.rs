@@ -25,6 +25,8 @@ pub struct ClipBatch {
     pub labels: Vec<u32>,
     /// Per row: the index of the row's video in the dataset list (after any replacement).
     pub video_indices: Vec<usize>,
+    /// Per row: the time (seconds) of the first and last frame of the row's clip.
+    pub row_seconds: Vec<(f64, f64)>,
     pub rows_per_video: usize,
 }
 
@@ -424,8 +426,10 @@ fn assemble(inner: &Inner, samples: Vec<(Sample, usize)>) -> ClipBatch {
     let mut data = Vec::with_capacity(rows * t * size * size * 3);
     let mut labels = Vec::with_capacity(rows);
     let mut video_indices = Vec::with_capacity(rows);
+    let mut row_seconds = Vec::with_capacity(rows);
     for (sample, video) in samples {
         data.extend_from_slice(&sample.data);
+        row_seconds.extend(sample.row_seconds());
         for _ in 0..sample.rows {
             labels.push(inner.entries[video].label);
             video_indices.push(video);
@@ -436,6 +440,7 @@ fn assemble(inner: &Inner, samples: Vec<(Sample, usize)>) -> ClipBatch {
         shape: [rows, t, size, size, 3],
         labels,
         video_indices,
+        row_seconds,
         rows_per_video,
     }
 }

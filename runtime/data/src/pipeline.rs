@@ -114,6 +114,25 @@ pub struct Sample {
     /// Which frames each row shows and, for training rows, the augmentation drawn for it.
     pub clips: VideoClips,
     pub draws: Vec<Option<ClipDraw>>,
+    /// The video's frame rate (frames per second), to place the clips in time.
+    pub fps: f64,
+}
+
+impl Sample {
+    /// Per row, the time (seconds) of the first and the last frame its clip shows: where a label that varies
+    /// through the video (Charades' action intervals) is read. Test views follow their clip (rows are clip-major).
+    pub fn row_seconds(&self) -> Vec<(f64, f64)> {
+        let clips = &self.clips.clips;
+        let fps = if self.fps > 0.0 { self.fps } else { 1.0 };
+        (0..self.rows)
+            .map(|row| {
+                let clip = &clips[row * clips.len() / self.rows.max(1)];
+                let first = clip.frames.iter().min().copied().unwrap_or(0);
+                let last = clip.frames.iter().max().copied().unwrap_or(0);
+                (first as f64 / fps, last as f64 / fps)
+            })
+            .collect()
+    }
 }
 
 /// A sample's first half: its clips and augmentation draws, and the decoded frames they need (as decoded: YUV
@@ -129,6 +148,8 @@ pub struct DecodedSample {
     /// The frame numbers decoded, ascending, and the frames.
     pub needed: Vec<usize>,
     pub frames: Vec<Frame>,
+    /// The video's frame rate.
+    pub fps: f64,
 }
 
 impl DecodedSample {
@@ -249,6 +270,7 @@ pub fn decode_sample(
         views,
         needed,
         frames,
+        fps: info.fps,
     })
 }
 
@@ -298,11 +320,38 @@ pub fn render_sample(decoded: DecodedSample, mode: &SampleMode, shape: ClipShape
         looped: clips.looped,
         clips: decoded.clips,
         draws: decoded.draws,
+        fps: decoded.fps,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::sampler::{ClipFrames, VideoClips};
+
+    #[test]
+    fn rows_are_placed_in_time_by_their_clip() {
+        let clip = |frames: Vec<usize>| ClipFrames {
+            frames,
+            difference: false,
+        };
+        // Two test clips, two spatial crops each (rows clip-major); the second clip wraps around a short video.
+        let sample = super::Sample {
+            data: Vec::new(),
+            rows: 4,
+            looped: true,
+            clips: VideoClips {
+                clips: vec![clip(vec![0, 5, 10]), clip(vec![20, 25, 2])],
+                looped: true,
+            },
+            draws: vec![None; 4],
+            fps: 10.0,
+        };
+        assert_eq!(
+            sample.row_seconds(),
+            vec![(0.0, 1.0), (0.0, 1.0), (0.2, 2.5), (0.2, 2.5)]
+        );
+    }
+
     #[test]
     fn real_videos_are_sampled_at_30_fps() {
         let shape = |target_fps| super::ClipShape {

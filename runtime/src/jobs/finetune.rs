@@ -2,8 +2,9 @@
 //! (`from: scratch`), and a new linear classifier behind dropout (PySlowFast's `ResNetBasicHead`:
 //! `head.projection`) — trained end to end with cross-entropy on one augmented clip per training video, then
 //! tested on N temporal × M spatial views per validation video with the views' softmax averaged (top-1/top-5).
-//! On multi-label data (Charades) the loss is per-class sigmoid binary cross-entropy against the video's class set,
-//! the views' sigmoids are averaged, and the result is the mean average precision (`map`, %).
+//! On multi-label data (Charades), as PySlowFast's Charades loader and test: the loss is per-class sigmoid binary
+//! cross-entropy against the classes whose actions the training clip overlaps, each class's sigmoid is maximised
+//! over the test views, and the result is the mean average precision (`map`, %) against the video's classes.
 //!
 //! The job checkpoints every `checkpoint_every` epochs (and at the end) into its directory and resumes from there:
 //! the loader's batches are a pure function of (seed, epoch, index), the dropout masks of (seed, step), and the
@@ -275,6 +276,7 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
         lr: spec.lr,
         lr_rule: spec.lr_rule,
         warmup_epochs: spec.warmup_epochs,
+        decay: spec.decay.clone(),
         momentum: spec.momentum,
         weight_decay: spec.weight_decay,
     }
@@ -316,7 +318,8 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
             let out = net.logits(&mut g, &clips, Mode::Train, mask, &mut updates)?;
             let loss = match &eval.dataset.label_sets {
                 Some(sets) => {
-                    let targets = multilabel::targets(sets, &batch.labels)?;
+                    let targets =
+                        multilabel::clip_targets(sets, &batch.labels, &batch.row_seconds)?;
                     multilabel::bce_with_logits(&mut g, &out, &targets, device)?
                 }
                 None => g.cross_entropy(&out, &targets)?,
@@ -383,7 +386,8 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
         .cloned()
         .unwrap_or(Value::Null);
 
-    // Test: softmax of every view, averaged per video, batch norm on its running statistics, no dropout.
+    // Test: softmax of every view averaged per video (sigmoids maximised on multi-label data), batch norm on its
+    // running statistics, no dropout.
     let views = spec.views;
     let mode = SampleMode::Test {
         temporal: views.temporal,
@@ -399,7 +403,7 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
         false,
     )?;
     let multi_label = eval.dataset.label_sets.is_some();
-    let mut averaged: Vec<f32> = Vec::new();
+    let mut combined: Vec<f32> = Vec::new();
     let mut labels: Vec<u32> = Vec::new();
     for batch in test.epoch(0) {
         let batch = batch.context("cannot load a fine-tuning test batch")?;
@@ -428,12 +432,22 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
         let refs: Vec<&Tensor> = parts.iter().collect();
         let probabilities = Tensor::concat(&refs, 0)?;
         let videos = rows / per_video;
-        averaged.extend(
-            probabilities
-                .reshape(&[videos, per_video, classes])?
-                .mean(&[1], false)?
-                .to_vec()?,
-        );
+        if multi_label {
+            // PySlowFast's multi-label test (`TEST.ENSEMBLE_METHOD: max` in its Charades configs): each class's
+            // largest probability over the video's views — an action seen in one view is in the video.
+            combined.extend(multilabel::max_over_views(
+                &probabilities.to_vec()?,
+                per_video,
+                classes,
+            ));
+        } else {
+            combined.extend(
+                probabilities
+                    .reshape(&[videos, per_video, classes])?
+                    .mean(&[1], false)?
+                    .to_vec()?,
+            );
+        }
         labels.extend(batch.labels.iter().step_by(per_video).copied());
     }
     if labels.is_empty() {
@@ -442,12 +456,12 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
     let measured = match &eval.dataset.label_sets {
         Some(sets) => {
             let targets = multilabel::targets(sets, &labels)?;
-            let (map, per_class) = super::mean_average_precision(&averaged, &targets, classes)
+            let (map, per_class) = super::mean_average_precision(&combined, &targets, classes)
                 .context("no test video has a label: mean average precision is undefined")?;
             json!({ "map": 100.0 * map, "classes_with_positives": per_class.len() })
         }
         None => {
-            let (top1, top5) = top_k_accuracy(&averaged, classes, &labels);
+            let (top1, top5) = top_k_accuracy(&combined, classes, &labels);
             json!({ "top1": top1, "top5": top5 })
         }
     };

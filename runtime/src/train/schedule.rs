@@ -16,13 +16,14 @@ use vst_spec::{Anneal, Decay, LrRule, MomentumSpec, OptimizerSpec, Scaling, Sche
 use crate::model::{ModelError, invalid};
 
 /// What an evaluation that trains (the linear probe, fine-tuning) sets of its optimiser; the rest is fixed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EvalSgd {
     pub epochs: u32,
     pub batch: u32,
     pub lr: f64,
     pub lr_rule: LrRule,
     pub warmup_epochs: f64,
+    pub decay: Decay,
     pub momentum: f64,
     pub weight_decay: f64,
 }
@@ -30,7 +31,7 @@ pub struct EvalSgd {
 impl EvalSgd {
     /// The optimiser and schedule of every official PySlowFast evaluation config: SGD with Nesterov momentum
     /// (SOLVER.NESTEROV defaults to True, and the linear-probe and fine-tuning configs keep it), a warm-up from 0,
-    /// then cosine decay over the whole run of `total_steps`.
+    /// then `decay` (cosine over the whole run of `total_steps`, or steps).
     pub fn setup(&self, total_steps: u64) -> Result<(OptimizerSpec, Schedule), ModelError> {
         let optimizer = OptimizerSpec::Sgd {
             momentum: self.momentum,
@@ -46,7 +47,7 @@ impl EvalSgd {
                 lr_rule: self.lr_rule,
                 warmup_epochs: self.warmup_epochs,
                 warmup_start_lr: 0.0,
-                decay: Decay::Cosine,
+                decay: self.decay.clone(),
             },
             total_steps,
         )?;
@@ -99,12 +100,23 @@ impl Schedule {
                 spec.warmup_epochs, spec.epochs
             ));
         }
+        if let Decay::Steps { at, factor } = &spec.decay {
+            let increasing = at.windows(2).all(|w| w[0] < w[1]);
+            let inside = at.iter().all(|&e| e > 0.0 && e < f64::from(spec.epochs));
+            if !(increasing && inside && factor.is_finite() && *factor >= 0.0) {
+                return invalid(format!(
+                    "step decay needs increasing milestones inside the {} epochs and a finite factor ≥ 0 \
+                     (at {at:?}, factor {factor})",
+                    spec.epochs
+                ));
+            }
+        }
         Ok(Schedule {
             lr: spec.lr,
             epochs: f64::from(spec.epochs),
             warmup_epochs: spec.warmup_epochs,
             warmup_start_lr: spec.warmup_start_lr,
-            decay: spec.decay,
+            decay: spec.decay.clone(),
             total_steps,
         })
     }
@@ -129,9 +141,14 @@ impl Schedule {
     }
 
     fn decayed(&self, epoch: f64) -> f64 {
-        match self.decay {
+        match &self.decay {
             Decay::Cosine => self.lr * ((PI * epoch / self.epochs).cos() + 1.0) * 0.5,
             Decay::Constant => self.lr,
+            // `get_step_index`: a milestone counts from the epoch it names on.
+            Decay::Steps { at, factor } => {
+                let passed = at.iter().filter(|&&milestone| epoch >= milestone).count();
+                self.lr * factor.powi(passed as i32)
+            }
         }
     }
 
@@ -210,6 +227,40 @@ mod tests {
         assert!(s.lr_at(1999) < 1e-3 && s.lr_at(1999) > 0.0);
         let constant = Schedule::new(&spec(Decay::Constant), 2000).unwrap();
         assert_eq!(constant.lr_at(1500), 4.8);
+    }
+
+    /// finetune_SSv2_Slow_R50's schedule as PySlowFast's `lr_policy.py` computes it: `steps_with_relative_lrs`
+    /// with STEPS [0, 14, 18], LRS [1, 0.1, 0.01], BASE_LR 0.12, MAX_EPOCH 22, and a linear warm-up over 0.19
+    /// epochs from 0.0001 to the policy's value at 0.19 (values worked out by hand from those two functions).
+    #[test]
+    fn step_decay_as_pyslowfast_steps_with_relative_lrs() {
+        let mut ssv2 = spec(Decay::Steps {
+            at: vec![14.0, 18.0],
+            factor: 0.1,
+        });
+        ssv2.epochs = 22;
+        ssv2.lr = 0.12;
+        ssv2.warmup_epochs = 0.19;
+        ssv2.warmup_start_lr = 0.0001;
+        let s = Schedule::new(&ssv2, 2200).unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(s.lr_at_epoch(0.0), 0.0001));
+        assert!(close(
+            s.lr_at_epoch(0.095),
+            0.095 * (0.12 - 0.0001) / 0.19 + 0.0001
+        ));
+        assert!(close(s.lr_at_epoch(0.19), 0.12));
+        assert!(close(s.lr_at_epoch(13.99), 0.12));
+        assert!(close(s.lr_at_epoch(14.0), 0.012));
+        assert!(close(s.lr_at_epoch(17.99), 0.012));
+        assert!(close(s.lr_at_epoch(18.0), 0.0012));
+        assert!(close(s.lr_at(2199), 0.0012));
+        // Milestones out of order or past the end are refused, not silently reordered or dropped.
+        for at in [vec![18.0, 14.0], vec![14.0, 22.0], vec![0.0, 14.0]] {
+            let mut bad = ssv2.clone();
+            bad.decay = Decay::Steps { at, factor: 0.1 };
+            assert!(Schedule::new(&bad, 2200).is_err());
+        }
     }
 
     #[test]
