@@ -1085,3 +1085,106 @@ fn a_pretraining_in_bf16_on_the_cpu_stops_before_it_starts() {
         "a pre-training started"
     );
 }
+
+/// Something-Something v2 as PySlowFast sets it up — frames extracted into `<id>/` folders (here by the ffmpeg
+/// command line) beside the official JSON annotations — read with `frames_fps`, fine-tuned without a flip on clips
+/// spread over each whole video. Needs the `ffmpeg` program (installed by .ci/run).
+#[test]
+fn ssv2_from_frame_folders_fine_tunes() {
+    let dir = scratch("ssv2-frames");
+    let synth = tiny_synthetic_videos(&dir);
+    let ssv2 = dir.join("ssv2");
+    let frames = ssv2.join("frames");
+    std::fs::create_dir_all(ssv2.join("labels")).expect("mkdir");
+    let templates = [
+        "Pushing [something] from left to right",
+        "Pushing [something] from right to left",
+        "Holding [something]",
+    ];
+    let label_map: Vec<String> = templates
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("\"{}\": \"{i}\"", t.replace(['[', ']'], "")))
+        .collect();
+    std::fs::write(
+        ssv2.join("labels/labels.json"),
+        format!("{{{}}}", label_map.join(", ")),
+    )
+    .expect("labels.json");
+    for (list, json) in [("train.csv", "train.json"), ("val.csv", "validation.json")] {
+        let listed = std::fs::read_to_string(synth.join(list)).expect("list");
+        let mut entries = Vec::new();
+        for (n, line) in listed.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+            let (path, label) = line.rsplit_once(' ').expect("`path label`");
+            let label: usize = label.trim().parse().expect("label");
+            let id = format!("{}{n}", if json == "train.json" { 1 } else { 2 });
+            let folder = frames.join(&id);
+            std::fs::create_dir_all(&folder).expect("mkdir");
+            let status = std::process::Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-i"])
+                .arg(synth.join(path))
+                .args(["-q:v", "2"])
+                .arg(folder.join(format!("{id}_%06d.jpg")))
+                .status()
+                .expect("the `ffmpeg` program is needed by this test: apt-get install ffmpeg");
+            assert!(status.success(), "ffmpeg could not extract {path}");
+            entries.push(format!(
+                "{{\"id\": \"{id}\", \"label\": \"a thing\", \"template\": \"{}\", \"placeholders\": [\"a thing\"]}}",
+                templates[label]
+            ));
+        }
+        std::fs::write(
+            ssv2.join("labels").join(json),
+            format!("[{}]", entries.join(",\n")),
+        )
+        .expect("annotations");
+    }
+    let recipe = format!(
+        r#"data s = ssv2(root: "{}", videos: "frames", frames_fps: 8, train_videos: 12, val_videos: 6)
+
+pretrain {{
+  data: s
+  backbone: slow_r18(frames: 2, stride: 2, width: 0.125)
+  objective: simclr
+  device: cpu
+  augment {{
+    S: [resized_crop(16, area: 0.5..1.0), flip]
+    C: []
+  }}
+  schedule {{
+    epochs: 1
+    batch: 4
+    optimizer: sgd(momentum: 0.9)
+    lr: 0.05
+    warmup: 0 epochs
+  }}
+  simclr.head: mlp(layers: 2, hidden: 16, out: 8, bn: true)
+}}
+
+evaluate ssv2 {{
+  kind: finetune
+  epochs: 2
+  batch: 4
+  lr: 0.1 per 4
+  decay: steps(at: [1])
+  dropout: 0
+  augment: [crop(16)]
+  color: []
+  views: 1x1
+  view_size: 16
+}}
+
+report "SSv2" {{
+  cell: ssv2.top1
+}}
+"#,
+        ssv2.display()
+    );
+    std::fs::write(dir.join("ssv2.vst"), recipe).expect("write recipe");
+    let Output { code, stderr, .. } = vst_in(&dir, &["run", "ssv2.vst", "--runs", "runs"]);
+    assert_eq!(code, 0, "{stderr}");
+    let job = &job_dirs(&dir.join("runs"), "ssv2")[0];
+    let result = result_of(job);
+    assert_eq!(result["test_videos"], 6, "{result}");
+    assert!(result["top1"].as_f64().is_some(), "{result}");
+}

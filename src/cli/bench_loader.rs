@@ -93,6 +93,7 @@ pub fn run(a: LoaderArgs) -> Result<()> {
         frames: a.frames as usize,
         stride: a.stride.max(1) as usize,
         target_fps: Some(TARGET_FPS),
+        spread: false,
     };
     let mut backends: Vec<Box<dyn VideoBackend>> = Vec::new();
     match a.frames_fps {

@@ -279,6 +279,7 @@ fn preview(p: PreviewArgs) -> Result<()> {
             frames: p.frames_per_clip.max(1) as usize,
             stride: p.stride.max(1) as usize,
             target_fps: Some(TARGET_FPS),
+            spread: false,
         },
         p.videos,
         p.preview_seed,

@@ -68,13 +68,18 @@ pub enum DataSource {
         split: u32,
     },
     /// Something-Something v2 as distributed: `<videos>/<id>.webm`, the label map `labels.json` and the
-    /// `train.json` / `validation.json` annotations. Its labels name directions: it never flips.
+    /// `train.json` / `validation.json` annotations — or, with `frames_fps`, frame folders `<videos>/<id>/*.jpg`
+    /// extracted at that rate (PySlowFast's SSv2 set-up: ffmpeg at 30 fps). Its labels name directions: it never
+    /// flips.
     Ssv2 {
         root: PathBuf,
         videos: PathBuf,
         labels: PathBuf,
         train: PathBuf,
         val: PathBuf,
+        /// Left out when absent, so that the ids of jobs on `.webm` copies do not change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        frames_fps: Option<f64>,
     },
     /// Charades as distributed: `<videos>/<id>.mp4` and the `Charades_v1_train.csv` / `Charades_v1_test.csv`
     /// annotations; multi-label (a video has every class among its actions).
@@ -91,6 +96,12 @@ impl DataSource {
     /// directions (`Pushing something from left to right`).
     pub fn flip_preserves_labels(&self) -> bool {
         !matches!(self, DataSource::Ssv2 { .. })
+    }
+
+    /// Whether evaluation clips spread their frames over the whole video (Something-Something v2, as PySlowFast's
+    /// SSv2 loader: its actions are short and whole-video) rather than taking them τ apart.
+    pub fn spreads_evaluation_clips(&self) -> bool {
+        matches!(self, DataSource::Ssv2 { .. })
     }
 
     /// Whether a video may have several labels (Charades): trained with per-class sigmoids, measured by mAP.

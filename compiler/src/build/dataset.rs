@@ -187,6 +187,7 @@ fn downstream(decl: &DatasetDecl) -> DataInfo {
                 train: at("train"),
                 val: at("val"),
                 root: root.clone(),
+                frames_fps: call.float("frames_fps"),
             },
             SSV2_SIZES,
         ),

@@ -544,7 +544,13 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
                     "videos",
                     Ty::PathStr,
                     "\"20bn-something-something-v2\"",
-                    "the videos' folder (`<id>.webm`; under root)",
+                    "the videos' folder (`<id>.webm`, or frame folders `<id>/*.jpg` with `frames_fps`; under root)",
+                ),
+                opt(
+                    "frames_fps",
+                    Ty::positive(),
+                    "read frame folders `<videos>/<id>/*.jpg` (name order) extracted at this rate instead of the \
+                     `.webm` files (PySlowFast's SSv2 set-up extracts at 30)",
                 ),
                 p(
                     "labels",

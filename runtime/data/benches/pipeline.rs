@@ -32,6 +32,7 @@ const SHAPE: ClipShape = ClipShape {
     frames: 8,
     stride: 8,
     target_fps: None,
+    spread: false,
 };
 const SIZE: u32 = 224;
 

@@ -146,10 +146,17 @@ pub fn open_dataset(
             labels,
             train,
             val,
+            frames_fps,
             ..
         } => {
-            let (train, val) = ssv2::read(videos, labels, train, val)?;
-            Ok(OpenedDataset::single(train, val, decoder))
+            let layout = match frames_fps {
+                Some(_) => ssv2::Layout::FrameFolders,
+                None => ssv2::Layout::Webm,
+            };
+            let (train, val) = ssv2::read(videos, labels, train, val, layout)?;
+            let mut opened = OpenedDataset::single(train, val, decoder);
+            opened.frames_fps = *frames_fps;
+            Ok(opened)
         }
         DataSource::Charades {
             videos, train, val, ..

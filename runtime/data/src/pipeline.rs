@@ -6,7 +6,7 @@ use crate::augment::{ClipDraw, draw_clip, render_clip, render_view, test_crop};
 use crate::error::{DataError, Result};
 use crate::list::VideoEntry;
 use crate::rng::{Stream, rng_for};
-use crate::sampler::{VideoClips, clips_per_video, draw_clips, test_clips};
+use crate::sampler::{VideoClips, clips_per_video, draw_clips, spread_clip, test_clips};
 use crate::video::{Frame, VideoBackend};
 use vst_spec::{AugmentSpec, ClipSpec, Normalize, TemporalAug, Timespan};
 
@@ -73,6 +73,10 @@ pub struct ClipShape {
     /// taking T frames τ apart, so that a clip spans the same time whatever a video's own rate; `None` counts the
     /// video's own frames (vst's synthetic videos, whose recipes state τ in their frames).
     pub target_fps: Option<u32>,
+    /// Evaluation clips (fine-tuning, linear probe, kNN) spread their T frames over the whole video instead of τ
+    /// apart: the dataset's own sampling (Something-Something v2, [`crate::sampler::spread_clip`]). Pre-training
+    /// clips stay τ apart.
+    pub spread: bool,
 }
 
 /// The frame rate real videos are sampled at (PySlowFast's `DATA.TARGET_FPS`).
@@ -90,6 +94,7 @@ impl ClipShape {
             frames: backbone.frames.max(1) as usize,
             stride: backbone.stride.max(1) as usize,
             target_fps,
+            spread: source.spreads_evaluation_clips(),
         }
     }
 
@@ -225,6 +230,14 @@ pub fn decode_sample(
                 .collect();
             (v, draws, Vec::new())
         }
+        SampleMode::Single { augment } if shape.spread => {
+            let v = VideoClips {
+                clips: vec![spread_clip(info.frames, shape.frames, Some(&mut rng))],
+                looped: info.frames < shape.frames,
+            };
+            let draws = vec![Some(draw_clip(&mut rng, info.width, info.height, augment))];
+            (v, draws, Vec::new())
+        }
         SampleMode::Single { augment } => {
             let one = ClipSpec {
                 count: 1,
@@ -250,7 +263,17 @@ pub fn decode_sample(
         SampleMode::Test {
             temporal, spatial, ..
         } => {
-            let t = test_clips(info.frames, shape.frames, stride, *temporal as usize);
+            let t = match shape.spread {
+                // One clip over the whole video; several temporal views would all be this one.
+                true => VideoClips {
+                    clips: vec![
+                        spread_clip(info.frames, shape.frames, None);
+                        (*temporal).max(1) as usize
+                    ],
+                    looped: info.frames < shape.frames,
+                },
+                false => test_clips(info.frames, shape.frames, stride, *temporal as usize),
+            };
             let m = (*spatial as usize).max(1);
             let mut views = Vec::new();
             for c in 0..t.clips.len() {
@@ -358,6 +381,7 @@ mod tests {
             frames: 8,
             stride: 8,
             target_fps,
+            spread: false,
         };
         // A 25 fps video: τ = 8 at 30 fps is 6.67 of its own frames, so a clip spans the same 2.1 s.
         assert!((shape(Some(30)).stride_in_frames(25.0) - 8.0 * 25.0 / 30.0).abs() < 1e-12);

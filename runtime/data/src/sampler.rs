@@ -152,6 +152,30 @@ fn distinct_uniform(rng: &mut DataRng, lo: usize, hi: usize, count: usize) -> Ve
     picked
 }
 
+/// Something-Something's sampling (PySlowFast's `Ssv2.get_seq_frames`): the video is cut into `frames` equal
+/// segments of `(total − 1) / frames` frames, bounds rounded half to even as NumPy's `round`, and one frame is
+/// taken from each — uniformly at random within it when training (`rng`, bounds inclusive as `random.randint`),
+/// its middle when testing. The clip covers the whole video whatever its length: the clip shape's stride is unused.
+pub fn spread_clip(total: usize, frames: usize, rng: Option<&mut DataRng>) -> ClipFrames {
+    let total = total.max(1);
+    let segment = (total - 1) as f64 / frames.max(1) as f64;
+    let bound = |i: usize| ((segment * i as f64).round_ties_even() as usize).min(total - 1);
+    let mut rng = rng;
+    let frames = (0..frames.max(1))
+        .map(|i| {
+            let (start, end) = (bound(i), bound(i + 1));
+            match rng.as_deref_mut() {
+                Some(rng) => start + rng.below((end - start) as u64 + 1) as usize,
+                None => (start + end) / 2,
+            }
+        })
+        .collect();
+    ClipFrames {
+        frames,
+        difference: false,
+    }
+}
+
 /// Test-time clips: `views` starts evenly spread over the video (the centres of `views` equal parts of the range
 /// of possible starts), with the nominal stride.
 pub fn test_clips(total: usize, frames: usize, stride: f64, views: usize) -> VideoClips {
@@ -345,5 +369,28 @@ mod tests {
         assert_eq!(starts, vec![12, 36, 59]);
         assert_eq!(test_clips(100, 8, 4.0, 1).clips[0].start(), 36);
         assert!(test_clips(10, 8, 4.0, 2).looped);
+    }
+
+    /// PySlowFast's `get_seq_frames` on a 50-frame video, 8 frames: segment 6.125, bounds
+    /// round_half_even(6.125·i) = 0, 6, 12, 18, 24, 31, 37, 43, 49 (6.125·4 = 24.5 → 24); test frames their
+    /// floor-middles. Expected values printed by the function's Python with NumPy.
+    #[test]
+    fn spread_clips_follow_pyslowfast_ssv2_segments() {
+        let test = spread_clip(50, 8, None);
+        assert_eq!(test.frames, vec![3, 9, 15, 21, 27, 34, 40, 46]);
+        let bounds = [0, 6, 12, 18, 24, 31, 37, 43, 49];
+        let mut rng = crate::rng::rng_for(7, crate::rng::Stream::Sample, 0, 0);
+        for _ in 0..200 {
+            let train = spread_clip(50, 8, Some(&mut rng));
+            for (i, &f) in train.frames.iter().enumerate() {
+                assert!(
+                    (bounds[i]..=bounds[i + 1]).contains(&f),
+                    "{:?}",
+                    train.frames
+                );
+            }
+        }
+        // A video shorter than the clip repeats frames rather than reading past its end.
+        assert_eq!(spread_clip(3, 8, None).frames, vec![0, 0, 0, 1, 1, 1, 2, 2]);
     }
 }

@@ -133,6 +133,7 @@ fn something_something_v2_json() {
         Path::new("train.json"),
         &labels,
         Path::new("/ssv2"),
+        ssv2::Layout::Webm,
     )
     .expect("train");
     assert_eq!(
@@ -148,14 +149,26 @@ fn something_something_v2_json() {
         Path::new("validation.json"),
         &labels,
         Path::new("/ssv2"),
+        ssv2::Layout::Webm,
     )
     .expect("validation");
     assert_eq!(val, [entry("/ssv2/74225.webm", 2)]);
+    // Frame folders (PySlowFast's extracted frames): one folder per video id.
+    let frames = ssv2::parse_videos(
+        &read("validation.json"),
+        Path::new("validation.json"),
+        &labels,
+        Path::new("/frames"),
+        ssv2::Layout::FrameFolders,
+    )
+    .expect("validation");
+    assert_eq!(frames, [entry("/frames/74225", 2)]);
     let test = ssv2::parse_videos(
         &read("test.json"),
         Path::new("test.json"),
         &labels,
         Path::new(""),
+        ssv2::Layout::Webm,
     )
     .unwrap_err()
     .to_string();
@@ -168,6 +181,7 @@ fn something_something_v2_json() {
         Path::new("train.json"),
         &labels,
         Path::new(""),
+        ssv2::Layout::Webm,
     )
     .unwrap_err()
     .to_string();
@@ -301,6 +315,7 @@ mod opened {
             labels: dir.join("labels.json"),
             train: dir.join("train.json"),
             val: dir.join("validation.json"),
+            frames_fps: None,
         })
         .expect("opens");
         assert!(!opened.train.is_empty() && !opened.val.is_empty());
@@ -317,6 +332,7 @@ mod opened {
             labels: dir.join("labels.json"),
             train: dir.join("train.json"),
             val: dir.join("test.json"),
+            frames_fps: None,
         })
         .err()
         .expect("test.json has no labels")

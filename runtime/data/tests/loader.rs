@@ -49,6 +49,7 @@ const SHAPE: ClipShape = ClipShape {
     frames: 4,
     stride: 2,
     target_fps: None,
+    spread: false,
 };
 
 fn epoch_batches(
@@ -365,6 +366,7 @@ fn short_videos_are_looped_and_counted() {
             frames: 8,
             stride: 4,
             target_fps: None,
+            spread: false,
         },
         2,
         0,
@@ -404,6 +406,7 @@ fn stride_counts_frames_of_a_30_fps_video_when_asked() {
             frames: 3,
             stride: 6,
             target_fps,
+            spread: false,
         };
         let s = make_sample(backend.as_ref(), &entries[0], &test, shape, 0, 0, 0).unwrap();
         let frames = &s.clips.clips[0].frames;

@@ -113,8 +113,8 @@ fn layout(source: &DataSource) -> &'static str {
             "HMDB51 as distributed: the videos (`<class>/*.avi`) and the `testTrainMulti_7030_splits` folder"
         }
         DataSource::Ssv2 { .. } => {
-            "Something-Something v2 as distributed: the `.webm` videos and `labels/` (labels.json, train.json, \
-             validation.json)"
+            "Something-Something v2 as distributed: the `.webm` videos (or frame folders `<id>/*.jpg` with \
+             `frames_fps`) and `labels/` (labels.json, train.json, validation.json)"
         }
         DataSource::Charades { .. } => {
             "Charades as distributed: the videos (`Charades_v1_480/*.mp4`) and the annotation CSVs \

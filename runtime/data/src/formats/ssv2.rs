@@ -48,12 +48,22 @@ struct Video {
     template: Option<String>,
 }
 
+/// How a copy holds its videos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `<root>/<id>.webm`, as distributed.
+    Webm,
+    /// `<root>/<id>/` frame folders.
+    FrameFolders,
+}
+
 /// `train.json` or `validation.json`: the videos with their class (from `labels`).
 pub fn parse_videos(
     text: &str,
     source: &Path,
     labels: &HashMap<String, u32>,
     root: &Path,
+    layout: Layout,
 ) -> Result<Vec<VideoEntry>> {
     let videos: Vec<Video> = serde_json::from_str(text).map_err(|e| DataError::List {
         path: source.to_path_buf(),
@@ -85,10 +95,11 @@ pub fn parse_videos(
                     ),
                 )
             })?;
-            Ok(VideoEntry {
-                path: root.join(format!("{}.webm", video.id)),
-                label,
-            })
+            let path = match layout {
+                Layout::Webm => root.join(format!("{}.webm", video.id)),
+                Layout::FrameFolders => root.join(&video.id),
+            };
+            Ok(VideoEntry { path, label })
         })
         .collect()
 }
@@ -100,11 +111,12 @@ pub fn read(
     labels: &Path,
     train: &Path,
     val: &Path,
+    layout: Layout,
 ) -> Result<(Vec<VideoEntry>, Vec<VideoEntry>)> {
     let text = |path: &Path| std::fs::read_to_string(path).map_err(|e| DataError::io(path, e));
     let map = parse_labels(&text(labels)?, labels)?;
     Ok((
-        parse_videos(&text(train)?, train, &map, videos)?,
-        parse_videos(&text(val)?, val, &map, videos)?,
+        parse_videos(&text(train)?, train, &map, videos, layout)?,
+        parse_videos(&text(val)?, val, &map, videos, layout)?,
     ))
 }

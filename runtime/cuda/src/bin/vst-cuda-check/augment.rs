@@ -30,6 +30,7 @@ const SHAPE: ClipShape = ClipShape {
     frames: 8,
     stride: 8,
     target_fps: None,
+    spread: false,
 };
 
 fn mode(size: u32, count: u32) -> SampleMode {
