@@ -614,6 +614,10 @@ pub enum FinetuneStart {
     Scratch,
 }
 
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
+}
+
 /// Fine-tuning: the encoder and a new linear classifier (behind dropout) trained end to end with cross-entropy
 /// under SGD (Nesterov momentum, no weight decay on batch norm) and a cosine (or step) schedule, then tested on `views`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -625,6 +629,10 @@ pub struct FinetuneEvalSpec {
     pub lr: f64,
     pub lr_rule: LrRule,
     pub warmup_epochs: f64,
+    /// The LR the warm-up starts from (at `batch`). Left out of the serialised spec when 0, so that the ids of
+    /// fine-tune jobs written before the setting existed do not change.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub warmup_start_lr: f64,
     /// After the warm-up. Left out of the serialised spec when cosine, so that the ids of fine-tune jobs written
     /// before the setting existed do not change.
     #[serde(default, skip_serializing_if = "Decay::is_cosine")]

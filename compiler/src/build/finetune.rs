@@ -60,6 +60,7 @@ pub(super) fn finetune_eval(
         lr,
         lr_rule,
         warmup_epochs: settings.warmup,
+        warmup_start_lr: scaled_lr(settings.warmup_start, settings.lr_scaling, batch).0,
         decay: settings.decay.clone(),
         weight_decay: settings.weight_decay,
         momentum: settings.momentum,

@@ -176,7 +176,13 @@ settings! {
             "learning rate (then `decay`)",
         ),
         lr_scaling: LrScaling = lr_scaling_setting(),
-        warmup: f64 = warmup_setting("0 epochs", "linear warm-up length (from 0)"),
+        warmup: f64 = warmup_setting("0 epochs", "linear warm-up length"),
+        warmup_start: LearningRate = s(
+            "warmup_start",
+            Ty::Lr { zero: true },
+            "0",
+            "learning rate the warm-up starts from (`x per n` scales as `lr`)",
+        ),
         decay: Decay = s(
             "decay",
             Ty::Call(&["cosine", "steps"]),

@@ -276,6 +276,7 @@ pub fn run(eval: &EvalContext, spec: &FinetuneEvalSpec, dir: &Path) -> Result<Va
         lr: spec.lr,
         lr_rule: spec.lr_rule,
         warmup_epochs: spec.warmup_epochs,
+        warmup_start_lr: spec.warmup_start_lr,
         decay: spec.decay.clone(),
         momentum: spec.momentum,
         weight_decay: spec.weight_decay,

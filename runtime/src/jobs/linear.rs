@@ -96,6 +96,7 @@ pub fn run(eval: &EvalContext, spec: &LinearEvalSpec, dir: &Path) -> Result<Valu
         lr: spec.lr,
         lr_rule: spec.lr_rule,
         warmup_epochs: spec.warmup_epochs,
+        warmup_start_lr: 0.0,
         decay: vst_spec::Decay::Cosine,
         momentum: spec.momentum,
         weight_decay: spec.weight_decay,

@@ -23,6 +23,7 @@ pub struct EvalSgd {
     pub lr: f64,
     pub lr_rule: LrRule,
     pub warmup_epochs: f64,
+    pub warmup_start_lr: f64,
     pub decay: Decay,
     pub momentum: f64,
     pub weight_decay: f64,
@@ -30,8 +31,8 @@ pub struct EvalSgd {
 
 impl EvalSgd {
     /// The optimiser and schedule of every official PySlowFast evaluation config: SGD with Nesterov momentum
-    /// (SOLVER.NESTEROV defaults to True, and the linear-probe and fine-tuning configs keep it), a warm-up from 0,
-    /// then `decay` (cosine over the whole run of `total_steps`, or steps).
+    /// (SOLVER.NESTEROV defaults to True, and the linear-probe and fine-tuning configs keep it), a linear warm-up
+    /// from `warmup_start_lr`, then `decay` (cosine over the whole run of `total_steps`, or steps).
     pub fn setup(&self, total_steps: u64) -> Result<(OptimizerSpec, Schedule), ModelError> {
         let optimizer = OptimizerSpec::Sgd {
             momentum: self.momentum,
@@ -46,7 +47,7 @@ impl EvalSgd {
                 lr: self.lr,
                 lr_rule: self.lr_rule,
                 warmup_epochs: self.warmup_epochs,
-                warmup_start_lr: 0.0,
+                warmup_start_lr: self.warmup_start_lr,
                 decay: self.decay.clone(),
             },
             total_steps,
