@@ -8,7 +8,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{Output, assert_contains, scratch, vst_in};
+use common::{Output, assert_contains, scratch, tiny_pretrain, vst_in};
 
 fn make_video(path: &Path, size: &str, rate: u32, pattern: &str) {
     let lavfi = format!("{pattern}=size={size}:rate={rate}:duration=1");
@@ -95,37 +95,22 @@ fn a_recipe_on_a_prepared_copy_reports_how_it_was_made() {
     assert_eq!(rates.len(), 3, "{row}");
     assert!(rates.iter().all(|r| *r > 0.0), "{row}");
 
-    let recipe = r#"data clips = kinetics(root: "prepared", train_videos: 4, val_videos: 2)
+    let recipe = format!(
+        r#"data clips = kinetics(root: "prepared", train_videos: 4, val_videos: 2)
 
-pretrain {
-  data: clips
-  backbone: slow_r18(frames: 2, stride: 2, width: 0.125)
-  objective: simclr
-  device: cpu
-  augment {
-    S: [resized_crop(16, area: 0.5..1.0), flip]
-    C: []
-  }
-  schedule {
-    epochs: 1
-    batch: 2
-    optimizer: sgd(momentum: 0.9)
-    lr: 0.05
-    warmup: 0 epochs
-  }
-  simclr.head: mlp(layers: 2, hidden: 16, out: 8, bn: true)
-}
-
-evaluate knn {
+{pretrain}
+evaluate knn {{
   k: 1
   views: 1x1
   view_size: 16
-}
+}}
 
-report "kNN" {
+report "kNN" {{
   cell: knn.top1
-}
-"#;
+}}
+"#,
+        pretrain = tiny_pretrain("clips", 1, 2)
+    );
     std::fs::write(dir.join("prepared.vst"), recipe).expect("write the recipe");
     let Output {
         code,

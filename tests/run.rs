@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{
-    Output, assert_contains, assert_same_metrics, copy_tree, root, scratch, vst_command, vst_in,
+    Output, assert_contains, assert_same_metrics, copy_tree, root, scratch, tiny_pretrain,
+    vst_command, vst_in,
 };
 
 fn recipe(name: &str) -> String {
@@ -706,24 +707,7 @@ fn a_frame_folder_dataset_with_a_relative_root_runs_end_to_end() {
         format!(
             r#"data digits = frames(root: "digits", train_videos: 4, val_videos: 2, fps: 30)
 
-pretrain {{
-  data: digits
-  backbone: slow_r18(frames: 2, stride: 2, width: 0.125)
-  objective: simclr
-  device: cpu
-  augment {{
-    S: [resized_crop(16, area: 0.5..1.0), flip]
-    C: []
-  }}
-  schedule {{
-    epochs: {epochs}
-    batch: 2
-    optimizer: sgd(momentum: 0.9)
-    lr: 0.05
-    warmup: 0 epochs
-  }}
-  simclr.head: mlp(layers: 2, hidden: 16, out: 8, bn: true)
-}}
+{pretrain}
 
 evaluate knn {{
   k: 1
@@ -734,7 +718,8 @@ evaluate knn {{
 report "kNN" {{
   cell: knn.top1
 }}
-"#
+"#,
+            pretrain = tiny_pretrain("digits", epochs, 2)
         )
     };
     for (name, epochs) in [("trained.vst", 1), ("random.vst", 0)] {
@@ -880,24 +865,7 @@ fn a_charades_fine_tune_trains_multi_label_and_reports_map() {
     let recipe = format!(
         r#"data ch = charades(root: "{}", train_videos: 12, val_videos: 6)
 
-pretrain {{
-  data: ch
-  backbone: slow_r18(frames: 2, stride: 2, width: 0.125)
-  objective: simclr
-  device: cpu
-  augment {{
-    S: [resized_crop(16, area: 0.5..1.0), flip]
-    C: []
-  }}
-  schedule {{
-    epochs: 1
-    batch: 4
-    optimizer: sgd(momentum: 0.9)
-    lr: 0.05
-    warmup: 0 epochs
-  }}
-  simclr.head: mlp(layers: 2, hidden: 16, out: 8, bn: true)
-}}
+{pretrain}
 
 evaluate charades {{
   kind: finetune
@@ -916,7 +884,8 @@ report "Charades mAP" {{
   cell: charades.map
 }}
 "#,
-        charades.display()
+        charades.display(),
+        pretrain = tiny_pretrain("ch", 1, 4)
     );
     std::fs::write(dir.join("charades.vst"), recipe).expect("write recipe");
     let Output {
@@ -997,24 +966,7 @@ fn ucf101_over_its_three_splits_shares_the_pretraining_and_reports_the_mean() {
         r#"data tiny = synthetic(classes: 3, train_per_class: 4, val_per_class: 2, frames: 8, fps: 4, width: 16, height: 16, distractors: 0)
 data ucf = ucf101(root: "{}", split: [1, 2, 3], train_videos: 12, val_videos: 6)
 
-pretrain {{
-  data: tiny
-  backbone: slow_r18(frames: 2, stride: 2, width: 0.125)
-  objective: simclr
-  device: cpu
-  augment {{
-    S: [resized_crop(16, area: 0.5..1.0), flip]
-    C: []
-  }}
-  schedule {{
-    epochs: 1
-    batch: 4
-    optimizer: sgd(momentum: 0.9)
-    lr: 0.05
-    warmup: 0 epochs
-  }}
-  simclr.head: mlp(layers: 2, hidden: 16, out: 8, bn: true)
-}}
+{pretrain}
 
 evaluate ucf101 {{
   kind: finetune
@@ -1033,7 +985,8 @@ report "UCF101 over its splits" {{
   cell: ucf101.top1
 }}
 "#,
-        ucf.display()
+        ucf.display(),
+        pretrain = tiny_pretrain("tiny", 1, 4)
     );
     std::fs::write(dir.join("ucf.vst"), recipe).expect("write recipe");
     let Output {
@@ -1142,24 +1095,7 @@ fn ssv2_from_frame_folders_fine_tunes() {
     let recipe = format!(
         r#"data s = ssv2(root: "{}", videos: "frames", frames_fps: 8, train_videos: 12, val_videos: 6)
 
-pretrain {{
-  data: s
-  backbone: slow_r18(frames: 2, stride: 2, width: 0.125)
-  objective: simclr
-  device: cpu
-  augment {{
-    S: [resized_crop(16, area: 0.5..1.0), flip]
-    C: []
-  }}
-  schedule {{
-    epochs: 1
-    batch: 4
-    optimizer: sgd(momentum: 0.9)
-    lr: 0.05
-    warmup: 0 epochs
-  }}
-  simclr.head: mlp(layers: 2, hidden: 16, out: 8, bn: true)
-}}
+{pretrain}
 
 evaluate ssv2 {{
   kind: finetune
@@ -1178,7 +1114,8 @@ report "SSv2" {{
   cell: ssv2.top1
 }}
 "#,
-        ssv2.display()
+        ssv2.display(),
+        pretrain = tiny_pretrain("s", 1, 4)
     );
     std::fs::write(dir.join("ssv2.vst"), recipe).expect("write recipe");
     let Output { code, stderr, .. } = vst_in(&dir, &["run", "ssv2.vst", "--runs", "runs"]);

@@ -94,3 +94,29 @@ pub fn assert_same_metrics(resumed: &Path, uninterrupted: &Path) {
         );
     }
 }
+
+/// The smallest pre-training the end-to-end tests run: SimCLR on a Slow R-18 at 1/8 width, 2 frames of 16², on
+/// dataset `data` for `epochs` epochs of `batch` videos (recipe text).
+pub fn tiny_pretrain(data: &str, epochs: u32, batch: u32) -> String {
+    format!(
+        r#"pretrain {{
+  data: {data}
+  backbone: slow_r18(frames: 2, stride: 2, width: 0.125)
+  objective: simclr
+  device: cpu
+  augment {{
+    S: [resized_crop(16, area: 0.5..1.0), flip]
+    C: []
+  }}
+  schedule {{
+    epochs: {epochs}
+    batch: {batch}
+    optimizer: sgd(momentum: 0.9)
+    lr: 0.05
+    warmup: 0 epochs
+  }}
+  simclr.head: mlp(layers: 2, hidden: 16, out: 8, bn: true)
+}}
+"#
+    )
+}
