@@ -119,6 +119,9 @@ def main():
     args = ap.parse_args()
     if args.to_pyslowfast:
         tensors, meta = read_safetensors(args.input)
+        if meta.get("vst.export", "pyslowfast") != "pyslowfast":
+            sys.exit(f"{args.input} was exported with `--layout {meta['vst.export']}`: its names are not "
+                     "PySlowFast's; export again without --layout to make a .pyth")
         epoch = None
         if "vst.checkpoint" in meta:
             epoch = json.loads(meta["vst.checkpoint"]).get("epoch")

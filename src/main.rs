@@ -40,7 +40,8 @@ enum Command {
     Cancel(cli::cancel::Args),
     /// Show the model a recipe trains: layers, parameters, GMACs (multiply-adds) per clip
     Model(cli::model::Args),
-    /// Write a trained encoder in PySlowFast's checkpoint names and layout (safetensors), for fine-tuning elsewhere
+    /// Write a trained encoder in PyTorch's layout under PySlowFast's (or, with `--layout pytorchvideo`,
+    /// pytorchvideo's) names (safetensors), for fine-tuning elsewhere
     Export(cli::export::Args),
     /// Benchmarks: one whole training step (`step`), or the same on a GPU as scripts/gpu-check.sh runs it (`gpu`)
     Bench(cli::bench::Args),

@@ -1,4 +1,5 @@
-//! `vst export`: a trained encoder as PySlowFast holds one, so that users fine-tune it where they already work.
+//! `vst export`: a trained encoder as PySlowFast or pytorchvideo holds one, so that users fine-tune it where they
+//! already work.
 //!
 //! From a vst checkpoint (a pre-training's or a fine-tune's `checkpoint.safetensors`, or converted weights) it keeps
 //! the encoder — `backbone.s1.*` … `backbone.s5.*` renamed to a `ResNet` model's state_dict names (`s1.*` …
@@ -8,8 +9,14 @@
 //! layout (Cout × Cin × kT × kH × kW). Self-supervised heads, the momentum encoder, queues and optimiser state are
 //! left out. The file is safetensors (no pickle: nothing in it can run code); `scripts/convert_pyslowfast.py
 //! --to-pyslowfast OUT.safetensors OUT.pyth` turns it into a `.pyth` checkpoint (`{"epoch", "model_state"}` with
-//! the `num_batches_tracked` counters PySlowFast's batch norms carry). pytorchvideo's hub models name their layers
-//! differently (`blocks.N...`); that mapping is not written.
+//! the `num_batches_tracked` counters PySlowFast's batch norms carry).
+//!
+//! [`ExportLayout::PyTorchVideo`] writes the same tensors under the names of pytorchvideo's `create_resnet` model
+//! (the structure of its `slow_r50` hub model: `blocks.0.conv.weight`, `blocks.N.res_blocks.M.branch2.conv_a.weight`,
+//! `blocks.5.proj.*` for a classifier; the mapping is in `export_pytorchvideo.rs` beside this file) and, under
+//! [`CREATE_RESNET_KEY`], the `create_resnet` arguments that build the model it loads into with
+//! `load_state_dict(safetensors.torch.load_file(OUT))`, strictly. A network `create_resnet` cannot build (the basic
+//! blocks of a Slow R-18/34) is refused with the reason.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,11 +25,39 @@ use vst_engine::{Device, Tensor};
 
 use super::checkpoint::{ONLINE_PREFIX, conv_weight_to_pytorch, read_checkpoint, write_tensors};
 use super::error::TrainError;
+pub use super::export_pytorchvideo::{
+    CreateResnetArgs, create_resnet_args, pytorchvideo_name, pytorchvideo_state,
+};
 
 /// Metadata key saying which layout the convolution weights are in (`pytorch` here; vst's own files omit it).
 pub const LAYOUT_KEY: &str = "vst.layout";
+/// Metadata key saying whose names the export uses (`pyslowfast` or `pytorchvideo`).
+pub const EXPORT_KEY: &str = "vst.export";
+/// Metadata key of a pytorchvideo export: the `create_resnet` keyword arguments as JSON
+/// ([`CreateResnetArgs::to_json`]).
+pub const CREATE_RESNET_KEY: &str = "vst.pytorchvideo.create_resnet";
 /// The classifier of a fine-tuned network (PySlowFast's `ResNetBasicHead.projection`).
 const CLASSIFIER_PREFIX: &str = "head.projection.";
+
+/// Whose state_dict names an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportLayout {
+    /// PySlowFast's `ResNet` (`s1.pathway0_stem.conv.weight`, `head.projection.weight`).
+    #[default]
+    PySlowFast,
+    /// pytorchvideo's `create_resnet` (`blocks.0.conv.weight`, `blocks.5.proj.weight`).
+    PyTorchVideo,
+}
+
+impl ExportLayout {
+    /// The name written under [`EXPORT_KEY`].
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportLayout::PySlowFast => "pyslowfast",
+            ExportLayout::PyTorchVideo => "pytorchvideo",
+        }
+    }
+}
 
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +68,8 @@ pub struct ExportSummary {
     pub classifier: bool,
     /// Entries of the checkpoint left out (heads, momentum encoder, optimiser state, queues).
     pub left_out: usize,
+    /// For a pytorchvideo export: the `create_resnet` arguments of the model it loads into.
+    pub create_resnet: Option<CreateResnetArgs>,
 }
 
 /// The PySlowFast name of a checkpoint entry, or None when the export leaves it out.
@@ -58,6 +95,7 @@ pub fn pyslowfast_state(input: &Path) -> Result<(Vec<ExportedEntry>, ExportSumma
         encoder_entries: 0,
         classifier: false,
         left_out: 0,
+        create_resnet: None,
     };
     for (name, tensor) in &file.tensors {
         let Some(exported) = pyslowfast_name(name) else {
@@ -86,16 +124,45 @@ pub fn pyslowfast_state(input: &Path) -> Result<(Vec<ExportedEntry>, ExportSumma
     Ok((entries, summary))
 }
 
+/// Writes the encoder of the checkpoint at `input` to `output` (safetensors, PyTorch's layout, atomically) under
+/// the names of `layout`.
+pub fn export(
+    input: &Path,
+    output: &Path,
+    layout: ExportLayout,
+) -> Result<ExportSummary, TrainError> {
+    let (entries, mut summary) = pyslowfast_state(input)?;
+    let mut metadata = HashMap::from([
+        (LAYOUT_KEY.to_string(), "pytorch".to_string()),
+        (EXPORT_KEY.to_string(), layout.name().to_string()),
+    ]);
+    let entries = match layout {
+        ExportLayout::PySlowFast => entries,
+        ExportLayout::PyTorchVideo => {
+            let (entries, args) =
+                pytorchvideo_state(entries).map_err(|reason| TrainError::Checkpoint {
+                    path: input.display().to_string(),
+                    message: format!("cannot be written in pytorchvideo's layout: {reason}"),
+                })?;
+            metadata.insert(CREATE_RESNET_KEY.to_string(), args.to_json());
+            summary.create_resnet = Some(args);
+            entries
+        }
+    };
+    write_tensors(output, &entries, metadata)?;
+    Ok(summary)
+}
+
 /// Writes the encoder of the checkpoint at `input` to `output` (safetensors, PySlowFast's names and layout,
 /// atomically).
 pub fn export_pyslowfast(input: &Path, output: &Path) -> Result<ExportSummary, TrainError> {
-    let (entries, summary) = pyslowfast_state(input)?;
-    let metadata = HashMap::from([
-        (LAYOUT_KEY.to_string(), "pytorch".to_string()),
-        ("vst.export".to_string(), "pyslowfast".to_string()),
-    ]);
-    write_tensors(output, &entries, metadata)?;
-    Ok(summary)
+    export(input, output, ExportLayout::PySlowFast)
+}
+
+/// Writes the encoder of the checkpoint at `input` to `output` (safetensors, pytorchvideo's `create_resnet` names,
+/// PyTorch's layout, atomically); fails where `create_resnet` cannot build the network.
+pub fn export_pytorchvideo(input: &Path, output: &Path) -> Result<ExportSummary, TrainError> {
+    export(input, output, ExportLayout::PyTorchVideo)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod checkpoint;
 mod error;
 pub mod export;
+mod export_pytorchvideo;
 pub mod learner;
 pub mod optim;
 pub mod schedule;
