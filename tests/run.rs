@@ -1099,10 +1099,12 @@ fn ssv2_from_frame_folders_fine_tunes() {
 
 evaluate ssv2 {{
   kind: finetune
-  epochs: 2
+  epochs: 3
   batch: 4
   lr: 0.1 per 4
-  decay: steps(at: [1])
+  warmup: 1 epochs
+  warmup_start: 0.02
+  decay: steps(at: [2])
   dropout: 0
   augment: [crop(16)]
   color: []
@@ -1124,4 +1126,22 @@ report "SSv2" {{
     let result = result_of(job);
     assert_eq!(result["test_videos"], 6, "{result}");
     assert!(result["top1"].as_f64().is_some(), "{result}");
+    // The fine-tune's schedule is the recipe's: 3 steps per epoch (12 videos, batch 4), a warm-up from 0.02 over
+    // the first epoch, 0.1 in the second, ×0.1 from epoch 2 (a cosine would give 0.025 there).
+    let metrics = std::fs::read_to_string(job.join("metrics.jsonl")).expect("metrics");
+    let lr_at = |step: u64| {
+        metrics
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|r| r["step"] == step && r.get("lr").is_some())
+            .and_then(|r| r["lr"].as_f64())
+            .unwrap_or_else(|| panic!("no lr for step {step}: {metrics}"))
+    };
+    for (step, lr) in [(0, 0.02), (3, 0.1), (5, 0.1), (6, 0.01), (8, 0.01)] {
+        assert!(
+            (lr_at(step) - lr).abs() < 1e-9,
+            "step {step}: {}",
+            lr_at(step)
+        );
+    }
 }
