@@ -415,3 +415,49 @@ fn stride_counts_frames_of_a_30_fps_video_when_asked() {
     assert_eq!(span(None), 12);
     assert_eq!(span(Some(30)), 3); // round(2 × 1.6)
 }
+
+/// A dataset whose evaluation clips spread over the whole video (SSv2): fine-tuning and test samples take one frame
+/// per segment of all 20 frames, while pre-training clips stay τ apart.
+#[test]
+fn spread_evaluation_clips_cover_the_whole_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = dataset(dir.path(), 1, 1);
+    let backend = DecoderKind::OpenH264.backend().unwrap();
+    let spread = ClipShape {
+        spread: true,
+        ..SHAPE
+    };
+    let test = SampleMode::Test {
+        temporal: 1,
+        spatial: 1,
+        size: 16,
+        normalize: augment(16).normalize,
+    };
+    let sample = make_sample(backend.as_ref(), &entries[0], &test, spread, 0, 0, 0).unwrap();
+    assert_eq!(
+        sample.clips.clips[0].frames,
+        vst_data::sampler::spread_clip(20, 4, None).frames
+    );
+    let single = SampleMode::Single {
+        augment: augment(16),
+    };
+    for index in 0..8 {
+        let sample =
+            make_sample(backend.as_ref(), &entries[0], &single, spread, 1, 0, index).unwrap();
+        let frames = &sample.clips.clips[0].frames;
+        // One frame from each quarter of the video (segment bounds 0, 5, 10, 14, 19).
+        for (i, bounds) in [0..=5, 5..=10, 10..=14, 14..=19].iter().enumerate() {
+            assert!(bounds.contains(&frames[i]), "{frames:?}");
+        }
+    }
+    let sample = make_sample(backend.as_ref(), &entries[0], &pretrain(2), spread, 0, 0, 0).unwrap();
+    for clip in &sample.clips.clips {
+        // τ = 2 under ±30 % frame-rate jitter: 1 to 3 frames apart, never a quarter of the video.
+        let apart = clip.frames.windows(2).map(|w| w[1] as i64 - w[0] as i64);
+        assert!(
+            apart.into_iter().all(|d| (1..=3).contains(&d)),
+            "{:?}",
+            clip.frames
+        );
+    }
+}
