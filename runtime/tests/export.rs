@@ -16,7 +16,7 @@ mod common;
 
 use rand::SeedableRng;
 use std::path::PathBuf;
-use vst_engine::test_support::assert_close;
+use vst_engine::test_support::{Fixture, assert_close};
 use vst_engine::{Device, Graph, ParamStore, Tensor, Var};
 use vst_runtime::model::{BnUpdates, Mode, ParamRoles, SlowResNetModel};
 use vst_runtime::train::export::{
@@ -119,17 +119,23 @@ fn an_exported_encoder_gives_pytorchs_features_in_pyslowfast_modules() {
 
     // Our features, from our store, against PyTorch's from the export.
     let fx = load_fixture("export/features.safetensors");
+    our_features_match(&model, &store, &fx);
+}
+
+/// Our pool5 features of the fixture's `input`, checked against its `features` (PyTorch's, from the export).
+fn our_features_match(model: &SlowResNetModel, store: &ParamStore, fx: &Fixture) -> Tensor {
     let mut g = Graph::no_grad();
     let features = model
         .forward(
             &mut g,
-            &store,
+            store,
             &Var::constant(fx.get("input")),
             Mode::Eval,
             &mut BnUpdates::new(),
         )
         .expect("features");
     assert_close("pool5 features", features.value(), &fx.get("features"), TOL);
+    features.value().clone()
 }
 
 /// The classes of the fine-tuned classifier the pytorchvideo export carries.
@@ -244,18 +250,9 @@ fn an_exported_fine_tune_gives_pytorchs_outputs_in_pytorchvideos_create_resnet()
 
     // Our features and logits, from our store, against PyTorch's from the export.
     let fx = load_fixture("export/pytorchvideo_features.safetensors");
-    let mut g = Graph::no_grad();
-    let features = model
-        .forward(
-            &mut g,
-            &store,
-            &Var::constant(fx.get("input")),
-            Mode::Eval,
-            &mut BnUpdates::new(),
-        )
-        .expect("features");
-    assert_close("pool5 features", features.value(), &fx.get("features"), TOL);
-    let feats = features.value().to_vec().expect("values");
+    let feats = our_features_match(&model, &store, &fx)
+        .to_vec()
+        .expect("values");
     let batch = feats.len() / features_dim;
     let logits: Vec<f32> = (0..batch * CLASSES)
         .map(|i| {
