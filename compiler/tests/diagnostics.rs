@@ -587,3 +587,37 @@ case!(
     split_axis_without_split_datasets,
     "use \"base.vst\"\n\nsweep {\n  axis split: [1, 2]\n}\n\nreport \"r\" {\n  over: split\n  cell: linear.top1\n}\n"
 );
+
+// ---------------------------------------------------------------------------------------------------------------
+// A copy the recipe prepares (`prepare: transcode(...)`)
+
+case!(
+    transcode_with_an_odd_short_side,
+    "use \"base.vst\"\n\ndata k = kinetics(root: \"/srv/k400-320\", train_videos: 1k, val_videos: 100, prepare: \
+     transcode(\"/srv/k400\", short_side: 321))\n\npretrain {\n  data: k\n}\n"
+);
+case!(
+    transcode_with_mp4_settings_for_frame_folders,
+    "use \"base.vst\"\n\ndata k = frames(root: \"/srv/k400-frames\", train_videos: 1k, val_videos: 100, prepare: \
+     transcode(\"/srv/k400\", crf: 20))\n\npretrain {\n  data: k\n}\n"
+);
+case!(
+    transcode_at_another_rate_than_the_folders_are_read,
+    "use \"base.vst\"\n\ndata k = frames(root: \"/srv/k400-frames\", fps: 25, train_videos: 1k, val_videos: 100, \
+     prepare: transcode(\"/srv/k400\", fps: 30))\n\npretrain {\n  data: k\n}\n"
+);
+case!(
+    transcode_into_its_own_source,
+    "use \"base.vst\"\n\ndata k = kinetics(root: \"/srv/k400\", train_videos: 1k, val_videos: 100, prepare: \
+     transcode(\"/srv/./k400/\"))\n\npretrain {\n  data: k\n}\n"
+);
+case!(
+    transcode_with_an_absolute_list,
+    "use \"base.vst\"\n\ndata k = kinetics(root: \"/srv/k400-320\", train: \"/lists/train.csv\", train_videos: 1k, \
+     val_videos: 100, prepare: transcode(\"/srv/k400\"))\n\npretrain {\n  data: k\n}\n"
+);
+case!(
+    transcode_with_an_unknown_preset,
+    "use \"base.vst\"\n\ndata k = kinetics(root: \"/srv/k400-320\", train_videos: 1k, val_videos: 100, prepare: \
+     transcode(\"/srv/k400\", preset: veryfastest))\n\npretrain {\n  data: k\n}\n"
+);

@@ -591,3 +591,75 @@ fn each_cell_lists_what_it_changes_against_the_base() {
         simclr.changes
     );
 }
+
+/// `prepare: transcode(...)` reaches the prepare job with `vst data prepare`'s defaults filled in (a frame-folder
+/// copy at the rate the dataset reads), the lists relative to both roots; a dataset without it keeps its ids.
+#[test]
+fn a_recipe_prepared_copy_reaches_its_prepare_job() {
+    let recipe = |data: &str| {
+        format!(
+            "use \"mini/base.vst\"\n\ndata k = {data}\n\npretrain {{\n  data: k\n  objective: simclr\n}}\n",
+        )
+    };
+    let plain = "kinetics(root: \"/srv/k400-256\", train: \"lists/train.csv\", train_videos: 1k, val_videos: 100)";
+    let mp4 = "kinetics(root: \"/srv/k400-256\", train: \"lists/train.csv\", train_videos: 1k, val_videos: 100, \
+               prepare: transcode(\"/srv/k400\", short_side: 256, preset: fast))";
+    let jpeg = "frames(root: \"/srv/k400-frames\", fps: 25, train_videos: 1k, val_videos: 100, prepare: \
+                transcode(\"/srv/k400\", jpeg_quality: 3))";
+    let prepare_of = |data: &str| {
+        let c = compile_with("recipes/x.vst", &[("recipes/x.vst", recipe(data))]);
+        assert_eq!(c.render_diagnostics(false), "", "{data}");
+        let plan = plan_of(&c).clone();
+        let job = plan
+            .jobs
+            .iter()
+            .find(|j| j.name == "prepare[k]")
+            .expect("a prepare job")
+            .clone();
+        let JobKind::Prepare(p) = job.kind else {
+            panic!("prepare")
+        };
+        (p.dataset.source, plan)
+    };
+
+    let (source, _) = prepare_of(mp4);
+    let t = source.transcode().expect("a transcode").clone();
+    assert_eq!(
+        t,
+        vst_spec::TranscodeSpec {
+            source: "/srv/k400".into(),
+            source_lists: vec!["lists/train.csv".into(), "val.csv".into()],
+            short_side: 256,
+            fps: 30,
+            keyframe_interval: 16,
+            crf: 18,
+            preset: "fast".into(),
+            jpeg_quality: 2,
+        }
+    );
+    let vst_spec::DataSource::Kinetics { train_list, .. } = &source else {
+        panic!("kinetics")
+    };
+    assert_eq!(train_list, Path::new("/srv/k400-256/lists/train.csv"));
+
+    let (source, _) = prepare_of(jpeg);
+    let vst_spec::DataSource::Frames { fps, prepare, .. } = &source else {
+        panic!("frames")
+    };
+    assert_eq!(*fps, 25.0);
+    let t = prepare.as_ref().expect("a transcode");
+    assert_eq!((t.fps, t.jpeg_quality, t.short_side), (25, 3, 320));
+
+    // Without `prepare` the spec has no such field: recipes on copies prepared by hand keep their job ids.
+    let (source, plain_plan) = prepare_of(plain);
+    let json = serde_json::to_string(&source).expect("json");
+    assert!(!json.contains("prepare"), "{json}");
+    let (_, mp4_plan) = prepare_of(mp4);
+    let pretrain_id = |plan: &Plan| {
+        plan.jobs
+            .iter()
+            .find(|j| matches!(j.kind, JobKind::Pretrain(_)))
+            .map(|j| j.id.clone())
+    };
+    assert_ne!(pretrain_id(&plain_plan), pretrain_id(&mp4_plan));
+}

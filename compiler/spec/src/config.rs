@@ -40,6 +40,10 @@ pub enum DataSource {
         root: PathBuf,
         train_list: PathBuf,
         val_list: PathBuf,
+        /// The copy at `root` is made by the prepare job from another copy (H.264 mp4). Left out when absent, so
+        /// that the ids of jobs on copies the user prepared do not change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prepare: Option<TranscodeSpec>,
     },
     /// Pre-extracted frame folders: each list entry names a folder of JPEG frames (`000001.jpg`, ...).
     Frames {
@@ -47,6 +51,9 @@ pub enum DataSource {
         train_list: PathBuf,
         val_list: PathBuf,
         fps: f64,
+        /// The folders at `root` are extracted by the prepare job from a copy of videos (JPEG frame folders).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prepare: Option<TranscodeSpec>,
     },
     /// The built-in generator of labelled H.264 videos (written once under the run directory, then read back
     /// through the same decoder as real data).
@@ -122,6 +129,16 @@ impl DataSource {
         }
     }
 
+    /// How the prepare job makes this dataset's copy from another one, when the recipe asks it to.
+    pub fn transcode(&self) -> Option<&TranscodeSpec> {
+        match self {
+            DataSource::Kinetics { prepare, .. } | DataSource::Frames { prepare, .. } => {
+                prepare.as_ref()
+            }
+            _ => None,
+        }
+    }
+
     /// The dataset's kind as people name it (`Something-Something v2`), for messages.
     pub fn title(&self) -> &'static str {
         match self {
@@ -147,6 +164,55 @@ impl DataSource {
             DataSource::Charades { .. } => "charades",
         }
     }
+}
+
+/// x264's speed presets, fastest first (what `transcode(preset: ...)` and `vst data prepare --preset` accept).
+pub const X264_PRESETS: [&str; 9] = [
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+];
+
+/// What a prepared copy is made with unless told otherwise (`vst data prepare` and `transcode(...)` alike).
+pub mod transcode_defaults {
+    /// The top of the paper's scale-jitter range [256, 320].
+    pub const SHORT_SIDE: u32 = 320;
+    /// The official sampling rate (PySlowFast's DATA.TARGET_FPS).
+    pub const FPS: u32 = 30;
+    pub const KEYFRAME_INTERVAL: u32 = 16;
+    pub const CRF: u32 = 18;
+    pub const PRESET: &str = "veryfast";
+    pub const JPEG_QUALITY: u32 = 2;
+}
+
+/// `transcode(source: ...)`: the prepare job re-encodes the Kinetics-style copy at `source` into the dataset's
+/// root (what `vst data prepare` does): every listed video at a short side and a constant frame rate, as H.264 mp4
+/// for `kinetics(...)` or as JPEG frame folders for `frames(...)`. The copy's lists have the same paths relative to
+/// its root as the source's lists relative to `source`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscodeSpec {
+    pub source: PathBuf,
+    /// The lists, relative to `source` (the source's) and to the dataset's root (the copy's, which the
+    /// preparation writes).
+    pub source_lists: Vec<PathBuf>,
+    /// The shorter side of every output frame, in pixels (even).
+    pub short_side: u32,
+    /// Constant output frame rate.
+    pub fps: u32,
+    /// mp4: frames from one keyframe to the next.
+    pub keyframe_interval: u32,
+    /// mp4: x264's constant rate factor.
+    pub crf: u32,
+    /// mp4: one of [`X264_PRESETS`].
+    pub preset: String,
+    /// JPEG: ffmpeg's `-q:v` (2 best, 31 worst).
+    pub jpeg_quality: u32,
 }
 
 /// Parameters of the built-in synthetic dataset. Each video shows one class-defining object that persists through

@@ -115,18 +115,25 @@ fn dataset(decl: &DatasetDecl) -> DataInfo {
             let root = path_of(call, "root");
             let train_list = under(&root, path_of(call, "train"));
             let val_list = under(&root, path_of(call, "val"));
+            let fps = call.float("fps").unwrap_or(30.0);
+            let prepare = call
+                .get("prepare")
+                .and_then(Value::as_call)
+                .map(|t| transcode(t, call, fps));
             let source = if kind == "frames" {
                 DataSource::Frames {
                     root,
                     train_list,
                     val_list,
-                    fps: call.float("fps").unwrap_or(30.0),
+                    fps,
+                    prepare,
                 }
             } else {
                 DataSource::Kinetics {
                     root,
                     train_list,
                     val_list,
+                    prepare,
                 }
             };
             DataInfo {
@@ -138,6 +145,37 @@ fn dataset(decl: &DatasetDecl) -> DataInfo {
                 given_sizes: (None, None),
             }
         }
+    }
+}
+
+/// `transcode(...)` of a `kinetics` or `frames` declaration (checked when collected: the lists are relative, a
+/// frame-folder copy's rate is whole). Arguments left out take `vst data prepare`'s defaults; a frame-folder copy
+/// is extracted at the rate the dataset reads it at.
+fn transcode(call: &CallValue, dataset: &CallValue, read_fps: f64) -> TranscodeSpec {
+    let source = path_of(call, "source");
+    let int = |name: &str, default: u32| call.int(name).map_or(default, |v| v.max(0) as u32);
+    use vst_spec::transcode_defaults as d;
+    let default_fps = if dataset.name == "frames" {
+        read_fps.round() as u32
+    } else {
+        d::FPS
+    };
+    TranscodeSpec {
+        source_lists: ["train", "val"]
+            .iter()
+            .map(|list| path_of(dataset, list))
+            .collect(),
+        source,
+        short_side: int("short_side", d::SHORT_SIDE),
+        fps: int("fps", default_fps),
+        keyframe_interval: int("keyframe_interval", d::KEYFRAME_INTERVAL),
+        crf: int("crf", d::CRF),
+        preset: call
+            .get("preset")
+            .and_then(Value::as_word)
+            .unwrap_or(d::PRESET)
+            .to_string(),
+        jpeg_quality: int("jpeg_quality", d::JPEG_QUALITY),
     }
 }
 

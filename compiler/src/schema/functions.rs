@@ -408,6 +408,11 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
                     Ty::int(1),
                     "approximate number of validation videos (for the cost estimate)",
                 ),
+                opt(
+                    "prepare",
+                    Ty::Call(&["transcode"]),
+                    "make the copy at root first: `transcode(source: ...)` re-encodes another copy into it (H.264 mp4)",
+                ),
             ],
         },
         Function {
@@ -443,6 +448,56 @@ static FUNCTIONS: LazyLock<Vec<Function>> = LazyLock::new(|| {
                     "val_videos",
                     Ty::int(1),
                     "approximate number of validation videos (for the cost estimate)",
+                ),
+                opt(
+                    "prepare",
+                    Ty::Call(&["transcode"]),
+                    "make the frame folders at root first: `transcode(source: ...)` extracts them from a copy of videos",
+                ),
+            ],
+        },
+        Function {
+            name: "transcode",
+            family: "prepare",
+            doc: "the prepare job makes the dataset's copy from the Kinetics-style copy at `source`, as `vst data \
+                  prepare` does: every listed video at a short side and a constant frame rate, as H.264 mp4 \
+                  (`kinetics`) or JPEG frame folders (`frames`); resumable, failures recorded and left out",
+            params: vec![
+                pos(req(
+                    "source",
+                    Ty::PathStr,
+                    "the copy to prepare from: its lists have the names of the dataset's `train` and `val`",
+                )),
+                opt(
+                    "short_side",
+                    Ty::Int { min: 16, max: 4096 },
+                    "shorter side of every output frame in pixels, even (default 320: the top of the paper's \
+                     scale jitter)",
+                ),
+                opt(
+                    "fps",
+                    Ty::Int { min: 1, max: 240 },
+                    "constant output frame rate (default: 30 for `kinetics`, the dataset's `fps` for `frames`)",
+                ),
+                opt(
+                    "keyframe_interval",
+                    Ty::Int { min: 1, max: 600 },
+                    "mp4: frames from one keyframe to the next (default 16)",
+                ),
+                opt(
+                    "crf",
+                    Ty::Int { min: 0, max: 51 },
+                    "mp4: x264's constant rate factor, lower is better and larger (default 18)",
+                ),
+                opt(
+                    "preset",
+                    Ty::Word(&vst_spec::X264_PRESETS),
+                    "mp4: x264's speed preset (default `veryfast`)",
+                ),
+                opt(
+                    "jpeg_quality",
+                    Ty::Int { min: 2, max: 31 },
+                    "JPEG: ffmpeg's `-q:v`, 2 (best) to 31 (default 2)",
                 ),
             ],
         },

@@ -90,6 +90,7 @@ pub fn open_dataset(
             root,
             train_list,
             val_list,
+            ..
         } => {
             let (train, val) = lists(root, train_list, val_list)?;
             Ok(OpenedDataset::single(train, val, decoder))
@@ -99,6 +100,7 @@ pub fn open_dataset(
             train_list,
             val_list,
             fps,
+            ..
         } => {
             if fps.is_nan() || *fps <= 0.0 {
                 return Err(DataError::Config(format!(

@@ -15,6 +15,7 @@ mod pretrain;
 mod progress;
 pub mod replicas;
 mod report;
+mod transcode;
 
 pub use device::open_device;
 pub use metrics_log::{append_record, read_records};
@@ -107,6 +108,18 @@ pub fn open_pretrain_data(
 ) -> Result<OpenedDataset> {
     let (prepare, spec) = prepare_of(plan, job)?;
     prepare::preflight(&spec.dataset)?;
+    let source = &spec.dataset.source;
+    if let (Some(t), Some(root)) = (source.transcode(), source.root())
+        && !transcode::is_prepared(root, &transcode::settings(source, t))
+    {
+        anyhow::bail!(
+            "dataset `{}` is made by the recipe's prepare job (`transcode(source: \"{}\")`), which has not \
+             finished the copy at {} yet: `vst run` prepares it first",
+            spec.dataset.name,
+            t.source.display(),
+            root.display()
+        );
+    }
     prepare::open(&spec.dataset, &store.job_dir(&prepare.id), options)
 }
 

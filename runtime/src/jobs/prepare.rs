@@ -3,7 +3,7 @@
 //! the files' sizes is recorded — Kinetics copies differ between users, and the report says how many listed videos
 //! were missing.
 
-use super::RunnerOptions;
+use super::{RunnerOptions, transcode};
 use crate::executor::JobContext;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -26,6 +26,13 @@ pub fn preflight(dataset: &DatasetSpec) -> Result<()> {
     let Some(root) = dataset.source.root() else {
         return Ok(());
     };
+    if let Some(t) = dataset.source.transcode() {
+        // The copy is made by the job: check what it is made from (or that it is finished).
+        let settings = transcode::settings(&dataset.source, t);
+        if !transcode::is_prepared(root, &settings) {
+            return transcode::preflight(dataset, t, root);
+        }
+    }
     let hint = format!(
         "point the recipe at your copy of the data: set the environment variable that `data {} = {}(root: env(...))` \
          reads, or write the path as its `root:`; {}",
@@ -125,6 +132,10 @@ fn layout(source: &DataSource) -> &'static str {
 }
 
 pub fn run(dataset: &DatasetSpec, ctx: &JobContext, options: &RunnerOptions) -> Result<Value> {
+    let transcoded = match (dataset.source.transcode(), dataset.source.root()) {
+        (Some(t), Some(root)) => Some(transcode::run(dataset, t, root, options)?),
+        _ => None,
+    };
     let opened = open(dataset, &ctx.dir, options)?;
     let root = match dataset.source.root() {
         Some(root) => root.to_path_buf(),
@@ -151,6 +162,8 @@ pub fn run(dataset: &DatasetSpec, ctx: &JobContext, options: &RunnerOptions) -> 
         "fingerprint": fingerprint,
         // How `vst data prepare` made this copy, when it did (its manifest lies at the root).
         "prepared_by": prepared_by.as_ref().map(|m| m.describe()),
+        // What this job's own preparation did (`prepare: transcode(...)`).
+        "transcoded": transcoded,
     }))
 }
 

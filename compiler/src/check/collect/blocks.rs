@@ -171,9 +171,12 @@ impl Collector<'_, '_> {
         let Some(call) = self.typer().call(value, DATASET_SOURCES, &name.name) else {
             return;
         };
-        let Some(call) = self.typer().complete(call) else {
+        let Some(mut call) = self.typer().complete(call) else {
             return;
         };
+        if !self.transcode(value, &mut call) {
+            return;
+        }
         self.recipe.datasets.push(DatasetDecl {
             name: name.name.clone(),
             name_span: name.span,

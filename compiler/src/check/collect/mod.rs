@@ -8,6 +8,7 @@ mod recipe;
 mod reports;
 mod settings;
 mod sweep;
+mod transcode;
 
 use super::typecheck::{EnvLookup, Typer};
 use crate::diagnostic::{Diagnostic, Diagnostics, closest};

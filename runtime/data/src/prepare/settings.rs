@@ -41,17 +41,7 @@ impl OutputFormat {
 }
 
 /// x264 presets, fastest first.
-pub const PRESETS: [&str; 9] = [
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-];
+pub use vst_spec::X264_PRESETS as PRESETS;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrepareSettings {
@@ -72,16 +62,15 @@ pub struct PrepareSettings {
 
 impl Default for PrepareSettings {
     fn default() -> Self {
+        use vst_spec::transcode_defaults as d;
         PrepareSettings {
             format: OutputFormat::Mp4,
-            // The top of the paper's scale-jitter range [256, 320].
-            short_side: 320,
-            // The official sampling rate (PySlowFast's DATA.TARGET_FPS).
-            fps: 30,
-            keyframe_interval: 16,
-            crf: 18,
-            preset: "veryfast".into(),
-            jpeg_quality: 2,
+            short_side: d::SHORT_SIDE,
+            fps: d::FPS,
+            keyframe_interval: d::KEYFRAME_INTERVAL,
+            crf: d::CRF,
+            preset: d::PRESET.into(),
+            jpeg_quality: d::JPEG_QUALITY,
         }
     }
 }
