@@ -22,6 +22,8 @@
 #   nccl-bf16-run    `vst run` of the smoke recipe in bf16 as a one-process NCCL group             [120; ~30]
 #   augment          the T/S/C augmentation kernels against their CPU mirror and vst-data's CPU path,
 #                    then clips/s of one core decoding + GPU vs + CPU augmentation (AUGMENT_SAMPLES, 48) [90; ~30]
+#   nvdec            NVDEC's decoded pictures against OpenH264's (must be identical), then frames/s of
+#                    each, one thread (never run yet: the first GPU run says whether the bindings work) [60; ~15]
 #   bench            f32 and tf32 R-50 rows (both PyTorch layouts), BYOL rho=2 (PyTorch; vst when
 #                    its binary has `vst bench gpu`), ROUNDS rounds                                  [60 each; ~150]
 #   memcheck         compute-sanitizer on two backward steps of a small network, if time remains    [90; ~60]
@@ -194,6 +196,9 @@ rm -rf "$WORK/runs" "$WORK/nccl"
 
 # ---- the augmentation kernels ---------------------------------------------------------------------------------
 step augment 90 "$BIN/vst-cuda-check" augment --samples "${AUGMENT_SAMPLES:-48}" || failed=1
+
+# ---- NVDEC decoding ---------------------------------------------------------------------------------------------
+step nvdec 60 "$BIN/vst-cuda-check" nvdec || failed=1
 
 # ---- the rest of the benchmark ---------------------------------------------------------------------------------
 has_vst_bench=0

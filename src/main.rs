@@ -72,6 +72,8 @@ fn quiet_on_broken_pipe() {
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
     let cli = Cli::parse();
+    // `--decoder nvdec` reaches the GPU's video engines through the CUDA backend (vst-data cannot depend on it).
+    vst_cuda::nvdec::register();
     // The engine's kernels fork their parallel loops cheaply only from a pool worker (see `on_pool_worker`).
     vst_engine::cpu::on_pool_worker(|| dispatch(cli))
 }

@@ -103,6 +103,10 @@ pub fn run(a: LoaderArgs) -> Result<()> {
             if let Ok(ffmpeg) = DecoderKind::Ffmpeg.backend() {
                 backends.push(ffmpeg);
             }
+            // Where a GPU and its video library are present (never yet measured: see docs/gpu.md).
+            if let Ok(nvdec) = DecoderKind::Nvdec.backend() {
+                backends.push(nvdec);
+            }
         }
     }
     const SEED: u64 = 7;

@@ -140,7 +140,7 @@ struct PreviewArgs {
     /// Seed of the clip and augmentation draws (and of which videos are shown).
     #[arg(long, default_value_t = 0)]
     preview_seed: u64,
-    /// `openh264` or `ffmpeg` (default: ffmpeg when compiled in).
+    /// `openh264`, `ffmpeg` or `nvdec` (default: ffmpeg when compiled in).
     #[arg(long)]
     decoder: Option<String>,
 }

@@ -34,6 +34,11 @@ pub struct Args {
     /// Data loading threads (default: all cores)
     #[arg(long)]
     threads: Option<usize>,
+    /// Video decoder: `openh264`, `ffmpeg` (builds with the `ffmpeg` feature) or `nvdec` (the GPU's video engines;
+    /// videos it cannot read fall back to the CPU decoder; never run on a GPU yet: see docs/gpu.md). H.264 decoders
+    /// give identical frames, so this changes speed, not results. Default: ffmpeg when built in, else openh264
+    #[arg(long, value_parser = parse_decoder)]
+    decoder: Option<vst_data::video::DecoderKind>,
     /// Memory (MiB) a job may use to keep decoded videos, so each is decoded once
     #[arg(long, default_value_t = 4096)]
     cache_mb: usize,
@@ -145,6 +150,7 @@ pub fn run(args: Args) -> ExitCode {
                 args.device.map(|d| format!("--device={}", device_text(d))),
                 args.low_memory.then(|| "--low-memory".to_string()),
                 args.threads.map(|n| format!("--threads={n}")),
+                args.decoder.map(|d| format!("--decoder={}", d.name())),
                 Some(format!("--cache-mb={}", args.cache_mb)),
             ]
             .into_iter()
@@ -157,6 +163,14 @@ pub fn run(args: Args) -> ExitCode {
         ..RunnerOptions::default()
     };
     options.cache_bytes = args.cache_mb << 20;
+    if let Some(decoder) = args.decoder {
+        // Fails now, naming what is missing, rather than in the first job that reads a video.
+        if let Err(e) = decoder.backend() {
+            eprintln!("error: --decoder {}: {e}", decoder.name());
+            return ExitCode::from(super::USAGE_ERRORS);
+        }
+        options.decoder = decoder;
+    }
     if let Some(threads) = args.threads {
         options.threads = threads.max(1);
     }
@@ -303,4 +317,8 @@ pub fn run(args: Args) -> ExitCode {
         return ExitCode::from(EXPECTATION_MISSED);
     }
     ExitCode::SUCCESS
+}
+
+fn parse_decoder(name: &str) -> Result<vst_data::video::DecoderKind, String> {
+    vst_data::video::DecoderKind::parse(name).map_err(|e| e.to_string())
 }

@@ -33,6 +33,7 @@ mod error;
 pub mod geometry;
 pub mod kernels;
 pub mod nccl;
+pub mod nvdec;
 mod options;
 pub mod probe;
 mod transfer;

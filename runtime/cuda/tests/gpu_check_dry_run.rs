@@ -51,6 +51,7 @@ fn a_run_without_a_gpu_records_every_step_and_returns_its_files() {
         "numerics-bf16",
         "nccl-bf16-run",
         "augment",
+        "nvdec",
         "r50-f32-vst-r1",
     ] {
         let line = summary

@@ -297,13 +297,6 @@ fn measure(cmd: &mut Command) -> Result<f64> {
     Ok(v["clips"].as_f64().context("clips")? / v["seconds"].as_f64().context("seconds")?)
 }
 
-fn decoder_name(kind: DecoderKind) -> &'static str {
-    match kind {
-        DecoderKind::OpenH264 => "openh264",
-        DecoderKind::Ffmpeg => "ffmpeg",
-    }
-}
-
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
     let n = xs.len();
@@ -370,7 +363,7 @@ fn main() -> Result<()> {
             let mut python = Vec::new();
             for round in 0..rounds {
                 for (d, kind) in decoders.iter().enumerate() {
-                    let name = decoder_name(*kind);
+                    let name = DecoderKind::name(*kind);
                     let mut cmd = if pinned {
                         Command::new("taskset")
                     } else {
@@ -409,7 +402,7 @@ fn main() -> Result<()> {
                 report.push_str(&format!(
                     "| {label} | {:.0} | {cores_label} | {} | {r:.1} | {py:.1} | {:.2}× |\n",
                     bitrate_kbps(files),
-                    decoder_name(*kind),
+                    DecoderKind::name(*kind),
                     r / py
                 ));
             }
@@ -438,7 +431,7 @@ fn main() -> Result<()> {
                     .arg(&me)
                     .args(["--worker", "decode"])
                     .arg(&plan)
-                    .arg(decoder_name(*kind));
+                    .arg(DecoderKind::name(*kind));
                 rust[d].push(measure(&mut cmd)?);
             }
             let mut cmd = Command::new("taskset");
@@ -453,7 +446,7 @@ fn main() -> Result<()> {
             let r = median(rust[d].clone());
             report.push_str(&format!(
                 "| {label} | {} | {r:.1} | {py:.1} | {:.2}× |\n",
-                decoder_name(*kind),
+                DecoderKind::name(*kind),
                 r / py
             ));
         }

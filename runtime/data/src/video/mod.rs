@@ -49,6 +49,20 @@ pub enum DecoderKind {
     OpenH264,
     /// The system's FFmpeg libraries (the `ffmpeg` cargo feature): every codec and container they know.
     Ffmpeg,
+    /// NVIDIA's hardware decoder (NVDEC, through the driver's `libnvcuvid`): H.264 in mp4 decoded on the GPU,
+    /// falling back to OpenH264 per video where NVDEC cannot read it. Provided by the CUDA backend, which
+    /// registers it ([`register_nvdec`]).
+    Nvdec,
+}
+
+/// Makes the NVDEC backend (from the crate that can reach the GPU).
+pub type NvdecFactory = fn() -> Result<Box<dyn VideoBackend>>;
+
+static NVDEC: std::sync::OnceLock<NvdecFactory> = std::sync::OnceLock::new();
+
+/// Lets [`DecoderKind::Nvdec`] make NVDEC backends. The CUDA backend calls this once; vst-data cannot depend on it.
+pub fn register_nvdec(factory: NvdecFactory) {
+    let _ = NVDEC.set(factory);
 }
 
 impl DecoderKind {
@@ -65,8 +79,9 @@ impl DecoderKind {
         match name {
             "openh264" => Ok(DecoderKind::OpenH264),
             "ffmpeg" => Ok(DecoderKind::Ffmpeg),
+            "nvdec" => Ok(DecoderKind::Nvdec),
             other => Err(DataError::Config(format!(
-                "unknown decoder `{other}` (expected openh264 or ffmpeg)"
+                "unknown decoder `{other}` (expected openh264, ffmpeg or nvdec)"
             ))),
         }
     }
@@ -83,6 +98,21 @@ impl DecoderKind {
                  libavcodec/libavformat/libswscale development packages)"
                     .into(),
             )),
+            DecoderKind::Nvdec => match NVDEC.get() {
+                Some(make) => make(),
+                None => Err(DataError::Config(
+                    "the NVDEC decoder is provided by the CUDA backend, which this program did not load".into(),
+                )),
+            },
+        }
+    }
+
+    /// The name `parse` reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            DecoderKind::OpenH264 => "openh264",
+            DecoderKind::Ffmpeg => "ffmpeg",
+            DecoderKind::Nvdec => "nvdec",
         }
     }
 }

@@ -44,7 +44,7 @@ fn mode(size: u32, count: u32) -> SampleMode {
 }
 
 /// Six synthetic 320×240 videos of 300 frames (the pipeline benchmark's OpenH264 set), in a fresh folder.
-fn videos(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
+pub fn videos(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
     let spec = synth::benchmark_spec(6);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     synth::generate_with(

@@ -8,11 +8,13 @@
 //!   through the engine on the GPU; prints clips/s and peak memory, as JSON lines with `--json`.
 //! - `augment`: the T/S/C augmentation kernels against their CPU mirror and vst-data's CPU path, then clips/s of
 //!   CPU decoding + GPU augmentation against CPU decoding + CPU augmentation.
+//! - `nvdec`: NVDEC's decoded pictures against OpenH264's (must be identical), then decoding throughput of each.
 
 mod augment;
 mod bench;
 mod libraries;
 mod numerics;
+mod nvdec;
 
 use std::process::ExitCode;
 
@@ -77,6 +79,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check NVDEC's pictures against OpenH264's and time both.
+    Nvdec {
+        #[arg(long, default_value_t = 0)]
+        gpu: usize,
+        /// More H.264 mp4 files to check (e.g. x264 files with B-frames), besides the synthetic ones.
+        #[arg(long = "video")]
+        videos: Vec<std::path::PathBuf>,
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn options(precision: &str) -> Result<CudaOptions, String> {
@@ -125,6 +139,17 @@ fn main() -> ExitCode {
             gpu,
             samples,
             size,
+            json,
+        }),
+        Command::Nvdec {
+            gpu,
+            videos,
+            rounds,
+            json,
+        } => nvdec::run(&nvdec::NvdecArgs {
+            gpu,
+            videos,
+            rounds,
             json,
         }),
     };
