@@ -125,6 +125,41 @@ fn a_missing_file_or_a_bad_flag_exits_2() {
     );
     assert_eq!(vst(&["plan", "recipes/table2.vst", "--gpus", "0"]).code, 2);
     assert_eq!(vst(&["frobnicate"]).code, 2);
+    let unknown = vst(&[
+        "run",
+        "recipes/mini/table2.vst",
+        "--decoder",
+        "vlc",
+        "--dry-run",
+    ]);
+    assert_eq!(unknown.code, 2);
+    assert_contains(&unknown.stderr, "expected openh264, ffmpeg or nvdec");
+}
+
+/// `--decoder nvdec` on a machine without NVIDIA's driver stops before any job, saying why (this machine, CI).
+#[test]
+fn nvdec_without_a_driver_stops_the_run_before_it_starts() {
+    if vst_cuda::nvdec::unavailable(0).is_none() {
+        return; // a machine with a GPU and its video library: nothing to refuse
+    }
+    let dir = scratch("nvdec-refused");
+    let out = vst_in(
+        &dir,
+        &[
+            "run",
+            &root().join("tests/recipes/smoke.vst").display().to_string(),
+            "--decoder",
+            "nvdec",
+            "--runs",
+            "runs",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_contains(
+        &out.stderr,
+        "error: --decoder nvdec: the NVDEC decoder cannot run:",
+    );
+    assert!(!dir.join("runs").exists(), "nothing ran");
 }
 
 #[test]

@@ -32,6 +32,9 @@ pub enum DataError {
     Write { path: PathBuf, message: String },
     #[error("invalid data configuration: {0}")]
     Config(String),
+    /// A decoder this machine cannot run (the message says why and what to use instead).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("video encoder failed: {0}")]
     Encode(String),
 }

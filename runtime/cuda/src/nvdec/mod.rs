@@ -25,7 +25,12 @@ use vst_data::video::{DecoderKind, Frame, VideoBackend, VideoInfo, VideoReader};
 /// Why NVDEC cannot run in this process (no driver, no `libnvcuvid`, no GPU), or None when it can.
 pub fn unavailable(gpu: usize) -> Option<String> {
     if let Err(e) = crate::probe::probe_driver() {
-        return Some(e.to_string());
+        return Some(match e {
+            crate::CudaError::NoDriver => {
+                "no NVIDIA driver on this machine (libcuda.so is not loadable)".into()
+            }
+            other => other.to_string(),
+        });
     }
     if let Err(e) = ffi::Api::get() {
         return Some(e);
@@ -44,7 +49,11 @@ pub fn register() {
     vst_data::video::register_nvdec(|| {
         NvdecBackend::new(0)
             .map(|b| Box::new(b) as Box<dyn VideoBackend>)
-            .map_err(|e| DataError::Config(format!("the NVDEC decoder cannot run: {e}")))
+            .map_err(|e| {
+                DataError::Unavailable(format!(
+                    "the NVDEC decoder cannot run: {e}; leave out --decoder for the CPU decoder"
+                ))
+            })
     });
 }
 

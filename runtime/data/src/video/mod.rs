@@ -100,7 +100,7 @@ impl DecoderKind {
             )),
             DecoderKind::Nvdec => match NVDEC.get() {
                 Some(make) => make(),
-                None => Err(DataError::Config(
+                None => Err(DataError::Unavailable(
                     "the NVDEC decoder is provided by the CUDA backend, which this program did not load".into(),
                 )),
             },
