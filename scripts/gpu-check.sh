@@ -24,6 +24,7 @@
 #                    then clips/s of one core decoding + GPU vs + CPU augmentation (AUGMENT_SAMPLES, 48) [90; ~30]
 #   nvdec            NVDEC's decoded pictures against OpenH264's (must be identical), then frames/s of
 #                    each, one thread (never run yet: the first GPU run says whether the bindings work) [60; ~15]
+#   augment-run      `vst run` of the smoke recipe on cuda:0 with --augment-on gpu --decoder nvdec   [120; ~40]
 #   bench            f32 and tf32 R-50 rows (both PyTorch layouts), BYOL rho=2 (PyTorch; vst when
 #                    its binary has `vst bench gpu`), ROUNDS rounds                                  [60 each; ~150]
 #   memcheck         compute-sanitizer on two backward steps of a small network, if time remains    [90; ~60]
@@ -199,6 +200,11 @@ step augment 90 "$BIN/vst-cuda-check" augment --samples "${AUGMENT_SAMPLES:-48}"
 
 # ---- NVDEC decoding ---------------------------------------------------------------------------------------------
 step nvdec 60 "$BIN/vst-cuda-check" nvdec || failed=1
+
+# ---- training with the GPU augmentation and NVDEC in the loader ------------------------------------------------------------
+step augment-run 120 "$BIN/vst" run tests/recipes/smoke.vst --device cuda:0 --augment-on gpu --decoder nvdec \
+    --runs "$WORK/runs-augment" || failed=1
+rm -rf "$WORK/runs-augment"
 
 # ---- the rest of the benchmark ---------------------------------------------------------------------------------
 has_vst_bench=0

@@ -162,6 +162,23 @@ fn nvdec_without_a_driver_stops_the_run_before_it_starts() {
     assert!(!dir.join("runs").exists(), "nothing ran");
 }
 
+/// `--augment-on gpu` for pre-trainings on the CPU is refused before anything runs, naming one.
+#[test]
+fn gpu_augmentation_for_a_cpu_pretraining_is_refused() {
+    let dir = scratch("augment-on-refused");
+    let recipe = root().join("tests/recipes/smoke.vst").display().to_string();
+    let out = vst_in(
+        &dir,
+        &["run", &recipe, "--augment-on", "gpu", "--runs", "runs"],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_contains(
+        &out.stderr,
+        "--augment-on gpu augments on the pre-training's CUDA device, but pretrain[",
+    );
+    assert!(!dir.join("runs").exists(), "nothing ran");
+}
+
 #[test]
 fn check_reports_the_worst_outcome_over_several_files() {
     let dir = scratch("several");

@@ -39,6 +39,11 @@ pub struct Args {
     /// give identical frames, so this changes speed, not results. Default: ffmpeg when built in, else openh264
     #[arg(long, value_parser = parse_decoder)]
     decoder: Option<vst_data::video::DecoderKind>,
+    /// Where pre-training clips are augmented: `cpu` (default) or `gpu` — the T/S/C kernels on the pre-training's
+    /// CUDA device, the CPU decoding and shipping uint8 frames (same draws; the clips equal the CPU's to ~1e-5).
+    /// Never run on a GPU yet: see docs/gpu.md
+    #[arg(long, value_parser = ["cpu", "gpu"], default_value = "cpu")]
+    augment_on: String,
     /// Memory (MiB) a job may use to keep decoded videos, so each is decoded once
     #[arg(long, default_value_t = 4096)]
     cache_mb: usize,
@@ -151,6 +156,7 @@ pub fn run(args: Args) -> ExitCode {
                 args.low_memory.then(|| "--low-memory".to_string()),
                 args.threads.map(|n| format!("--threads={n}")),
                 args.decoder.map(|d| format!("--decoder={}", d.name())),
+                (args.augment_on != "cpu").then(|| format!("--augment-on={}", args.augment_on)),
                 Some(format!("--cache-mb={}", args.cache_mb)),
             ]
             .into_iter()
@@ -170,6 +176,27 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(super::USAGE_ERRORS);
         }
         options.decoder = decoder;
+    }
+    if args.augment_on == "gpu" {
+        let on_cpu: Vec<&str> = plan
+            .jobs
+            .iter()
+            .filter(|j| matches!(&j.kind, JobKind::Pretrain(p) if p.device == DeviceSpec::Cpu))
+            .map(|j| j.name.as_str())
+            .collect();
+        if let Some(first) = on_cpu.first() {
+            eprintln!(
+                "error: --augment-on gpu augments on the pre-training's CUDA device, but {first}{} trains on the \
+                 CPU\n  help: add --device cuda, or leave out --augment-on",
+                if on_cpu.len() > 1 {
+                    format!(" (and {} more)", on_cpu.len() - 1)
+                } else {
+                    String::new()
+                }
+            );
+            return ExitCode::from(super::USAGE_ERRORS);
+        }
+        options.augment_on_gpu = true;
     }
     if let Some(threads) = args.threads {
         options.threads = threads.max(1);

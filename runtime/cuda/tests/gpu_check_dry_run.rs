@@ -52,6 +52,7 @@ fn a_run_without_a_gpu_records_every_step_and_returns_its_files() {
         "nccl-bf16-run",
         "augment",
         "nvdec",
+        "augment-run",
         "r50-f32-vst-r1",
     ] {
         let line = summary

@@ -35,6 +35,9 @@ pub enum DataError {
     /// A decoder this machine cannot run (the message says why and what to use instead).
     #[error("{0}")]
     Unavailable(String),
+    /// The clip renderer (the GPU augmentation) failed: not the video's fault, so no other video replaces it.
+    #[error("rendering a clip on the {0}: {1}")]
+    Renderer(&'static str, String),
     #[error("video encoder failed: {0}")]
     Encode(String),
 }

@@ -3,10 +3,11 @@
 //! the batches of a seed are identical whatever the number of threads. A video that cannot be read is skipped
 //! with a warning, counted, and replaced by another (chosen deterministically); the run goes on.
 
+use crate::augment::renderer::SharedRenderer;
 use crate::error::{DataError, Result};
 use crate::list::VideoEntry;
 use crate::metrics::DataMetrics;
-use crate::pipeline::{ClipShape, Sample, SampleMode, make_sample};
+use crate::pipeline::{ClipShape, Sample, SampleMode, decode_sample, render_sample};
 use crate::rng::{Stream, rng_for};
 use crate::video::VideoBackend;
 use std::collections::{HashMap, HashSet};
@@ -51,6 +52,8 @@ pub struct LoaderConfig {
     /// r·B/R .. (r+1)·B/R of each batch of B — the samples a single replica would make for those positions, so the
     /// replicas' batches together are exactly the single replica's. None: the whole batch.
     pub shard: Option<(usize, usize)>,
+    /// Renders the training clips somewhere other than the worker's CPU (the GPU augmentation); None: the CPU.
+    pub renderer: Option<SharedRenderer>,
 }
 
 impl LoaderConfig {
@@ -66,6 +69,7 @@ impl LoaderConfig {
             drop_last: true,
             max_replacements: 32,
             shard: None,
+            renderer: None,
         }
     }
 }
@@ -301,7 +305,7 @@ fn produce(inner: &Inner, order: &[usize], epoch: u64, task: usize) -> Result<(S
         let sample_index = (attempt * n + video) as u64;
         let entry = &inner.entries[video];
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            make_sample(
+            let decoded = decode_sample(
                 inner.backend.as_ref(),
                 entry,
                 &config.mode,
@@ -309,7 +313,9 @@ fn produce(inner: &Inner, order: &[usize], epoch: u64, task: usize) -> Result<(S
                 config.seed,
                 epoch,
                 sample_index,
-            )
+            )?;
+            let renderer = config.renderer.as_ref().map(|r| r.0.as_ref());
+            render_sample(decoded, &config.mode, config.shape, renderer)
         }))
         .unwrap_or_else(|panic| {
             let what = panic
@@ -333,6 +339,8 @@ fn produce(inner: &Inner, order: &[usize], epoch: u64, task: usize) -> Result<(S
                 inner.metrics.produced();
                 return Ok((sample, video));
             }
+            // The renderer failed, not the video: another video would fail the same way.
+            Err(e @ DataError::Renderer(..)) => return Err(e),
             Err(e) => {
                 last_error = e.to_string();
                 inner.metrics.skipped(&entry.path, &last_error);

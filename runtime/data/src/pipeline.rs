@@ -2,6 +2,7 @@
 //! generator, decode exactly the frames the clips need, render every clip. The loader runs this on worker
 //! threads; the preview and the benchmark call it directly, so all three see the same data.
 
+use crate::augment::renderer::ClipRenderer;
 use crate::augment::{ClipDraw, draw_clip, render_clip, render_view, test_crop};
 use crate::error::{DataError, Result};
 use crate::list::VideoEntry;
@@ -185,7 +186,7 @@ pub fn make_sample(
     index: u64,
 ) -> Result<Sample> {
     let decoded = decode_sample(backend, entry, mode, shape, seed, epoch, index)?;
-    Ok(render_sample(decoded, mode, shape))
+    render_sample(decoded, mode, shape, None)
 }
 
 /// Draws sample `index`'s clips and augmentations and decodes the frames they need.
@@ -297,8 +298,15 @@ pub fn decode_sample(
     })
 }
 
-/// A sample's second half on the CPU: renders every row of a decoded sample.
-pub fn render_sample(decoded: DecodedSample, mode: &SampleMode, shape: ClipShape) -> Sample {
+/// A sample's second half: renders every row of a decoded sample on this thread's CPU, or its training clips by
+/// `renderer` when given (evaluation views stay on the CPU: they are cropped, not augmented). Only a renderer can
+/// fail.
+pub fn render_sample(
+    decoded: DecodedSample,
+    mode: &SampleMode,
+    shape: ClipShape,
+    renderer: Option<&dyn ClipRenderer>,
+) -> Result<Sample> {
     let size = mode.size();
     let frame_of = |index: usize| decoded.frame(index);
     let (clips, draws, views) = (&decoded.clips, &decoded.draws, &decoded.views);
@@ -326,25 +334,38 @@ pub fn render_sample(decoded: DecodedSample, mode: &SampleMode, shape: ClipShape
             for (row, clip) in clips.clips.iter().enumerate() {
                 let frames: Vec<&Frame> = clip.frames.iter().map(|&f| frame_of(f)).collect();
                 let draw = draws[row].as_ref().expect("training rows have draws");
-                render_clip(
-                    &frames,
-                    clip.difference,
-                    draw,
-                    size,
-                    &augment.normalize,
-                    &mut data[row * clip_len..(row + 1) * clip_len],
-                );
+                let out = &mut data[row * clip_len..(row + 1) * clip_len];
+                match renderer {
+                    Some(r) => r
+                        .render(
+                            &frames,
+                            clip.difference,
+                            draw,
+                            size,
+                            &augment.normalize,
+                            out,
+                        )
+                        .map_err(|m| DataError::Renderer(r.name(), m))?,
+                    None => render_clip(
+                        &frames,
+                        clip.difference,
+                        draw,
+                        size,
+                        &augment.normalize,
+                        out,
+                    ),
+                }
             }
         }
     }
-    Sample {
+    Ok(Sample {
         data,
         rows,
         looped: clips.looped,
         clips: decoded.clips,
         draws: decoded.draws,
         fps: decoded.fps,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -45,6 +45,8 @@ pub struct RunnerOptions {
     /// Worker threads for data loading (the engine's kernels use rayon's pool).
     pub threads: usize,
     pub decoder: DecoderKind,
+    /// Render pre-training clips with the GPU augmentation on the pre-training's CUDA device (`--augment-on gpu`).
+    pub augment_on_gpu: bool,
     /// Draw progress bars on stderr (otherwise one log line per epoch).
     pub progress: bool,
     /// Memory for decoded frames a job may keep (each video decoded once and served from memory after that).
@@ -63,6 +65,7 @@ impl Default for RunnerOptions {
         RunnerOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             decoder: DecoderKind::best_available(),
+            augment_on_gpu: false,
             progress: false,
             cache_bytes: 4 << 30,
             replicas: Replicas::default(),

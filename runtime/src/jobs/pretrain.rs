@@ -20,7 +20,7 @@ use vst_data::metrics::DataMetrics;
 use vst_data::pipeline::{ClipShape, SampleMode};
 use vst_data::video::cache::CachedBackend;
 use vst_engine::Tensor;
-use vst_spec::{BnBatch, Job, JobKind, PretrainJob};
+use vst_spec::{BnBatch, DeviceSpec, Job, JobKind, PretrainJob};
 
 /// The directory of the prepare job among a job's dependencies.
 pub(super) fn prepare_dir<'c>(job: &Job, ctx: &'c JobContext) -> Result<&'c std::path::Path> {
@@ -127,6 +127,9 @@ pub fn run(
     config.threads = options.threads;
     if replicas.size() > 1 {
         config.shard = Some((replicas.rank(), replicas.size()));
+    }
+    if options.augment_on_gpu {
+        config.renderer = Some(gpu_renderer(spec, options)?);
     }
     let data_metrics = Arc::new(DataMetrics::new());
     let backend = Box::new(CachedBackend::new(dataset.backend()?, options.cache_bytes));
@@ -311,6 +314,7 @@ pub fn run(
         "final_embedding_std": last_epoch.get("embedding_std"),
         "checkpoint": CHECKPOINT_FILE,
         "parameters": learner.summary().total_parameters(),
+        "augment_on": if options.augment_on_gpu { "gpu" } else { "cpu" },
         "data": {
             "train_videos": train_videos,
             "unreadable_videos": data.skipped.len(),
@@ -419,4 +423,20 @@ fn last_checkpoint_note(path: &std::path::Path, steps_done: u64, steps_per_epoch
     } else {
         "No checkpoint had been written yet.".to_string()
     }
+}
+
+/// The GPU augmentation on the device this replica trains on, one stream per loader thread.
+fn gpu_renderer(
+    spec: &PretrainJob,
+    options: &RunnerOptions,
+) -> Result<vst_data::augment::renderer::SharedRenderer> {
+    let DeviceSpec::Cuda { index } = device::replica_device(&spec.device, options.replicas.size())
+    else {
+        bail!("--augment-on gpu needs a pre-training on a CUDA device (this one is on the CPU)");
+    };
+    let renderer = vst_cuda::augment::GpuClipRenderer::new(index as usize, options.threads.max(1))
+        .context("starting the GPU augmentation")?;
+    Ok(vst_data::augment::renderer::SharedRenderer(
+        std::sync::Arc::new(renderer),
+    ))
 }

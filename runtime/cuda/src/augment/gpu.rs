@@ -76,6 +76,19 @@ impl GpuAugment {
         Ok(GpuAugment { stream, functions })
     }
 
+    /// The same compiled kernels on a stream of their own (one per loader thread: clips render concurrently).
+    pub fn on_new_stream(&self) -> CudaResult<GpuAugment> {
+        let stream = self
+            .stream
+            .context()
+            .new_stream()
+            .map_err(|e| CudaError::call("creating a stream", e))?;
+        Ok(GpuAugment {
+            stream,
+            functions: self.functions.clone(),
+        })
+    }
+
     fn upload<T: DeviceRepr>(&self, data: &[T]) -> CudaResult<CudaSlice<T>> {
         self.stream
             .clone_htod(data)

@@ -4,6 +4,7 @@
 //!
 //! - `plan`: what one clip's augmentation uploads, computed by vst-data's own functions.
 //! - `gpu`: compiles the kernels and runs a plan on a device.
+//! - `renderer`: the kernels as the loader's clip renderer (`vst run --augment-on gpu`).
 //! - `reference`: the kernels mirrored on the CPU, element by element; tested against vst-data's `render_clip`
 //!   here, and compared with the kernels by `vst-cuda-check augment` on a GPU machine.
 //!
@@ -12,9 +13,11 @@
 pub mod gpu;
 pub mod plan;
 pub mod reference;
+pub mod renderer;
 
 pub use gpu::GpuAugment;
 pub use plan::ClipPlan;
+pub use renderer::GpuClipRenderer;
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 pub mod color;
 #[cfg(test)]
 mod reference;
+pub mod renderer;
 pub mod spatial;
 
 pub use color::{
