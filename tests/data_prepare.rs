@@ -9,7 +9,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{Output, assert_contains, scratch, tiny_pretrain, vst_in};
+use common::{Output, assert_contains, scratch, tiny_knn_study, tiny_pretrain, vst_in};
 
 fn make_video(path: &Path, size: &str, rate: u32, pattern: &str) {
     make_video_with(path, size, rate, pattern, &["-c:v", "mpeg4", "-q:v", "4"]);
@@ -100,21 +100,11 @@ fn a_recipe_on_a_prepared_copy_reports_how_it_was_made() {
     assert_eq!(rates.len(), 3, "{row}");
     assert!(rates.iter().all(|r| *r > 0.0), "{row}");
 
-    let recipe = format!(
-        r#"data clips = kinetics(root: "prepared", train_videos: 4, val_videos: 2)
-
-{pretrain}
-evaluate knn {{
-  k: 1
-  views: 1x1
-  view_size: 16
-}}
-
-report "kNN" {{
-  cell: knn.top1
-}}
-"#,
-        pretrain = tiny_pretrain("clips", 1, 2)
+    let recipe = tiny_knn_study(
+        r#"data clips = kinetics(root: "prepared", train_videos: 4, val_videos: 2)"#,
+        "clips",
+        1,
+        2,
     );
     std::fs::write(dir.join("prepared.vst"), recipe).expect("write the recipe");
     let Output {
@@ -249,26 +239,16 @@ fn a_recipe_prepares_its_own_copy_and_finishes_a_half_made_one() {
     .expect("mark the manifest unfinished");
     std::fs::remove_file(dir.join("copy/train.csv")).expect("the copy's list is written last");
 
-    let recipe = format!(
+    let recipe = tiny_knn_study(
         r#"data clips = kinetics(
   root: "copy",
   train_videos: 4,
   val_videos: 2,
   prepare: transcode("raw", short_side: 32, fps: 15),
-)
-
-{pretrain}
-evaluate knn {{
-  k: 1
-  views: 1x1
-  view_size: 16
-}}
-
-report "kNN" {{
-  cell: knn.top1
-}}
-"#,
-        pretrain = tiny_pretrain("clips", 1, 2)
+)"#,
+        "clips",
+        1,
+        2,
     );
     std::fs::write(dir.join("prepared.vst"), recipe).expect("write the recipe");
     let Output {

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{
-    Output, assert_contains, assert_same_metrics, copy_tree, root, scratch, tiny_pretrain,
-    vst_command, vst_in,
+    Output, assert_contains, assert_same_metrics, copy_tree, root, scratch, tiny_knn_study,
+    tiny_pretrain, vst_command, vst_in,
 };
 
 fn recipe(name: &str) -> String {
@@ -704,22 +704,11 @@ fn a_frame_folder_dataset_with_a_relative_root_runs_end_to_end() {
     let dir = scratch("frames-relative-root");
     copy_tree(&root().join("tests/data/frames_tiny"), &dir.join("digits"));
     let recipe = |epochs: u32| {
-        format!(
-            r#"data digits = frames(root: "digits", train_videos: 4, val_videos: 2, fps: 30)
-
-{pretrain}
-
-evaluate knn {{
-  k: 1
-  views: 1x1
-  view_size: 16
-}}
-
-report "kNN" {{
-  cell: knn.top1
-}}
-"#,
-            pretrain = tiny_pretrain("digits", epochs, 2)
+        tiny_knn_study(
+            r#"data digits = frames(root: "digits", train_videos: 4, val_videos: 2, fps: 30)"#,
+            "digits",
+            epochs,
+            2,
         )
     };
     for (name, epochs) in [("trained.vst", 1), ("random.vst", 0)] {

@@ -120,3 +120,24 @@ pub fn tiny_pretrain(data: &str, epochs: u32, batch: u32) -> String {
 "#
     )
 }
+
+/// A whole tiny study on dataset `data` declared by `declaration` (`data NAME = ...`): [`tiny_pretrain`], a 1-NN
+/// evaluation of one 16² view per video and a report of its top-1 (recipe text).
+pub fn tiny_knn_study(declaration: &str, data: &str, epochs: u32, batch: u32) -> String {
+    format!(
+        r#"{declaration}
+
+{pretrain}
+evaluate knn {{
+  k: 1
+  views: 1x1
+  view_size: 16
+}}
+
+report "kNN" {{
+  cell: knn.top1
+}}
+"#,
+        pretrain = tiny_pretrain(data, epochs, batch)
+    )
+}
