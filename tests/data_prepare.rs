@@ -298,6 +298,16 @@ fn a_recipe_prepares_its_own_copy_and_finishes_a_half_made_one() {
     let Output { code, stderr, .. } = vst_in(&dir, &["run", "prepared.vst", "--runs", "runs"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("preparing"), "{stderr}");
+
+    // The source gone (a copy prepared once, the download deleted): a fresh run trains on the finished copy.
+    std::fs::rename(dir.join("raw"), dir.join("raw-moved")).expect("move the source away");
+    let Output { code, stderr, .. } =
+        vst_in(&dir, &["run", "prepared.vst", "--runs", "runs-again"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_contains(
+        &stderr,
+        "copy is a finished copy; its source raw is not here",
+    );
 }
 
 /// Before anything runs, `vst run` says what the recipe's preparation lacks: its source, or the source's lists.

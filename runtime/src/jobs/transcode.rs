@@ -79,11 +79,22 @@ pub fn run(
     root: &Path,
     options: &RunnerOptions,
 ) -> Result<Value> {
+    let settings = settings(&dataset.source, t);
+    if !t.source.is_dir() && is_prepared(root, &settings) {
+        // Finished earlier and the source is gone (or elsewhere now): the copy is all the dataset needs.
+        tracing::info!(
+            dataset = %dataset.name,
+            "{} is a finished copy; its source {} is not here, so it is used as it is",
+            root.display(),
+            t.source.display()
+        );
+        return Ok(json!({ "source": t.source, "reused_finished_copy": true }));
+    }
     let request = PrepareRequest {
         source_root: t.source.clone(),
         lists: t.source_lists.clone(),
         out: root.to_path_buf(),
-        settings: settings(&dataset.source, t),
+        settings,
         threads: options.threads,
         ffmpeg: PathBuf::from(FFMPEG),
     };
