@@ -9,6 +9,8 @@ use crate::backend::Conv3dGeometry;
 use crate::cpu::gemm::{Accumulate, MatRef, gemm, gemm_strided};
 use crate::cpu::parallel::fixed_ranges;
 
+use super::narrow;
+
 /// Derived sizes used by all three passes.
 struct Dims {
     n: usize,
@@ -129,10 +131,51 @@ fn weight_kn<'a>(w: &'a [f32], d: &Dims, grp: usize) -> MatRef<'a> {
     MatRef::row_major(w, grp * d.cog * d.kg, d.cog, d.kg).t()
 }
 
+/// Whether the 16-output-channel kernel takes this convolution's products (the mini model's RGB stem: 3 → 16
+/// channels, K = 7·7·3): the same bits as `gemm` (see `narrow`), at its 64-row kernel's rate instead of its
+/// 16-row one.
+fn narrow_fits(d: &Dims, rows: usize, depth: usize, gradient: bool) -> bool {
+    let fits = if gradient {
+        narrow::fits_gradient(rows, depth)
+    } else {
+        narrow::fits_product(rows, depth)
+    };
+    d.groups == 1 && d.cout == narrow::WIDTH && fits && narrow::available()
+}
+
 pub fn forward(x: &[f32], w: &[f32], g: &Conv3dGeometry, y: &mut [f32]) {
+    forward_with(x, w, g, y, true)
+}
+
+/// [`forward`], with the 16-channel kernel allowed or not (tests compare the two).
+pub(super) fn forward_with(
+    x: &[f32],
+    w: &[f32],
+    g: &Conv3dGeometry,
+    y: &mut [f32],
+    allow_narrow: bool,
+) {
     let d = Dims::new(g);
     let frame_out = d.m * d.cout;
     if frame_out == 0 {
+        return;
+    }
+    if allow_narrow && narrow_fits(&d, d.m, d.kg, false) {
+        // The weight as K × 16 (row k: the 16 output channels' values of column k), the kernel's layout.
+        let mut wt = vec![0.0f32; d.kg * narrow::WIDTH];
+        for (co, row) in w.chunks(d.kg).take(d.cout).enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                wt[k * narrow::WIDTH + co] = v;
+            }
+        }
+        y.par_chunks_mut(frame_out).enumerate().for_each_init(
+            || vec![0.0f32; d.m * d.kg],
+            |col, (f, yf)| {
+                let (n, to) = (f / d.to, f % d.to);
+                fill_tile(x, &d, n, to, 0, col);
+                narrow::product(yf, col, 0, d.kg, d.m, d.kg, &wt, Accumulate::Overwrite);
+            },
+        );
         return;
     }
     y.par_chunks_mut(frame_out).enumerate().for_each_init(
@@ -234,8 +277,20 @@ fn scatter_tile(dcol: &[f32], d: &Dims, grp: usize, dxf: &mut [f32]) {
 }
 
 pub fn backward_filter(x: &[f32], dy: &[f32], g: &Conv3dGeometry, dw: &mut [f32]) {
+    backward_filter_with(x, dy, g, dw, true)
+}
+
+/// [`backward_filter`], with the 16-channel kernel allowed or not (tests compare the two).
+pub(super) fn backward_filter_with(
+    x: &[f32],
+    dy: &[f32],
+    g: &Conv3dGeometry,
+    dw: &mut [f32],
+    allow_narrow: bool,
+) {
     let d = Dims::new(g);
     let frames = d.n * d.to;
+    let narrow_gradient = allow_narrow && narrow_fits(&d, d.m, d.kg, true);
     // Partials are kept transposed (K × Cout, i.e. dW column-major): `gemm` runs these long-K products faster
     // into a column-major destination when the weight is small.
     let partials: Vec<Vec<f32>> = fixed_ranges(frames, 1, 8)
@@ -246,6 +301,12 @@ pub fn backward_filter(x: &[f32], dy: &[f32], g: &Conv3dGeometry, dw: &mut [f32]
             for f in range {
                 let (n, to) = (f / d.to, f % d.to);
                 let dy_off = f * d.m * d.cout;
+                if narrow_gradient {
+                    fill_tile(x, &d, n, to, 0, &mut col);
+                    // acc_t is K × 16 here: the kernel's layout, summed like `gemm` (see `narrow`).
+                    narrow::gradient(&mut acc_t, &col, 0, d.kg, d.m, d.kg, dy, dy_off);
+                    continue;
+                }
                 for grp in 0..d.groups {
                     fill_tile(x, &d, n, to, grp, &mut col);
                     let a = MatRef {
