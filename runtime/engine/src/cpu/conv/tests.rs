@@ -193,8 +193,9 @@ fn lowered_path_equals_im2col() {
     }
 }
 
-/// The strided 16-output-channel convolution (the mini model's RGB stem, 1×7×7 stride 2, and a ragged one) gives
-/// the same bits through the 16-channel kernel as through `gemm`, forward and filter gradient.
+/// Strided 16-output-channel convolutions (the mini model's RGB stem, 1×7×7 stride 2, and ragged ones; read in
+/// place from a padded frame or, with temporal taps, from a written tile) give the same bits through the
+/// 16-channel kernel as through `gemm`, forward and filter gradient.
 #[test]
 fn narrow_im2col_bit_identical_to_gemm() {
     if !super::narrow::available() {
@@ -204,6 +205,7 @@ fn narrow_im2col_bit_identical_to_gemm() {
     let cases = [
         (2, 2, 32, 32, 3, [1, 7, 7], [1, 2, 2], [0, 3, 3]),
         (1, 3, 11, 9, 5, [3, 3, 3], [2, 2, 1], [1, 1, 1]),
+        (1, 2, 9, 13, 2, [1, 5, 3], [1, 1, 2], [0, 2, 1]),
     ];
     for (i, (n, t, h, w, ci, kernel, stride, padding)) in cases.into_iter().enumerate() {
         let g = Conv3dGeometry {
