@@ -148,6 +148,30 @@ impl Backend for CpuBackend {
         }
     }
 
+    fn sgd_momentum(
+        &self,
+        w: &mut Storage,
+        g: &mut Storage,
+        buf: &mut Storage,
+        decay: Option<f32>,
+        momentum: f32,
+        nesterov: bool,
+        lr: f32,
+    ) -> Result<()> {
+        let g = self.host(g)?;
+        let Some(buf) = buf.downcast_mut::<HostMemory>() else {
+            return self.err("storage does not belong to the CPU backend");
+        };
+        let Some(w) = w.downcast_mut::<HostMemory>() else {
+            return self.err("storage does not belong to the CPU backend");
+        };
+        if w.data.len() != g.len() || buf.data.len() != g.len() {
+            return self.err("sgd_momentum: lengths differ");
+        }
+        elementwise::sgd_momentum(&mut w.data, g, &mut buf.data, decay, momentum, nesterov, lr);
+        Ok(())
+    }
+
     fn relu_backward(&self, y: &Storage, dy: &Storage) -> Result<Storage> {
         let (y, dy) = (self.host(y)?, self.host(dy)?);
         self.produce(y.len(), |o| elementwise::relu_backward(y, dy, o))
