@@ -133,6 +133,12 @@ fn pointwise_path_equals_im2col() {
 
 #[test]
 fn lowered_path_equals_im2col() {
+    // Scratch buffers come back from the pool with stale values (from earlier cases, or NaN where a size
+    // matches one of these): the kernels must overwrite every cell they read.
+    let pool = BufferPool::new(1 << 30);
+    for len in [1 << 12, 1 << 13, 1 << 14, 1 << 15] {
+        pool.scratch(len).fill(f32::NAN);
+    }
     // Small output frames: 1×1 (dead taps), 2×2, strides, temporal padding, a kernel wider than the frame.
     // (N, T, H, W, Cin, Cout, kernel, stride, padding)
     let cases = [
@@ -165,7 +171,7 @@ fn lowered_path_equals_im2col() {
         let dy = data(ylen, 110 + i as u64);
 
         let (mut y1, mut y2) = (vec![f32::NAN; ylen], vec![0.0; ylen]);
-        lowered::forward(&x, &wt, &g, &mut y1);
+        lowered::forward(&x, &wt, &g, &mut y1, &pool);
         im2col::forward(&x, &wt, &g, &mut y2);
         assert!(
             max_rel(&y1, &y2) < 1e-5,
@@ -174,7 +180,7 @@ fn lowered_path_equals_im2col() {
         );
 
         let (mut dx1, mut dx2) = (vec![f32::NAN; x.len()], vec![0.0; x.len()]);
-        lowered::backward_data(&dy, &wt, &g, &mut dx1);
+        lowered::backward_data(&dy, &wt, &g, &mut dx1, &pool);
         im2col::backward_data(&dy, &wt, &g, &mut dx2);
         assert!(
             max_rel(&dx1, &dx2) < 1e-5,
@@ -183,7 +189,7 @@ fn lowered_path_equals_im2col() {
         );
 
         let (mut dw1, mut dw2) = (vec![f32::NAN; wt.len()], vec![0.0; wt.len()]);
-        lowered::backward_filter(&x, &dy, &g, &mut dw1);
+        lowered::backward_filter(&x, &dy, &g, &mut dw1, &pool);
         im2col::backward_filter(&x, &dy, &g, &mut dw2);
         assert!(
             max_rel(&dw1, &dw2) < 1e-5,
