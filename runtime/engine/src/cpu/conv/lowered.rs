@@ -239,8 +239,9 @@ pub fn forward(x: &[f32], w: &[f32], g: &Conv3dGeometry, y: &mut [f32], pool: &B
     let p = Plan::new(g);
     let live = p.live_weight(w);
     let wl: &[f32] = live.as_deref().unwrap_or(w);
-    // The weight transposed (k × Cout): `gemm` then reads it in place as the left operand of yᵀ = W·colᵀ.
-    let mut wt = vec![0.0f32; p.k * p.co];
+    // The weight transposed (k × Cout): `gemm` then reads it in place as the left operand of yᵀ = W·colᵀ. Every
+    // cell is written below, so a pooled buffer needs no zeroing.
+    let mut wt = pool.scratch(p.k * p.co);
     for (o, row) in wl.chunks(p.k).enumerate() {
         for (j, &v) in row.iter().enumerate() {
             wt[j * p.co + o] = v;
@@ -294,8 +295,9 @@ pub fn backward_filter(
     pool: &BufferPool,
 ) {
     let p = Plan::new(g);
-    // Per-block partials, kept transposed (k × Cout, dW column-major), added in block order.
-    let partials: Vec<Vec<f32>> = p
+    // Per-block partials, kept transposed (k × Cout, dW column-major), added in block order. Pooled buffers:
+    // the product overwrites every cell.
+    let partials: Vec<_> = p
         .filter_blocks
         .par_iter()
         .map(|clips| {
@@ -304,28 +306,32 @@ pub fn backward_filter(
             p.lower(x, clips.clone(), &mut col);
             let a = MatRef::row_major(dy, clips.start * p.rows_per_clip * p.co, rows, p.co).t();
             let b = MatRef::row_major(&col, 0, rows, p.k);
-            let mut acc_t = vec![0.0f32; p.k * p.co];
+            let mut acc_t = pool.scratch(p.k * p.co);
             gemm_strided(&mut acc_t, 1, p.co, a, b, Accumulate::Overwrite, 1);
             acc_t
         })
         .collect();
     let mut sum_t = vec![0.0f32; p.k * p.co];
     for part in &partials {
-        sum_t.iter_mut().zip(part).for_each(|(s, &v)| *s += v);
+        sum_t
+            .iter_mut()
+            .zip(part.iter())
+            .for_each(|(s, &v)| *s += v);
     }
     // Scatter the live columns back into dW (Cout × kT·kH·kW·Cin); dead taps get zero.
+    // Live runs are in increasing order: only the gaps between them (dead taps) are zeroed.
     let full = p.full_k();
-    if !p.all_live() {
-        dw.fill(0.0);
-    }
     let runs = p.live_runs();
-    for o in 0..p.co {
-        let mut j = 0;
+    for (o, row) in dw.chunks_mut(full).take(p.co).enumerate() {
+        let (mut j, mut pos) = (0, 0);
         for &(start, len) in &runs {
-            for (i, d) in dw[o * full + start..][..len].iter_mut().enumerate() {
+            row[pos..start].fill(0.0);
+            for (i, d) in row[start..][..len].iter_mut().enumerate() {
                 *d = sum_t[(j + i) * p.co + o];
             }
             j += len;
+            pos = start + len;
         }
+        row[pos..].fill(0.0);
     }
 }
