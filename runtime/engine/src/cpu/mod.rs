@@ -17,7 +17,7 @@ mod strided;
 use std::sync::Arc;
 
 pub use buffer_pool::{BufferPool, HostMemory};
-pub use parallel::on_pool_worker;
+pub use parallel::{on_pool_worker, with_workers_awake};
 
 use crate::backend::{
     Backend, BinaryOp, Conv3dGeometry, MatmulGeometry, Pool3dGeometry, ReduceOp, UnaryOp,

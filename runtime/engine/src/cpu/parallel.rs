@@ -21,6 +21,68 @@ pub fn on_pool_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
 
+/// Runs `f` (on a pool worker) while the pool's other workers stay awake, spinning for work instead of sleeping.
+///
+/// A training step is hundreds of parallel kernels separated by short serial stretches (graph bookkeeping, the
+/// per-channel arithmetic of batch norm): long enough for rayon's idle workers to fall asleep, so that each kernel
+/// started by waking one — a futex call and a wake-up latency per kernel, during which the kernel's other half
+/// waits. Here every other worker runs a job that keeps taking work (`rayon::yield_now`) until `f` returns, or
+/// until it has found none for [`SPIN_IDLE`] (a long serial stretch, a wait on another process: give the core
+/// back). Results are unchanged: the kernels' chunking never depends on which thread runs them.
+pub fn with_workers_awake<R>(f: impl FnOnce() -> R) -> R {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let me = rayon::current_thread_index();
+    if me.is_none() || rayon::current_num_threads() < 2 {
+        return f();
+    }
+    struct Stop(Arc<AtomicBool>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let stop = Stop(Arc::new(AtomicBool::new(false)));
+    let flag = stop.0.clone();
+    rayon::spawn_broadcast(move |ctx| {
+        if Some(ctx.index()) == me {
+            return;
+        }
+        SPINNING.fetch_add(1, Ordering::Relaxed);
+        let _spinning = Spinning;
+        let mut last_work = std::time::Instant::now();
+        while !flag.load(Ordering::Relaxed) {
+            match rayon::yield_now() {
+                Some(rayon::Yield::Executed) => last_work = std::time::Instant::now(),
+                _ => {
+                    if last_work.elapsed() > SPIN_IDLE {
+                        return;
+                    }
+                    std::hint::spin_loop();
+                }
+            }
+        }
+    });
+    let r = f();
+    drop(stop);
+    r
+}
+
+/// Workers in [`with_workers_awake`]'s spin job now (for tests).
+static SPINNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts a spin job out of [`SPINNING`] however it ends.
+struct Spinning;
+
+impl Drop for Spinning {
+    fn drop(&mut self) {
+        SPINNING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// How long [`with_workers_awake`] lets a worker spin without finding work before it goes back to sleep.
+const SPIN_IDLE: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Elementwise work below this many values runs on the calling thread.
 pub const PAR_MIN: usize = 1 << 15;
 
@@ -57,4 +119,48 @@ pub fn for_chunks_mut(
 pub fn rows_chunk(row_len: usize, target: usize) -> usize {
     let row_len = row_len.max(1);
     (target / row_len).max(1) * row_len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `with_workers_awake` returns its closure's value, parallel work inside it completes (the other workers,
+    /// in their spin jobs, still take it), and the spin jobs end with the closure.
+    #[test]
+    fn workers_awake_runs_work_and_lets_go() {
+        use std::sync::atomic::Ordering;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (sum, spinning) = pool.install(|| {
+            with_workers_awake(|| {
+                let sum = (0..100_000u64).into_par_iter().map(|v| v * 2).sum::<u64>();
+                // The other worker reaches its spin job (it may first be busy with the sum; a spinner that
+                // finds no work for `SPIN_IDLE` leaves, hence the small parallel sums).
+                let t0 = std::time::Instant::now();
+                let mut seen = 0;
+                while seen < 1 && t0.elapsed().as_secs() < 5 {
+                    seen = seen.max(SPINNING.load(Ordering::Relaxed));
+                    // Work now and then, so that the spinners do not give up.
+                    let _: u64 = (0..1000u64).into_par_iter().sum();
+                }
+                (sum, seen)
+            })
+        });
+        assert_eq!(sum, 99_999 * 100_000);
+        assert_eq!(spinning, 1, "the other worker spins while the closure runs");
+        let t0 = std::time::Instant::now();
+        while SPINNING.load(Ordering::Relaxed) > 0 && t0.elapsed().as_secs() < 5 {
+            std::thread::yield_now();
+        }
+        assert_eq!(
+            SPINNING.load(Ordering::Relaxed),
+            0,
+            "spin jobs end with the closure"
+        );
+        // Off the pool it simply runs the closure.
+        assert_eq!(with_workers_awake(|| 7), 7);
+    }
 }
