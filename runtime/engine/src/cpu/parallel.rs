@@ -49,6 +49,7 @@ pub fn with_workers_awake<R>(f: impl FnOnce() -> R) -> R {
             return;
         }
         SPINNING.fetch_add(1, Ordering::Relaxed);
+        SPIN_JOBS.fetch_add(1, Ordering::Relaxed);
         let _spinning = Spinning;
         let mut last_work = std::time::Instant::now();
         while !flag.load(Ordering::Relaxed) {
@@ -68,8 +69,9 @@ pub fn with_workers_awake<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// Workers in [`with_workers_awake`]'s spin job now (for tests).
+/// Workers in [`with_workers_awake`]'s spin job now, and spin jobs started so far (for tests).
 static SPINNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static SPIN_JOBS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Counts a spin job out of [`SPINNING`] however it ends.
 struct Spinning;
@@ -137,22 +139,19 @@ mod tests {
         let (sum, spinning) = pool.install(|| {
             with_workers_awake(|| {
                 let sum = (0..100_000u64).into_par_iter().map(|v| v * 2).sum::<u64>();
-                // The other worker reaches its spin job (it may first be busy with the sum; a spinner that
-                // finds no work for `SPIN_IDLE` leaves, hence the small parallel sums).
+                // The other worker starts its spin job (once it is scheduled: wait for it).
                 let t0 = std::time::Instant::now();
-                let mut seen = 0;
-                while seen < 1 && t0.elapsed().as_secs() < 5 {
-                    seen = seen.max(SPINNING.load(Ordering::Relaxed));
-                    // Work now and then, so that the spinners do not give up.
-                    let _: u64 = (0..1000u64).into_par_iter().sum();
+                while SPIN_JOBS.load(Ordering::Relaxed) < 1 && t0.elapsed().as_secs() < 10 {
+                    std::thread::yield_now();
                 }
-                (sum, seen)
+                (sum, SPIN_JOBS.load(Ordering::Relaxed))
             })
         });
         assert_eq!(sum, 99_999 * 100_000);
         assert_eq!(spinning, 1, "the other worker spins while the closure runs");
+        // It leaves once the closure has returned (or after SPIN_IDLE without work).
         let t0 = std::time::Instant::now();
-        while SPINNING.load(Ordering::Relaxed) > 0 && t0.elapsed().as_secs() < 5 {
+        while SPINNING.load(Ordering::Relaxed) > 0 && t0.elapsed().as_secs() < 10 {
             std::thread::yield_now();
         }
         assert_eq!(
