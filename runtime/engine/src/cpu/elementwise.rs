@@ -212,3 +212,54 @@ pub fn relu_backward(y: &[f32], dy: &[f32], out: &mut [f32]) {
             .for_each(|((o, &y), &g)| *o = if y > 0.0 { g } else { 0.0 });
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fused update gives the bits of the `axpby` passes it replaces (`Backend::sgd_momentum`'s default), for
+    /// every combination of decay, momentum 1 or not and Nesterov, on a length that splits across threads.
+    #[test]
+    fn sgd_momentum_equals_axpby_passes() {
+        let n = PAR_MIN + 1000;
+        let values = |seed: u32| -> Vec<f32> {
+            let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
+            (0..n)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 17;
+                    s ^= s << 5;
+                    (s as f32 / u32::MAX as f32) * 2.0 - 1.0
+                })
+                .collect()
+        };
+        let (w0, g0, b0) = (values(1), values(2), values(3));
+        for decay in [None, Some(1e-4f32)] {
+            for momentum in [0.9f32, 1.0] {
+                for nesterov in [false, true] {
+                    let lr = 0.05f32;
+                    let (mut w, mut g, mut b) = (w0.clone(), g0.clone(), b0.clone());
+                    if let Some(wd) = decay {
+                        axpby(&mut g, 1.0, wd, &w);
+                    }
+                    axpby(&mut b, momentum, 1.0, &g);
+                    if nesterov {
+                        axpby(&mut g, 1.0, momentum, &b);
+                        axpby(&mut w, 1.0, -lr, &g);
+                    } else {
+                        axpby(&mut w, 1.0, -lr, &b);
+                    }
+                    let (mut wf, mut bf) = (w0.clone(), b0.clone());
+                    sgd_momentum(&mut wf, &g0, &mut bf, decay, momentum, nesterov, lr);
+                    let same = |x: &[f32], y: &[f32]| {
+                        x.iter().zip(y).all(|(a, b)| a.to_bits() == b.to_bits())
+                    };
+                    assert!(
+                        same(&w, &wf) && same(&b, &bf),
+                        "decay {decay:?} momentum {momentum} nesterov {nesterov}"
+                    );
+                }
+            }
+        }
+    }
+}
