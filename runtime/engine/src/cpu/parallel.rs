@@ -26,9 +26,10 @@ pub fn on_pool_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// A training step is hundreds of parallel kernels separated by short serial stretches (graph bookkeeping, the
 /// per-channel arithmetic of batch norm): long enough for rayon's idle workers to fall asleep, so that each kernel
 /// started by waking one — a futex call and a wake-up latency per kernel, during which the kernel's other half
-/// waits. Here every other worker runs a job that keeps taking work (`rayon::yield_now`) until `f` returns, or
-/// until it has found none for [`SPIN_IDLE`] (a long serial stretch, a wait on another process: give the core
-/// back). Results are unchanged: the kernels' chunking never depends on which thread runs them.
+/// waits. Here every other worker runs a job that keeps taking work (`rayon::yield_now`; between tries it yields
+/// its core to any other runnable thread, such as the data loader's) until `f` returns, or until it has found none
+/// for [`SPIN_IDLE`] (a long serial stretch, a wait on another process: give the core back). Results are
+/// unchanged: the kernels' chunking never depends on which thread runs them.
 pub fn with_workers_awake<R>(f: impl FnOnce() -> R) -> R {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,7 +60,9 @@ pub fn with_workers_awake<R>(f: impl FnOnce() -> R) -> R {
                     if last_work.elapsed() > SPIN_IDLE {
                         return;
                     }
-                    std::hint::spin_loop();
+                    // Yield rather than pause: a runnable thread outside the pool (the data loader's) gets
+                    // the core; with none, this returns at once.
+                    std::thread::yield_now();
                 }
             }
         }
