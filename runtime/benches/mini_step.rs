@@ -3,12 +3,15 @@
 //!
 //! Run: `cargo bench -p vst-runtime --bench mini_step -- [--threads 2] [--reps 11] [--objectives simclr,moco,byol,swav]
 //! [--configs 4x32,8x48] [--depth 18] [--width 0.25] [--batch 32] [--clips 2] [--head-hidden 128] [--head-out 64]
-//! [--no-torch]`. A config is `FRAMESxSIZE`, optionally `@WIDTH` (`8x64@0.5`).
+//! [--no-torch] [--losses] [--settle-ms 0]`. A config is `FRAMESxSIZE`, optionally `@WIDTH` (`8x64@0.5`).
 //! PyTorch runs in a child process (`scripts/bench_mini_step_torch.py`, `python3` or $VST_PYTHON) that runs one
 //! step per request; each repetition steps every objective in vst then in PyTorch, back to back, so that machine
 //! noise hits both alike. Ratio = PyTorch time / vst time (above 1: vst is faster), from the medians and from the
 //! best repetitions. The load average is printed before and after: on a shared machine, quote quiet runs only.
-//! `--no-torch` times vst alone (for profiling).
+//! `--no-torch` times vst alone (for profiling). `--losses` prints every step's loss to the last bit (the steps
+//! train the model on, so equal losses across two builds mean equal results). `--settle-ms N` pauses N ms before
+//! each timed step of either side, so that neither starts while the other's idle threads still spin (PyTorch's
+//! OpenMP threads spin after a parallel region; vst's rayon threads briefly too): both sides timed alone.
 
 use std::time::Instant;
 
@@ -50,6 +53,8 @@ struct Settings {
     head_hidden: u32,
     head_out: u32,
     no_torch: bool,
+    losses: bool,
+    settle_ms: u64,
 }
 
 /// `FRAMESxSIZE[@WIDTH]`.
@@ -64,6 +69,12 @@ fn parse_config(s: &str, default_width: f64) -> Result<(u32, u32, f64), String> 
     let f = f.parse().map_err(|_| format!("bad frames in `{s}`"))?;
     let size = size.parse().map_err(|_| format!("bad size in `{s}`"))?;
     Ok((f, size, width))
+}
+
+fn settle(ms: u64) {
+    if ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 fn run_config(set: &Settings, frames: u32, size: u32, width: f64) -> Result<(), String> {
@@ -124,11 +135,22 @@ fn run_config(set: &Settings, frames: u32, size: u32, width: f64) -> Result<(), 
     // Two untimed warm-up rounds (buffer pools, PyTorch's allocator and kernel choices), then the timed ones.
     for rep in 0..set.reps + 2 {
         for (i, runner) in runners.iter_mut().enumerate() {
+            settle(set.settle_ms);
             let t0 = Instant::now();
-            runner.step().map_err(|e| format!("{e:#}"))?;
+            let loss = runner.step().map_err(|e| format!("{e:#}"))?;
             let ms = t0.elapsed().as_secs_f64() * 1e3;
+            if set.losses {
+                println!(
+                    "loss {} step {rep}: {loss:e} ({:#018x})",
+                    names[i],
+                    loss.to_bits()
+                );
+            }
             let torch_time = match &mut torch {
-                Some(t) => Some(t.run(names[i])?),
+                Some(t) => {
+                    settle(set.settle_ms);
+                    Some(t.run(names[i])?)
+                }
                 None => None,
             };
             if rep >= 2 {
@@ -188,6 +210,8 @@ fn main() {
         head_hidden: arg(&args, "--head-hidden", 128),
         head_out: arg(&args, "--head-out", 64),
         no_torch: args.iter().any(|a| a == "--no-torch"),
+        losses: args.iter().any(|a| a == "--losses"),
+        settle_ms: arg(&args, "--settle-ms", 0),
     };
     let width: f64 = arg(&args, "--width", 0.25);
     let configs: String = arg(&args, "--configs", "4x32,4x64".to_string());

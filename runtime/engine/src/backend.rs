@@ -179,6 +179,31 @@ pub trait Backend: Send + Sync + fmt::Debug {
     ) -> Result<Storage>;
     /// In place: `y = a·y + b·x` (gradient accumulation, SGD, exponential moving averages).
     fn axpby(&self, y: &mut Storage, a: f32, b: f32, x: &Storage) -> Result<()>;
+    /// One SGD-with-momentum update in place, exactly these [`Backend::axpby`] calls in this order (`g` is
+    /// consumed as scratch): `g += wd·w` if `decay` is `Some(wd)`; `buf = momentum·buf + g`; with Nesterov `g += momentum·buf`
+    /// and `w += −lr·g`, else `w += −lr·buf`. A backend may fuse them into one pass giving the same values.
+    #[allow(clippy::too_many_arguments)]
+    fn sgd_momentum(
+        &self,
+        w: &mut Storage,
+        g: &mut Storage,
+        buf: &mut Storage,
+        decay: Option<f32>,
+        momentum: f32,
+        nesterov: bool,
+        lr: f32,
+    ) -> Result<()> {
+        if let Some(wd) = decay {
+            self.axpby(g, 1.0, wd, w)?;
+        }
+        self.axpby(buf, momentum, 1.0, g)?;
+        if nesterov {
+            self.axpby(g, 1.0, momentum, buf)?;
+            self.axpby(w, 1.0, -lr, g)
+        } else {
+            self.axpby(w, 1.0, -lr, buf)
+        }
+    }
     /// `dy` where `y > 0`, else 0.
     fn relu_backward(&self, y: &Storage, dy: &Storage) -> Result<Storage>;
 

@@ -204,6 +204,40 @@ impl Tensor {
         device.backend().axpby(s, a, b, &x.storage)
     }
 
+    /// One SGD-with-momentum step of this weight in place (see [`crate::backend::Backend::sgd_momentum`]): the
+    /// gradient `grad` is consumed, the momentum buffer `buf` updated. Same shapes and device.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sgd_momentum_(
+        &mut self,
+        grad: Tensor,
+        buf: &mut Tensor,
+        decay: Option<f32>,
+        momentum: f32,
+        nesterov: bool,
+        lr: f32,
+    ) -> Result<()> {
+        for (what, t) in [("gradient", &grad), ("momentum buffer", &*buf)] {
+            self.device.check_same(&t.device, "sgd_momentum_")?;
+            if self.shape != t.shape {
+                return shape_err(
+                    "sgd_momentum_",
+                    format!("{what} {:?} vs weight {:?}", t.shape, self.shape),
+                );
+            }
+        }
+        let device = self.device.clone();
+        let mut grad = grad;
+        device.backend().sgd_momentum(
+            self.storage_mut()?,
+            grad.storage_mut()?,
+            buf.storage_mut()?,
+            decay,
+            momentum,
+            nesterov,
+            lr,
+        )
+    }
+
     /// In place `self = x` (same shape): copies values, keeping this tensor's identity.
     pub fn assign_(&mut self, x: &Tensor) -> Result<()> {
         self.axpby_(0.0, 1.0, x)

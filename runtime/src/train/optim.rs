@@ -139,6 +139,21 @@ impl Optimizer {
                 ));
             };
             let (wd, trust) = self.treatment(role);
+            let fused = trust.is_none() && momentum > 0.0;
+            if let Some(mut buf) = fused.then(|| self.momentum_buffers.remove(&name)).flatten() {
+                // Plain SGD with a momentum buffer (every step after the first): one fused pass, the same
+                // operations as the general path below.
+                store.get_mut(&name)?.sgd_momentum_(
+                    grad,
+                    &mut buf,
+                    (wd > 0.0).then_some(wd as f32),
+                    momentum as f32,
+                    nesterov,
+                    lr as f32,
+                )?;
+                self.momentum_buffers.insert(name, buf);
+                continue;
+            }
             let weight = store.get(&name)?;
             let d = match trust {
                 Some(trust) => {

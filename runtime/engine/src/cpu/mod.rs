@@ -17,7 +17,7 @@ mod strided;
 use std::sync::Arc;
 
 pub use buffer_pool::{BufferPool, HostMemory};
-pub use parallel::on_pool_worker;
+pub use parallel::{on_pool_worker, with_workers_awake};
 
 use crate::backend::{
     Backend, BinaryOp, Conv3dGeometry, MatmulGeometry, Pool3dGeometry, ReduceOp, UnaryOp,
@@ -146,6 +146,30 @@ impl Backend for CpuBackend {
             }
             None => self.err("storage does not belong to the CPU backend"),
         }
+    }
+
+    fn sgd_momentum(
+        &self,
+        w: &mut Storage,
+        g: &mut Storage,
+        buf: &mut Storage,
+        decay: Option<f32>,
+        momentum: f32,
+        nesterov: bool,
+        lr: f32,
+    ) -> Result<()> {
+        let g = self.host(g)?;
+        let Some(buf) = buf.downcast_mut::<HostMemory>() else {
+            return self.err("storage does not belong to the CPU backend");
+        };
+        let Some(w) = w.downcast_mut::<HostMemory>() else {
+            return self.err("storage does not belong to the CPU backend");
+        };
+        if w.data.len() != g.len() || buf.data.len() != g.len() {
+            return self.err("sgd_momentum: lengths differ");
+        }
+        elementwise::sgd_momentum(&mut w.data, g, &mut buf.data, decay, momentum, nesterov, lr);
+        Ok(())
     }
 
     fn relu_backward(&self, y: &Storage, dy: &Storage) -> Result<Storage> {

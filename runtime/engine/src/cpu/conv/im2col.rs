@@ -9,6 +9,8 @@ use crate::backend::Conv3dGeometry;
 use crate::cpu::gemm::{Accumulate, MatRef, gemm, gemm_strided};
 use crate::cpu::parallel::fixed_ranges;
 
+use super::narrow;
+
 /// Derived sizes used by all three passes.
 struct Dims {
     n: usize,
@@ -124,15 +126,124 @@ fn fill_tile(x: &[f32], d: &Dims, n: usize, to: usize, grp: usize, col: &mut [f3
     }
 }
 
+/// The stem's im2col matrix read in place: one frame zero-padded into a small buffer, and the offsets of the
+/// matrix's rows (output positions) and columns (kH, kW, Cin taps) in it. For one temporal tap without temporal
+/// padding (frame `to` reads input frame `to·sT`). The kernels then multiply the same values (the padding's
+/// zeros included) as with a written tile, without writing one (the tile fill cost as much as the product).
+struct InPlace {
+    /// Padded frame height and width.
+    hp: usize,
+    wp: usize,
+    rows: Vec<usize>,
+    cols: Vec<usize>,
+}
+
+impl InPlace {
+    fn new(d: &Dims) -> Option<InPlace> {
+        if d.kt != 1 || d.pt != 0 || d.groups != 1 {
+            return None;
+        }
+        let (hp, wp) = (d.h + 2 * d.ph, d.w + 2 * d.pw);
+        let mut rows = Vec::with_capacity(d.m);
+        for ho in 0..d.ho {
+            for wo in 0..d.wo {
+                rows.push((ho * d.sh * wp + wo * d.sw) * d.cin);
+            }
+        }
+        let mut cols = Vec::with_capacity(d.kg);
+        for kh in 0..d.kh {
+            for kw in 0..d.kw {
+                for ci in 0..d.cin {
+                    cols.push((kh * wp + kw) * d.cin + ci);
+                }
+            }
+        }
+        Some(InPlace { hp, wp, rows, cols })
+    }
+
+    /// A zeroed buffer for [`InPlace::fill`] (its border stays zero: fills write the interior only).
+    fn buffer(&self, d: &Dims) -> Vec<f32> {
+        vec![0.0; self.hp * self.wp * d.cin]
+    }
+
+    /// Copies the input frame read by output frame (n, to) into the interior of `buf`.
+    fn fill(&self, x: &[f32], d: &Dims, n: usize, to: usize, buf: &mut [f32]) {
+        let row = d.w * d.cin;
+        let frame = &x[(n * d.t + to * d.st) * d.h * row..][..d.h * row];
+        for (hi, src) in frame.chunks_exact(row).enumerate() {
+            let start = ((hi + d.ph) * self.wp + d.pw) * d.cin;
+            buf[start..start + row].copy_from_slice(src);
+        }
+    }
+}
+
 /// The weight of group `grp` as a K×cog matrix (w is Cout×K, rows of the group).
 fn weight_kn<'a>(w: &'a [f32], d: &Dims, grp: usize) -> MatRef<'a> {
     MatRef::row_major(w, grp * d.cog * d.kg, d.cog, d.kg).t()
 }
 
+/// Whether the 16-output-channel kernel takes this convolution's products (the mini model's RGB stem: 3 → 16
+/// channels, K = 7·7·3): the same bits as `gemm` (see `narrow`), at its 64-row kernel's rate instead of its
+/// 16-row one.
+fn narrow_fits(d: &Dims, rows: usize, depth: usize, gradient: bool) -> bool {
+    let fits = if gradient {
+        narrow::fits_gradient(rows, depth)
+    } else {
+        narrow::fits_product(rows, depth)
+    };
+    d.groups == 1 && d.cout == narrow::WIDTH && fits && narrow::available()
+}
+
 pub fn forward(x: &[f32], w: &[f32], g: &Conv3dGeometry, y: &mut [f32]) {
+    forward_with(x, w, g, y, true)
+}
+
+/// [`forward`], with the 16-channel kernel allowed or not (tests compare the two).
+pub(super) fn forward_with(
+    x: &[f32],
+    w: &[f32],
+    g: &Conv3dGeometry,
+    y: &mut [f32],
+    allow_narrow: bool,
+) {
     let d = Dims::new(g);
     let frame_out = d.m * d.cout;
     if frame_out == 0 {
+        return;
+    }
+    if allow_narrow && narrow_fits(&d, d.m, d.kg, false) {
+        // The weight as K × 16 (row k: the 16 output channels' values of column k), the kernel's layout.
+        let mut wt = vec![0.0f32; d.kg * narrow::WIDTH];
+        for (co, row) in w.chunks(d.kg).take(d.cout).enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                wt[k * narrow::WIDTH + co] = v;
+            }
+        }
+        if let Some(ip) = InPlace::new(&d) {
+            y.par_chunks_mut(frame_out).enumerate().for_each_init(
+                || ip.buffer(&d),
+                |buf, (f, yf)| {
+                    ip.fill(x, &d, f / d.to, f % d.to, buf);
+                    narrow::product_indirect(
+                        yf,
+                        buf,
+                        &ip.rows,
+                        &ip.cols,
+                        &wt,
+                        Accumulate::Overwrite,
+                    );
+                },
+            );
+            return;
+        }
+        y.par_chunks_mut(frame_out).enumerate().for_each_init(
+            || vec![0.0f32; d.m * d.kg],
+            |col, (f, yf)| {
+                let (n, to) = (f / d.to, f % d.to);
+                fill_tile(x, &d, n, to, 0, col);
+                narrow::product(yf, col, 0, d.kg, d.m, d.kg, &wt, Accumulate::Overwrite);
+            },
+        );
         return;
     }
     y.par_chunks_mut(frame_out).enumerate().for_each_init(
@@ -234,8 +345,21 @@ fn scatter_tile(dcol: &[f32], d: &Dims, grp: usize, dxf: &mut [f32]) {
 }
 
 pub fn backward_filter(x: &[f32], dy: &[f32], g: &Conv3dGeometry, dw: &mut [f32]) {
+    backward_filter_with(x, dy, g, dw, true)
+}
+
+/// [`backward_filter`], with the 16-channel kernel allowed or not (tests compare the two).
+pub(super) fn backward_filter_with(
+    x: &[f32],
+    dy: &[f32],
+    g: &Conv3dGeometry,
+    dw: &mut [f32],
+    allow_narrow: bool,
+) {
     let d = Dims::new(g);
     let frames = d.n * d.to;
+    let narrow_gradient = allow_narrow && narrow_fits(&d, d.m, d.kg, true);
+    let in_place = InPlace::new(&d).filter(|_| narrow_gradient);
     // Partials are kept transposed (K × Cout, i.e. dW column-major): `gemm` runs these long-K products faster
     // into a column-major destination when the weight is small.
     let partials: Vec<Vec<f32>> = fixed_ranges(frames, 1, 8)
@@ -243,9 +367,21 @@ pub fn backward_filter(x: &[f32], dy: &[f32], g: &Conv3dGeometry, dw: &mut [f32]
         .map(|range| {
             let mut acc_t = vec![0.0f32; d.cout * d.kg];
             let mut col = vec![0.0f32; d.m * d.kg];
+            let mut padded = in_place.as_ref().map(|ip| ip.buffer(&d));
             for f in range {
                 let (n, to) = (f / d.to, f % d.to);
                 let dy_off = f * d.m * d.cout;
+                if let (Some(ip), Some(buf)) = (&in_place, padded.as_mut()) {
+                    ip.fill(x, &d, n, to, buf);
+                    narrow::gradient_indirect(&mut acc_t, buf, &ip.rows, &ip.cols, dy, dy_off);
+                    continue;
+                }
+                if narrow_gradient {
+                    fill_tile(x, &d, n, to, 0, &mut col);
+                    // acc_t is K × 16 here: the kernel's layout, summed like `gemm` (see `narrow`).
+                    narrow::gradient(&mut acc_t, &col, 0, d.kg, d.m, d.kg, dy, dy_off);
+                    continue;
+                }
                 for grp in 0..d.groups {
                     fill_tile(x, &d, n, to, grp, &mut col);
                     let a = MatRef {

@@ -14,6 +14,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::backend::Conv3dGeometry;
+use crate::cpu::buffer_pool::BufferPool;
 use crate::cpu::gemm::{Accumulate, MatRef, gemm, gemm_strided};
 use crate::cpu::parallel::fixed_ranges;
 
@@ -165,15 +166,20 @@ impl Plan {
         }
     }
 
-    /// The lowered matrix of `clips` into `col` (rows × k). `col` is reused from block to block of one plan:
-    /// its padding cells are the same in every block (blocks are whole clips), so they are zeroed only when the
-    /// buffer grows.
-    fn lower(&self, x: &[f32], clips: Range<usize>, col: &mut Vec<f32>) {
+    /// The lowered matrix of `clips` into `col` (rows × k, exactly): every cell is written, padding cells with
+    /// zeros, so `col` may hold stale values (a pooled scratch buffer; zeroing it first cost a pass of its own).
+    fn lower(&self, x: &[f32], clips: Range<usize>, col: &mut [f32]) {
         let k = self.k;
-        col.resize(clips.len() * self.rows_per_clip * k, 0.0);
+        assert_eq!(
+            col.len(),
+            clips.len() * self.rows_per_clip * k,
+            "lowered: column buffer size"
+        );
         self.for_runs(clips, |r, j, src, len| {
-            if let Some(s) = src {
-                col[r * k + j..][..len].copy_from_slice(&x[s..s + len]);
+            let dst = &mut col[r * k + j..][..len];
+            match src {
+                Some(s) => dst.copy_from_slice(&x[s..s + len]),
+                None => dst.fill(0.0),
             }
         });
     }
@@ -229,12 +235,13 @@ impl Plan {
     }
 }
 
-pub fn forward(x: &[f32], w: &[f32], g: &Conv3dGeometry, y: &mut [f32]) {
+pub fn forward(x: &[f32], w: &[f32], g: &Conv3dGeometry, y: &mut [f32], pool: &BufferPool) {
     let p = Plan::new(g);
     let live = p.live_weight(w);
     let wl: &[f32] = live.as_deref().unwrap_or(w);
-    // The weight transposed (k × Cout): `gemm` then reads it in place as the left operand of yᵀ = W·colᵀ.
-    let mut wt = vec![0.0f32; p.k * p.co];
+    // The weight transposed (k × Cout): `gemm` then reads it in place as the left operand of yᵀ = W·colᵀ. Every
+    // cell is written below, so a pooled buffer needs no zeroing.
+    let mut wt = pool.scratch(p.k * p.co);
     for (o, row) in wl.chunks(p.k).enumerate() {
         for (j, &v) in row.iter().enumerate() {
             wt[j * p.co + o] = v;
@@ -244,26 +251,28 @@ pub fn forward(x: &[f32], w: &[f32], g: &Conv3dGeometry, y: &mut [f32]) {
     let per_clip = p.rows_per_clip * p.co;
     p.split_blocks(y, per_clip)
         .into_par_iter()
-        .for_each_init(Vec::new, |col, (clips, yb)| {
+        .for_each(|(clips, yb)| {
             let rows = clips.len() * p.rows_per_clip;
-            p.lower(x, clips, col);
-            let a = MatRef::row_major(col, 0, rows, p.k);
+            let mut col = pool.scratch(rows * p.k);
+            p.lower(x, clips, &mut col);
+            let a = MatRef::row_major(&col, 0, rows, p.k);
             gemm(yb, p.co, a, wt, Accumulate::Overwrite, 1);
         });
 }
 
-pub fn backward_data(dy: &[f32], w: &[f32], g: &Conv3dGeometry, dx: &mut [f32]) {
+pub fn backward_data(dy: &[f32], w: &[f32], g: &Conv3dGeometry, dx: &mut [f32], pool: &BufferPool) {
     let p = Plan::new(g);
     let live = p.live_weight(w);
     let wl = MatRef::row_major(live.as_deref().unwrap_or(w), 0, p.co, p.k);
     let per_clip_in = p.input.iter().product::<usize>() * p.c;
     p.split_blocks(dx, per_clip_in)
         .into_par_iter()
-        .for_each_init(Vec::new, |dcol: &mut Vec<f32>, (clips, dxb)| {
+        .for_each(|(clips, dxb)| {
             let rows = clips.len() * p.rows_per_clip;
-            dcol.resize(rows * p.k, 0.0);
+            // Every cell is overwritten by the product: a pooled buffer, not zeroed.
+            let mut dcol = pool.scratch(rows * p.k);
             let a = MatRef::row_major(dy, clips.start * p.rows_per_clip * p.co, rows, p.co);
-            gemm(dcol, p.k, a, wl, Accumulate::Overwrite, 1);
+            gemm(&mut dcol, p.k, a, wl, Accumulate::Overwrite, 1);
             // col2im: add every run back onto the block's own clips.
             dxb.fill(0.0);
             let base = clips.start * per_clip_in;
@@ -278,39 +287,51 @@ pub fn backward_data(dy: &[f32], w: &[f32], g: &Conv3dGeometry, dx: &mut [f32]) 
         });
 }
 
-pub fn backward_filter(x: &[f32], dy: &[f32], g: &Conv3dGeometry, dw: &mut [f32]) {
+pub fn backward_filter(
+    x: &[f32],
+    dy: &[f32],
+    g: &Conv3dGeometry,
+    dw: &mut [f32],
+    pool: &BufferPool,
+) {
     let p = Plan::new(g);
-    // Per-block partials, kept transposed (k × Cout, dW column-major), added in block order.
-    let partials: Vec<Vec<f32>> = p
+    // Per-block partials, kept transposed (k × Cout, dW column-major), added in block order. Pooled buffers:
+    // the product overwrites every cell.
+    let partials: Vec<_> = p
         .filter_blocks
         .par_iter()
-        .map_init(Vec::new, |col, clips| {
+        .map(|clips| {
             let rows = clips.len() * p.rows_per_clip;
-            p.lower(x, clips.clone(), col);
+            let mut col = pool.scratch(rows * p.k);
+            p.lower(x, clips.clone(), &mut col);
             let a = MatRef::row_major(dy, clips.start * p.rows_per_clip * p.co, rows, p.co).t();
-            let b = MatRef::row_major(col, 0, rows, p.k);
-            let mut acc_t = vec![0.0f32; p.k * p.co];
+            let b = MatRef::row_major(&col, 0, rows, p.k);
+            let mut acc_t = pool.scratch(p.k * p.co);
             gemm_strided(&mut acc_t, 1, p.co, a, b, Accumulate::Overwrite, 1);
             acc_t
         })
         .collect();
     let mut sum_t = vec![0.0f32; p.k * p.co];
     for part in &partials {
-        sum_t.iter_mut().zip(part).for_each(|(s, &v)| *s += v);
+        sum_t
+            .iter_mut()
+            .zip(part.iter())
+            .for_each(|(s, &v)| *s += v);
     }
     // Scatter the live columns back into dW (Cout × kT·kH·kW·Cin); dead taps get zero.
+    // Live runs are in increasing order: only the gaps between them (dead taps) are zeroed.
     let full = p.full_k();
-    if !p.all_live() {
-        dw.fill(0.0);
-    }
     let runs = p.live_runs();
-    for o in 0..p.co {
-        let mut j = 0;
+    for (o, row) in dw.chunks_mut(full).take(p.co).enumerate() {
+        let (mut j, mut pos) = (0, 0);
         for &(start, len) in &runs {
-            for (i, d) in dw[o * full + start..][..len].iter_mut().enumerate() {
+            row[pos..start].fill(0.0);
+            for (i, d) in row[start..][..len].iter_mut().enumerate() {
                 *d = sum_t[(j + i) * p.co + o];
             }
             j += len;
+            pos = start + len;
         }
+        row[pos..].fill(0.0);
     }
 }

@@ -23,7 +23,7 @@ pub fn forward(x: &[f32], w: &[f32], g: &Conv3dGeometry, y: &mut [f32], pool: &B
     if is_pointwise(g) {
         pointwise::forward(x, w, g, y)
     } else if lowered::applies(g) {
-        lowered::forward(x, w, g, y)
+        lowered::forward(x, w, g, y, pool)
     } else if shifted::applies(g) {
         shifted::forward(x, w, g, y, pool)
     } else {
@@ -35,7 +35,7 @@ pub fn backward_data(dy: &[f32], w: &[f32], g: &Conv3dGeometry, dx: &mut [f32], 
     if is_pointwise(g) {
         pointwise::backward_data(dy, w, g, dx)
     } else if lowered::applies(g) {
-        lowered::backward_data(dy, w, g, dx)
+        lowered::backward_data(dy, w, g, dx, pool)
     } else if shifted::applies(g) {
         shifted::backward_data(dy, w, g, dx, pool)
     } else {
@@ -53,7 +53,7 @@ pub fn backward_filter(
     if is_pointwise(g) {
         pointwise::backward_filter(x, dy, g, dw)
     } else if lowered::applies(g) {
-        lowered::backward_filter(x, dy, g, dw)
+        lowered::backward_filter(x, dy, g, dw, pool)
     } else if shifted::applies(g) {
         shifted::backward_filter(x, dy, g, dw, pool)
     } else {

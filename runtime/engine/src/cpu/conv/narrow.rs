@@ -111,6 +111,70 @@ pub fn gradient(
     }
 }
 
+/// [`product`] with the left operand given by offsets: row p, column k is `a[rows[p] + cols[k]]` (an im2col
+/// matrix read in place from a padded input: no tile is written). Same arithmetic, in the same order, as
+/// [`product`] on the matrix those offsets describe. Panics like [`product`].
+pub fn product_indirect(
+    dst: &mut [f32],
+    a: &[f32],
+    rows: &[usize],
+    cols: &[usize],
+    b: &[f32],
+    acc: Accumulate,
+) {
+    let (Some(&row_max), Some(&col_max)) = (rows.iter().max(), cols.iter().max()) else {
+        return;
+    };
+    assert!(available(), "narrow::product_indirect needs AVX-512F");
+    assert!(
+        row_max + col_max < a.len(),
+        "narrow: left operand out of bounds"
+    );
+    assert!(b.len() >= cols.len() * WIDTH, "narrow: weight too small");
+    assert!(
+        dst.len() >= rows.len() * WIDTH,
+        "narrow: destination too small"
+    );
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512F is present (asserted) and every access below is within the bounds asserted above.
+    unsafe {
+        avx512::product_indirect(dst, a, rows, cols, b, acc);
+    }
+}
+
+/// [`gradient`] with the left operand given by offsets as in [`product_indirect`]: `dst[k·16 + c] += Σ_p
+/// a[rows[p] + cols[k]] · g[g_offset + p·16 + c]`. Panics like [`product`].
+pub fn gradient_indirect(
+    dst: &mut [f32],
+    a: &[f32],
+    rows: &[usize],
+    cols: &[usize],
+    g: &[f32],
+    g_offset: usize,
+) {
+    let (Some(&row_max), Some(&col_max)) = (rows.iter().max(), cols.iter().max()) else {
+        return;
+    };
+    assert!(available(), "narrow::gradient_indirect needs AVX-512F");
+    assert!(
+        row_max + col_max < a.len(),
+        "narrow: left operand out of bounds"
+    );
+    assert!(
+        g_offset + rows.len() * WIDTH <= g.len(),
+        "narrow: gradient out of bounds"
+    );
+    assert!(
+        dst.len() >= cols.len() * WIDTH,
+        "narrow: destination too small"
+    );
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512F is present (asserted) and every access below is within the bounds asserted above.
+    unsafe {
+        avx512::gradient_indirect(dst, a, rows, cols, g, g_offset);
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::WIDTH;
@@ -119,6 +183,143 @@ mod avx512 {
 
     /// Positions kept in registers at once.
     const BLOCK: usize = 8;
+
+    /// # Safety
+    /// AVX-512F must be available and the operands within the bounds `super::product_indirect` checks.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn product_indirect(
+        dst: &mut [f32],
+        a: &[f32],
+        rows: &[usize],
+        cols: &[usize],
+        b: &[f32],
+        acc: Accumulate,
+    ) {
+        let mut p = 0;
+        while p + BLOCK <= rows.len() {
+            // SAFETY: rows p..p + BLOCK exist; the caller's bounds cover every offset.
+            unsafe { rows_block_indirect::<BLOCK>(dst, a, &rows[p..p + BLOCK], p, cols, b, acc) };
+            p += BLOCK;
+        }
+        while p < rows.len() {
+            // SAFETY: as above, one row.
+            unsafe { rows_block_indirect::<1>(dst, a, &rows[p..p + 1], p, cols, b, acc) };
+            p += 1;
+        }
+    }
+
+    /// Rows `p..p + R` (offsets `rows`) of the indirect product.
+    ///
+    /// # Safety
+    /// As [`product_indirect`], with `rows.len() == R` and `(p + R)·16 <= dst.len()`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn rows_block_indirect<const R: usize>(
+        dst: &mut [f32],
+        a: &[f32],
+        rows: &[usize],
+        p: usize,
+        cols: &[usize],
+        b: &[f32],
+        acc: Accumulate,
+    ) {
+        let a_ptr = a.as_ptr();
+        let b_ptr = b.as_ptr();
+        let base: [usize; R] = std::array::from_fn(|j| rows[j]);
+        let mut sums = [_mm512_setzero_ps(); R];
+        for (k, &col) in cols.iter().enumerate() {
+            // SAFETY: k < cols.len() and b holds cols.len()·16 values.
+            let w = unsafe { _mm512_loadu_ps(b_ptr.add(k * WIDTH)) };
+            for (sum, &row) in sums.iter_mut().zip(&base) {
+                // SAFETY: row + col <= max(rows) + max(cols) < a.len().
+                let x = unsafe { *a_ptr.add(row + col) };
+                *sum = _mm512_fmadd_ps(_mm512_set1_ps(x), w, *sum);
+            }
+        }
+        let d_ptr = dst.as_mut_ptr();
+        for (j, sum) in sums.iter().enumerate() {
+            // SAFETY: (p + j + 1)·16 <= dst.len() by the caller's bounds.
+            unsafe {
+                let out = d_ptr.add((p + j) * WIDTH);
+                let value = match acc {
+                    Accumulate::Overwrite => *sum,
+                    Accumulate::Add => _mm512_add_ps(_mm512_loadu_ps(out), *sum),
+                };
+                _mm512_storeu_ps(out, value);
+            }
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F must be available and the operands within the bounds `super::gradient_indirect` checks.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gradient_indirect(
+        dst: &mut [f32],
+        a: &[f32],
+        rows: &[usize],
+        cols: &[usize],
+        g: &[f32],
+        g_offset: usize,
+    ) {
+        let mut k = 0;
+        while k + GRADIENT_BLOCK <= cols.len() {
+            // SAFETY: columns k..k + GRADIENT_BLOCK exist.
+            unsafe {
+                gradient_block_indirect::<GRADIENT_BLOCK>(
+                    dst,
+                    a,
+                    rows,
+                    &cols[k..k + GRADIENT_BLOCK],
+                    k,
+                    g,
+                    g_offset,
+                )
+            };
+            k += GRADIENT_BLOCK;
+        }
+        while k < cols.len() {
+            // SAFETY: as above, one column.
+            unsafe { gradient_block_indirect::<1>(dst, a, rows, &cols[k..k + 1], k, g, g_offset) };
+            k += 1;
+        }
+    }
+
+    /// Columns `k..k + R` (offsets `cols`) of the indirect gradient.
+    ///
+    /// # Safety
+    /// As [`gradient_indirect`], with `cols.len() == R` and `(k + R)·16 <= dst.len()`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn gradient_block_indirect<const R: usize>(
+        dst: &mut [f32],
+        a: &[f32],
+        rows: &[usize],
+        cols: &[usize],
+        k: usize,
+        g: &[f32],
+        g_offset: usize,
+    ) {
+        let (a_ptr, g_ptr) = (a.as_ptr(), g.as_ptr());
+        let offs: [usize; R] = std::array::from_fn(|j| cols[j]);
+        let mut sums = [_mm512_setzero_ps(); R];
+        for (p, &row) in rows.iter().enumerate() {
+            // SAFETY: g_offset + (p + 1)·16 <= g.len().
+            let gp = unsafe { _mm512_loadu_ps(g_ptr.add(g_offset + p * WIDTH)) };
+            for (sum, &col) in sums.iter_mut().zip(&offs) {
+                // SAFETY: row + col <= max(rows) + max(cols) < a.len().
+                let x = unsafe { *a_ptr.add(row + col) };
+                *sum = _mm512_fmadd_ps(_mm512_set1_ps(x), gp, *sum);
+            }
+        }
+        let d_ptr = dst.as_mut_ptr();
+        for (j, sum) in sums.iter().enumerate() {
+            // SAFETY: (k + j + 1)·16 <= dst.len() by the caller's bounds.
+            unsafe {
+                let out = d_ptr.add((k + j) * WIDTH);
+                _mm512_storeu_ps(out, _mm512_add_ps(_mm512_loadu_ps(out), *sum));
+            }
+        }
+    }
 
     /// # Safety
     /// AVX-512F must be available and the operands within the bounds `super::product` checks.
