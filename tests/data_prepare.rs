@@ -308,6 +308,37 @@ fn a_recipe_prepares_its_own_copy_and_finishes_a_half_made_one() {
         &stderr,
         "copy is a finished copy; its source raw is not here",
     );
+
+    // The same source as JPEG frame folders for `frames(...)`, extracted at the rate the dataset reads them.
+    std::fs::rename(dir.join("raw-moved"), dir.join("raw")).expect("move the source back");
+    let recipe = tiny_knn_study(
+        r#"data clips = frames(root: "frames", fps: 15, train_videos: 4, val_videos: 2, prepare: transcode("raw", short_side: 32))"#,
+        "clips",
+        1,
+        2,
+    );
+    std::fs::write(dir.join("frames.vst"), recipe).expect("write the recipe");
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = vst_in(&dir, &["run", "frames.vst", "--runs", "runs-frames"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_contains(&stdout, "4 train / 2 val videos");
+    assert_contains(
+        &stdout,
+        "JPEG frame folders, short side 32, 15 fps, quality 2; 6 of 7 listed videos, 1 failed.",
+    );
+    // One second of video at 15 fps: 15 frames of short side 32 in each folder.
+    let folder = dir.join("frames/b/b1");
+    let mut frames: Vec<_> = std::fs::read_dir(&folder)
+        .expect("a frame folder per video")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    frames.sort();
+    assert_eq!(frames.len(), 15, "{frames:?}");
+    let (w, h, _) = probe(&frames[0]);
+    assert_eq!((w.min(h), w.max(h)), (32, 48), "{w}x{h}");
 }
 
 /// Before anything runs, `vst run` says what the recipe's preparation lacks: its source, or the source's lists.
