@@ -216,24 +216,14 @@ pub fn relu_backward(y: &[f32], dy: &[f32], out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::test_values::values;
 
     /// The fused update gives the bits of the `axpby` passes it replaces (`Backend::sgd_momentum`'s default), for
     /// every combination of decay, momentum 1 or not and Nesterov, on a length that splits across threads.
     #[test]
     fn sgd_momentum_equals_axpby_passes() {
         let n = PAR_MIN + 1000;
-        let values = |seed: u32| -> Vec<f32> {
-            let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
-            (0..n)
-                .map(|_| {
-                    s ^= s << 13;
-                    s ^= s >> 17;
-                    s ^= s << 5;
-                    (s as f32 / u32::MAX as f32) * 2.0 - 1.0
-                })
-                .collect()
-        };
-        let (w0, g0, b0) = (values(1), values(2), values(3));
+        let (w0, g0, b0) = (values(n, 1), values(n, 2), values(n, 3));
         for decay in [None, Some(1e-4f32)] {
             for momentum in [0.9f32, 1.0] {
                 for nesterov in [false, true] {

@@ -13,6 +13,8 @@ mod parallel;
 mod reduce;
 mod softmax;
 mod strided;
+#[cfg(test)]
+mod test_values;
 
 use std::sync::Arc;
 

@@ -466,18 +466,7 @@ mod avx512 {
 mod tests {
     use super::*;
     use crate::cpu::gemm::{MatRef, gemm};
-
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s as f32 / u32::MAX as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::cpu::test_values::values;
 
     /// How many values of `got` differ from `want` in any bit.
     fn bits_differing(want: &[f32], got: &[f32]) -> usize {
