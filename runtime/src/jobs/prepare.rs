@@ -26,12 +26,11 @@ pub fn preflight(dataset: &DatasetSpec) -> Result<()> {
     let Some(root) = dataset.source.root() else {
         return Ok(());
     };
-    if let Some(t) = dataset.source.transcode() {
-        // The copy is made by the job: check what it is made from (or that it is finished).
-        let settings = transcode::settings(&dataset.source, t);
-        if !transcode::is_prepared(root, &settings) {
-            return transcode::preflight(dataset, t, root);
-        }
+    // A copy the job makes: check what it is made from, unless it is finished (then check it like any copy).
+    if let Some(t) = dataset.source.transcode()
+        && !transcode::preflight(dataset, t, root)?
+    {
+        return Ok(());
     }
     let hint = format!(
         "point the recipe at your copy of the data: set the environment variable that `data {} = {}(root: env(...))` \

@@ -36,11 +36,12 @@ pub fn is_prepared(root: &Path, settings: &PrepareSettings) -> bool {
     matches!(Manifest::read(root), Ok(Some(m)) if m.complete && m.settings == *settings)
 }
 
-/// Before the run: either the copy is finished, or the source, its lists and ffmpeg are there to make it.
-pub fn preflight(dataset: &DatasetSpec, t: &TranscodeSpec, root: &Path) -> Result<()> {
+/// Before the run: true when the copy is finished (it is then checked like any dataset), false when the source,
+/// its lists and ffmpeg are there to make it; an error naming what is missing otherwise.
+pub fn preflight(dataset: &DatasetSpec, t: &TranscodeSpec, root: &Path) -> Result<bool> {
     let settings = settings(&dataset.source, t);
     if is_prepared(root, &settings) {
-        return Ok(());
+        return Ok(true);
     }
     let name = &dataset.name;
     let hint = format!(
@@ -69,7 +70,7 @@ pub fn preflight(dataset: &DatasetSpec, t: &TranscodeSpec, root: &Path) -> Resul
     }
     Ffmpeg::locate(Path::new(FFMPEG), settings.format)
         .with_context(|| format!("dataset `{name}` is prepared by the recipe"))?;
-    Ok(())
+    Ok(false)
 }
 
 /// Makes (or finishes) the copy; returns what was done, for the job's record.
