@@ -24,24 +24,18 @@ use vst_data::video::{DecoderKind, Frame, VideoBackend, VideoInfo, VideoReader};
 
 /// Why NVDEC cannot run in this process (no driver, no `libnvcuvid`, no GPU), or None when it can.
 pub fn unavailable(gpu: usize) -> Option<String> {
-    if let Err(e) = crate::probe::probe_driver() {
-        return Some(match e {
-            crate::CudaError::NoDriver => {
-                "no NVIDIA driver on this machine (libcuda.so is not loadable)".into()
-            }
-            other => other.to_string(),
-        });
-    }
+    let driver = match crate::probe::probe_driver() {
+        Ok(info) => info,
+        Err(crate::CudaError::NoDriver) => {
+            return Some("no NVIDIA driver on this machine (libcuda.so is not loadable)".into());
+        }
+        Err(other) => return Some(other.to_string()),
+    };
     if let Err(e) = ffi::Api::get() {
         return Some(e);
     }
-    match crate::probe::probe_driver() {
-        Ok(info) if gpu >= info.device_count => Some(format!(
-            "GPU {gpu} does not exist ({} found)",
-            info.device_count
-        )),
-        _ => None,
-    }
+    (gpu >= driver.device_count)
+        .then(|| format!("GPU {gpu} does not exist ({} found)", driver.device_count))
 }
 
 /// Lets `DecoderKind::Nvdec` (vst-data) make NVDEC backends on GPU 0 of this process.
