@@ -42,8 +42,8 @@ pub struct Args {
     /// Where pre-training clips are augmented: `cpu` (default) or `gpu` — the T/S/C kernels on the pre-training's
     /// CUDA device, the CPU decoding and shipping uint8 frames (same draws; the clips equal the CPU's to ~1e-5).
     /// Never run on a GPU yet: see docs/gpu.md
-    #[arg(long, value_parser = ["cpu", "gpu"], default_value = "cpu")]
-    augment_on: String,
+    #[arg(long, value_enum, default_value_t = AugmentOn::Cpu)]
+    augment_on: AugmentOn,
     /// Memory (MiB) a job may use to keep decoded videos, so each is decoded once
     #[arg(long, default_value_t = 4096)]
     cache_mb: usize,
@@ -156,7 +156,7 @@ pub fn run(args: Args) -> ExitCode {
                 args.low_memory.then(|| "--low-memory".to_string()),
                 args.threads.map(|n| format!("--threads={n}")),
                 args.decoder.map(|d| format!("--decoder={}", d.name())),
-                (args.augment_on != "cpu").then(|| format!("--augment-on={}", args.augment_on)),
+                (args.augment_on == AugmentOn::Gpu).then(|| "--augment-on=gpu".to_string()),
                 Some(format!("--cache-mb={}", args.cache_mb)),
             ]
             .into_iter()
@@ -177,7 +177,7 @@ pub fn run(args: Args) -> ExitCode {
         }
         options.decoder = decoder;
     }
-    if args.augment_on == "gpu" {
+    if args.augment_on == AugmentOn::Gpu {
         let on_cpu: Vec<&str> = plan
             .jobs
             .iter()
@@ -344,6 +344,13 @@ pub fn run(args: Args) -> ExitCode {
         return ExitCode::from(EXPECTATION_MISSED);
     }
     ExitCode::SUCCESS
+}
+
+/// Where pre-training clips are augmented (`--augment-on`).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AugmentOn {
+    Cpu,
+    Gpu,
 }
 
 fn parse_decoder(name: &str) -> Result<vst_data::video::DecoderKind, String> {
