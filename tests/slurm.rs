@@ -94,12 +94,19 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn wait_all_done(dir: &Path) -> String {
-    let mut last = String::new();
-    wait_for("every job to be done", || {
-        last = vst_in(dir, &["status", "study.vst", "--runs", "runs"]).stdout;
-        last.contains("6 jobs: 6 done")
-    });
-    last
+    let start = Instant::now();
+    loop {
+        let status = vst_in(dir, &["status", "study.vst", "--runs", "runs"]).stdout;
+        if status.contains("6 jobs: 6 done") {
+            return status;
+        }
+        // On a timeout, what `vst status` said last is what explains it.
+        assert!(
+            start.elapsed() < PATIENCE,
+            "timed out waiting for every job to be done; `vst status` says:\n{status}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// How many epochs a pre-training has recorded so far.
@@ -289,7 +296,10 @@ fn the_time_limit_warning_stops_requeues_and_the_job_ends_like_an_uninterrupted_
         !moco.join("done.json").exists(),
         "the job ended before the signal: make it longer"
     );
-    // SLURM holds a requeued job back for a while (BeginTime); let it start now.
+    // SLURM holds a requeued job back for a while (BeginTime); let it start now — but not within the second of
+    // the requeue: slurmd revokes the old run's credential with a one-second timestamp and kills a restart whose
+    // new credential carries the same second ("Job credential revoked"), a race SLURM's own hold avoids.
+    std::thread::sleep(Duration::from_secs(2));
     let started = Command::new("scontrol")
         .args(["update", &format!("jobid={id}"), "StartTime=now"])
         .status()
