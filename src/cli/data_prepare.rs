@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use vst_data::prepare::settings::{OutputFormat, PrepareSettings};
 use vst_data::prepare::{PrepareRequest, Progress, prepare};
+use vst_runtime::jobs::show_on_bar;
 
 #[derive(Args)]
 pub struct PrepareArgs {
@@ -79,22 +80,15 @@ pub fn run(args: PrepareArgs) -> Result<()> {
     bar.set_prefix("preparing");
     let failed = std::sync::atomic::AtomicUsize::new(0);
     let started = std::time::Instant::now();
-    let summary = prepare(&request, &|event| match event {
-        Progress::Planned {
-            total,
-            already_done,
-        } => {
-            bar.set_length(total as u64);
-            bar.set_position(already_done as u64);
-            bar.reset_eta();
+    let summary = prepare(&request, &|event| {
+        if let Progress::Finished {
+            failure: Some(_), ..
+        } = event
+        {
+            let n = failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            bar.set_message(format!("{n} failed"));
         }
-        Progress::Finished { failure, .. } => {
-            if failure.is_some() {
-                let n = failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                bar.set_message(format!("{n} failed"));
-            }
-            bar.inc(1);
-        }
+        show_on_bar(&bar, &event);
     })
     .with_context(|| format!("preparing {}", request.out.display()))?;
     bar.finish_and_clear();

@@ -21,6 +21,7 @@ pub use device::open_device;
 pub use metrics_log::{append_record, read_records};
 pub use precision::{average_precision, mean_average_precision};
 pub use report::{ReportOutput, fill_table, partial_report_output, report_output};
+pub use transcode::show_on_bar;
 
 use crate::distributed::Replicas;
 use crate::executor::{JobContext, JobRunner, RunStore};

@@ -107,18 +107,8 @@ pub fn run(
         request.settings.describe()
     );
     let bar = progress::bar_counting(options.progress, 0, "prepare", "videos");
-    let summary = prepare(&request, &|event| match event {
-        Progress::Planned {
-            total,
-            already_done,
-        } => {
-            bar.set_length(total as u64);
-            bar.set_position(already_done as u64);
-            bar.reset_eta();
-        }
-        Progress::Finished { .. } => bar.inc(1),
-    })
-    .with_context(|| format!("dataset `{}`: preparing {}", dataset.name, root.display()))?;
+    let summary = prepare(&request, &|event| show_on_bar(&bar, &event))
+        .with_context(|| format!("dataset `{}`: preparing {}", dataset.name, root.display()))?;
     bar.finish_and_clear();
 
     let failed = summary.failures.len();
@@ -151,4 +141,20 @@ pub fn run(
         "failed": failed,
         "failures_file": summary.failures_file,
     }))
+}
+
+/// Moves `bar` along a preparation's progress events: its length once the videos are counted (starting past those
+/// an earlier run prepared), one step per video finished. `vst data prepare` and the prepare job both show it.
+pub fn show_on_bar(bar: &indicatif::ProgressBar, event: &Progress) {
+    match *event {
+        Progress::Planned {
+            total,
+            already_done,
+        } => {
+            bar.set_length(total as u64);
+            bar.set_position(already_done as u64);
+            bar.reset_eta();
+        }
+        Progress::Finished { .. } => bar.inc(1),
+    }
 }
