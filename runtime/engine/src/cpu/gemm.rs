@@ -139,6 +139,29 @@ pub fn gemm_strided(
     }
 }
 
+/// The length of the blocks `gemm` sums an m × n product's depth `k` in: each block's products are summed from
+/// zero with fused multiply-adds in order and then added to the destination (the last block may be shorter).
+/// Kernels that must give `gemm`'s bits (`conv/narrow.rs`, `conv/wide.rs`) sum in the same blocks. The rule is
+/// `gemm` 0.19's for f32 on AVX-512 (`gemm-common`'s `gemm_basic_generic`); it depends on the CPU's L1 cache
+/// above a depth of 512, so it is computed by `gemm-common`'s own function.
+pub fn depth_block(m: usize, n: usize, k: usize) -> usize {
+    /// `gemm`'s f32 AVX-512 microkernel: 4 vectors of 16 rows by 6 columns.
+    const MR: usize = 64;
+    const NR: usize = 6;
+    if m <= 64 && n <= 64 {
+        k.min(512)
+    } else {
+        gemm_common::cache::kernel_params(m, n, k, MR, NR, std::mem::size_of::<f32>()).kc
+    }
+}
+
+/// Whether `gemm` runs an m × n product with depth k through its microkernels (whose arithmetic `depth_block`
+/// describes) rather than one of its paths for tiny products: a depth of at most 2, a vector (one row or
+/// column), or at most 16 × 16 results.
+pub fn uses_microkernels(m: usize, n: usize, k: usize) -> bool {
+    k > 2 && m > 1 && n > 1 && m * n > 256
+}
+
 /// Values `gemm` moves one at a time, outside its microkernels, for `dst[m×n] = a[m×k]·b[k×n]` with these row
 /// strides. Its kernels run down columns (16-lane vectors along m): it gathers, element by element, a left operand
 /// whose column is not contiguous (`a_rs ≠ 1`) and a right operand whose column is not contiguous once m spans

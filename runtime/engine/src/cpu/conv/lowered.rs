@@ -8,6 +8,11 @@
 //! Blocks are a fixed split of the clips (independent of the thread count), so results are reproducible; the
 //! weight gradient adds the blocks' partial products in order, and the input gradient scatters each block into
 //! its own clips only.
+//!
+//! With AVX-512 and channel counts in multiples of 16, the products are not handed to `gemm` but summed by
+//! `wide.rs` straight from the input (no im2col matrix is written) and without the products that read padding
+//! (at 2×2 positions most of a 3×3 kernel's taps do, for some position). Each result is summed in `gemm`'s
+//! order, in `gemm`'s blocks: the bits are those of the `gemm` path (tested), so no result moves.
 
 use std::ops::Range;
 
@@ -15,7 +20,8 @@ use rayon::prelude::*;
 
 use crate::backend::Conv3dGeometry;
 use crate::cpu::buffer_pool::BufferPool;
-use crate::cpu::gemm::{Accumulate, MatRef, gemm, gemm_strided};
+use crate::cpu::conv::wide::{self, Step};
+use crate::cpu::gemm::{Accumulate, MatRef, depth_block, gemm, gemm_strided, uses_microkernels};
 use crate::cpu::parallel::fixed_ranges;
 
 /// Output positions per frame up to which this path is used (4×4). Measured on the mini model: at 8×8 it is level
@@ -56,6 +62,14 @@ fn live_taps(
     let lo = (0..kernel).find(|&k| live(k)).unwrap_or(0);
     let hi = (0..kernel).rev().find(|&k| live(k)).map_or(lo, |k| k + 1);
     lo..hi
+}
+
+/// Output positions of a clip whose lowered rows have the same live runs (see [`Plan::patterns`]).
+struct Pattern {
+    /// (column, input offset relative to the anchor, length) of each live run, in column order.
+    runs: Vec<(usize, usize, usize)>,
+    /// (position within the clip, input offset of its first live run within the clip).
+    positions: Vec<(usize, usize)>,
 }
 
 struct Plan {
@@ -184,6 +198,87 @@ impl Plan {
         });
     }
 
+    /// Values of one input clip.
+    fn clip_values(&self) -> usize {
+        self.input.iter().product::<usize>() * self.c
+    }
+
+    /// The output positions of a clip grouped by the runs of the lowered matrix their rows read: positions
+    /// whose live runs have the same columns and lengths, at the same input offsets relative to the first run
+    /// (their anchor), form one [`Pattern`], so the wide kernel can compute their rows together.
+    fn patterns(&self) -> Vec<Pattern> {
+        let mut per_row: Vec<Vec<(usize, usize, usize)>> = vec![Vec::new(); self.rows_per_clip];
+        self.for_runs(0..1, |r, j, src, len| {
+            if let Some(src) = src {
+                per_row[r].push((j, src, len));
+            }
+        });
+        let mut patterns: Vec<Pattern> = Vec::new();
+        for (pos, runs) in per_row.into_iter().enumerate() {
+            let anchor = runs.first().map_or(0, |r| r.1);
+            let runs: Vec<_> = runs
+                .iter()
+                .map(|&(j, src, len)| (j, src - anchor, len))
+                .collect();
+            match patterns.iter_mut().find(|p| p.runs == runs) {
+                Some(p) => p.positions.push((pos, anchor)),
+                None => patterns.push(Pattern {
+                    runs,
+                    positions: vec![(pos, anchor)],
+                }),
+            }
+        }
+        patterns
+    }
+
+    /// For each live tap, in column order (tap i owns columns i·Cin..(i + 1)·Cin), the output positions of a
+    /// clip whose receptive field it reads inside the input, with the input offset (within the clip) it reads.
+    fn tap_positions(&self) -> Vec<Vec<(usize, usize)>> {
+        let [to, ho, wo] = self.output;
+        let [_, h, w] = self.input;
+        let [lt, lh, lw] = [self.live[0].len(), self.live[1].len(), self.live[2].len()];
+        let mut taps = vec![Vec::new(); lt * lh * lw];
+        for (tap, list) in taps.iter_mut().enumerate() {
+            let (kt, kh, kw) = (tap / (lh * lw), tap / lw % lh, tap % lw);
+            for ot in 0..to {
+                for oh in 0..ho {
+                    for ow in 0..wo {
+                        let pos = (ot * ho + oh) * wo + ow;
+                        if let (Some(ti), Some(hi), Some(wi)) = (
+                            self.input_at(0, ot, kt),
+                            self.input_at(1, oh, kh),
+                            self.input_at(2, ow, kw),
+                        ) {
+                            list.push((pos, ((ti * h + hi) * w + wi) * self.c));
+                        }
+                    }
+                }
+            }
+        }
+        taps
+    }
+
+    /// Whether the wide kernel computes this convolution (with `gemm`'s bits): AVX-512, output channels in
+    /// multiples of 16, and every product of the `gemm` path through `gemm`'s microkernels.
+    fn wide_fits(&self) -> bool {
+        let smallest = |blocks: &[Range<usize>]| blocks.iter().map(|b| b.len()).min().unwrap_or(0);
+        let rows = smallest(&self.blocks) * self.rows_per_clip;
+        let filter_rows = smallest(&self.filter_blocks) * self.rows_per_clip;
+        wide::available()
+            && self.co.is_multiple_of(wide::LANES)
+            && uses_microkernels(rows, self.co, self.k)
+            && uses_microkernels(self.co, self.k, filter_rows)
+    }
+
+    /// Whether the wide kernel also computes the input gradient: its rows run along the columns of a tap, so
+    /// the input channels must come in multiples of 16 too.
+    fn wide_fits_data(&self) -> bool {
+        let rows = self.blocks.iter().map(|b| b.len()).min().unwrap_or(0) * self.rows_per_clip;
+        self.wide_fits()
+            && self.c.is_multiple_of(wide::LANES)
+            && uses_microkernels(rows, self.k, self.co)
+    }
+
     /// Offsets (within one output channel's weight row) and lengths of the live runs, in column order.
     fn live_runs(&self) -> Vec<(usize, usize)> {
         let [_, kh, kw] = self.kernel;
@@ -235,17 +330,49 @@ impl Plan {
     }
 }
 
+/// Which kernel sums the products: `Wide` where it fits (the default), or always `gemm` (tests compare the two).
+#[derive(Clone, Copy, PartialEq)]
+pub enum Kernel {
+    Wide,
+    #[cfg_attr(not(test), allow(dead_code))]
+    Gemm,
+}
+
 pub fn forward(x: &[f32], w: &[f32], g: &Conv3dGeometry, y: &mut [f32], pool: &BufferPool) {
+    forward_with(x, w, g, y, pool, Kernel::Wide)
+}
+
+pub fn backward_data(dy: &[f32], w: &[f32], g: &Conv3dGeometry, dx: &mut [f32], pool: &BufferPool) {
+    backward_data_with(dy, w, g, dx, pool, Kernel::Wide)
+}
+
+pub fn backward_filter(
+    x: &[f32],
+    dy: &[f32],
+    g: &Conv3dGeometry,
+    dw: &mut [f32],
+    pool: &BufferPool,
+) {
+    backward_filter_with(x, dy, g, dw, pool, Kernel::Wide)
+}
+
+pub fn forward_with(
+    x: &[f32],
+    w: &[f32],
+    g: &Conv3dGeometry,
+    y: &mut [f32],
+    pool: &BufferPool,
+    kernel: Kernel,
+) {
     let p = Plan::new(g);
     let live = p.live_weight(w);
     let wl: &[f32] = live.as_deref().unwrap_or(w);
     // The weight transposed (k × Cout): `gemm` then reads it in place as the left operand of yᵀ = W·colᵀ. Every
     // cell is written below, so a pooled buffer needs no zeroing.
     let mut wt = pool.scratch(p.k * p.co);
-    for (o, row) in wl.chunks(p.k).enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            wt[j * p.co + o] = v;
-        }
+    super::transpose_into(wl, p.co, p.k, &mut wt);
+    if kernel == Kernel::Wide && p.wide_fits() {
+        return forward_wide(&p, x, &wt, y);
     }
     let wt = MatRef::row_major(&wt, 0, p.k, p.co);
     let per_clip = p.rows_per_clip * p.co;
@@ -260,19 +387,68 @@ pub fn forward(x: &[f32], w: &[f32], g: &Conv3dGeometry, y: &mut [f32], pool: &B
         });
 }
 
-pub fn backward_data(dy: &[f32], w: &[f32], g: &Conv3dGeometry, dx: &mut [f32], pool: &BufferPool) {
+/// [`forward`] through the wide kernel: each block's rows, pattern by pattern, read from the input in place.
+fn forward_wide(p: &Plan, x: &[f32], wt: &[f32], y: &mut [f32]) {
+    let patterns = p.patterns();
+    let clip_in = p.clip_values();
+    let vectors = wide::vectors_for(p.co);
+    let per_clip = p.rows_per_clip * p.co;
+    p.split_blocks(y, per_clip)
+        .into_par_iter()
+        .for_each(|(clips, yb)| {
+            let block = depth_block(clips.len() * p.rows_per_clip, p.co, p.k);
+            for pattern in &patterns {
+                let steps: Vec<(usize, Step)> = pattern
+                    .runs
+                    .iter()
+                    .map(|&(col, rel, len)| (col, Step::run(rel, col * p.co, p.co, len)))
+                    .collect();
+                let blocks = wide::split_blocks(&steps, p.k, block);
+                for ch in (0..p.co).step_by(vectors * wide::LANES) {
+                    let rows: Vec<(usize, usize)> = clips
+                        .clone()
+                        .flat_map(|n| {
+                            pattern.positions.iter().map(move |&(pos, anchor)| {
+                                let row = (n - clips.start) * p.rows_per_clip + pos;
+                                (n * clip_in + anchor, row * p.co + ch)
+                            })
+                        })
+                        .collect();
+                    for (b, steps) in blocks.iter().enumerate() {
+                        wide::chain_rows(yb, x, &wt[ch..], &rows, steps, vectors, b == 0);
+                    }
+                }
+            }
+        });
+}
+
+pub fn backward_data_with(
+    dy: &[f32],
+    w: &[f32],
+    g: &Conv3dGeometry,
+    dx: &mut [f32],
+    pool: &BufferPool,
+    kernel: Kernel,
+) {
     let p = Plan::new(g);
     let live = p.live_weight(w);
-    let wl = MatRef::row_major(live.as_deref().unwrap_or(w), 0, p.co, p.k);
+    let wl_values = live.as_deref().unwrap_or(w);
+    let wl = MatRef::row_major(wl_values, 0, p.co, p.k);
+    let wide = kernel == Kernel::Wide && p.wide_fits_data();
+    let patterns = if wide { p.patterns() } else { Vec::new() };
     let per_clip_in = p.input.iter().product::<usize>() * p.c;
     p.split_blocks(dx, per_clip_in)
         .into_par_iter()
         .for_each(|(clips, dxb)| {
             let rows = clips.len() * p.rows_per_clip;
-            // Every cell is overwritten by the product: a pooled buffer, not zeroed.
+            // Every cell that col2im reads is written by the product: a pooled buffer, not zeroed.
             let mut dcol = pool.scratch(rows * p.k);
-            let a = MatRef::row_major(dy, clips.start * p.rows_per_clip * p.co, rows, p.co);
-            gemm(&mut dcol, p.k, a, wl, Accumulate::Overwrite, 1);
+            if wide {
+                dcol_wide(&p, &patterns, dy, wl_values, clips.clone(), &mut dcol);
+            } else {
+                let a = MatRef::row_major(dy, clips.start * p.rows_per_clip * p.co, rows, p.co);
+                gemm(&mut dcol, p.k, a, wl, Accumulate::Overwrite, 1);
+            }
             // col2im: add every run back onto the block's own clips.
             dxb.fill(0.0);
             let base = clips.start * per_clip_in;
@@ -287,14 +463,89 @@ pub fn backward_data(dy: &[f32], w: &[f32], g: &Conv3dGeometry, dx: &mut [f32], 
         });
 }
 
-pub fn backward_filter(
+/// The cells of a block's lowered input gradient (dy · W) that col2im reads — those of the live runs — through
+/// the wide kernel: per pattern, 16·V columns of a run at a time, summed over the output channels.
+fn dcol_wide(
+    p: &Plan,
+    patterns: &[Pattern],
+    dy: &[f32],
+    wl: &[f32],
+    clips: Range<usize>,
+    dcol: &mut [f32],
+) {
+    let rows_in_block = clips.len() * p.rows_per_clip;
+    let block = depth_block(rows_in_block, p.k, p.co);
+    let steps = [(0, Step::run(0, 0, p.k, p.co))];
+    let blocks = wide::split_blocks(&steps, p.co, block);
+    for pattern in patterns {
+        for &(col, _, len) in &pattern.runs {
+            let vectors = wide::vectors_for(len);
+            for k0 in (col..col + len).step_by(vectors * wide::LANES) {
+                let rows: Vec<(usize, usize)> = clips
+                    .clone()
+                    .flat_map(|n| {
+                        pattern.positions.iter().map(move |&(pos, _)| {
+                            let row = (n - clips.start) * p.rows_per_clip + pos;
+                            ((clips.start * p.rows_per_clip + row) * p.co, row * p.k + k0)
+                        })
+                    })
+                    .collect();
+                for (b, steps) in blocks.iter().enumerate() {
+                    wide::chain_rows(dcol, dy, &wl[k0..], &rows, steps, vectors, b == 0);
+                }
+            }
+        }
+    }
+}
+
+/// One block's weight-gradient partial (K × Cout) through the wide kernel: per live tap, its input channels
+/// summed over the block's positions that read the tap inside the input, in position order.
+fn filter_partial_wide(
+    p: &Plan,
+    taps: &[Vec<(usize, usize)>],
+    x: &[f32],
+    dy: &[f32],
+    clips: &Range<usize>,
+    partial: &mut [f32],
+) {
+    let rows_in_block = clips.len() * p.rows_per_clip;
+    let block = depth_block(p.co, p.k, rows_in_block);
+    let clip_in = p.clip_values();
+    let vectors = wide::vectors_for(p.co);
+    partial
+        .par_chunks_mut(p.c * p.co)
+        .zip(taps.par_iter())
+        .for_each(|(part, positions)| {
+            // One product per position, joined into runs where positions follow each other evenly.
+            let steps = wide::merge_runs(clips.clone().flat_map(|n| {
+                positions.iter().map(move |&(pos, offset)| {
+                    let row = (n - clips.start) * p.rows_per_clip + pos;
+                    let x = n * clip_in + offset;
+                    let w = (clips.start * p.rows_per_clip + row) * p.co;
+                    (row, Step::run(x, w, 0, 1))
+                })
+            }));
+            let blocks = wide::split_blocks(&steps, rows_in_block, block);
+            for o in (0..p.co).step_by(vectors * wide::LANES) {
+                let rows: Vec<(usize, usize)> = (0..p.c).map(|j| (j, j * p.co + o)).collect();
+                for (b, steps) in blocks.iter().enumerate() {
+                    wide::chain_rows(part, x, &dy[o..], &rows, steps, vectors, b == 0);
+                }
+            }
+        });
+}
+
+pub fn backward_filter_with(
     x: &[f32],
     dy: &[f32],
     g: &Conv3dGeometry,
     dw: &mut [f32],
     pool: &BufferPool,
+    kernel: Kernel,
 ) {
     let p = Plan::new(g);
+    let wide = kernel == Kernel::Wide && p.wide_fits();
+    let taps = if wide { p.tap_positions() } else { Vec::new() };
     // Per-block partials, kept transposed (k × Cout, dW column-major), added in block order. Pooled buffers:
     // the product overwrites every cell.
     let partials: Vec<_> = p
@@ -302,11 +553,15 @@ pub fn backward_filter(
         .par_iter()
         .map(|clips| {
             let rows = clips.len() * p.rows_per_clip;
+            let mut acc_t = pool.scratch(p.k * p.co);
+            if wide {
+                filter_partial_wide(&p, &taps, x, dy, clips, &mut acc_t);
+                return acc_t;
+            }
             let mut col = pool.scratch(rows * p.k);
             p.lower(x, clips.clone(), &mut col);
             let a = MatRef::row_major(dy, clips.start * p.rows_per_clip * p.co, rows, p.co).t();
             let b = MatRef::row_major(&col, 0, rows, p.k);
-            let mut acc_t = pool.scratch(p.k * p.co);
             gemm_strided(&mut acc_t, 1, p.co, a, b, Accumulate::Overwrite, 1);
             acc_t
         })
@@ -318,17 +573,21 @@ pub fn backward_filter(
             .zip(part.iter())
             .for_each(|(s, &v)| *s += v);
     }
-    // Scatter the live columns back into dW (Cout × kT·kH·kW·Cin); dead taps get zero.
-    // Live runs are in increasing order: only the gaps between them (dead taps) are zeroed.
+    // dW (Cout × kT·kH·kW·Cin) is the transpose of the sum; with dead taps, the live columns go back into place
+    // through a transposed copy and the dead ones are zero.
+    if p.all_live() {
+        super::transpose_into(&sum_t, p.k, p.co, dw);
+        return;
+    }
+    let mut live_dw = pool.scratch(p.co * p.k);
+    super::transpose_into(&sum_t, p.k, p.co, &mut live_dw);
     let full = p.full_k();
     let runs = p.live_runs();
-    for (o, row) in dw.chunks_mut(full).take(p.co).enumerate() {
+    for (row, live) in dw.chunks_mut(full).take(p.co).zip(live_dw.chunks(p.k)) {
         let (mut j, mut pos) = (0, 0);
         for &(start, len) in &runs {
             row[pos..start].fill(0.0);
-            for (i, d) in row[start..][..len].iter_mut().enumerate() {
-                *d = sum_t[(j + i) * p.co + o];
-            }
+            row[start..][..len].copy_from_slice(&live[j..][..len]);
             j += len;
             pos = start + len;
         }

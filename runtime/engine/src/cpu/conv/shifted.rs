@@ -446,20 +446,6 @@ pub fn backward_filter(
         for part in &partials {
             sum_t.iter_mut().zip(part).for_each(|(d, &v)| *d += v);
         }
-        transpose_into(&sum_t, p.kg, p.co, dw);
-    }
-}
-
-/// `dst` (cols × rows, row-major) = transpose of `src` (rows × cols, row-major).
-fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    const TILE: usize = 32;
-    for i0 in (0..rows).step_by(TILE) {
-        for j0 in (0..cols).step_by(TILE) {
-            for i in i0..(i0 + TILE).min(rows) {
-                for j in j0..(j0 + TILE).min(cols) {
-                    dst[j * rows + i] = src[i * cols + j];
-                }
-            }
-        }
+        super::transpose_into(&sum_t, p.kg, p.co, dw);
     }
 }

@@ -246,3 +246,70 @@ fn narrow_im2col_bit_identical_to_gemm() {
         );
     }
 }
+
+/// The wide kernel gives the `gemm` path's bits on the mini model's lowered layers (Slow R-18 × 1/4 on 4×32²
+/// crops: res3–res5, every depth `gemm` sums in one block or splits) and on a few other shapes.
+#[test]
+fn lowered_wide_kernel_bit_identical_to_gemm() {
+    use lowered::Kernel::{Gemm, Wide};
+    if !super::wide::available() {
+        eprintln!("no AVX-512F: the wide kernel is not used on this CPU");
+        return;
+    }
+    let pool = BufferPool::new(1 << 30);
+    // (N, [T, H, W], Cin, Cout, kernel, stride, padding)
+    let cases = [
+        (32, [4, 8, 8], 16, 32, [1, 3, 3], [1, 2, 2], [0, 1, 1]),
+        (32, [4, 8, 8], 16, 32, [1, 1, 1], [1, 2, 2], [0, 0, 0]),
+        (32, [4, 4, 4], 32, 32, [1, 3, 3], [1, 1, 1], [0, 1, 1]),
+        (32, [4, 4, 4], 32, 64, [3, 3, 3], [1, 2, 2], [1, 1, 1]),
+        (32, [4, 4, 4], 32, 64, [1, 1, 1], [1, 2, 2], [0, 0, 0]),
+        (32, [4, 2, 2], 64, 64, [3, 3, 3], [1, 1, 1], [1, 1, 1]),
+        (32, [4, 2, 2], 64, 64, [1, 3, 3], [1, 1, 1], [0, 1, 1]),
+        (32, [4, 2, 2], 64, 128, [3, 3, 3], [1, 2, 2], [1, 1, 1]),
+        (32, [4, 2, 2], 64, 128, [1, 1, 1], [1, 2, 2], [0, 0, 0]),
+        (32, [4, 1, 1], 128, 128, [3, 3, 3], [1, 1, 1], [1, 1, 1]),
+        (32, [4, 1, 1], 128, 128, [1, 3, 3], [1, 1, 1], [0, 1, 1]),
+        (5, [3, 3, 3], 24, 48, [3, 3, 3], [1, 1, 1], [1, 1, 1]),
+        (3, [2, 4, 4], 16, 16, [1, 3, 3], [1, 2, 2], [0, 1, 1]),
+        (8, [4, 2, 2], 256, 32, [3, 3, 3], [1, 1, 1], [1, 1, 1]),
+    ];
+    for (i, (n, input, ci, co, kernel, stride, padding)) in cases.into_iter().enumerate() {
+        let g = Conv3dGeometry {
+            batch: n,
+            input,
+            in_channels: ci,
+            out_channels: co,
+            kernel,
+            stride,
+            padding,
+            groups: 1,
+        };
+        assert!(lowered::applies(&g), "case {i}");
+        let x = data(n * input.iter().product::<usize>() * ci, 300 + i as u64);
+        let wt = data(co * kernel.iter().product::<usize>() * ci, 400 + i as u64);
+        let ylen = n * g.output().iter().product::<usize>() * co;
+        let dy = data(ylen, 500 + i as u64);
+        let differ = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .filter(|(a, b)| a.to_bits() != b.to_bits())
+                .count()
+        };
+
+        let (mut y1, mut y2) = (vec![f32::NAN; ylen], vec![0.0; ylen]);
+        lowered::forward_with(&x, &wt, &g, &mut y1, &pool, Wide);
+        lowered::forward_with(&x, &wt, &g, &mut y2, &pool, Gemm);
+        assert_eq!(differ(&y1, &y2), 0, "case {i}: forward");
+
+        let (mut dx1, mut dx2) = (vec![f32::NAN; x.len()], vec![0.0; x.len()]);
+        lowered::backward_data_with(&dy, &wt, &g, &mut dx1, &pool, Wide);
+        lowered::backward_data_with(&dy, &wt, &g, &mut dx2, &pool, Gemm);
+        assert_eq!(differ(&dx1, &dx2), 0, "case {i}: input gradient");
+
+        let (mut dw1, mut dw2) = (vec![f32::NAN; wt.len()], vec![0.0; wt.len()]);
+        lowered::backward_filter_with(&x, &dy, &g, &mut dw1, &pool, Wide);
+        lowered::backward_filter_with(&x, &dy, &g, &mut dw2, &pool, Gemm);
+        assert_eq!(differ(&dw1, &dw2), 0, "case {i}: weight gradient");
+    }
+}
