@@ -566,12 +566,15 @@ pub fn backward_filter_with(
             acc_t
         })
         .collect();
-    let mut sum_t = vec![0.0f32; p.k * p.co];
-    for part in &partials {
-        sum_t
-            .iter_mut()
-            .zip(part.iter())
-            .for_each(|(s, &v)| *s += v);
+    // The sum from zero, in block order (a pooled buffer: the first block's pass writes every cell).
+    let mut sum_t = pool.scratch(p.k * p.co);
+    for (b, part) in partials.iter().enumerate() {
+        let cells = sum_t.iter_mut().zip(part.iter());
+        if b == 0 {
+            cells.for_each(|(s, &v)| *s = 0.0 + v);
+        } else {
+            cells.for_each(|(s, &v)| *s += v);
+        }
     }
     // dW (Cout × kT·kH·kW·Cin) is the transpose of the sum; with dead taps, the live columns go back into place
     // through a transposed copy and the dead ones are zero.

@@ -63,14 +63,32 @@ pub fn backward_filter(
     }
 }
 
-/// `dst` (cols × rows, row-major) = transpose of `src` (rows × cols, row-major), in tiles that stay in cache.
+/// `dst` (cols × rows, row-major) = transpose of `src` (rows × cols, row-major): 16 × 16 tiles through AVX-512
+/// registers where the CPU has them, the edges (and other CPUs) element by element in cache-sized tiles.
 pub(super) fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
     const TILE: usize = 16;
     let src = &src[..rows * cols];
     let dst = &mut dst[..rows * cols];
+    let (full_rows, full_cols) = if wide::available() {
+        (rows / TILE * TILE, cols / TILE * TILE)
+    } else {
+        (0, 0)
+    };
+    for i0 in (0..full_rows).step_by(TILE) {
+        for j0 in (0..full_cols).step_by(TILE) {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX-512F is present (checked above) and the tile lies within both matrices.
+            unsafe {
+                avx512_transpose::tile16(src, cols, i0, j0, dst, rows)
+            };
+        }
+    }
     for i0 in (0..rows).step_by(TILE) {
         let i1 = (i0 + TILE).min(rows);
         for j0 in (0..cols).step_by(TILE) {
+            if i0 < full_rows && j0 < full_cols {
+                continue;
+            }
             let j1 = (j0 + TILE).min(cols);
             for j in j0..j1 {
                 // One destination row segment per source column: contiguous writes, reads within the tile.
@@ -79,6 +97,77 @@ pub(super) fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [f
                     *o = src[i * cols + j];
                 }
             }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512_transpose {
+    use std::arch::x86_64::*;
+
+    /// The 16 × 16 tile of `src` (row stride `src_rs`) at (i0, j0), transposed into `dst` (row stride `dst_rs`)
+    /// at (j0, i0): four rounds of shuffles (pairs of values, of 2, of 4 and of 8).
+    ///
+    /// # Safety
+    /// AVX-512F must be available; rows i0..i0 + 16 × columns j0..j0 + 16 must lie within `src`, and rows
+    /// j0..j0 + 16 × columns i0..i0 + 16 within `dst`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn tile16(
+        src: &[f32],
+        src_rs: usize,
+        i0: usize,
+        j0: usize,
+        dst: &mut [f32],
+        dst_rs: usize,
+    ) {
+        assert!((i0 + 15) * src_rs + j0 + 16 <= src.len());
+        assert!((j0 + 15) * dst_rs + i0 + 16 <= dst.len());
+        // SAFETY: the asserts above bound every row read and written.
+        let r: [__m512; 16] = std::array::from_fn(|i| unsafe {
+            _mm512_loadu_ps(src.as_ptr().add((i0 + i) * src_rs + j0))
+        });
+        let t: [__m512; 16] = std::array::from_fn(|i| {
+            let (a, b) = (r[i & !1], r[i | 1]);
+            if i % 2 == 0 {
+                _mm512_unpacklo_ps(a, b)
+            } else {
+                _mm512_unpackhi_ps(a, b)
+            }
+        });
+        // Within each group of four: (t0, t2) and (t1, t3) combined by pairs of values.
+        let u: [__m512; 16] = std::array::from_fn(|i| {
+            let g = i & !3;
+            let (a, b) = match i % 4 {
+                0 | 1 => (t[g], t[g + 2]),
+                _ => (t[g + 1], t[g + 3]),
+            };
+            if i % 2 == 0 {
+                _mm512_shuffle_ps::<0x44>(a, b)
+            } else {
+                _mm512_shuffle_ps::<0xEE>(a, b)
+            }
+        });
+        // 128-bit lanes: groups of eight rows, (u_k, u_{k+4}).
+        let v: [__m512; 16] = std::array::from_fn(|i| {
+            let g = i & !7;
+            let k = i % 4;
+            let (a, b) = (u[g + k], u[g + k + 4]);
+            if i % 8 < 4 {
+                _mm512_shuffle_f32x4::<0x88>(a, b)
+            } else {
+                _mm512_shuffle_f32x4::<0xDD>(a, b)
+            }
+        });
+        for i in 0..16 {
+            let k = i % 8;
+            let (a, b) = (v[k], v[k + 8]);
+            let row = if i < 8 {
+                _mm512_shuffle_f32x4::<0x88>(a, b)
+            } else {
+                _mm512_shuffle_f32x4::<0xDD>(a, b)
+            };
+            // SAFETY: bounded by the assert above.
+            unsafe { _mm512_storeu_ps(dst.as_mut_ptr().add((j0 + i) * dst_rs + i0), row) };
         }
     }
 }

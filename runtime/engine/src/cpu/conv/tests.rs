@@ -313,3 +313,22 @@ fn lowered_wide_kernel_bit_identical_to_gemm() {
         assert_eq!(differ(&dw1, &dw2), 0, "case {i}: weight gradient");
     }
 }
+
+/// The tiled transpose on shapes with and without 16-multiples (the AVX-512 tiles and the element-wise edges).
+#[test]
+fn transpose_matches_definition() {
+    for (r, c) in [(16usize, 16usize), (64, 48), (37, 70), (5, 3), (128, 17)] {
+        let src = data(r * c, 9);
+        let mut dst = vec![f32::NAN; r * c];
+        super::transpose_into(&src, r, c, &mut dst);
+        for i in 0..r {
+            for j in 0..c {
+                assert_eq!(
+                    dst[j * r + i].to_bits(),
+                    src[i * c + j].to_bits(),
+                    "{r}x{c} at ({i}, {j})"
+                );
+            }
+        }
+    }
+}
