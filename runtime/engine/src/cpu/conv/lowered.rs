@@ -511,7 +511,7 @@ fn filter_partial_wide(
     let rows_in_block = clips.len() * p.rows_per_clip;
     let block = depth_block(p.co, p.k, rows_in_block);
     let clip_in = p.clip_values();
-    let vectors = wide::vectors_for(p.co);
+    let vectors = wide::vectors_for(p.co).min(2);
     partial
         .par_chunks_mut(p.c * p.co)
         .zip(taps.par_iter())

@@ -122,52 +122,39 @@ mod avx512_transpose {
     ) {
         assert!((i0 + 15) * src_rs + j0 + 16 <= src.len());
         assert!((j0 + 15) * dst_rs + i0 + 16 <= dst.len());
-        // SAFETY: the asserts above bound every row read and written.
-        let r: [__m512; 16] = std::array::from_fn(|i| unsafe {
-            _mm512_loadu_ps(src.as_ptr().add((i0 + i) * src_rs + j0))
-        });
-        let t: [__m512; 16] = std::array::from_fn(|i| {
-            let (a, b) = (r[i & !1], r[i | 1]);
-            if i % 2 == 0 {
-                _mm512_unpacklo_ps(a, b)
-            } else {
-                _mm512_unpackhi_ps(a, b)
-            }
-        });
+        let (src, dst) = (src.as_ptr(), dst.as_mut_ptr());
+        let mut r = [_mm512_setzero_ps(); 16];
+        for (i, row) in r.iter_mut().enumerate() {
+            // SAFETY: bounded by the first assert above.
+            *row = unsafe { _mm512_loadu_ps(src.add((i0 + i) * src_rs + j0)) };
+        }
+        let mut t = [_mm512_setzero_ps(); 16];
+        for i in (0..16).step_by(2) {
+            t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+        }
         // Within each group of four: (t0, t2) and (t1, t3) combined by pairs of values.
-        let u: [__m512; 16] = std::array::from_fn(|i| {
-            let g = i & !3;
-            let (a, b) = match i % 4 {
-                0 | 1 => (t[g], t[g + 2]),
-                _ => (t[g + 1], t[g + 3]),
-            };
-            if i % 2 == 0 {
-                _mm512_shuffle_ps::<0x44>(a, b)
-            } else {
-                _mm512_shuffle_ps::<0xEE>(a, b)
+        for g in (0..16).step_by(4) {
+            r[g] = _mm512_shuffle_ps::<0x44>(t[g], t[g + 2]);
+            r[g + 1] = _mm512_shuffle_ps::<0xEE>(t[g], t[g + 2]);
+            r[g + 2] = _mm512_shuffle_ps::<0x44>(t[g + 1], t[g + 3]);
+            r[g + 3] = _mm512_shuffle_ps::<0xEE>(t[g + 1], t[g + 3]);
+        }
+        // 128-bit lanes within groups of eight rows: (r_k, r_{k+4}).
+        for g in (0..16).step_by(8) {
+            for k in 0..4 {
+                t[g + k] = _mm512_shuffle_f32x4::<0x88>(r[g + k], r[g + k + 4]);
+                t[g + k + 4] = _mm512_shuffle_f32x4::<0xDD>(r[g + k], r[g + k + 4]);
             }
-        });
-        // 128-bit lanes: groups of eight rows, (u_k, u_{k+4}).
-        let v: [__m512; 16] = std::array::from_fn(|i| {
-            let g = i & !7;
-            let k = i % 4;
-            let (a, b) = (u[g + k], u[g + k + 4]);
-            if i % 8 < 4 {
-                _mm512_shuffle_f32x4::<0x88>(a, b)
-            } else {
-                _mm512_shuffle_f32x4::<0xDD>(a, b)
+        }
+        for k in 0..8 {
+            let lo = _mm512_shuffle_f32x4::<0x88>(t[k], t[k + 8]);
+            let hi = _mm512_shuffle_f32x4::<0xDD>(t[k], t[k + 8]);
+            // SAFETY: bounded by the second assert above.
+            unsafe {
+                _mm512_storeu_ps(dst.add((j0 + k) * dst_rs + i0), lo);
+                _mm512_storeu_ps(dst.add((j0 + k + 8) * dst_rs + i0), hi);
             }
-        });
-        for i in 0..16 {
-            let k = i % 8;
-            let (a, b) = (v[k], v[k + 8]);
-            let row = if i < 8 {
-                _mm512_shuffle_f32x4::<0x88>(a, b)
-            } else {
-                _mm512_shuffle_f32x4::<0xDD>(a, b)
-            };
-            // SAFETY: bounded by the assert above.
-            unsafe { _mm512_storeu_ps(dst.as_mut_ptr().add((j0 + i) * dst_rs + i0), row) };
         }
     }
 }

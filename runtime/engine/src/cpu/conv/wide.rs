@@ -125,18 +125,28 @@ pub fn chain_rows(
         // SAFETY: AVX-512F is present (asserted) and every access is within the bounds asserted above.
         unsafe {
             use avx512::run;
+            let contiguous = head.iter().enumerate().all(|(j, r)| r.0 == head[0].0 + j);
+            macro_rules! tile {
+                ($v:literal, $r:literal) => {
+                    if contiguous {
+                        run::<$v, $r, true>(dst, x, w, head, steps, overwrite)
+                    } else {
+                        run::<$v, $r, false>(dst, x, w, head, steps, overwrite)
+                    }
+                };
+            }
             match (vectors, tile) {
-                (1, 8) => run::<1, 8>(dst, x, w, head, steps, overwrite),
-                (1, 4) => run::<1, 4>(dst, x, w, head, steps, overwrite),
-                (1, 2) => run::<1, 2>(dst, x, w, head, steps, overwrite),
-                (2, 8) => run::<2, 8>(dst, x, w, head, steps, overwrite),
-                (2, 4) => run::<2, 4>(dst, x, w, head, steps, overwrite),
-                (2, 2) => run::<2, 2>(dst, x, w, head, steps, overwrite),
-                (4, 4) => run::<4, 4>(dst, x, w, head, steps, overwrite),
-                (4, 2) => run::<4, 2>(dst, x, w, head, steps, overwrite),
-                (1, _) => run::<1, 1>(dst, x, w, head, steps, overwrite),
-                (2, _) => run::<2, 1>(dst, x, w, head, steps, overwrite),
-                _ => run::<4, 1>(dst, x, w, head, steps, overwrite),
+                (1, 8) => tile!(1, 8),
+                (1, 4) => tile!(1, 4),
+                (1, 2) => tile!(1, 2),
+                (2, 8) => tile!(2, 8),
+                (2, 4) => tile!(2, 4),
+                (2, 2) => tile!(2, 2),
+                (4, 4) => tile!(4, 4),
+                (4, 2) => tile!(4, 2),
+                (1, _) => tile!(1, 1),
+                (2, _) => tile!(2, 1),
+                _ => tile!(4, 1),
             }
         }
         rows = tail;
@@ -171,7 +181,7 @@ mod avx512 {
     /// # Safety
     /// AVX-512F must be available, `rows.len() == R`, and every access within the bounds `super::chain` checks.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn run<const V: usize, const R: usize>(
+    pub(super) unsafe fn run<const V: usize, const R: usize, const CONTIGUOUS: bool>(
         dst: &mut [f32],
         x: &[f32],
         w: &[f32],
@@ -180,17 +190,24 @@ mod avx512 {
         overwrite: bool,
     ) {
         let (x_ptr, w_ptr) = (x.as_ptr(), w.as_ptr());
-        let bases: [usize; R] = std::array::from_fn(|j| rows[j].0);
+        // Rows whose scalars are adjacent (`CONTIGUOUS`: base j = base 0 + j) are addressed from one register.
+        let mut bases = [0usize; R];
+        for (j, base) in bases.iter_mut().enumerate() {
+            *base = if CONTIGUOUS { j } else { rows[j].0 };
+        }
+        let offset = if CONTIGUOUS { rows[0].0 } else { 0 };
         let mut sums = [[_mm512_setzero_ps(); V]; R];
         for s in steps {
             for i in 0..s.len {
-                // SAFETY: s.w + i·s.w_step + V·16 <= w.len() (checked by the caller).
-                let wv: [__m512; V] = std::array::from_fn(|v| unsafe {
-                    _mm512_loadu_ps(w_ptr.add(s.w + i * s.w_step + v * LANES))
-                });
+                let mut wv = [_mm512_setzero_ps(); V];
+                for (v, wv) in wv.iter_mut().enumerate() {
+                    // SAFETY: s.w + i·s.w_step + V·16 <= w.len() (checked by the caller).
+                    *wv = unsafe { _mm512_loadu_ps(w_ptr.add(s.w + i * s.w_step + v * LANES)) };
+                }
+                let xi = offset + s.x + i * s.x_step;
                 for (row, &base) in sums.iter_mut().zip(&bases) {
                     // SAFETY: base + s.x + i·s.x_step < x.len() (checked by the caller).
-                    let xv = _mm512_set1_ps(unsafe { *x_ptr.add(base + s.x + i * s.x_step) });
+                    let xv = _mm512_set1_ps(unsafe { *x_ptr.add(xi + base) });
                     for (sum, &wv) in row.iter_mut().zip(&wv) {
                         *sum = _mm512_fmadd_ps(xv, wv, *sum);
                     }
