@@ -8,32 +8,37 @@ use crate::backend::{BinaryOp, UnaryOp};
 use crate::shape::{broadcast_strides, collapse, numel, strides};
 
 pub fn unary(op: UnaryOp, x: &[f32], out: &mut [f32]) {
-    for_chunks_mut(out, 1 << 14, |off, o| {
-        let x = &x[off..off + o.len()];
-        match op {
-            UnaryOp::Relu => o
-                .iter_mut()
-                .zip(x)
-                .for_each(|(o, &x)| *o = if x > 0.0 { x } else { 0.0 }),
-            UnaryOp::Exp => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x.exp()),
-            UnaryOp::Log => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x.ln()),
-            UnaryOp::Neg => o.iter_mut().zip(x).for_each(|(o, &x)| *o = -x),
-            UnaryOp::Sqrt => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x.sqrt()),
-            UnaryOp::Recip => o.iter_mut().zip(x).for_each(|(o, &x)| *o = 1.0 / x),
-            UnaryOp::Square => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x * x),
-            UnaryOp::Step => o
-                .iter_mut()
-                .zip(x)
-                .for_each(|(o, &x)| *o = if x > 0.0 { 1.0 } else { 0.0 }),
-            UnaryOp::Scale(s) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x * s),
-            UnaryOp::AddScalar(s) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x + s),
-            UnaryOp::ClampMin(s) => o
-                .iter_mut()
-                .zip(x)
-                .for_each(|(o, &x)| *o = if x > s { x } else { s }),
-            UnaryOp::Powf(p) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x.powf(p)),
-        }
-    });
+    for_chunks_mut(
+        out,
+        1 << 14,
+        #[inline(always)]
+        |off, o| {
+            let x = &x[off..off + o.len()];
+            match op {
+                UnaryOp::Relu => o
+                    .iter_mut()
+                    .zip(x)
+                    .for_each(|(o, &x)| *o = if x > 0.0 { x } else { 0.0 }),
+                UnaryOp::Exp => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x.exp()),
+                UnaryOp::Log => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x.ln()),
+                UnaryOp::Neg => o.iter_mut().zip(x).for_each(|(o, &x)| *o = -x),
+                UnaryOp::Sqrt => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x.sqrt()),
+                UnaryOp::Recip => o.iter_mut().zip(x).for_each(|(o, &x)| *o = 1.0 / x),
+                UnaryOp::Square => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x * x),
+                UnaryOp::Step => o
+                    .iter_mut()
+                    .zip(x)
+                    .for_each(|(o, &x)| *o = if x > 0.0 { 1.0 } else { 0.0 }),
+                UnaryOp::Scale(s) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x * s),
+                UnaryOp::AddScalar(s) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x + s),
+                UnaryOp::ClampMin(s) => o
+                    .iter_mut()
+                    .zip(x)
+                    .for_each(|(o, &x)| *o = if x > s { x } else { s }),
+                UnaryOp::Powf(p) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = x.powf(p)),
+            }
+        },
+    );
 }
 
 #[inline(always)]
@@ -111,11 +116,16 @@ pub fn binary(
     if out.len() <= PAR_MIN || rows == 1 {
         if rows == 1 {
             // One long row: split it.
-            for_chunks_mut(out, 1 << 14, |off, o| {
-                let a0 = if ia == 0 { 0 } else { off };
-                let b0 = if ib == 0 { 0 } else { off };
-                row(op, &a[a0..], ia, &b[b0..], ib, o);
-            });
+            for_chunks_mut(
+                out,
+                1 << 14,
+                #[inline(always)]
+                |off, o| {
+                    let a0 = if ia == 0 { 0 } else { off };
+                    let b0 = if ib == 0 { 0 } else { off };
+                    row(op, &a[a0..], ia, &b[b0..], ib, o);
+                },
+            );
         } else {
             do_rows(0, out);
         }
@@ -129,16 +139,21 @@ pub fn binary(
 
 /// `y = a·y + b·x`.
 pub fn axpby(y: &mut [f32], a: f32, b: f32, x: &[f32]) {
-    for_chunks_mut(y, 1 << 14, |off, y| {
-        let x = &x[off..off + y.len()];
-        if a == 0.0 {
-            y.iter_mut().zip(x).for_each(|(y, &x)| *y = b * x);
-        } else if a == 1.0 {
-            y.iter_mut().zip(x).for_each(|(y, &x)| *y += b * x);
-        } else {
-            y.iter_mut().zip(x).for_each(|(y, &x)| *y = a * *y + b * x);
-        }
-    });
+    for_chunks_mut(
+        y,
+        1 << 14,
+        #[inline(always)]
+        |off, y| {
+            let x = &x[off..off + y.len()];
+            if a == 0.0 {
+                y.iter_mut().zip(x).for_each(|(y, &x)| *y = b * x);
+            } else if a == 1.0 {
+                y.iter_mut().zip(x).for_each(|(y, &x)| *y += b * x);
+            } else {
+                y.iter_mut().zip(x).for_each(|(y, &x)| *y = a * *y + b * x);
+            }
+        },
+    );
 }
 
 /// The SGD-with-momentum update of `Backend::sgd_momentum` in one pass over the three arrays instead of four
@@ -177,7 +192,14 @@ fn sgd_pass<const DECAY: bool, const MOMENTUM_ONE: bool, const NESTEROV: bool>(
 ) {
     let wd = decay.unwrap_or(0.0);
     let step = -lr;
-    let update = |w: &mut [f32], g: &[f32], buf: &mut [f32]| {
+    // A function item, inlined into `simd::wide`'s AVX-512 context (the same bits, faster).
+    #[inline(always)]
+    fn update<const DECAY: bool, const MOMENTUM_ONE: bool, const NESTEROV: bool>(
+        w: &mut [f32],
+        g: &[f32],
+        buf: &mut [f32],
+        (wd, momentum, step): (f32, f32, f32),
+    ) {
         for ((w, &g), b) in w.iter_mut().zip(g).zip(buf.iter_mut()) {
             // axpby(g, 1, wd, w)
             let d = if DECAY { g + wd * *w } else { g };
@@ -191,26 +213,40 @@ fn sgd_pass<const DECAY: bool, const MOMENTUM_ONE: bool, const NESTEROV: bool>(
             let direction = if NESTEROV { d + momentum * *b } else { *b };
             *w += step * direction;
         }
-    };
+    }
+    let k = (wd, momentum, step);
     const CHUNK: usize = 1 << 14;
     if w.len() <= PAR_MIN {
-        update(w, g, buf);
+        super::simd::wide(
+            #[inline(always)]
+            || update::<DECAY, MOMENTUM_ONE, NESTEROV>(w, g, buf, k),
+        );
     } else {
         w.par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK))
             .zip(buf.par_chunks_mut(CHUNK))
-            .for_each(|((w, g), b)| update(w, g, b));
+            .for_each(|((w, g), b)| {
+                super::simd::wide(
+                    #[inline(always)]
+                    || update::<DECAY, MOMENTUM_ONE, NESTEROV>(w, g, b, k),
+                )
+            });
     }
 }
 
 pub fn relu_backward(y: &[f32], dy: &[f32], out: &mut [f32]) {
-    for_chunks_mut(out, 1 << 14, |off, o| {
-        let (y, dy) = (&y[off..off + o.len()], &dy[off..off + o.len()]);
-        o.iter_mut()
-            .zip(y)
-            .zip(dy)
-            .for_each(|((o, &y), &g)| *o = if y > 0.0 { g } else { 0.0 });
-    });
+    for_chunks_mut(
+        out,
+        1 << 14,
+        #[inline(always)]
+        |off, o| {
+            let (y, dy) = (&y[off..off + o.len()], &dy[off..off + o.len()]);
+            o.iter_mut()
+                .zip(y)
+                .zip(dy)
+                .for_each(|((o, &y), &g)| *o = if y > 0.0 { g } else { 0.0 });
+        },
+    );
 }
 
 #[cfg(test)]

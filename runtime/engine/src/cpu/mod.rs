@@ -11,6 +11,7 @@ mod matmul;
 mod max_pool;
 mod parallel;
 mod reduce;
+mod simd;
 mod softmax;
 mod strided;
 #[cfg(test)]

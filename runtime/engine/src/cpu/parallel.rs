@@ -109,14 +109,23 @@ pub fn for_chunks_mut(
     f: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) {
     let chunk_len = chunk_len.max(1);
+    // Each chunk's loop compiled for the CPU's widest vectors (`simd::wide`: the same bits, faster).
     if out.len() <= PAR_MIN {
         for (i, c) in out.chunks_mut(chunk_len).enumerate() {
-            f(i * chunk_len, c);
+            super::simd::wide(
+                #[inline(always)]
+                || f(i * chunk_len, c),
+            );
         }
     } else {
         out.par_chunks_mut(chunk_len)
             .enumerate()
-            .for_each(|(i, c)| f(i * chunk_len, c));
+            .for_each(|(i, c)| {
+                super::simd::wide(
+                    #[inline(always)]
+                    || f(i * chunk_len, c),
+                )
+            });
     }
 }
 
