@@ -270,6 +270,11 @@ impl Plan {
             && uses_microkernels(self.co, self.k, filter_rows)
     }
 
+    /// Whether the wide kernel also computes the weight gradient: its vectors run along input channels.
+    fn wide_fits_filter(&self) -> bool {
+        self.wide_fits() && self.c.is_multiple_of(wide::LANES)
+    }
+
     /// Whether the wide kernel also computes the input gradient: its rows run along the columns of a tap, so
     /// the input channels must come in multiples of 16 too.
     fn wide_fits_data(&self) -> bool {
@@ -498,8 +503,9 @@ fn dcol_wide(
     }
 }
 
-/// One block's weight-gradient partial (K × Cout) through the wide kernel: per live tap, its input channels
-/// summed over the block's positions that read the tap inside the input, in position order.
+/// One block's weight-gradient partial (Cout × K, the weight's own layout) through the wide kernel: per tile of
+/// output channels and per live tap, 16·V input channels at a time, summed over the block's positions that read
+/// the tap inside the input, in position order.
 fn filter_partial_wide(
     p: &Plan,
     taps: &[Vec<(usize, usize)>],
@@ -511,25 +517,37 @@ fn filter_partial_wide(
     let rows_in_block = clips.len() * p.rows_per_clip;
     let block = depth_block(p.co, p.k, rows_in_block);
     let clip_in = p.clip_values();
-    let vectors = wide::vectors_for(p.co).min(2);
-    partial
-        .par_chunks_mut(p.c * p.co)
-        .zip(taps.par_iter())
-        .for_each(|(part, positions)| {
-            // One product per position, joined into runs where positions follow each other evenly.
+    let vectors = wide::vectors_for(p.c);
+    let tile = wide::rows_for(vectors);
+    // Per tap, one product per position (the position's output gradient row, the tap's input pixel), joined into
+    // runs where positions follow each other evenly, and cut into `gemm`'s depth blocks.
+    let tap_blocks: Vec<Vec<Vec<Step>>> = taps
+        .iter()
+        .map(|positions| {
             let steps = wide::merge_runs(clips.clone().flat_map(|n| {
                 positions.iter().map(move |&(pos, offset)| {
                     let row = (n - clips.start) * p.rows_per_clip + pos;
-                    let x = n * clip_in + offset;
-                    let w = (clips.start * p.rows_per_clip + row) * p.co;
-                    (row, Step::run(x, w, 0, 1))
+                    let g = (clips.start * p.rows_per_clip + row) * p.co;
+                    (row, Step::run(g, n * clip_in + offset, 0, 1))
                 })
             }));
-            let blocks = wide::split_blocks(&steps, rows_in_block, block);
-            for o in (0..p.co).step_by(vectors * wide::LANES) {
-                let rows: Vec<(usize, usize)> = (0..p.c).map(|j| (j, j * p.co + o)).collect();
-                for (b, steps) in blocks.iter().enumerate() {
-                    wide::chain_rows(part, x, &dy[o..], &rows, steps, vectors, b == 0);
+            wide::split_blocks(&steps, rows_in_block, block)
+        })
+        .collect();
+    partial
+        .par_chunks_mut(tile * p.k)
+        .enumerate()
+        .for_each(|(t, part)| {
+            let first = t * tile;
+            let outputs = part.len() / p.k;
+            for (tap, blocks) in tap_blocks.iter().enumerate() {
+                for cin in (0..p.c).step_by(vectors * wide::LANES) {
+                    let col = tap * p.c + cin;
+                    let rows: Vec<(usize, usize)> =
+                        (0..outputs).map(|j| (first + j, j * p.k + col)).collect();
+                    for (b, steps) in blocks.iter().enumerate() {
+                        wide::chain_rows(part, dy, &x[cin..], &rows, steps, vectors, b == 0);
+                    }
                 }
             }
         });
@@ -544,46 +562,58 @@ pub fn backward_filter_with(
     kernel: Kernel,
 ) {
     let p = Plan::new(g);
-    let wide = kernel == Kernel::Wide && p.wide_fits();
+    let wide = kernel == Kernel::Wide && p.wide_fits_filter();
     let taps = if wide { p.tap_positions() } else { Vec::new() };
-    // Per-block partials, kept transposed (k × Cout, dW column-major), added in block order. Pooled buffers:
-    // the product overwrites every cell.
+    // Per-block partials, added in block order: Cout × K from the wide kernel, K × Cout (transposed) from `gemm`.
+    // Pooled buffers: the product overwrites every cell.
     let partials: Vec<_> = p
         .filter_blocks
         .par_iter()
         .map(|clips| {
             let rows = clips.len() * p.rows_per_clip;
-            let mut acc_t = pool.scratch(p.k * p.co);
+            let mut acc = pool.scratch(p.k * p.co);
             if wide {
-                filter_partial_wide(&p, &taps, x, dy, clips, &mut acc_t);
-                return acc_t;
+                filter_partial_wide(&p, &taps, x, dy, clips, &mut acc);
+                return acc;
             }
             let mut col = pool.scratch(rows * p.k);
             p.lower(x, clips.clone(), &mut col);
             let a = MatRef::row_major(dy, clips.start * p.rows_per_clip * p.co, rows, p.co).t();
             let b = MatRef::row_major(&col, 0, rows, p.k);
-            gemm_strided(&mut acc_t, 1, p.co, a, b, Accumulate::Overwrite, 1);
-            acc_t
+            gemm_strided(&mut acc, 1, p.co, a, b, Accumulate::Overwrite, 1);
+            acc
         })
         .collect();
-    // The sum from zero, in block order (a pooled buffer: the first block's pass writes every cell).
-    let mut sum_t = pool.scratch(p.k * p.co);
-    for (b, part) in partials.iter().enumerate() {
-        let cells = sum_t.iter_mut().zip(part.iter());
-        if b == 0 {
-            cells.for_each(|(s, &v)| *s = 0.0 + v);
-        } else {
-            cells.for_each(|(s, &v)| *s += v);
+    // The sum from zero, in block order (the first block's pass writes every cell). In the weight's layout with
+    // every tap live it is dW itself; otherwise it goes through a buffer (and a transpose after `gemm`).
+    let sum_into = |sum: &mut [f32]| {
+        for (b, part) in partials.iter().enumerate() {
+            let cells = sum.iter_mut().zip(part.iter());
+            if b == 0 {
+                cells.for_each(|(s, &v)| *s = 0.0 + v);
+            } else {
+                cells.for_each(|(s, &v)| *s += v);
+            }
         }
-    }
-    // dW (Cout × kT·kH·kW·Cin) is the transpose of the sum; with dead taps, the live columns go back into place
-    // through a transposed copy and the dead ones are zero.
-    if p.all_live() {
-        super::transpose_into(&sum_t, p.k, p.co, dw);
+    };
+    if wide && p.all_live() {
+        sum_into(&mut dw[..p.co * p.k]);
         return;
     }
-    let mut live_dw = pool.scratch(p.co * p.k);
-    super::transpose_into(&sum_t, p.k, p.co, &mut live_dw);
+    let mut sum = pool.scratch(p.k * p.co);
+    sum_into(&mut sum);
+    let live_dw = if wide {
+        sum
+    } else {
+        let mut t = pool.scratch(p.co * p.k);
+        super::transpose_into(&sum, p.k, p.co, &mut t);
+        t
+    };
+    if p.all_live() {
+        dw[..p.co * p.k].copy_from_slice(&live_dw);
+        return;
+    }
+    // With dead taps, the live columns go back into place and the dead ones are zero.
     let full = p.full_k();
     let runs = p.live_runs();
     for (row, live) in dw.chunks_mut(full).take(p.co).zip(live_dw.chunks(p.k)) {
