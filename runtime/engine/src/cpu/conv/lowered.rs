@@ -441,6 +441,13 @@ pub fn backward_data_with(
     let wl = MatRef::row_major(wl_values, 0, p.co, p.k);
     let wide = kernel == Kernel::Wide && p.wide_fits_data();
     let patterns = if wide { p.patterns() } else { Vec::new() };
+    // Each position's live runs and anchor, for the wide path's col2im.
+    let mut position_runs = vec![(0, &[][..]); if wide { p.rows_per_clip } else { 0 }];
+    for pattern in &patterns {
+        for &(pos, anchor) in &pattern.positions {
+            position_runs[pos] = (anchor, &pattern.runs[..]);
+        }
+    }
     let per_clip_in = p.input.iter().product::<usize>() * p.c;
     p.split_blocks(dx, per_clip_in)
         .into_par_iter()
@@ -454,10 +461,29 @@ pub fn backward_data_with(
                 let a = MatRef::row_major(dy, clips.start * p.rows_per_clip * p.co, rows, p.co);
                 gemm(&mut dcol, p.k, a, wl, Accumulate::Overwrite, 1);
             }
-            // col2im: add every run back onto the block's own clips.
+            // col2im: add every run back onto the block's own clips, row by row and run by run (the order of
+            // the additions into each input value is the same on both paths).
             dxb.fill(0.0);
-            let base = clips.start * per_clip_in;
             let k = p.k;
+            if wide {
+                crate::cpu::simd::wide(
+                    #[inline(always)]
+                    || {
+                        for (n, dxc) in dxb.chunks_mut(per_clip_in).enumerate() {
+                            for (pos, &(anchor, runs)) in position_runs.iter().enumerate() {
+                                let r = n * p.rows_per_clip + pos;
+                                for &(j, rel, len) in runs {
+                                    let src = &dcol[r * k + j..][..len];
+                                    let dst = &mut dxc[anchor + rel..][..len];
+                                    dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+                                }
+                            }
+                        }
+                    },
+                );
+                return;
+            }
+            let base = clips.start * per_clip_in;
             p.for_runs(clips, |r, j, dst, len| {
                 if let Some(dst) = dst {
                     let src = &dcol[r * k + j..][..len];
