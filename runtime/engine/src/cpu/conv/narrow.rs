@@ -77,6 +77,48 @@ pub fn product(
     }
 }
 
+/// Taps summed together: for each tap t (in order), `Σ_k a[offsets[t] + p·a_rs + k] · b[t][k·16 + c]` from zero,
+/// the first stored (`acc` Overwrite) or added to `dst`, every later one added — the bits of one [`product`]
+/// call per tap, with the taps' sums interleaved in registers (three chains per position instead of one).
+/// Panics like [`product`].
+#[allow(clippy::too_many_arguments)]
+pub fn product_taps(
+    dst: &mut [f32],
+    a: &[f32],
+    offsets: &[usize],
+    a_rs: usize,
+    rows: usize,
+    depth: usize,
+    b: &[&[f32]],
+    acc: Accumulate,
+) {
+    if rows == 0 {
+        return;
+    }
+    assert!(available(), "narrow::product_taps needs AVX-512F");
+    assert_eq!(offsets.len(), b.len(), "narrow: one weight per tap");
+    for (&offset, w) in offsets.iter().zip(b) {
+        assert!(
+            offset + (rows - 1) * a_rs + depth <= a.len(),
+            "narrow: left operand out of bounds"
+        );
+        assert!(w.len() >= depth * WIDTH, "narrow: weight too small");
+    }
+    assert!(dst.len() >= rows * WIDTH, "narrow: destination too small");
+    #[cfg(target_arch = "x86_64")]
+    for (group, (offs, ws)) in offsets.chunks(3).zip(b.chunks(3)).enumerate() {
+        let acc = if group == 0 { acc } else { Accumulate::Add };
+        // SAFETY: AVX-512F is present (asserted) and every access is within the bounds asserted above.
+        unsafe {
+            match offs.len() {
+                3 => avx512::product_taps::<3>(dst, a, offs, a_rs, rows, depth, ws, acc),
+                2 => avx512::product_taps::<2>(dst, a, offs, a_rs, rows, depth, ws, acc),
+                _ => avx512::product_taps::<1>(dst, a, offs, a_rs, rows, depth, ws, acc),
+            }
+        }
+    }
+}
+
 /// `dst[k·16 + c] += Σ_p a[a_offset + p·a_rs + k] · g[g_offset + p·16 + c]` for k < `depth`, p < `rows`: the
 /// filter gradient of one tap, a K × 16 block summed over positions (each element from zero in position order,
 /// then added to `dst` — `gemm`'s order). Panics like [`product`].
@@ -322,6 +364,87 @@ mod avx512 {
     }
 
     /// # Safety
+    /// AVX-512F must be available, `offsets.len() == b.len() == T`, and the operands within the bounds
+    /// `super::product_taps` checks.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn product_taps<const T: usize>(
+        dst: &mut [f32],
+        a: &[f32],
+        offsets: &[usize],
+        a_rs: usize,
+        rows: usize,
+        depth: usize,
+        b: &[&[f32]],
+        acc: Accumulate,
+    ) {
+        let mut p = 0;
+        while p + BLOCK <= rows {
+            // SAFETY: rows p..p + BLOCK are within `rows`; the caller's bounds cover them.
+            unsafe { taps_block::<BLOCK, T>(dst, a, offsets, a_rs, p, depth, b, acc) };
+            p += BLOCK;
+        }
+        while p < rows {
+            // SAFETY: as above, one row.
+            unsafe { taps_block::<1, T>(dst, a, offsets, a_rs, p, depth, b, acc) };
+            p += 1;
+        }
+    }
+
+    /// Rows `p..p + R` of [`product_taps`] for `T` taps.
+    ///
+    /// # Safety
+    /// As [`product_taps`], with `p + R <= rows`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn taps_block<const R: usize, const T: usize>(
+        dst: &mut [f32],
+        a: &[f32],
+        offsets: &[usize],
+        a_rs: usize,
+        p: usize,
+        depth: usize,
+        b: &[&[f32]],
+        acc: Accumulate,
+    ) {
+        let a_ptr = a.as_ptr();
+        let mut w_ptr = [b[0].as_ptr(); T];
+        let mut base = [0usize; T];
+        for t in 0..T {
+            w_ptr[t] = b[t].as_ptr();
+            base[t] = offsets[t] + p * a_rs;
+        }
+        let mut sums = [[_mm512_setzero_ps(); R]; T];
+        for k in 0..depth {
+            for t in 0..T {
+                // SAFETY: k < depth and each tap's weight holds depth·16 values.
+                let w = unsafe { _mm512_loadu_ps(w_ptr[t].add(k * WIDTH)) };
+                for (j, sum) in sums[t].iter_mut().enumerate() {
+                    // SAFETY: offsets[t] + (p + j)·a_rs + k < a.len() by the caller's bounds.
+                    let x = unsafe { *a_ptr.add(base[t] + j * a_rs + k) };
+                    *sum = _mm512_fmadd_ps(_mm512_set1_ps(x), w, *sum);
+                }
+            }
+        }
+        let d_ptr = dst.as_mut_ptr();
+        for j in 0..R {
+            // SAFETY: (p + j + 1)·16 <= rows·16 <= dst.len().
+            unsafe {
+                let out = d_ptr.add((p + j) * WIDTH);
+                let mut value = match acc {
+                    Accumulate::Overwrite => sums[0][j],
+                    Accumulate::Add => _mm512_add_ps(_mm512_loadu_ps(out), sums[0][j]),
+                };
+                for tap in sums.iter().skip(1) {
+                    value = _mm512_add_ps(value, tap[j]);
+                }
+                _mm512_storeu_ps(out, value);
+            }
+        }
+    }
+
+    /// # Safety
     /// AVX-512F must be available and the operands within the bounds `super::product` checks.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
@@ -520,6 +643,33 @@ mod tests {
                 differ, 0,
                 "rows {rows} depth {depth}: {differ} values differ"
             );
+        }
+    }
+
+    /// Taps summed together give the bits of one `product` call per tap (the first overwriting or adding, the
+    /// rest adding), for 1 to 5 taps.
+    #[test]
+    fn taps_bit_identical_to_one_product_per_tap() {
+        if !available() {
+            return;
+        }
+        let (rows, depth, a_rs) = (83, 48, 16);
+        let a = values(4 * 16 + (rows - 1) * a_rs + depth + 200, 7);
+        let weights: Vec<Vec<f32>> = (0..5).map(|t| values(depth * WIDTH, 20 + t)).collect();
+        let start = values(rows * WIDTH, 8);
+        for taps in 1..=5 {
+            let offsets: Vec<usize> = (0..taps).map(|t| 3 + t * 37).collect();
+            let ws: Vec<&[f32]> = weights[..taps].iter().map(|w| &w[..]).collect();
+            for acc in [Accumulate::Overwrite, Accumulate::Add] {
+                let mut want = start.clone();
+                for (t, (&off, w)) in offsets.iter().zip(&ws).enumerate() {
+                    let acc = if t == 0 { acc } else { Accumulate::Add };
+                    product(&mut want, &a, off, a_rs, rows, depth, w, acc);
+                }
+                let mut got = start.clone();
+                product_taps(&mut got, &a, &offsets, a_rs, rows, depth, &ws, acc);
+                assert_eq!(bits_differing(&want, &got), 0, "{taps} taps");
+            }
         }
     }
 

@@ -226,6 +226,28 @@ fn forward_with<'w>(
             .into_iter()
             .chain((0..p.kt).filter(|&kt| Some(kt) != full_tap));
         let mut first = full_tap.is_some();
+        // Every tap over the whole unit (kT = 1, or no temporal padding in reach) and the narrow kernel: the
+        // kH taps of each kt summed together (`narrow::product_taps`, the same bits as one product per tap).
+        if let Some(taps) = narrow_taps.as_ref().filter(|_| {
+            (0..p.kt).all(|kt| p.valid(kt, (t0, t1)) == Some((t0, t1)))
+                && narrow::fits_product((t1 - t0) * p.gm, p.kw * p.c)
+        }) {
+            let m = (t1 - t0) * p.gm;
+            for kt in order {
+                let offsets: Vec<usize> = (0..p.kh)
+                    .map(|kh| p.input_view(xp, n, t0, kt, kh, m).offset)
+                    .collect();
+                let weights: Vec<&[f32]> = (0..p.kh).map(|kh| &taps[kt * p.kh + kh][..]).collect();
+                let acc = if first {
+                    Accumulate::Overwrite
+                } else {
+                    Accumulate::Add
+                };
+                first = false;
+                narrow::product_taps(dst, xp, &offsets, p.c, m, p.kw * p.c, &weights, acc);
+            }
+            return;
+        }
         for kt in order {
             let Some((a, b)) = p.valid(kt, (t0, t1)) else {
                 continue;
