@@ -76,14 +76,17 @@ pub fn vectors_for(width: usize) -> usize {
         .unwrap_or(1)
 }
 
-/// Result rows computed together for `vectors` registers each (16 accumulators).
+/// Result rows computed together for `vectors` registers each (the largest tile).
 pub fn rows_for(vectors: usize) -> usize {
-    (LANES / vectors).min(8)
+    TILES[vectors.min(4).trailing_zeros() as usize][0]
 }
+
+/// Row counts of the tiles per register count (1, 2, 4 registers), largest first: up to 24 accumulators.
+const TILES: [&[usize]; 3] = [&[8, 4, 2, 1], &[12, 8, 4, 2, 1], &[6, 4, 2, 1]];
 
 /// For each result row (x base, destination offset) in `rows`:
 /// `dst[out + l] (=|+=) Σ_steps Σ_i x[base + s.x + i·s.x_step] · w[s.w + i·s.w_step + l]`, l < 16·`vectors`,
-/// summed from zero in step order; rows are computed in tiles of [`rows_for`]`(vectors)`, the rest in halving
+/// summed from zero in step order; rows are computed in tiles of [`rows_for`]`(vectors)`, the rest in smaller
 /// tiles. Panics (a bug in the calling kernel, never user input) if an offset reaches outside its slice, on an
 /// unsupported `vectors`, or without AVX-512F (callers check [`available`]).
 pub fn chain_rows(
@@ -115,11 +118,9 @@ pub fn chain_rows(
         );
     }
     let mut rows = rows;
-    let mut tile = rows_for(vectors);
+    let tiles = TILES[vectors.trailing_zeros() as usize];
     while !rows.is_empty() {
-        while tile > rows.len() {
-            tile /= 2;
-        }
+        let tile = tiles.iter().copied().find(|&t| t <= rows.len()).unwrap_or(1);
         let (head, tail) = rows.split_at(tile);
         #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX-512F is present (asserted) and every access is within the bounds asserted above.
@@ -139,9 +140,11 @@ pub fn chain_rows(
                 (1, 8) => tile!(1, 8),
                 (1, 4) => tile!(1, 4),
                 (1, 2) => tile!(1, 2),
+                (2, 12) => tile!(2, 12),
                 (2, 8) => tile!(2, 8),
                 (2, 4) => tile!(2, 4),
                 (2, 2) => tile!(2, 2),
+                (4, 6) => tile!(4, 6),
                 (4, 4) => tile!(4, 4),
                 (4, 2) => tile!(4, 2),
                 (1, _) => tile!(1, 1),
