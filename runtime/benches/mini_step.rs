@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench -p vst-runtime --bench mini_step -- [--threads 2] [--reps 11] [--objectives simclr,moco,byol,swav]
 //! [--configs 4x32,8x48] [--depth 18] [--width 0.25] [--batch 32] [--clips 2] [--head-hidden 128] [--head-out 64]
-//! [--no-torch] [--losses] [--settle-ms 0]`. A config is `FRAMESxSIZE`, optionally `@WIDTH` (`8x64@0.5`).
+//! [--no-torch] [--losses] [--settle-ms 0] [--steps 1]`. A config is `FRAMESxSIZE`, optionally `@WIDTH` (`8x64@0.5`).
 //! PyTorch runs in a child process (`scripts/bench_mini_step_torch.py`, `python3` or $VST_PYTHON) that runs one
 //! step per request; each repetition steps every objective in vst then in PyTorch, back to back, so that machine
 //! noise hits both alike. Ratio = PyTorch time / vst time (above 1: vst is faster), from the medians and from the
@@ -12,6 +12,10 @@
 //! train the model on, so equal losses across two builds mean equal results). `--settle-ms N` pauses N ms before
 //! each timed step of either side, so that neither starts while the other's idle threads still spin (PyTorch's
 //! OpenMP threads spin after a parallel region; vst's rayon threads briefly too): both sides timed alone.
+//! `--steps N` runs N consecutive steps of each side per repetition and times their mean: training runs steps back
+//! to back, while a single step right after the other framework's starts cold (caches, idle worker threads), which
+//! costs the faster side relatively more. `--steps 1` (the default) is the protocol of BENCHMARKS.md's earlier
+//! tables.
 
 use std::time::Instant;
 
@@ -55,6 +59,7 @@ struct Settings {
     no_torch: bool,
     losses: bool,
     settle_ms: u64,
+    steps: usize,
 }
 
 /// `FRAMESxSIZE[@WIDTH]`.
@@ -135,21 +140,28 @@ fn run_config(set: &Settings, frames: u32, size: u32, width: f64) -> Result<(), 
     // Two untimed warm-up rounds (buffer pools, PyTorch's allocator and kernel choices), then the timed ones.
     for rep in 0..set.reps + 2 {
         for (i, runner) in runners.iter_mut().enumerate() {
-            settle(set.settle_ms);
-            let t0 = Instant::now();
-            let loss = runner.step().map_err(|e| format!("{e:#}"))?;
-            let ms = t0.elapsed().as_secs_f64() * 1e3;
-            if set.losses {
-                println!(
-                    "loss {} step {rep}: {loss:e} ({:#018x})",
-                    names[i],
-                    loss.to_bits()
-                );
+            let mut ms = 0.0;
+            for _ in 0..set.steps {
+                settle(set.settle_ms);
+                let t0 = Instant::now();
+                let loss = runner.step().map_err(|e| format!("{e:#}"))?;
+                ms += t0.elapsed().as_secs_f64() * 1e3 / set.steps as f64;
+                if set.losses {
+                    println!(
+                        "loss {} step {rep}: {loss:e} ({:#018x})",
+                        names[i],
+                        loss.to_bits()
+                    );
+                }
             }
             let torch_time = match &mut torch {
                 Some(t) => {
-                    settle(set.settle_ms);
-                    Some(t.run(names[i])?)
+                    let mut total = 0.0;
+                    for _ in 0..set.steps {
+                        settle(set.settle_ms);
+                        total += t.run(names[i])?;
+                    }
+                    Some(total / set.steps as f64)
                 }
                 None => None,
             };
@@ -212,12 +224,13 @@ fn main() {
         no_torch: args.iter().any(|a| a == "--no-torch"),
         losses: args.iter().any(|a| a == "--losses"),
         settle_ms: arg(&args, "--settle-ms", 0),
+        steps: arg(&args, "--steps", 1usize).max(1),
     };
     let width: f64 = arg(&args, "--width", 0.25);
     let configs: String = arg(&args, "--configs", "4x32,4x64".to_string());
     println!(
-        "mini training step: vst (cpu backend) vs PyTorch, {} threads, {} interleaved repetitions after 2 warm-ups",
-        set.threads, set.reps
+        "mini training step: vst (cpu backend) vs PyTorch, {} threads, {} interleaved repetitions of {} step(s) per side after 2 warm-ups",
+        set.threads, set.reps, set.steps
     );
     for c in configs.split(',') {
         // As the `vst` binary does: kernels fork from a pool worker (see `on_pool_worker`).

@@ -120,7 +120,11 @@ pub fn chain_rows(
     let mut rows = rows;
     let tiles = TILES[vectors.trailing_zeros() as usize];
     while !rows.is_empty() {
-        let tile = tiles.iter().copied().find(|&t| t <= rows.len()).unwrap_or(1);
+        let tile = tiles
+            .iter()
+            .copied()
+            .find(|&t| t <= rows.len())
+            .unwrap_or(1);
         let (head, tail) = rows.split_at(tile);
         #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX-512F is present (asserted) and every access is within the bounds asserted above.
