@@ -419,9 +419,7 @@ fn forward_wide(p: &Plan, x: &[f32], wt: &[f32], y: &mut [f32]) {
                             })
                         })
                         .collect();
-                    for (b, steps) in blocks.iter().enumerate() {
-                        wide::chain_rows(yb, x, &wt[ch..], &rows, steps, vectors, b == 0);
-                    }
+                    wide::chain_blocks(yb, x, &wt[ch..], &rows, &blocks, vectors);
                 }
             }
         });
@@ -521,9 +519,7 @@ fn dcol_wide(
                         })
                     })
                     .collect();
-                for (b, steps) in blocks.iter().enumerate() {
-                    wide::chain_rows(dcol, dy, &wl[k0..], &rows, steps, vectors, b == 0);
-                }
+                wide::chain_blocks(dcol, dy, &wl[k0..], &rows, &blocks, vectors);
             }
         }
     }
@@ -571,9 +567,7 @@ fn filter_partial_wide(
                     let col = tap * p.c + cin;
                     let rows: Vec<(usize, usize)> =
                         (0..outputs).map(|j| (first + j, j * p.k + col)).collect();
-                    for (b, steps) in blocks.iter().enumerate() {
-                        wide::chain_rows(part, dy, &x[cin..], &rows, steps, vectors, b == 0);
-                    }
+                    wide::chain_blocks(part, dy, &x[cin..], &rows, &blocks, vectors);
                 }
             }
         });

@@ -160,6 +160,21 @@ pub fn chain_rows(
     }
 }
 
+/// [`chain_rows`] over `gemm`'s depth blocks of one chain (from [`split_blocks`]): each block summed from zero,
+/// the first stored and every later one added — `gemm`'s arithmetic for a sum it splits.
+pub fn chain_blocks(
+    dst: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    rows: &[(usize, usize)],
+    blocks: &[Vec<Step>],
+    vectors: usize,
+) {
+    for (b, steps) in blocks.iter().enumerate() {
+        chain_rows(dst, x, w, rows, steps, vectors, b == 0);
+    }
+}
+
 /// Splits steps, given in chain order as (chain index of the step's first product, step), at every multiple of
 /// `block` along a chain of `depth` products (`gemm`'s depth blocks). Returns one list per block.
 pub fn split_blocks(steps: &[(usize, Step)], depth: usize, block: usize) -> Vec<Vec<Step>> {
