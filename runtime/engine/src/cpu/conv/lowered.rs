@@ -567,7 +567,7 @@ fn filter_partial_wide(
                     let col = tap * p.c + cin;
                     let rows: Vec<(usize, usize)> =
                         (0..outputs).map(|j| (first + j, j * p.k + col)).collect();
-                    wide::chain_blocks(part, dy, &x[cin..], &rows, &blocks, vectors);
+                    wide::chain_blocks(part, dy, &x[cin..], &rows, blocks, vectors);
                 }
             }
         });
