@@ -186,7 +186,48 @@ pub(crate) fn write_tensors(
     );
     let bytes = safetensors::tensor::serialize(views, Some(metadata))
         .map_err(|e| ckpt_err(path, e.to_string()))?;
+    let bytes = with_sorted_metadata(bytes);
     write_atomic(path, &bytes).map_err(|e| ckpt_err(path, format!("cannot write: {e}")))
+}
+
+/// `safetensors` writes the metadata from a `HashMap`, so its keys come out in a different order from one write to
+/// the next; this rewrites the header with them sorted (the header keeps its length: the same entries, reordered),
+/// so the same checkpoint is the same bytes. Returns the input unchanged if the header is not as expected.
+fn with_sorted_metadata(mut bytes: Vec<u8>) -> Vec<u8> {
+    use serde_json::{Map, Value};
+    let Some(len) = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(|b: [u8; 8]| u64::from_le_bytes(b) as usize)
+    else {
+        return bytes;
+    };
+    let Some(Ok(Value::Object(header))) =
+        bytes.get(8..8 + len).map(serde_json::from_slice::<Value>)
+    else {
+        return bytes;
+    };
+    let mut sorted = Map::new();
+    for (key, value) in header {
+        let value = match value {
+            Value::Object(meta) if key == "__metadata__" => {
+                let meta: BTreeMap<String, Value> = meta.into_iter().collect();
+                Value::Object(meta.into_iter().collect())
+            }
+            other => other,
+        };
+        sorted.insert(key, value);
+    }
+    let Ok(mut text) = serde_json::to_vec(&Value::Object(sorted)) else {
+        return bytes;
+    };
+    if text.len() > len {
+        return bytes;
+    }
+    // safetensors pads its header with spaces to a multiple of 8 bytes; the same length keeps every offset.
+    text.resize(len, b' ');
+    bytes[8..8 + len].copy_from_slice(&text);
+    bytes
 }
 
 /// Reads a checkpoint (or converted weights) onto `device`.
@@ -229,6 +270,39 @@ pub fn read_checkpoint(path: &Path, device: &Device) -> Result<CheckpointFile, T
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    /// The same tensors and metadata give the same bytes on every write (the metadata's keys sorted), and the file
+    /// reads back with its metadata.
+    #[test]
+    fn checkpoint_bytes_do_not_depend_on_metadata_order() {
+        let dir = std::env::temp_dir().join(format!("vst-ckpt-bytes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let device = Device::cpu();
+        let t = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2], &device).unwrap();
+        let u = Tensor::from_vec(vec![0.5; 3], &[3], &device).unwrap();
+        let entries = vec![
+            ("b.weight".to_string(), t, false),
+            ("a.running_mean".to_string(), u, true),
+        ];
+        let mut files = Vec::new();
+        for i in 0..8 {
+            let meta: HashMap<String, String> = ["zeta", "alpha", "mid", "vst.checkpoint", "omega"]
+                .iter()
+                .map(|k| (k.to_string(), format!("value of {k}")))
+                .collect();
+            let path = dir.join(format!("{i}.safetensors"));
+            write_tensors(&path, &entries, meta).unwrap();
+            files.push(std::fs::read(&path).unwrap());
+        }
+        assert!(
+            files.windows(2).all(|w| w[0] == w[1]),
+            "checkpoint bytes differ between writes"
+        );
+        let (_, raw) = load_tensors(&dir.join("0.safetensors"), &device).unwrap();
+        assert_eq!(raw.get("alpha").map(String::as_str), Some("value of alpha"));
+        assert!(raw.contains_key(BUFFERS_KEY));
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn rng_state_round_trips_mid_stream() {
