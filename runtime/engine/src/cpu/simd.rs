@@ -4,21 +4,17 @@
 //! operations in the same order (the compiler neither fuses multiply-adds nor reorders floating-point sums on its
 //! own), so results are bit-identical on either path.
 
-use std::sync::OnceLock;
-
-/// Whether the CPU runs AVX-512F (detected once).
+/// Whether the CPU runs AVX-512F (the standard library caches the detection): the one check behind every
+/// AVX-512 path of the CPU backend.
 pub fn avx512() -> bool {
-    static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx512f")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Runs `f` compiled with AVX-512 enabled where the CPU has it. `f` is inlined into the enabling function, so

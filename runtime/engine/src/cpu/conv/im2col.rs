@@ -409,12 +409,6 @@ pub(super) fn backward_filter_with(
         })
         .collect();
     let mut sum_t = vec![0.0f32; d.cout * d.kg];
-    for p in &partials {
-        sum_t.iter_mut().zip(p).for_each(|(a, &b)| *a += b);
-    }
-    for (l, row) in sum_t.chunks(d.cout).enumerate() {
-        for (co, &v) in row.iter().enumerate() {
-            dw[co * d.kg + l] = v;
-        }
-    }
+    super::sum_in_order(&partials, &mut sum_t);
+    super::transpose_into(&sum_t, d.kg, d.cout, dw);
 }

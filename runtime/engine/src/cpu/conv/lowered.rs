@@ -258,13 +258,17 @@ impl Plan {
         taps
     }
 
+    /// Rows of the smallest of these blocks of clips (the `gemm` path's smallest product).
+    fn smallest_rows(&self, blocks: &[Range<usize>]) -> usize {
+        blocks.iter().map(|b| b.len()).min().unwrap_or(0) * self.rows_per_clip
+    }
+
     /// Whether the wide kernel computes this convolution (with `gemm`'s bits): AVX-512, output channels in
     /// multiples of 16, and every product of the `gemm` path through `gemm`'s microkernels.
     fn wide_fits(&self) -> bool {
-        let smallest = |blocks: &[Range<usize>]| blocks.iter().map(|b| b.len()).min().unwrap_or(0);
-        let rows = smallest(&self.blocks) * self.rows_per_clip;
-        let filter_rows = smallest(&self.filter_blocks) * self.rows_per_clip;
-        wide::available()
+        let rows = self.smallest_rows(&self.blocks);
+        let filter_rows = self.smallest_rows(&self.filter_blocks);
+        crate::cpu::simd::avx512()
             && self.co.is_multiple_of(wide::LANES)
             && uses_microkernels(rows, self.co, self.k)
             && uses_microkernels(self.co, self.k, filter_rows)
@@ -278,7 +282,7 @@ impl Plan {
     /// Whether the wide kernel also computes the input gradient: its rows run along the columns of a tap, so
     /// the input channels must come in multiples of 16 too.
     fn wide_fits_data(&self) -> bool {
-        let rows = self.blocks.iter().map(|b| b.len()).min().unwrap_or(0) * self.rows_per_clip;
+        let rows = self.smallest_rows(&self.blocks);
         self.wide_fits()
             && self.c.is_multiple_of(wide::LANES)
             && uses_microkernels(rows, self.k, self.co)
@@ -446,7 +450,7 @@ pub fn backward_data_with(
             position_runs[pos] = (anchor, &pattern.runs[..]);
         }
     }
-    let per_clip_in = p.input.iter().product::<usize>() * p.c;
+    let per_clip_in = p.clip_values();
     p.split_blocks(dx, per_clip_in)
         .into_par_iter()
         .for_each(|(clips, dxb)| {
@@ -604,24 +608,14 @@ pub fn backward_filter_with(
             acc
         })
         .collect();
-    // The sum from zero, in block order (the first block's pass writes every cell). In the weight's layout with
-    // every tap live it is dW itself; otherwise it goes through a buffer (and a transpose after `gemm`).
-    let sum_into = |sum: &mut [f32]| {
-        for (b, part) in partials.iter().enumerate() {
-            let cells = sum.iter_mut().zip(part.iter());
-            if b == 0 {
-                cells.for_each(|(s, &v)| *s = 0.0 + v);
-            } else {
-                cells.for_each(|(s, &v)| *s += v);
-            }
-        }
-    };
+    // The sum in block order. In the weight's layout with every tap live it is dW itself; otherwise it goes
+    // through a buffer (and a transpose after `gemm`).
     if wide && p.all_live() {
-        sum_into(&mut dw[..p.co * p.k]);
+        super::sum_in_order(&partials, &mut dw[..p.co * p.k]);
         return;
     }
     let mut sum = pool.scratch(p.k * p.co);
-    sum_into(&mut sum);
+    super::sum_in_order(&partials, &mut sum);
     let live_dw = if wide {
         sum
     } else {

@@ -63,13 +63,28 @@ pub fn backward_filter(
     }
 }
 
+/// `sum` = the partial products `parts` added in order from zero — the fixed order that keeps the weight
+/// gradients reproducible. The first pass writes every cell, so `sum` may hold stale values.
+pub(super) fn sum_in_order<P: std::ops::Deref<Target = [f32]>>(parts: &[P], sum: &mut [f32]) {
+    let Some((first, rest)) = parts.split_first() else {
+        sum.fill(0.0);
+        return;
+    };
+    sum.iter_mut()
+        .zip(first.iter())
+        .for_each(|(s, &v)| *s = 0.0 + v);
+    for part in rest {
+        sum.iter_mut().zip(part.iter()).for_each(|(s, &v)| *s += v);
+    }
+}
+
 /// `dst` (cols × rows, row-major) = transpose of `src` (rows × cols, row-major): 16 × 16 tiles through AVX-512
 /// registers where the CPU has them, the edges (and other CPUs) element by element in cache-sized tiles.
 pub(super) fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
     const TILE: usize = 16;
     let src = &src[..rows * cols];
     let dst = &mut dst[..rows * cols];
-    let (full_rows, full_cols) = if wide::available() {
+    let (full_rows, full_cols) = if crate::cpu::simd::avx512() {
         (rows / TILE * TILE, cols / TILE * TILE)
     } else {
         (0, 0)

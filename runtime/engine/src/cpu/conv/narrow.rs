@@ -36,14 +36,7 @@ pub const WIDTH: usize = 16;
 
 /// Whether this CPU runs the kernel (AVX-512F).
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::cpu::simd::avx512()
 }
 
 /// `dst[p·16 + c] (=|+=) Σ_k a[a_offset + p·a_rs + k] · b[k·16 + c]` for rows p < `rows`, k < `depth`.

@@ -108,12 +108,6 @@ pub fn backward_filter(x: &[f32], dy: &[f32], g: &Conv3dGeometry, dw: &mut [f32]
         })
         .collect();
     let mut sum_t = vec![0.0f32; co * ci];
-    for p in &partials {
-        sum_t.iter_mut().zip(p).for_each(|(s, &v)| *s += v);
-    }
-    for (j, col) in sum_t.chunks(co).enumerate() {
-        for (i, &v) in col.iter().enumerate() {
-            dw[i * ci + j] = v;
-        }
-    }
+    super::sum_in_order(&partials, &mut sum_t);
+    super::transpose_into(&sum_t, ci, co, dw);
 }

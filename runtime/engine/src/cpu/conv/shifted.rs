@@ -465,9 +465,7 @@ pub fn backward_filter(
             })
             .collect();
         let mut sum_t = vec![0.0f32; p.co * p.kg];
-        for part in &partials {
-            sum_t.iter_mut().zip(part).for_each(|(d, &v)| *d += v);
-        }
+        super::sum_in_order(&partials, &mut sum_t);
         super::transpose_into(&sum_t, p.kg, p.co, dw);
     }
 }

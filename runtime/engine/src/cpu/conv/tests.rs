@@ -252,7 +252,7 @@ fn narrow_im2col_bit_identical_to_gemm() {
 #[test]
 fn lowered_wide_kernel_bit_identical_to_gemm() {
     use lowered::Kernel::{Gemm, Wide};
-    if !super::wide::available() {
+    if !crate::cpu::simd::avx512() {
         eprintln!("no AVX-512F: the wide kernel is not used on this CPU");
         return;
     }

@@ -62,11 +62,6 @@ pub fn merge_runs(steps: impl IntoIterator<Item = (usize, Step)>) -> Vec<(usize,
     out
 }
 
-/// Whether this CPU runs the kernel (AVX-512F).
-pub fn available() -> bool {
-    super::narrow::available()
-}
-
 /// Registers of one result row a call may cover (`V`): the most of 4, 2, 1 that divides `width / 16`.
 pub fn vectors_for(width: usize) -> usize {
     let v = width / LANES;
@@ -88,7 +83,7 @@ const TILES: [&[usize]; 3] = [&[8, 4, 2, 1], &[12, 8, 4, 2, 1], &[6, 4, 2, 1]];
 /// `dst[out + l] (=|+=) Σ_steps Σ_i x[base + s.x + i·s.x_step] · w[s.w + i·s.w_step + l]`, l < 16·`vectors`,
 /// summed from zero in step order; rows are computed in tiles of [`rows_for`]`(vectors)`, the rest in smaller
 /// tiles. Panics (a bug in the calling kernel, never user input) if an offset reaches outside its slice, on an
-/// unsupported `vectors`, or without AVX-512F (callers check [`available`]).
+/// unsupported `vectors`, or without AVX-512F (callers check `simd::avx512`).
 pub fn chain_rows(
     dst: &mut [f32],
     x: &[f32],
@@ -101,7 +96,10 @@ pub fn chain_rows(
     if rows.is_empty() {
         return;
     }
-    assert!(available(), "wide::chain_rows needs AVX-512F");
+    assert!(
+        crate::cpu::simd::avx512(),
+        "wide::chain_rows needs AVX-512F"
+    );
     assert!(matches!(vectors, 1 | 2 | 4), "wide: unsupported width");
     let width = vectors * LANES;
     let x_base = rows.iter().map(|r| r.0).max().unwrap_or(0);
@@ -201,7 +199,7 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     /// # Safety
-    /// AVX-512F must be available, `rows.len() == R`, and every access within the bounds `super::chain` checks.
+    /// AVX-512F must be available, `rows.len() == R`, and every access within the bounds `super::chain_rows` checks.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn run<const V: usize, const R: usize, const CONTIGUOUS: bool>(
         dst: &mut [f32],
